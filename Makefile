@@ -1,0 +1,58 @@
+# kcgateway developer commands. `make test` and `make run` set everything up on a fresh machine.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+PYTEST_ARGS ?=
+
+.PHONY: install run sim test test-core-coverage lint format typecheck imports secrets check bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check -U pip
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## run: start kcgateway on its embedded default (today: the KuCoin simulator on loopback)
+run: $(STAMP)
+	$(BIN)/kcgateway sim
+
+sim: run
+
+## test: the whole suite with branch coverage, then the 100% gate on the protocol core
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider --cov --cov-report=term $(PYTEST_ARGS)
+	$(MAKE) --no-print-directory test-core-coverage
+
+test-core-coverage: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/kcgateway/kucoin tests/kcgateway/test_errors.py \
+		--cov=kcgateway.kucoin --cov=kcgateway.errors --cov-branch --cov-report=term-missing \
+		--cov-fail-under=100 -m "not slow"
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy --strict src
+
+imports: $(STAMP)
+	$(BIN)/lint-imports
+
+secrets: $(STAMP)
+	$(BIN)/python .ci/secrets_gate.py
+
+## check: every gate, then the tests
+check: lint typecheck imports secrets test
+
+bench: $(STAMP)
+	@set -e; for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f; done
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage htmlcov

@@ -1,0 +1,25 @@
+"""The ``kcgateway`` command. Sub-commands live in ``kcgateway.commands``; this wires them."""
+
+from __future__ import annotations
+
+import typer
+
+app = typer.Typer(
+    name="kcgateway",
+    help="kcgateway: a secure broker trading gateway for KuCoin, and its exchange simulator.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+
+@app.command()
+def version() -> None:
+    """Print the kcgateway version."""
+    from kcgateway import __version__
+
+    typer.echo(__version__)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

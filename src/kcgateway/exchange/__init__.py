@@ -1,0 +1,1 @@
+"""I/O adapters around the protocol core: transport, REST client, services, streams."""

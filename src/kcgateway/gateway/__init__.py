@@ -1,0 +1,1 @@
+"""Use cases: place and cancel orders, reconcile, onboard accounts, ingest signals."""

@@ -1,0 +1,1 @@
+"""Pre-trade risk rules, the risk engine and the kill switch."""

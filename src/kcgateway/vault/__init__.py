@@ -1,0 +1,1 @@
+"""Envelope encryption of exchange secrets and the signer, the only code that decrypts."""

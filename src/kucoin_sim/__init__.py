@@ -1,0 +1,1 @@
+"""kucoin_sim: a KuCoin-compatible exchange simulator, a peer of KuCoin for offline tests."""

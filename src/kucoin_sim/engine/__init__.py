@@ -1,0 +1,1 @@
+"""The simulator's pure, deterministic matching engine and accounts."""
