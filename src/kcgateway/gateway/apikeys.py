@@ -117,7 +117,7 @@ class PresentedKey:
 
 def issue_key(pepper: Secret, rand: Callable[[int], bytes] = secrets.token_bytes) -> IssuedKey:
     """Make a new key from ``rand`` (injectable for tests)."""
-    key_id = base62(rand(9), KEY_ID_LEN)
+    key_id = base62(rand(8), KEY_ID_LEN)
     secret = base62(rand(SECRET_BYTES), SECRET_LEN)
     body = f"{PREFIX}_{key_id}_{secret}"
     full = f"{body}_{checksum(body)}"

@@ -120,3 +120,9 @@ def test_forwarded_for_is_trusted_only_from_trusted_proxies() -> None:
     # All hops trusted: fall back to the peer.
     assert apikeys.client_ip("127.0.0.1", "127.0.0.1", ["127.0.0.0/8"]) == "127.0.0.1"
     assert apikeys.client_ip("127.0.0.1", None, ["127.0.0.1"]) == "127.0.0.1"
+
+
+@pytest.mark.parametrize("fill", [b"\x00", b"\xff"])
+def test_extreme_random_bytes_still_make_valid_keys(fill: bytes) -> None:
+    issued = apikeys.issue_key(Secret("p"), rand=lambda n: fill * n)
+    assert apikeys.parse_key(issued.full.reveal()) is not None
