@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -250,3 +251,33 @@ def test_signature_verifies_under_independent_recomputation(
         assert headers["KC-API-PARTNER"] == partner[0]
         assert headers["KC-BROKER-NAME"] == partner[1]
         assert ("KC-API-PARTNER-VERIFY" in headers) == partner[3]
+
+
+def test_key_material_is_not_printable_or_picklable() -> None:
+    secret = secrets.token_hex(16)
+    creds = Credentials("k", Secret(secret), Secret("p"))
+    mac = creds._mac
+    assert repr(mac) == "_Mac(***)"
+    with pytest.raises(TypeError):
+        pickle.dumps(mac)
+
+
+def test_replace_recomputes_the_derived_state() -> None:
+    passphrase = secrets.token_hex(8)
+    creds = Credentials("k", Secret(secrets.token_hex(16)), Secret(passphrase))
+    v1 = dataclasses.replace(creds, key_version=1)
+    assert passphrase_header(v1) == passphrase
+    assert passphrase_header(creds) != passphrase
+    other = dataclasses.replace(creds, secret=Secret(secrets.token_hex(16)))
+    args: dict[str, Any] = {"method": "GET", "path": "/api/v1/accounts", "timestamp_ms": 5}
+    assert sign_request(other, **args)["KC-API-SIGN"] != sign_request(creds, **args)["KC-API-SIGN"]
+
+
+@pytest.mark.parametrize("length", [1, 63, 64, 65, 200])
+def test_secret_lengths_around_the_hash_block(length: int) -> None:
+    # RFC 2104: keys longer than the 64-byte block are hashed first, shorter ones zero-padded.
+    secret = secrets.token_hex(length)[:length]
+    creds = Credentials("k", Secret(secret), Secret("p"))
+    headers = sign_request(creds, method="POST", path="/api/v1/orders", body=b"{}", timestamp_ms=7)
+    assert headers["KC-API-SIGN"] == _reference_b64_hmac(secret, b"7POST/api/v1/orders{}")
+    assert headers["KC-API-PASSPHRASE"] == _reference_b64_hmac(secret, b"p")
