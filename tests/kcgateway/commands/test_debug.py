@@ -20,7 +20,7 @@ TS = 1_700_000_000_000
 @pytest.fixture
 def env() -> dict[str, str]:
     return {
-        "KUCOIN_API_KEY": "key-" + secrets.token_hex(4),
+        "KUCOIN_API_KEY": secrets.token_hex(4),
         "KUCOIN_API_SECRET": secrets.token_hex(16),
         "KUCOIN_API_PASSPHRASE": secrets.token_hex(6),
         "KUCOIN_BROKER_PARTNER": "",
