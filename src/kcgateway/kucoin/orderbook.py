@@ -65,7 +65,9 @@ __all__ = [
     "L2Synchronizer",
     "SyncState",
     "parse_futures_l2_frame",
+    "parse_l2_data",
     "parse_l2_frame",
+    "parse_l2_snapshot",
 ]
 
 Level = tuple[str, str]
@@ -134,8 +136,23 @@ class _FuturesFrame(msgspec.Struct):
     topic: str = ""
 
 
+_Number = str | int | float
+
+
+class _SnapshotData(msgspec.Struct):
+    sequence: str | int
+    bids: list[tuple[_Number, _Number]]
+    asks: list[tuple[_Number, _Number]]
+
+
+class _SnapshotResponse(msgspec.Struct):
+    data: _SnapshotData
+
+
 _l2_decoder = msgspec.json.Decoder(_L2Frame)
+_l2_data_decoder = msgspec.json.Decoder(L2Delta)
 _futures_decoder = msgspec.json.Decoder(_FuturesFrame)
+_snapshot_decoder = msgspec.json.Decoder(_SnapshotResponse)
 
 
 def parse_l2_frame(raw: bytes | str) -> L2Delta:
@@ -147,6 +164,37 @@ def parse_l2_frame(raw: bytes | str) -> L2Delta:
     if frame.type != "message" or frame.data is None:
         raise ProtocolError(f"level2 frame: not a data message (type {frame.type!r})")
     return frame.data
+
+
+def parse_l2_data(raw: bytes) -> L2Delta:
+    """Decode the ``data`` object of a level2 message (e.g. ``DataMessage.data`` of ws_session)."""
+    try:
+        return _l2_data_decoder.decode(raw)
+    except msgspec.DecodeError as exc:
+        raise ProtocolError(f"level2 data: {exc}") from None
+
+
+def parse_l2_snapshot(symbol: str, raw: bytes | str) -> L2Snapshot:
+    """Decode a REST order book response (spot: strings; futures: JSON numbers) into a snapshot.
+
+    Spot ``GET /api/v3/market/orderbook/level2``:
+    ``{"code":"200000","data":{"time":1,"sequence":"3262786978","bids":[["6500.12","0.45"]],
+    "asks":[["6500.16","0.57"]]}}``; futures ``GET /api/v1/level2/snapshot``:
+    ``{"code":"200000","data":{"symbol":"XBTUSDM","sequence":100,"bids":[[66968.1,13501]],...}}``.
+    Numbers are turned back into their shortest exact decimal text (``repr``).
+    """
+    try:
+        data = _snapshot_decoder.decode(raw).data
+        sequence = int(data.sequence)
+    except (msgspec.DecodeError, ValueError) as exc:
+        raise ProtocolError(f"order book snapshot: {exc}") from None
+    bids = [(_text(price), _text(size)) for price, size in data.bids]
+    asks = [(_text(price), _text(size)) for price, size in data.asks]
+    return L2Snapshot(symbol, sequence, bids, asks)
+
+
+def _text(value: _Number) -> str:
+    return value if isinstance(value, str) else repr(value)
 
 
 def parse_futures_l2_frame(raw: bytes | str) -> FuturesL2Delta:

@@ -20,8 +20,8 @@ States (:class:`SessionState`) and invariants:
 - ``OPEN``: welcomed; at most one ping is outstanding; ``next_ping`` is set; every frame sent in
   the last 10 s is counted and never more than ``uplink_limit`` of them (requests may use all
   but one slot, kept for the ping: with KuCoin's pingInterval of 18 s at most one ping falls
-  in any 10 s window); frames
-  over budget wait in a queue, in order; ``len(topics) + pending subscriptions <= max_topics``.
+  in any 10 s window); frames over budget wait in a queue, in order;
+  ``len(topics) + pending subscriptions <= max_topics``.
 - ``CLOSED``: terminal; nothing more is sent; the pump closes the socket and opens a new session
   (resubscribing from :attr:`WsSession.topics`).
 """

@@ -102,3 +102,31 @@ class MarketGen:
         bids = [(self.price(t), self.bids[t]) for t in sorted(self.bids, reverse=True)]
         asks = [(self.price(t), self.asks[t]) for t in sorted(self.asks)]
         return bids, asks
+
+
+class FuturesGen(MarketGen):
+    """A futures contract: one ``"price,side,size"`` change per message, sequence + 1 each."""
+
+    def next_futures_frame(self) -> bytes:
+        """Make one change, apply it to the reference book, return its frame."""
+        self.seq += 1
+        side = "buy" if self.rng.random() < 0.5 else "sell"
+        book = self.bids if side == "buy" else self.asks
+        offset = self.rng.randint(1, self.spread)
+        tick = self.mid - offset if side == "buy" else self.mid + offset
+        size = "0" if tick in book and self.rng.random() < 0.35 else str(self.rng.randint(1, 9999))
+        if size == "0":
+            book.pop(tick, None)
+        else:
+            book[tick] = size
+        message = {
+            "type": "message",
+            "topic": f"/contractMarket/level2:{self.symbol}",
+            "subject": "level2",
+            "data": {
+                "sequence": self.seq,
+                "change": f"{self.price(tick)},{side},{size}",
+                "timestamp": 1_700_000_000_000 + self.seq,
+            },
+        }
+        return json.dumps(message, separators=(",", ":")).encode()

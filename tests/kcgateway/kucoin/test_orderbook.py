@@ -21,9 +21,11 @@ from kcgateway.kucoin.orderbook import (
     L2Synchronizer,
     SyncState,
     parse_futures_l2_frame,
+    parse_l2_data,
     parse_l2_frame,
+    parse_l2_snapshot,
 )
-from tests.kcgateway.kucoin.l2stream import MarketGen
+from tests.kcgateway.kucoin.l2stream import FuturesGen, MarketGen
 
 SYM = "BTC-USDT"
 
@@ -335,3 +337,57 @@ def test_generated_frames_are_kucoin_shaped() -> None:
     data = message["data"]
     assert data["sequenceStart"] <= data["sequenceEnd"]
     assert all(len(change) == 3 for change in data["changes"]["asks"] + data["changes"]["bids"])
+
+
+def test_futures_playback_with_drops_and_duplicates() -> None:
+    rng = random.Random(7)
+    gen = FuturesGen("XBTUSDTM", rng, decimals=1)
+    sync = FuturesL2Synchronizer("XBTUSDTM")
+    fetches = gaps = 0
+    for i in range(3_000):
+        raw = gen.next_futures_frame()
+        clean = i >= 2_980
+        copies = 0 if not clean and rng.random() < 0.01 else 1
+        copies += 0 if clean or rng.random() > 0.03 else 1
+        for _ in range(copies):
+            for action in sync.receive_delta(parse_futures_l2_frame(raw)):
+                fetches += isinstance(action, FetchSnapshot)
+                gaps += isinstance(action, Desynced)
+        if sync.sequence is None and rng.random() < 0.3:
+            sync.receive_snapshot(gen.snapshot())
+    if sync.sequence is None:
+        sync.receive_snapshot(gen.snapshot())
+    assert gaps > 0 and fetches == gaps + 1
+    assert sync.sequence == gen.seq
+    assert sync.depth(10_000) == gen.levels()
+
+
+def test_parse_l2_data_for_ws_session_messages() -> None:
+    raw = (
+        b'{"changes":{"asks":[],"bids":[["1","2","3"]]},'
+        b'"sequenceStart":3,"sequenceEnd":3,"symbol":"A-B"}'
+    )
+    assert parse_l2_data(raw) == L2Delta("A-B", 3, 3, L2Changes(bids=(("1", "2", "3"),)))
+    with pytest.raises(ProtocolError):
+        parse_l2_data(b'{"symbol":"A-B"}')
+
+
+def test_parse_spot_and_futures_snapshots() -> None:
+    spot = (
+        b'{"code":"200000","data":{"time":1,"sequence":"3262786978",'
+        b'"bids":[["6500.12","0.45054140"]],"asks":[["6500.16","0.57753524"]]}}'
+    )
+    assert parse_l2_snapshot("BTC-USDT", spot) == L2Snapshot(
+        "BTC-USDT", 3262786978, [("6500.12", "0.45054140")], [("6500.16", "0.57753524")]
+    )
+    futures = (
+        b'{"code":"200000","data":{"symbol":"XBTUSDM","sequence":100,'
+        b'"asks":[[5000.0,1000]],"bids":[[4999.5,13501],[66968.1,2]],"ts":1}}'
+    )
+    snap_f = parse_l2_snapshot("XBTUSDM", futures)
+    assert snap_f.sequence == 100
+    assert snap_f.asks == [("5000.0", "1000")]
+    assert snap_f.bids == [("4999.5", "13501"), ("66968.1", "2")]
+    for bad in (b"{}", b'{"data":{"sequence":"x","bids":[],"asks":[]}}'):
+        with pytest.raises(ProtocolError):
+            parse_l2_snapshot("X", bad)
