@@ -280,7 +280,7 @@ class _Side:
                 del self.sizes[key], self.prices[key], self.keys[bisect_left(self.keys, key)]
             return
         if key not in self.sizes:
-            _check_precision(price)
+            _check_precision(price, key)
             insort(self.keys, key)
             self.prices[key] = price
         self.sizes[key] = size
@@ -290,8 +290,13 @@ class _Side:
         return [(prices[key], sizes[key]) for key in self.keys[:n]]
 
 
-def _check_precision(price: str) -> None:
-    """Refuse a price whose float key could collide with another price's (a new level only)."""
+def _check_precision(price: str, key: float) -> None:
+    """Refuse a price whose float key is not finite or could collide with another price's.
+
+    Called for new levels only, off the hot path of size updates.
+    """
+    if key - key != 0:  # nan or infinity
+        raise ProtocolError(f"price {price!r} is not a finite number")
     if len(price) > _MAX_DIGITS + 1:
         significant = price.replace(".", "").lstrip("-0").rstrip("0")
         if len(significant) > _MAX_DIGITS:
@@ -311,18 +316,33 @@ class _Book(Generic[_D]):
         self._requested = False
 
     def receive_delta(self, delta: _D) -> list[Action]:
-        """Buffer or apply one delta; returns what the caller must do next."""
+        """Buffer or apply one delta; returns what the caller must do next.
+
+        A delta whose values cannot be applied (a size or price that is not a number, a futures
+        change that is not ``price,side,size``) leaves the book untrustworthy: it is discarded
+        with ``Desynced(reason="malformed")`` and a new snapshot is asked for.
+        """
         if self.sequence is None:
             self._buffer.append(delta)
             return self._request_once()
-        return self._apply(delta)
+        return self._apply_checked(delta)
+
+    def _apply_checked(self, delta: _D) -> list[Action]:
+        try:
+            return self._apply(delta)
+        except (ValueError, IndexError, ProtocolError):
+            return self._resync(Desynced(self.symbol, "malformed"))
 
     def receive_snapshot(self, snap: L2Snapshot) -> list[Action]:
-        """Load a snapshot and replay the buffered deltas on top of it."""
+        """Load a snapshot and replay the buffered deltas on top of it.
+
+        A snapshot with a level that is not a number raises :class:`ProtocolError` and leaves
+        the book empty, awaiting a snapshot: fetch it again.
+        """
         self._load(snap)
         buffered, self._buffer = self._buffer, deque(maxlen=self._max_buffer)
         while buffered:
-            actions = self._apply(buffered.popleft())
+            actions = self._apply_checked(buffered.popleft())
             if self.sequence is None:  # resynced during the replay: keep the rest buffered
                 self._buffer.extend(buffered)
                 return actions
@@ -363,10 +383,16 @@ class _Book(Generic[_D]):
     def _load(self, snap: L2Snapshot) -> None:
         self.bids.clear()
         self.asks.clear()
-        for price, size in snap.bids:
-            self.bids.set(price, size)
-        for price, size in snap.asks:
-            self.asks.set(price, size)
+        self.sequence = None
+        try:
+            for price, size in snap.bids:
+                self.bids.set(price, size)
+            for price, size in snap.asks:
+                self.asks.set(price, size)
+        except (ValueError, IndexError, ProtocolError) as exc:
+            self.bids.clear()
+            self.asks.clear()
+            raise ProtocolError(f"snapshot of {self.symbol}: {exc}") from None
         self.sequence = snap.sequence
         self._requested = False
 
@@ -430,7 +456,7 @@ def _apply_side(side: _Side, changes: Iterable[tuple[str, str, str]], seq: int) 
         elif key in sizes:
             sizes[key] = size
         else:
-            _check_precision(price)
+            _check_precision(price, key)
             insort(keys, key)
             prices[key] = price
             sizes[key] = size

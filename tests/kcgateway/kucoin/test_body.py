@@ -5,7 +5,7 @@ import types
 from decimal import Decimal
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kcgateway.errors import ValidationError
@@ -68,6 +68,7 @@ _json = st.recursive(
 )
 
 
+@settings(max_examples=50)
 @given(st.dictionaries(st.text(max_size=10), _json, max_size=6))
 def test_matches_stdlib_compact_json(payload: dict[str, object]) -> None:
     expected = json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()

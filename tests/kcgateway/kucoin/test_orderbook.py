@@ -208,11 +208,44 @@ def test_same_price_in_another_format_is_the_same_level() -> None:
     assert sync.depth(5)[0] == [("99", "7"), ("98", "2")]
 
 
+MALFORMED = [Desynced(SYM, "malformed"), FetchSnapshot(SYM)]
+
+
 def test_prices_beyond_float_precision_are_refused() -> None:
     sync = live(10)
-    sync.receive_delta(delta(11, 11, bids=[("0.000000000000000001", "1", "11")]))  # 1 digit
-    with pytest.raises(ProtocolError, match="significant digits"):
-        sync.receive_delta(delta(12, 12, bids=[("98.12345678901234567", "1", "12")]))
+    assert sync.receive_delta(delta(11, 11, bids=[("0.000000000000000001", "1", "11")])) == [
+        BookChanged(SYM, 11)
+    ]  # one significant digit
+    too_precise = delta(12, 12, bids=[("98.12345678901234567", "1", "12")])
+    assert sync.receive_delta(too_precise) == MALFORMED
+    assert sync.sequence is None
+
+
+@pytest.mark.parametrize(
+    "bids", [[("abc", "1", "11")], [("98", "", "11")], [("98", "1", "x")], [("nan", "1", "11")]]
+)
+def test_malformed_delta_resyncs(bids: Any) -> None:
+    sync = live(10)
+    assert sync.receive_delta(delta(11, 11, bids=bids)) == MALFORMED
+    assert sync.depth(5) == ([], [])
+
+
+def test_malformed_buffered_delta_during_replay() -> None:
+    sync = L2Synchronizer(SYM)
+    sync.receive_delta(delta(11, 11, bids=[("inf", "1", "11")]))
+    sync.receive_delta(delta(12, 12, bids=[("97", "1", "12")]))
+    assert sync.receive_snapshot(snap(10)) == MALFORMED
+    assert sync.receive_snapshot(snap(11, bids=[("96", "1")])) == [BookChanged(SYM, 12)]
+    assert sync.depth(5) == ([("97", "1"), ("96", "1")], [])
+
+
+@pytest.mark.parametrize("bids", [[("x", "1")], [("1", "")], [("1" * 20, "1")]])
+def test_malformed_snapshot_raises_and_stays_awaiting(bids: Any) -> None:
+    sync = live(10)
+    with pytest.raises(ProtocolError, match="snapshot of BTC-USDT"):
+        sync.receive_snapshot(snap(20, bids=bids, asks=[("101", "1")]))
+    assert sync.state is SyncState.AWAITING_SNAPSHOT
+    assert sync.depth(5) == ([], [])
 
 
 def test_fingerprint_tracks_the_top_levels() -> None:
@@ -260,12 +293,14 @@ def test_futures_snapshot_too_old_and_crossed() -> None:
     ]
 
 
-@pytest.mark.parametrize("change", ["100,buy", "100,hold,1", "100,buy,"])
+@pytest.mark.parametrize("change", ["100,buy", "100,hold,1", "100,buy,", "x,buy,1"])
 def test_futures_bad_change(change: str) -> None:
     sync = FuturesL2Synchronizer("XBTUSDTM")
     sync.receive_snapshot(L2Snapshot("XBTUSDTM", 1, [], []))
-    with pytest.raises(ProtocolError):
-        sync.receive_delta(fut(2, change))
+    assert sync.receive_delta(fut(2, change)) == [
+        Desynced("XBTUSDTM", "malformed"),
+        FetchSnapshot("XBTUSDTM"),
+    ]
 
 
 # --- playback ----------------------------------------------------------------------------------
