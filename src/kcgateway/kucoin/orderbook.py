@@ -435,19 +435,24 @@ class L2Synchronizer(_Book[L2Delta]):
             self._buffer.append(delta)
             return actions
         changes = delta.changes
-        _apply_side(self.asks, changes.asks, seq)
-        _apply_side(self.bids, changes.bids, seq)
+        # Change sequences lie within [sequenceStart, sequenceEnd]: only a delta that overlaps
+        # the book's sequence can hold changes the book already has.
+        overlaps = delta.sequence_start <= seq
+        _apply_side(self.asks, changes.asks, seq, overlaps)
+        _apply_side(self.bids, changes.bids, seq, overlaps)
         self.sequence = delta.sequence_end
         if self._crossed():
             return self._resync(Desynced(self.symbol, "crossed"))
         return [BookChanged(self.symbol, delta.sequence_end)]
 
 
-def _apply_side(side: _Side, changes: Iterable[tuple[str, str, str]], seq: int) -> None:
+def _apply_side(
+    side: _Side, changes: Iterable[tuple[str, str, str]], seq: int, overlaps: bool
+) -> None:
     """Apply ``[price, size, sequence]`` changes newer than ``seq`` to one side (hot loop)."""
     sizes, prices, keys, sign = side.sizes, side.prices, side.keys, side.sign
     for price, size, change_seq in changes:
-        if int(change_seq) <= seq or price == "0":
+        if price == "0" or (overlaps and int(change_seq) <= seq):
             continue
         key = float(price) * sign
         if size == "0" or (size[0] == "0" and not float(size)):

@@ -222,11 +222,17 @@ def test_prices_beyond_float_precision_are_refused() -> None:
 
 
 @pytest.mark.parametrize(
-    "bids", [[("abc", "1", "11")], [("98", "", "11")], [("98", "1", "x")], [("nan", "1", "11")]]
+    ("start", "bids"),
+    [
+        (11, [("abc", "1", "11")]),
+        (11, [("98", "", "11")]),
+        (10, [("98", "1", "x")]),  # change sequences are read when the delta overlaps the book
+        (11, [("nan", "1", "11")]),
+    ],
 )
-def test_malformed_delta_resyncs(bids: Any) -> None:
+def test_malformed_delta_resyncs(start: int, bids: Any) -> None:
     sync = live(10)
-    assert sync.receive_delta(delta(11, 11, bids=bids)) == MALFORMED
+    assert sync.receive_delta(delta(start, 11, bids=bids)) == MALFORMED
     assert sync.depth(5) == ([], [])
 
 
