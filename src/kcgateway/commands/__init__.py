@@ -1,0 +1,1 @@
+"""Sub-commands of the ``kcgateway`` command line, one module per command group."""
