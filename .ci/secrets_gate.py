@@ -12,8 +12,10 @@ import sys
 
 
 def main() -> int:
+    # Tracked files and new files git does not ignore: a secret must not slip in before `git add`.
     files = subprocess.run(
-        ["git", "ls-files", "src", "tests", "bench", "README.md", "Makefile", "pyproject.toml"],
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "--",
+         "src", "tests", "bench", "docs", "README.md", "Makefile", "pyproject.toml"],
         check=True,
         capture_output=True,
         text=True,
