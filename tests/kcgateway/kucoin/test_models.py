@@ -448,3 +448,56 @@ def test_fuzzed_envelope_bytes(raw: bytes) -> None:
 def test_parser_list_is_complete() -> None:
     assert len(PARSERS) >= 45
     assert isinstance(msgspec.Raw(b"1"), msgspec.Raw)
+
+
+# --- money must be finite ---
+
+
+@pytest.mark.parametrize("bad", ["NaN", "Infinity", "-inf", "sNaN"])
+def test_non_finite_money_is_rejected(bad: str) -> None:
+    with pytest.raises(errors.ProtocolError) as info:
+        m.parse_symbols([s.SYMBOL, dict(s.SYMBOL, priceIncrement=bad)])
+    assert info.value.path == "data[1]"
+    assert "priceIncrement" in info.value.message
+    with pytest.raises(errors.ProtocolError) as info:
+        m.parse_hf_orders_page(json.dumps(s.page([dict(s.HF_ORDER, remainSize=bad)])).encode())
+    assert info.value.path == "data.items[0]"
+
+
+@pytest.mark.parametrize("side", ["bids", "asks"])
+def test_non_finite_book_levels_are_rejected(side: str) -> None:
+    book = dict(s.BOOK, **{side: [["1", "1"], ["Infinity", "1"]]})
+    with pytest.raises(errors.ProtocolError):
+        m.parse_order_book(book)
+    with pytest.raises(errors.ProtocolError):
+        m.parse_futures_order_book(dict(book, sequence=1, symbol="X", ts=1))
+    with pytest.raises(errors.ProtocolError):
+        m.parse_order_book(dict(s.BOOK, **{side: [["1", "NaN"]]}))
+
+
+def test_non_finite_candles_are_rejected() -> None:
+    rows = [s.SPOT_CANDLES[0], ["1729176120", "1", "NaN", "1", "1", "1", "1"]]
+    with pytest.raises(errors.ProtocolError) as info:
+        m.parse_spot_candles(rows)
+    assert info.value.path == "data[1]"
+    with pytest.raises(errors.ProtocolError) as info:
+        m.parse_futures_candles([[1, 1, 1, 1, 1, "Infinity"]])
+    assert info.value.path == "data[0]"
+
+
+def test_optional_money_may_be_null() -> None:
+    sym = m.parse_symbol(dict(s.SYMBOL, priceLimitRate=None, minFunds=None))
+    assert sym.price_limit_rate is None and sym.min_funds is None
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(0, 6), json_values, st.booleans())
+def test_mutated_candle_rows_raise_only_protocol_error(
+    position: int, value: object, futures: bool
+) -> None:
+    row: list[object] = [1729152000000, 1, 2, 3, 4, 5] if futures else list(s.SPOT_CANDLES[0])
+    row[position % len(row)] = value
+    parser = m.parse_futures_candles if futures else m.parse_spot_candles
+    for data in ([row], json.dumps([row]).encode()):
+        with contextlib.suppress(errors.ProtocolError):
+            parser(data)

@@ -14,6 +14,8 @@ simulator). Unknown fields are ignored; a wrong type raises :class:`ProtocolErro
 
 from __future__ import annotations
 
+import functools
+from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -26,7 +28,34 @@ T = TypeVar("T")
 
 
 class Model(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
-    """Base of every payload model: frozen, keyword-only, camelCase on the wire."""
+    """Base of every payload model: frozen, keyword-only, camelCase on the wire.
+
+    Decimal fields must be finite: ``Decimal`` itself accepts ``"NaN"`` and ``"Infinity"``, and
+    an infinite price would pass a ``price > 0`` check downstream.
+    """
+
+    def __post_init__(self) -> None:
+        for name, wire_name in _decimal_fields(type(self)):
+            value: Decimal | None = getattr(self, name)
+            if value is not None and not value.is_finite():
+                raise ValueError(f"`{wire_name}` must be a finite number")
+
+
+@functools.cache
+def _decimal_fields(cls: type[msgspec.Struct]) -> tuple[tuple[str, str], ...]:
+    """(attribute, wire name) of every ``Decimal`` / ``Decimal | None`` field of ``cls``."""
+    return tuple(
+        (f.name, f.encode_name)
+        for f in msgspec.structs.fields(cls)
+        if f.type in (Decimal, Decimal | None)
+    )
+
+
+def check_levels(levels: list[tuple[Decimal, Decimal]]) -> None:
+    """Raise ValueError when a book level holds a non-finite price or size."""
+    for price, size in levels:
+        if not (price.is_finite() and size.is_finite()):
+            raise ValueError("book levels must hold finite numbers")
 
 
 def _dec_hook(tp: type, obj: object) -> object:

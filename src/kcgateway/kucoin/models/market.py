@@ -11,7 +11,8 @@ from typing import Annotated
 
 import msgspec
 
-from kcgateway.kucoin.models._base import Model, parse_as
+from kcgateway.errors import ProtocolError
+from kcgateway.kucoin.models._base import Model, check_levels, parse_as
 
 Level = tuple[Decimal, Decimal]
 """One order-book level: (price, size)."""
@@ -171,6 +172,10 @@ class OrderBook(Model, frozen=True, kw_only=True):
     bids: list[Level]
     asks: list[Level]
 
+    def __post_init__(self) -> None:
+        check_levels(self.bids)
+        check_levels(self.asks)
+
 
 class FuturesOrderBook(Model, frozen=True, kw_only=True):
     """``GET /api/v1/level2/snapshot`` on the futures host: numbers, ``ts`` in ns.
@@ -184,6 +189,10 @@ class FuturesOrderBook(Model, frozen=True, kw_only=True):
     bids: list[Level]
     asks: list[Level]
     ts: int
+
+    def __post_init__(self) -> None:
+        check_levels(self.bids)
+        check_levels(self.asks)
 
 
 class Candle(Model, frozen=True, kw_only=True):
@@ -342,6 +351,32 @@ def parse_futures_order_book(data: object) -> FuturesOrderBook:
     return parse_as(FuturesOrderBook, data)
 
 
+def _candle(
+    index: int,
+    start_ms: int,
+    *,
+    open: Decimal,
+    high: Decimal,
+    low: Decimal,
+    close: Decimal,
+    volume: Decimal,
+    turnover: Decimal | None = None,
+) -> Candle:
+    """Build a Candle; a non-finite value becomes a ProtocolError naming the row."""
+    try:
+        return Candle(
+            start_ms=start_ms,
+            open=open,
+            high=high,
+            low=low,
+            close=close,
+            volume=volume,
+            turnover=turnover,
+        )
+    except ValueError as exc:
+        raise ProtocolError(str(exc), path=f"data[{index}]") from None
+
+
 def parse_spot_candles(data: object) -> list[Candle]:
     """Spot ``GET /api/v1/market/candles``: rows ``[t(s), open, close, high, low, vol, turnover]``.
 
@@ -350,8 +385,8 @@ def parse_spot_candles(data: object) -> list[Candle]:
     """
     rows: list[SpotCandleRow] = parse_as(list[SpotCandleRow], data)
     return [
-        Candle(start_ms=int(t) * 1000, open=o, close=c, high=h, low=lo, volume=v, turnover=turnover)
-        for t, o, c, h, lo, v, turnover in rows
+        _candle(i, int(t) * 1000, open=o, close=c, high=h, low=lo, volume=v, turnover=turnover)
+        for i, (t, o, c, h, lo, v, turnover) in enumerate(rows)
     ]
 
 
@@ -362,7 +397,8 @@ def parse_futures_candles(data: object) -> list[Candle]:
     """
     rows: list[FuturesCandleRow] = parse_as(list[FuturesCandleRow], data)
     return [
-        Candle(start_ms=t, open=o, high=h, low=lo, close=c, volume=v) for t, o, h, lo, c, v in rows
+        _candle(i, t, open=o, high=h, low=lo, close=c, volume=v)
+        for i, (t, o, h, lo, c, v) in enumerate(rows)
     ]
 
 
