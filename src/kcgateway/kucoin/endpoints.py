@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum, StrEnum
 from types import MappingProxyType
+from typing import NamedTuple
 from urllib.parse import quote
 
 from kcgateway.errors import ValidationError
@@ -128,6 +129,7 @@ _SPOT_MARKET = (
     _read("market.level2_full", _S, Pool.SPOT, "/api/v3/market/orderbook/level2", 3),
     _pub("market.candles", _S, "/api/v1/market/candles", 3),
     _pub("market.histories", _S, "/api/v1/market/histories", 3),
+    _pub("market.fiat_prices", _S, "/api/v1/prices", 3),
 )
 
 _M = Pool.MANAGEMENT
@@ -383,6 +385,29 @@ def _pairs(params: Mapping[str, object]) -> list[tuple[str, str]]:
         else:
             pairs.append((key, _query_text(key, value)))
     return pairs
+
+
+class RequestTarget(NamedTuple):
+    """Where a request goes: ``wire`` is sent, ``signed`` goes into the prehash."""
+
+    wire: str
+    signed: str
+
+
+def request_target(
+    ep: Endpoint, query: Mapping[str, object] | None = None, **path_params: str
+) -> RequestTarget:
+    """Path plus query of one call, in the wire form and in the form KuCoin signs.
+
+    >>> request_target(ENDPOINTS["spot.classic.list"], {"status": "active", "symbol": "BTC-USDT"})
+    RequestTarget(wire='/api/v1/orders?status=active&symbol=BTC-USDT', \
+signed='/api/v1/orders?status=active&symbol=BTC-USDT')
+    """
+    path = render_path(ep, **path_params)
+    wire_query, signed_query = build_query(query or {})
+    if not wire_query:
+        return RequestTarget(path, path)
+    return RequestTarget(f"{path}?{wire_query}", f"{path}?{signed_query}")
 
 
 def build_query(params: Mapping[str, object]) -> tuple[str, str]:
