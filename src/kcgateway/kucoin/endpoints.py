@@ -152,6 +152,7 @@ _SPOT_HF = (
     Endpoint("spot.hf.test", _P, _S, f"{_HF}/test", True, _SP, 1, idempotent=True),
     _write("spot.hf.batch", _S, _SP, f"{_HF}/multi", 1),
     _write("spot.hf.batch_sync", _S, _SP, f"{_HF}/multi/sync", 1),
+    _write("spot.hf.modify", _S, _SP, f"{_HF}/alter", 1),
     _cancel("spot.hf.cancel_by_id", _S, _SP, f"{_HF}/{{orderId}}", 1),
     _cancel("spot.hf.cancel_by_id_sync", _S, _SP, f"{_HF}/sync/{{orderId}}", 1),
     _cancel("spot.hf.cancel_by_client_oid", _S, _SP, f"{_HF}/client-order/{{clientOid}}", 1),
@@ -249,6 +250,7 @@ _FUTURES_TRADE = (
     _write("futures.place", _F, _FP, "/api/v1/orders", 2),
     Endpoint("futures.test", _P, _F, "/api/v1/orders/test", True, _FP, 2, idempotent=True),
     _write("futures.batch", _F, _FP, "/api/v1/orders/multi", 20),
+    _write("futures.place_tpsl", _F, _FP, "/api/v1/st-orders", 2),
     _cancel("futures.cancel_by_id", _F, _FP, "/api/v1/orders/{orderId}", 1),
     _cancel("futures.cancel_by_client_oid", _F, _FP, "/api/v1/orders/client-order/{clientOid}", 1),
     _cancel("futures.cancel_batch", _F, _FP, "/api/v1/orders/multi-cancel", 20),
@@ -268,6 +270,8 @@ _FUTURES_TRADE = (
     _read("futures.cross_leverage", _F, _FP, "/api/v2/getCrossUserLeverage", 2),
     _setting("futures.change_cross_leverage", _F, _FP, "/api/v2/changeCrossUserLeverage", 2),
     _read("futures.account_overview", _F, _FP, "/api/v1/account-overview", 5),
+    _write("futures.add_margin", _F, _FP, "/api/v1/position/margin/deposit-margin", 4),
+    _setting("futures.change_risk_limit", _F, _FP, "/api/v1/position/risk-limit-level/change", 5),
 )
 
 _ND = "/api/v1/broker/nd"

@@ -28,6 +28,17 @@ from tests.conftest import shared_dir
 
 # (name, method, host, path, pool, weight) straight from PROTOCOL.md sections 2, 4, 5 and 6
 EXPECTED = [
+    ("spot.hf.modify", "POST", Host.SPOT, "/api/v1/hf/orders/alter", Pool.SPOT, 1),
+    ("futures.place_tpsl", "POST", Host.FUTURES, "/api/v1/st-orders", Pool.FUTURES, 2),
+    (
+        "futures.cancel_batch",
+        "DELETE",
+        Host.FUTURES,
+        "/api/v1/orders/multi-cancel",
+        Pool.FUTURES,
+        20,
+    ),
+    ("account.hf_opened", "GET", Host.SPOT, "/api/v1/hf/accounts/opened", Pool.SPOT, 30),
     ("market.timestamp", "GET", Host.SPOT, "/api/v1/timestamp", Pool.PUBLIC, 3),
     ("market.status", "GET", Host.SPOT, "/api/v1/status", Pool.PUBLIC, 3),
     ("market.symbols", "GET", Host.SPOT, "/api/v2/symbols", Pool.PUBLIC, 4),
@@ -281,6 +292,9 @@ def test_order_placement_is_never_idempotent_and_cancels_are_prioritised() -> No
         "broker.nd.transfer",
         "spot.hf.cancel_partial",
         "account.inner_transfer",
+        "spot.hf.modify",
+        "futures.place_tpsl",
+        "futures.add_margin",
     ):
         assert not ENDPOINTS[name].idempotent, name
     for name in (
