@@ -166,12 +166,24 @@ class PoolBudget:
 
 
 class RateLimiter:
-    """One :class:`PoolBudget` per pool, for one KuCoin account (UID) or, for PUBLIC, one IP."""
+    """One :class:`PoolBudget` per pool, for one KuCoin account (UID).
+
+    The PUBLIC pool is counted per IP, not per UID: give every account's limiter the same
+    public budget through ``shared`` (``shared={Pool.PUBLIC: public_budget}``) so that
+    market-data calls made for different accounts share one budget.
+    """
 
     def __init__(
-        self, quotas: Mapping[Pool, int] = VIP0_QUOTAS, *, share: float = DEFAULT_SHARE
+        self,
+        quotas: Mapping[Pool, int] = VIP0_QUOTAS,
+        *,
+        share: float = DEFAULT_SHARE,
+        shared: Mapping[Pool, PoolBudget] | None = None,
     ) -> None:
-        self._pools = {pool: PoolBudget(quotas[pool], share=share) for pool in Pool}
+        given = dict(shared or {})
+        self._pools = {
+            pool: given.get(pool) or PoolBudget(quotas[pool], share=share) for pool in Pool
+        }
 
     def budget(self, pool: Pool) -> PoolBudget:
         """The budget of ``pool``."""

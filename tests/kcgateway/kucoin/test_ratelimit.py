@@ -189,3 +189,14 @@ def test_invariants_under_random_traffic(
             assert wait == 0  # a cancel is admitted whenever headroom remains
         if not priority and base + weight > b.soft_limit:
             assert wait > 0  # ordinary traffic never crosses the share
+
+
+def test_public_budget_can_be_shared_between_accounts() -> None:
+    public = PoolBudget(100)
+    alice = RateLimiter(shared={Pool.PUBLIC: public})
+    bob = RateLimiter(shared={Pool.PUBLIC: public})
+    assert alice.budget(Pool.PUBLIC) is bob.budget(Pool.PUBLIC) is public
+    assert alice.budget(Pool.SPOT) is not bob.budget(Pool.SPOT)
+    assert alice.reserve(Pool.PUBLIC, 80, 0) == 0
+    assert bob.reserve(Pool.PUBLIC, 1, 0) == WINDOW_MS  # the IP's budget is spent
+    assert bob.reserve(Pool.SPOT, 1, 0) == 0
