@@ -63,11 +63,14 @@ def test_window_starts_at_first_request_and_refills() -> None:
     assert b.window_end_ms == 35_000 + WINDOW_MS
 
 
-def test_weights_that_never_fit_are_a_programming_error() -> None:
-    b = PoolBudget(100)
-    with pytest.raises(ValueError, match="never fit"):
-        b.reserve(81, 0)
-    assert b.reserve(81, 0, priority=True) == 0
+def test_oversized_requests_run_alone() -> None:
+    b = PoolBudget(100)  # soft limit 80
+    assert b.reserve(90, 0) == 0  # heavier than the share: admitted alone in an empty window
+    assert b.reserve(1, 0, priority=True) == 0
+    assert b.reserve(1, 0) == WINDOW_MS
+    assert b.reserve(150, WINDOW_MS, priority=True) == 0  # heavier than the whole limit
+    assert b.used == 150
+    assert b.remaining(WINDOW_MS) == 0
     with pytest.raises(ValueError, match="negative"):
         b.reserve(-1, 0)
 
