@@ -530,3 +530,12 @@ def test_margin_models() -> None:
     assert acc.accounts[0].liability_interest == Decimal("0.001")
     assert m.parse_borrow({"orderNo": "bor-0001", "actualSize": "10"}).actual_size == Decimal(10)
     assert m.parse_borrow({"orderNo": "r1", "actualSize": "1", "timestamp": 5}).timestamp == 5
+
+
+def test_loads_exact_keeps_numbers_exact() -> None:
+    data = m.loads_exact(b'{"p":66968.10000000000000000001,"n":3,"s":"1.5"}')
+    assert data == {"p": Decimal("66968.10000000000000000001"), "n": 3, "s": "1.5"}
+    book = m.parse_futures_order_book(m.loads_exact(s.FUTURES_BOOK_RAW))
+    assert book.asks[0][0] == Decimal("66968.10000000000000000001")
+    with pytest.raises(errors.ProtocolError):
+        m.loads_exact(b"{")
