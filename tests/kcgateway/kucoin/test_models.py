@@ -539,3 +539,10 @@ def test_loads_exact_keeps_numbers_exact() -> None:
     assert book.asks[0][0] == Decimal("66968.10000000000000000001")
     with pytest.raises(errors.ProtocolError):
         m.loads_exact(b"{")
+
+
+@pytest.mark.parametrize("msg", [b"null", b"5", b'{"a":1}', b"[]"])
+def test_envelope_with_odd_message_still_maps_the_code(msg: bytes) -> None:
+    with pytest.raises(errors.OrderNotFound) as info:
+        m.parse_envelope(b'{"code":"126043","msg":' + msg + b',"data":null}', http_status=200)
+    assert info.value.message == ""

@@ -121,7 +121,7 @@ def parse_as(tp: type[T] | Any, data: object) -> T:
 
 class _Envelope(msgspec.Struct, frozen=True):
     code: str | int
-    msg: str = ""
+    msg: Any = ""  # only ever shown to people; a non-string must not hide the code
     data: msgspec.Raw = msgspec.Raw(b"null")
 
 
@@ -164,7 +164,7 @@ def parse_envelope(
         return env.data
     raise codes.error_for(
         code,
-        env.msg,
+        env.msg if isinstance(env.msg, str) else "",
         http_status=http_status,
         request_path=request_path,
         request_id=request_id,
