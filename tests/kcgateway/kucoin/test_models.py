@@ -175,6 +175,7 @@ def test_spot_order_book() -> None:
     book = _both(m.parse_order_book, s.BOOK)
     assert book.bids[0] == (Decimal("66976.4"), Decimal("0.69109872"))
     assert book.asks[-1] == (Decimal("66976.6"), Decimal("0.00002"))
+    assert book.seq == 14610502970
     with pytest.raises(errors.ProtocolError):
         m.parse_order_book(dict(s.BOOK, sequence="abc"))
 
