@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import typer
 
+from kcgateway.commands import db, vault
+
 app = typer.Typer(
     name="kcgateway",
     help="kcgateway: a secure broker trading gateway for KuCoin, and its exchange simulator.",
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(db.app, name="db")
+app.add_typer(vault.app, name="vault")
 
 
 @app.command()
