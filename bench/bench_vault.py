@@ -26,7 +26,7 @@ GOAL_US = 25.0
 REQUEST = {
     "method": "POST",
     "path": "/api/v1/hf/orders",
-    "body": b'{"clientOid":"5c52e11203aa677f33e493fb","side":"buy","symbol":"BTC-USDT",'
+    "body": b'{"clientOid":"bench-order-0001","side":"buy","symbol":"BTC-USDT",'
     b'"type":"limit","price":"20000.1","size":"0.001"}',
     "timestamp_ms": 1_700_000_000_000,
 }

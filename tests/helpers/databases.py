@@ -1,8 +1,9 @@
 """Database fixtures: the same tests run on SQLite (a fresh file) and on PostgreSQL.
 
-PostgreSQL: one fresh database per test session (``kcgw_test_<random>``), migrated once and
-dropped at the end. Unreachable PostgreSQL skips locally and fails in CI
-(``tests.conftest.services_required()``). Import the fixtures into a conftest::
+PostgreSQL: one fresh database per test session (``kcgw_test_<random>``), dropped at the end;
+each test using ``db`` gets its own schema in it (``search_path``), migrated for that test and
+dropped after it, so tests never see each other's rows. Unreachable PostgreSQL skips locally
+and fails in CI (``tests.conftest.services_required()``). Import the fixtures into a conftest::
 
     from tests.helpers.databases import db, pg_url  # noqa: F401
 """
@@ -18,6 +19,7 @@ from typing import Any, TypeVar
 
 import asyncpg
 import pytest
+from sqlalchemy import event, text
 
 from kcgateway.store.database import Database, open_database
 from kcgateway.store.migrate import upgrade
@@ -114,11 +116,29 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("pg_url"))
 
 
+def _use_schema(db: Database, schema: str) -> None:
+    def set_path(dbapi_connection: Any, _record: object) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        cursor.execute(f'SET search_path TO "{schema}"')
+        cursor.close()
+
+    event.listen(db.engine.sync_engine, "connect", set_path)
+
+
 @pytest.fixture
 async def db(db_url: str) -> AsyncIterator[Database]:
-    """An open :class:`Database` on each engine, closed after the test."""
+    """An open, migrated :class:`Database` on each engine, private to the test."""
     database = open_database(db_url)
+    schema = None
+    if not database.is_sqlite:
+        schema = f"t_{secrets.token_hex(6)}"
+        _use_schema(database, schema)
+        await upgrade(database.engine)
     try:
         yield database
     finally:
+        if schema is not None:
+            async with database.engine.begin() as conn:
+                await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         await database.aclose()

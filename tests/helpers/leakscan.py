@@ -52,9 +52,22 @@ def _b64_aligned(raw: bytes, offset: int, *, urlsafe: bool) -> str:
     return text[first:last]
 
 
-def forms(value: str) -> dict[str, bytes]:
-    """Every encoded form of ``value`` that the scanner looks for (form name -> needle bytes)."""
-    raw = value.encode()
+def _text_forms(value: str) -> dict[str, str | bytes]:
+    return {
+        "url": urllib.parse.quote(value, safe=""),
+        "url-plus": urllib.parse.quote_plus(value, safe=""),
+        "json": json.dumps(value)[1:-1],
+        "utf16": value.encode("utf-16-le"),
+    }
+
+
+def forms(value: str | bytes) -> dict[str, bytes]:
+    """Every encoded form of ``value`` that the scanner looks for (form name -> needle bytes).
+
+    Binary values (keys) get the raw, base64 and hex forms; text values also get the URL,
+    JSON and UTF-16 forms.
+    """
+    raw = value.encode() if isinstance(value, str) else value
     out: dict[str, str | bytes] = {
         "raw": raw,
         "base64": base64.b64encode(raw).decode(),
@@ -63,11 +76,9 @@ def forms(value: str) -> dict[str, bytes]:
         "base64url-nopad": base64.urlsafe_b64encode(raw).decode().rstrip("="),
         "hex": binascii.hexlify(raw).decode(),
         "HEX": binascii.hexlify(raw).decode().upper(),
-        "url": urllib.parse.quote(value, safe=""),
-        "url-plus": urllib.parse.quote_plus(value, safe=""),
-        "json": json.dumps(value)[1:-1],
-        "utf16": value.encode("utf-16-le"),
     }
+    if isinstance(value, str):
+        out |= _text_forms(value)
     for offset in (0, 1, 2):
         out[f"base64@{offset}"] = _b64_aligned(raw, offset, urlsafe=False)
         out[f"base64url@{offset}"] = _b64_aligned(raw, offset, urlsafe=True)
@@ -88,12 +99,12 @@ def passphrase_hmac(*, secret: str, passphrase: str) -> str:
 class LeakScanner:
     """Searches data for a set of named canaries in all their forms."""
 
-    def __init__(self, canaries: Mapping[str, str]) -> None:
+    def __init__(self, canaries: Mapping[str, str | bytes]) -> None:
         self._needles: dict[tuple[str, str], bytes] = {}
         for name, value in canaries.items():
             self.add(name, value)
 
-    def add(self, name: str, value: str) -> None:
+    def add(self, name: str, value: str | bytes) -> None:
         """Add a canary (refuses ones too short to be unique)."""
         if len(value) < MIN_NEEDLE:
             raise ValueError(f"canary {name} is shorter than {MIN_NEEDLE} characters")

@@ -86,3 +86,12 @@ def test_short_canaries_are_refused_and_forms_are_distinct() -> None:
     found = forms(value)
     assert len(set(found.values())) == len(found) >= 8
     assert LeakScanner({"c": value}).needle_count == len(found)
+
+
+def test_binary_canaries_are_found_raw_base64_and_hex() -> None:
+    key = secrets.token_bytes(32)
+    scanner = LeakScanner({"kek": key})
+    assert scanner.scan_bytes(b"\x00" + key, "raw")
+    assert scanner.scan_bytes(binascii.hexlify(key).upper(), "hex")
+    assert scanner.scan_bytes(base64.b64encode(b"ab" + key), "b64@2")
+    assert not scanner.scan_bytes(secrets.token_bytes(256), "noise")

@@ -32,7 +32,7 @@ DEK_LABEL = b"kcgw/dek/v1"
 NONCE_BYTES = 12
 DEK_BYTES = 32
 
-SECRET = "secret"  # noqa: S105 - a field name, not a value
+SECRET = "secret"  # noqa: S105 # pragma: allowlist secret - a field name, not a value
 PASSPHRASE = "passphrase"  # noqa: S105 - a field name, not a value
 BROKER_KEY = "broker_key"
 FIELDS = (SECRET, PASSPHRASE, BROKER_KEY)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from kcgateway.kucoin.signing import BrokerCredentials, Credentials
 from kcgateway.secret import Secret
-from kcgateway.store.records import BrokerInfo, CredentialRecord
+from kcgateway.store.records import BrokerInfo, CredentialRecord, Rewrap
 from kcgateway.vault.envelope import BROKER_KEY, PASSPHRASE, SECRET, seal
 from kcgateway.vault.kek import KekProvider, LocalKek
 
@@ -74,3 +78,27 @@ class MemorySource:
     async def get(self, credential_id: str) -> CredentialRecord:
         self.reads += 1
         return self.records[credential_id]
+
+
+class MemoryStore(MemorySource):
+    """An in-memory CredentialStore with the same compare-and-set rewrap as the SQL one."""
+
+    async def add(self, record: CredentialRecord, *, now: datetime) -> None:
+        self.records[record.credential_id] = record
+
+    async def not_on_kek(self, kek_id: str, *, limit: int) -> list[CredentialRecord]:
+        return [r for r in self.records.values() if r.kek_id != kek_id][:limit]
+
+    async def apply_rewraps(self, changes: Sequence[Rewrap], *, now: datetime) -> int:
+        done = 0
+        for change in changes:
+            rec = self.records[change.credential_id]
+            if (rec.kek_id, rec.wrapped_dek) == (change.old_kek_id, change.old_wrapped_dek):
+                self.records[rec.credential_id] = dataclasses.replace(
+                    rec, kek_id=change.new_kek_id, wrapped_dek=change.new_wrapped_dek
+                )
+                done += 1
+        return done
+
+    async def count_by_kek(self) -> dict[str, int]:
+        return dict(Counter(r.kek_id for r in self.records.values()))

@@ -99,7 +99,9 @@ async def test_swaps_made_in_the_database_fail_too(db: Database) -> None:
         async with db.write() as s:
             tenant = await TenantRepository(s).add(f"{name}-{uuid.uuid4().hex}", now=now)
         cid = str(uuid.uuid4())
-        await store.add(Plain.generate().seal(tenant_id=tenant, credential_id=cid, kek=kek), now=now)
+        await store.add(
+            Plain.generate().seal(tenant_id=tenant, credential_id=cid, kek=kek), now=now
+        )
         ids.append(cid)
     async with db.write() as s:  # an attacker with SQL access swaps the sealed secrets
         rows = {r.id: r for r in (await s.scalars(select(CredentialRow))).all()}
