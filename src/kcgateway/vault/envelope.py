@@ -124,31 +124,41 @@ def unwrap_dek(record: CredentialRecord, provider: KekProvider) -> bytes:
 
 def open_fields(record: CredentialRecord, dek: bytes, names: Iterable[str]) -> dict[str, Secret]:
     """Decrypt the named fields (signer only). All or nothing: any failure raises."""
-    aes = AESGCM(dek)
+    aes, fields = AESGCM(dek), record.fields
+    tenant_id, credential_id = record.tenant_id, record.credential_id
     out: dict[str, Secret] = {}
-    for name in names:
-        sealed = record.fields.get(name)
-        if sealed is None:
-            raise CredentialUnreadable(record.credential_id, reason="field missing", field=name)
-        aad = field_aad(record.tenant_id, record.credential_id, name)
-        try:
-            plain = aes.decrypt(sealed.nonce, sealed.ciphertext, aad)
-        except (InvalidTag, ValueError):
-            raise CredentialUnreadable(
-                record.credential_id, reason="authentication failed", field=name
-            ) from None
-        out[name] = Secret(plain.decode())
+    name = ""
+    try:
+        for name in names:
+            sealed = fields[name]
+            aad = field_aad(tenant_id, credential_id, name)
+            out[name] = Secret(aes.decrypt(sealed.nonce, sealed.ciphertext, aad).decode())
+    except KeyError:
+        raise CredentialUnreadable(credential_id, reason="field missing", field=name) from None
+    except (InvalidTag, ValueError):
+        raise CredentialUnreadable(
+            credential_id, reason="authentication failed", field=name
+        ) from None
     return out
 
 
 def rewrap_dek(record: CredentialRecord, ring: KeyRing, new: KekProvider) -> Rewrap:
-    """The change that moves ``record``'s DEK to ``new``; field ciphertexts stay as they are."""
-    context = dek_context(record.tenant_id, record.credential_id)
-    dek = unwrap_dek(record, unwrap_provider(record, ring))
+    """The change that moves ``record``'s DEK to ``new``; field ciphertexts stay as they are.
+
+    When ``new`` itself owns the record's KEK id (a Vault transit key rotated to a new version)
+    and can rewrap, the DEK is rewrapped inside the provider and never reaches this process.
+    """
+    rewrap = getattr(new, "rewrap", None)
+    if new.owns(record.kek_id) and callable(rewrap):
+        wrapped = rewrap(record.wrapped_dek)
+    else:
+        context = dek_context(record.tenant_id, record.credential_id)
+        dek = unwrap_dek(record, unwrap_provider(record, ring))
+        wrapped = new.wrap(dek, context=context)
     return Rewrap(
         credential_id=record.credential_id,
         old_kek_id=record.kek_id,
         old_wrapped_dek=record.wrapped_dek,
         new_kek_id=new.kek_id,
-        new_wrapped_dek=new.wrap(dek, context=context),
+        new_wrapped_dek=wrapped,
     )

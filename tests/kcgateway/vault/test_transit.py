@@ -99,3 +99,18 @@ async def test_signer_and_rotation_with_a_transit_kek(transit: TransitKek) -> No
     assert [await signer.sign(str(i), **REQUEST) for i in range(3)] == expected  # type: ignore[arg-type]
     with pytest.raises(CredentialUnreadable, match="not configured"):
         await Signer(store, KeyRing(local)).sign("0", **REQUEST)  # type: ignore[arg-type]
+
+
+async def test_rotating_the_vault_key_rewraps_inside_vault(
+    transit: TransitKek, vault: FakeTransit
+) -> None:
+    plain = Plain.generate()
+    store = MemoryStore({"c": plain.seal(tenant_id="t", credential_id="c", kek=transit)})
+    expected = await Signer(store, KeyRing(transit)).sign("c", **REQUEST)  # type: ignore[arg-type]
+    transit.rotate()
+    vault.calls.clear()
+    result = await rotate_kek(store, KeyRing(transit), transit, now=lambda: NOW)
+    assert (result.rewrapped, result.new_kek_id) == (1, "vault-transit:transit/kcgw:v2")
+    assert vault.calls == ["POST /v1/transit/rewrap/kcgw"]  # the DEK never left Vault
+    assert store.records["c"].wrapped_dek.startswith(b"vault:v2:")
+    assert await Signer(store, KeyRing(transit)).sign("c", **REQUEST) == expected  # type: ignore[arg-type]
