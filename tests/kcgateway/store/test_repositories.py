@@ -129,6 +129,12 @@ async def test_credentials_round_trip_sealed_and_rewrap_is_compare_and_set(db: D
             plain.fields,
         )
         assert (await CredentialRepository(s).count_by_kek()).get("local:bbbb", 0) >= 2
+    async with db.write() as s:
+        assert await CredentialRepository(s).delete(plain.credential_id)
+        assert not await CredentialRepository(s).delete(plain.credential_id)
+    async with db.read() as s:
+        with pytest.raises(NotFoundInStore):
+            await CredentialRepository(s).get(plain.credential_id)
 
 
 async def test_gateway_keys_store_an_hmac_and_revoke_once(db: Database) -> None:
