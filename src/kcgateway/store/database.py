@@ -11,6 +11,7 @@ of failing with "database is locked" (a second process still waits up to the bus
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -80,9 +81,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
 
 
 def _prepare_sqlite_file(url: URL) -> None:
+    """Create the data directory (0700) and an empty database file readable by us only (0600)."""
     database = url.database
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = Path(database)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with contextlib.suppress(FileExistsError):  # an existing file keeps its owner's mode
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 class Database:

@@ -54,6 +54,9 @@ async def test_sqlite_runs_in_wal_with_a_busy_timeout_and_foreign_keys(tmp_path:
             assert (await s.execute(text("PRAGMA busy_timeout"))).scalar() == 10_000
             assert (await s.execute(text("PRAGMA foreign_keys"))).scalar() == 1
         assert (tmp_path / "deep" / "dir").stat().st_mode & 0o077 == 0
+        assert (tmp_path / "deep" / "dir" / "k.db").stat().st_mode & 0o777 == 0o600
+        wal = tmp_path / "deep" / "dir" / "k.db-wal"
+        assert wal.stat().st_mode & 0o777 == 0o600  # SQLite copies the database file's mode
     finally:
         await db.aclose()
 

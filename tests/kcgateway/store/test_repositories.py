@@ -246,6 +246,10 @@ async def test_floats_and_naive_times_are_refused(db: Database) -> None:
     with pytest.raises(StatementError, match="Decimal"):
         async with db.write() as s:
             await OrderIntentRepository(s).add(bad_price, now=NOW)
+    nan = NewIntent(account, _name("n"), "BTC-USDT", "buy", "limit", size=Decimal("NaN"))
+    with pytest.raises(StatementError, match="finite"):
+        async with db.write() as s:
+            await OrderIntentRepository(s).add(nan, now=NOW)
     with pytest.raises(StatementError, match="timezone-aware"):
         async with db.write() as s:
             await TenantRepository(s).add(_name("t"), now=datetime(2026, 1, 1))
