@@ -325,3 +325,21 @@ async def test_read_sessions_do_not_commit(db: Database) -> None:
     async with db.read() as s:
         assert await TenantRepository(s).by_name(name) is None
         assert (await s.execute(text("SELECT 1"))).scalar() == 1
+
+
+class _Abort(Exception):
+    pass
+
+
+async def test_a_rolled_back_write_leaves_nothing_even_after_a_savepoint(db: Database) -> None:
+    _, account = await _tenant_and_account(db)
+    oid = _name("rollback")
+    with pytest.raises(_Abort):
+        async with db.write() as s:
+            # the savepoint is the first statement of the transaction
+            await OrderIntentRepository(s).add(
+                NewIntent(account, oid, "X-Y", "buy", "limit"), now=NOW
+            )
+            raise _Abort
+    async with db.read() as s:
+        assert await OrderIntentRepository(s).by_client_oid(account, oid) is None
