@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kcgateway.commands import debug
+from kcgateway.commands import db, debug, vault
 
 app = typer.Typer(
     name="kcgateway",
@@ -12,7 +12,8 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
-
+app.add_typer(db.app, name="db")
+app.add_typer(vault.app, name="vault")
 app.add_typer(debug.app, name="debug")
 
 
