@@ -13,6 +13,11 @@ Allowed, and why:
   (``decrypt_data``), and ``reveal`` of the Vault token to hand it to hvac.
 - kucoin/signing.py: the pure signer needs the raw secret bytes for HMAC; it receives
   ``Credentials`` built by vault/signer.py and returns headers.
+- kucoin/sign_diagnosis.py: ``kcgateway debug sign --explain`` recomputes signatures from the
+  credentials the user typed into that command (environment or hidden prompt); it prints only
+  headers and findings, never the secret (tested in tests/kcgateway/commands/test_debug.py).
+- gateway/apikeys.py: the gateway-key pepper and the secret part of a presented gateway key
+  are HMAC'd for lookup; neither is an exchange credential and neither is returned.
 """
 
 from __future__ import annotations
@@ -37,6 +42,8 @@ ALLOWED = {
     "kcgateway/vault/transit.py": {"reveal", "decrypt_data"},
     "kcgateway/vault/rotation.py": {"rewrap_dek"},  # rewraps a DEK; never opens a field
     "kcgateway/kucoin/signing.py": {"reveal"},
+    "kcgateway/kucoin/sign_diagnosis.py": {"reveal"},
+    "kcgateway/gateway/apikeys.py": {"reveal"},
 }
 
 
