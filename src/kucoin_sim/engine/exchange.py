@@ -189,11 +189,8 @@ class Exchange(FuturesApi):
 
     def place(self, req: OrderRequest, now_ms: int) -> Order:
         """Validate, reserve and execute one order; returns its snapshot after matching."""
-        market = self.market(req.symbol)
-        market.expire(now_ms)
-        req = self._validate(req, market)
-        self._check_client_oid(req)
-        self._check_limits(req)
+        req = self.check(req, now_ms)
+        market = self.markets[req.symbol]
         order = self._new_order(req, now_ms)
         market.settlement.reserve(order, market.book, now_ms)
         self.registry.add(order)
@@ -272,6 +269,38 @@ class Exchange(FuturesApi):
             raise _not_found(account_type)
         self.markets[order.symbol].cancel(order, now_ms)
         return order.snapshot()
+
+    def cancel_partial(
+        self,
+        uid: str,
+        order_id: str,
+        cancel_size: Decimal,
+        now_ms: int,
+        account_type: AccountType | None = None,
+    ) -> Order:
+        """Cancel part of an active order (HF ``cancelSize``); all of it cancels the order."""
+        order = self.registry.get(order_id)
+        if order is None or order.uid != uid or not order.active:
+            raise _not_found(account_type)
+        market = self.markets[order.symbol]
+        if order.remaining_funds is not None:
+            raise EngineError(Codes.PARAM, "A market order by funds cannot be partly cancelled")
+        if cancel_size <= 0 or cancel_size % market.size_increment:
+            raise EngineError(Codes.PARAM, "cancelSize invalid")
+        market.reduce(order, cancel_size, now_ms)
+        return order.snapshot()
+
+    def check(self, req: OrderRequest, now_ms: int) -> OrderRequest:
+        """Validate an order like :meth:`place` (rules, clientOid, limits) without placing it.
+
+        For the test-order endpoints; returns the normalised request (futures: lots).
+        """
+        market = self.market(req.symbol)
+        market.expire(now_ms)
+        req = self._validate(req, market)
+        self._check_client_oid(req)
+        self._check_limits(req)
+        return req
 
     def cancel_by_client_oid(
         self, uid: str, client_oid: str, now_ms: int, account_type: AccountType | None = None

@@ -337,7 +337,15 @@ class FuturesSettlement:
         return worst
 
     def affordable(self, order: Order, price: Decimal, size: Decimal) -> Decimal:
-        """Cut ``size`` to whole lots the hold still pays for."""
+        """Cut a market order's ``size`` to whole lots its hold still pays for.
+
+        Limit orders are never cut: a sell fills at or above its price, where the margin of
+        ``value / leverage`` is a little higher than what was frozen at the limit price; the
+        position then gets the frozen amount (the difference is not charged), so a limit order
+        never rests crossed for want of margin.
+        """
+        if order.type is OrderType.LIMIT:
+            return size
         per_lot = price * self.spec.multiplier * self._rate(order)
         if per_lot * size <= order.hold:
             return size
@@ -422,7 +430,7 @@ class FuturesSettlement:
         margin_part = min(margin_part, pos.margin)
         self.ledger.release(acct, margin_part, order.id, now)
         pos.margin -= margin_part
-        pnl = (price - pos.avg_entry) * lots * self.spec.multiplier * sign
+        pnl = ((price - pos.avg_entry) * lots * self.spec.multiplier * sign).quantize(Q8)
         self.ledger.credit(acct, pnl, order.id, now)
         self.ledger.collect_fee(self.spec.settle, -pnl)
         pos.realised_pnl += pnl

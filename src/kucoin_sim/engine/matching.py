@@ -164,6 +164,30 @@ class Market:
         self.stops.pop(order.id, None)
         self._finish(order, DoneReason.CANCELED, now_ms)
 
+    def reduce(self, order: Order, size: Decimal, now_ms: int) -> None:
+        """Cancel ``size`` of an active order (STP decrease, HF partial cancel).
+
+        Cancelling all that remains cancels the order; otherwise the order keeps its place in
+        the queue, its hold shrinks to the new need and an ``update`` event is recorded.
+        """
+        if size >= order.remaining:
+            self.cancel(order, now_ms)
+            return
+        old_size = order.remaining
+        if order.in_book:
+            before = self._visible_at(order)
+            level = self.book.shrink(order, size)
+            self._l2(level, order.side, before, now_ms)
+        else:
+            order.remaining -= size
+        order.cancelled_size += size
+        order.last_updated_ms = now_ms
+        self.settlement.trim(order, now_ms)
+        if self.ctx.outbox.enabled:
+            self.ctx.outbox.put(
+                OrderEvent(OrderEventType.UPDATE, order.snapshot(), now_ms, old_size=old_size)
+            )
+
     def expire(self, now_ms: int) -> None:
         """Cancel GTT orders whose time is up (``now >= created + cancelAfter``)."""
         while self.expiries and self.expiries[0][0] <= now_ms:
@@ -276,15 +300,7 @@ class Market:
         cut = min(taker.remaining, maker.remaining)
         taker.remaining -= cut
         taker.cancelled_size += cut
-        if cut >= maker.remaining:
-            self.cancel(maker, now_ms)
-        else:
-            before = self._visible_at(maker)
-            level = self.book.shrink(maker, cut)
-            maker.cancelled_size += cut
-            self.settlement.trim(maker, now_ms)
-            self._l2(level, maker.side, before, now_ms)
-            self._event(OrderEventType.UPDATE, maker, now_ms)
+        self.reduce(maker, cut, now_ms)
         return taker.remaining <= 0
 
     def _fok_fillable(self, order: Order) -> bool:
