@@ -21,7 +21,13 @@ Public API (stable; the server builds on it)::
     ex.ticker(symbol); ex.stats_24h(symbol, now_ms); ex.trades(symbol, limit)
     ex.candles(symbol, interval_s, start_s, end_s)              # Candle.row() = KuCoin row
     ex.expire(now_ms)                                           # GTT orders
-    ex.drain_events() -> [L2Change | TradeEvent | OrderEvent | BalanceEvent]
+    ex.drain_events() -> [L2Change | TradeEvent | OrderEvent | BalanceEvent | PositionEvent]
+    ex.cancel_partial(uid, order_id, size, now_ms); ex.check(req, now_ms)  # HF / test orders
+    ex.set_price(symbol, price, now_ms); ex.tick(now_ms)        # admin price, market makers
+    futures: ex.position(uid, sym); ex.positions(uid); ex.account_overview(uid, "USDT");
+      ex.get/set_margin_mode(uid, sym[, mode]); ex.get/set_cross_leverage(uid, sym[, lev]);
+      ex.mark_price(sym). Futures orders use the same place/cancel with ``size`` in lots (or
+      ``qty``/``value_qty``), ``leverage``, ``reduce_only``, ``close_order``.
 
 Refusals raise :class:`EngineError` (``.code`` is KuCoin's code string, ``.message``); the
 codes chosen for each rule are listed in :class:`EngineError`'s docstring.
@@ -47,6 +53,7 @@ from kucoin_sim.engine.events import (
     L2Change,
     OrderEvent,
     OrderEventType,
+    PositionEvent,
     TradeEvent,
 )
 from kucoin_sim.engine.exchange import Exchange, Limits, Ticker
@@ -101,6 +108,7 @@ __all__ = [
     "OrderRequest",
     "OrderStatus",
     "OrderType",
+    "PositionEvent",
     "Side",
     "Stats24h",
     "StopKind",

@@ -99,7 +99,7 @@ class Exchange(FuturesApi):
         )
         self._seq = 0
         self._next_uid = 100_000_000 + self.rng.randrange(100_000_000)
-        self.futures = FuturesDesk(self.contracts, self.ledger)
+        self.futures = FuturesDesk(self.contracts, self.ledger, self.outbox)
         self.makers: dict[str, MarketMaker] = {}
         self._build_markets()
         for cfg in market_makers:

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from kucoin_sim.engine.accounts import Balance, Ledger
 from kucoin_sim.engine.book import OrderBook
+from kucoin_sim.engine.events import Outbox, PositionEvent
 from kucoin_sim.engine.rules import check_price, is_multiple
 from kucoin_sim.engine.types import (
     ONE,
@@ -116,9 +117,12 @@ class AccountOverview:
 class FuturesDesk:
     """Positions, margin modes and cross leverages of every user."""
 
-    def __init__(self, contracts: dict[str, ContractSpec], ledger: Ledger) -> None:
+    def __init__(
+        self, contracts: dict[str, ContractSpec], ledger: Ledger, outbox: Outbox | None = None
+    ) -> None:
         self.contracts = contracts
         self.ledger = ledger
+        self.outbox = outbox or Outbox()
         self.positions: dict[tuple[str, str], Position] = {}
         self.margin_modes: dict[tuple[str, str], MarginMode] = {}
         self.cross_leverage: dict[tuple[str, str], Decimal] = {}
@@ -396,6 +400,18 @@ class FuturesSettlement:
         if size - closing:
             self._open(order, pos, price, size - closing, now_ms)
         pos.realised_pnl -= fee_paid
+        self.desk.outbox.put(
+            PositionEvent(
+                pos.uid,
+                pos.symbol,
+                pos.qty,
+                pos.avg_entry,
+                pos.margin,
+                pos.realised_pnl,
+                pos.leverage,
+                now_ms,
+            )
+        )
         order.fee += fee_paid
         order.fee_currency = spec.settle
         return Fill(
