@@ -16,7 +16,9 @@ Public API (stable; the server builds on it)::
     ex.get(uid, order_id); ex.get_by_client_oid(uid, oid)      # latest with that clientOid
     ex.orders(uid, status="active"|"done"|None, symbol=..., side=..., type=..., ...)
     ex.fills(uid, symbol=..., order_id=..., ...)                # newest first
-    ex.balances(uid, account_type, currency); ex.account(account_id); ex.transfer(...)
+    ex.balances(uid, account_type, currency); ex.account(account_id); ex.currencies()
+    ex.transfer(uid, cur, source=, target=, amount=, now_ms=, to_uid=None)  # inner / to user
+    ex.ledger_entries(uid, currency=, account_type=, start_ms=, end_ms=)    # newest first
     ex.book(symbol, depth) -> BookSnapshot(symbol, sequence, bids, asks, time_ms)
     ex.ticker(symbol); ex.stats_24h(symbol, now_ms); ex.trades(symbol, limit)
     ex.candles(symbol, interval_s, start_s, end_s)              # Candle.row() = KuCoin row
@@ -38,7 +40,7 @@ settlement and fees), ``marketdata`` (tape, candles, 24h stats), ``registry`` (o
 look-ups), ``events`` (the outbox for WebSocket feeds), ``config`` (defaults, loading).
 """
 
-from kucoin_sim.engine.accounts import Balance
+from kucoin_sim.engine.accounts import Balance, LedgerEntry
 from kucoin_sim.engine.config import (
     DEFAULT_CONTRACTS,
     DEFAULT_MARKET_MAKERS,
@@ -56,8 +58,9 @@ from kucoin_sim.engine.events import (
     PositionEvent,
     TradeEvent,
 )
-from kucoin_sim.engine.exchange import Exchange, Limits, Ticker
+from kucoin_sim.engine.exchange import Exchange, Limits
 from kucoin_sim.engine.marketdata import Candle, Stats24h
+from kucoin_sim.engine.marketdata_api import Ticker
 from kucoin_sim.engine.types import (
     AccountType,
     BookSnapshot,
@@ -98,6 +101,7 @@ __all__ = [
     "Exchange",
     "Fill",
     "L2Change",
+    "LedgerEntry",
     "Limits",
     "Liquidity",
     "MarginMode",

@@ -144,15 +144,18 @@ class Market:
     # -- entry points ----------------------------------------------------------------------
 
     def submit(self, order: Order, now_ms: int) -> None:
-        """Take a validated, reserved order: park a stop, or execute it now."""
+        """Take a validated, reserved order: park a stop, or execute it now.
+
+        A stop whose condition already holds against the last price triggers at once.
+        """
         self._event(OrderEventType.RECEIVED, order, now_ms)
         if order.stop is not None and not order.stop_triggered:
             order.status = OrderStatus.NEW
             self.stops[order.id] = order
             self.open_orders[order.id] = order
             self.ctx.active.add(order)
-            return
-        self.execute(order, now_ms)
+        else:
+            self.execute(order, now_ms)
         self.run_stops(now_ms)
 
     def cancel(self, order: Order, now_ms: int) -> None:
@@ -323,14 +326,12 @@ class Market:
 
     def _conclude(self, order: Order, killed: bool, now_ms: int) -> None:
         """Rest, fill or cancel ``order`` after matching (rule 4)."""
-        if order.remaining_funds is not None or order.remaining <= 0:
+        if killed:
+            self._finish(order, DoneReason.CANCELED, now_ms)
+        elif order.remaining_funds is not None or order.remaining <= 0:
             reason = DoneReason.FILLED if order.deal_size > 0 else DoneReason.CANCELED
             self._finish(order, reason, now_ms)
-        elif (
-            killed
-            or order.type is OrderType.MARKET
-            or order.tif in (TimeInForce.IOC, TimeInForce.FOK)
-        ):
+        elif order.type is OrderType.MARKET or order.tif in (TimeInForce.IOC, TimeInForce.FOK):
             self._finish(order, DoneReason.CANCELED, now_ms)
         else:
             self._rest(order, now_ms)

@@ -310,3 +310,14 @@ def test_partial_cancel_of_waiting_stop_and_check_does_not_place() -> None:
         Codes.PARAM,
         "A market order by funds cannot be partly cancelled",
     )
+
+
+def test_stop_already_due_triggers_at_once() -> None:
+    ex = exchange()
+    a, b = user(ex), user(ex)
+    limit(ex, a, Side.SELL, "30000", "0.1")
+    limit(ex, b, Side.BUY, "30000", "0.05")  # last = 30000
+    stop = limit(ex, b, Side.BUY, "30000", "0.05", stop=StopKind.ENTRY, stop_price=D("29000"))
+    assert stop.stop_triggered and stop.done_reason is DoneReason.FILLED
+    waiting = limit(ex, b, Side.BUY, "30000", "0.01", stop=StopKind.ENTRY, stop_price=D("31000"))
+    assert not waiting.stop_triggered and waiting.status is OrderStatus.NEW
