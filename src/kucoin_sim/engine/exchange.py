@@ -25,7 +25,7 @@ from kucoin_sim.engine.market_maker import MarketMaker
 from kucoin_sim.engine.marketdata_api import MarketDataApi
 from kucoin_sim.engine.matching import ActiveCounter, Context, Market
 from kucoin_sim.engine.registry import OrderFilter, OrderRegistry
-from kucoin_sim.engine.rules import check_spot
+from kucoin_sim.engine.rules import check_amount, check_numbers, check_spot, is_multiple
 from kucoin_sim.engine.spot import SpotSettlement
 from kucoin_sim.engine.types import (
     ZERO,
@@ -134,6 +134,7 @@ class Exchange(FuturesApi, MarketDataApi):
         self, uid: str, account_type: AccountType, currency: str, amount: Decimal, now_ms: int = 0
     ) -> Balance:
         """Admin deposit (negative: withdrawal) into one account; returns a snapshot."""
+        check_amount(amount, "amount")
         return replace(self.ledger.fund(uid, account_type, currency, amount, now_ms))
 
     def transfer(
@@ -151,6 +152,7 @@ class Exchange(FuturesApi, MarketDataApi):
 
         ``200004`` if the source is short, ``400100`` if the amount is not positive.
         """
+        check_amount(amount, "amount")
         self.ledger.transfer(
             uid, currency, source=source, target=target, amount=amount, now_ms=now_ms, to_uid=to_uid
         )
@@ -297,7 +299,8 @@ class Exchange(FuturesApi, MarketDataApi):
         market = self.markets[order.symbol]
         if order.remaining_funds is not None:
             raise EngineError(Codes.PARAM, "A market order by funds cannot be partly cancelled")
-        if cancel_size <= 0 or cancel_size % market.size_increment:
+        check_amount(cancel_size, "cancelSize")
+        if cancel_size <= 0 or not is_multiple(cancel_size, market.size_increment):
             raise EngineError(Codes.PARAM, "cancelSize invalid")
         market.reduce(order, cancel_size, now_ms)
         return order.snapshot()
@@ -309,6 +312,7 @@ class Exchange(FuturesApi, MarketDataApi):
         """
         market = self.market(req.symbol)
         market.expire(now_ms)
+        check_numbers(req)
         req = self._validate(req, market)
         self._check_client_oid(req)
         self._check_limits(req)
@@ -425,7 +429,7 @@ class Exchange(FuturesApi, MarketDataApi):
         sets the last price to ``price``, as if the market traded there; stop orders trigger.
         """
         market = self.market(symbol)
-        if price <= 0:
+        if check_amount(price, "price") <= 0:
             raise EngineError(Codes.PARAM, "price must be positive")
         maker = self.makers.get(symbol)
         if maker is not None:

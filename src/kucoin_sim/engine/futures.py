@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from kucoin_sim.engine.accounts import Balance, Ledger
 from kucoin_sim.engine.book import OrderBook
 from kucoin_sim.engine.events import Outbox, PositionEvent
-from kucoin_sim.engine.rules import check_price, is_multiple
+from kucoin_sim.engine.rules import check_amount, check_price, is_multiple
 from kucoin_sim.engine.types import (
     ONE,
     ZERO,
@@ -154,6 +154,7 @@ class FuturesDesk:
 
     def set_cross_leverage(self, uid: str, symbol: str, leverage: Decimal) -> None:
         """Set the cross leverage (1 .. maxLeverage)."""
+        check_amount(leverage, "leverage")
         self.cross_leverage[(uid, symbol)] = self._check_leverage(symbol, leverage)
 
     def _contract(self, symbol: str) -> ContractSpec:
