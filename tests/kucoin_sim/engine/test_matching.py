@@ -321,3 +321,26 @@ def test_stop_already_due_triggers_at_once() -> None:
     assert stop.stop_triggered and stop.done_reason is DoneReason.FILLED
     waiting = limit(ex, b, Side.BUY, "30000", "0.01", stop=StopKind.ENTRY, stop_price=D("31000"))
     assert not waiting.stop_triggered and waiting.status is OrderStatus.NEW
+
+
+def test_partial_cancel_of_a_buy_shrinks_quote_hold_and_stop_sell_by_funds_holds_base() -> None:
+    from kucoin_sim.engine import OrderRequest, OrderType
+
+    ex = exchange()
+    a = user(ex)
+    buy = limit(ex, a, Side.BUY, "30000", "0.5")
+    ex.cancel_partial(a, buy.id, D("0.2"), T0)
+    assert bal(ex, a, "USDT")[1] == D("30000") * D("0.3") * D("1.002")
+    stop = ex.place(
+        OrderRequest(
+            a,
+            "BTC-USDT",
+            Side.SELL,
+            OrderType.MARKET,
+            funds=D(100),
+            stop=StopKind.LOSS,
+            stop_price=D("29999.9"),
+        ),
+        T0,
+    )
+    assert stop.hold == D("0.004")  # 100 / 29999.9 = 0.00333.. rounded up to the 0.001 increment
