@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from kucoin_sim.engine.accounts import Balance, Ledger
 from kucoin_sim.engine.book import OrderBook
 from kucoin_sim.engine.events import Outbox, PositionEvent
-from kucoin_sim.engine.rules import check_amount, check_price, is_multiple
+from kucoin_sim.engine.rules import check_amount, check_price, fee_rate, is_multiple
 from kucoin_sim.engine.types import (
     ONE,
     ZERO,
@@ -387,7 +387,7 @@ class FuturesSettlement:
         now_ms: int,
     ) -> Fill:
         spec = self.spec
-        rate = spec.taker_fee_rate if liquidity is Liquidity.TAKER else spec.maker_fee_rate
+        rate = fee_rate(spec.maker_fee_rate, spec.taker_fee_rate, order, liquidity)
         value = price * size * spec.multiplier
         fee = q8(value * rate)
         acct = self._acct(order)

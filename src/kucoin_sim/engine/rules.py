@@ -14,11 +14,24 @@ from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from kucoin_sim.engine.types import (
     Codes,
     EngineError,
+    Liquidity,
+    Order,
     OrderRequest,
     OrderType,
     SymbolSpec,
     TimeInForce,
 )
+
+
+def fee_rate(maker: Decimal, taker: Decimal, order: Order, liquidity: Liquidity) -> Decimal:
+    """The fee rate of one fill.
+
+    KuCoin charges hidden and iceberg orders the taker rate even when they rest (API docs,
+    "Handling Fees").
+    """
+    if liquidity is Liquidity.TAKER or order.hidden or order.iceberg:
+        return taker
+    return maker
 
 
 def param_error(message: str) -> EngineError:

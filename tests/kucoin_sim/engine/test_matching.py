@@ -344,3 +344,17 @@ def test_partial_cancel_of_a_buy_shrinks_quote_hold_and_stop_sell_by_funds_holds
         T0,
     )
     assert stop.hold == D("0.004")  # 100 / 29999.9 = 0.00333.. rounded up to the 0.001 increment
+
+
+@pytest.mark.parametrize(
+    "display", [{"hidden": True}, {"iceberg": True, "visible_size": D("0.05")}, {}]
+)
+def test_hidden_and_iceberg_makers_pay_the_taker_rate(display: dict[str, object]) -> None:
+    ex = exchange()
+    a, b = user(ex), user(ex)
+    limit(ex, a, Side.SELL, "30000", "0.1", **display)
+    limit(ex, b, Side.BUY, "30000", "0.05")
+    (fill,) = ex.fills(a)
+    expected = D("0.002") if display else D("0.001")
+    assert fill.fee_rate == expected and fill.fee == D("1500.0") * expected
+    assert fill.liquidity.value == "maker"
