@@ -42,6 +42,7 @@ from kucoin_sim.engine.types import (
 )
 
 NOT_FOUND_MSG = "order_not_exist_or_not_allow_to_cancel"
+PROTECTION_MSG = "Order price is outside the price protection range (priceLimitRate)."
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +105,7 @@ class Exchange(FuturesApi, MarketDataApi):
                 settlement=SpotSettlement(spec, self.ledger),
                 ctx=self._ctx,
             )
+            self.markets[spec.symbol].protect_rate = spec.price_limit_rate
         for contract in self.contracts.values():
             self.markets[contract.symbol] = Market(
                 contract.symbol,
@@ -206,6 +208,8 @@ class Exchange(FuturesApi, MarketDataApi):
         req = self.check(req, now_ms)
         market = self.markets[req.symbol]
         order = self._new_order(req, now_ms)
+        if order.stop is None and market.breaches_protection(order):
+            raise EngineError(Codes.PARAM, PROTECTION_MSG)
         market.settlement.reserve(order, market.book, now_ms)
         self.registry.add(order)
         market.submit(order, now_ms)

@@ -358,3 +358,36 @@ def test_hidden_and_iceberg_makers_pay_the_taker_rate(display: dict[str, object]
     expected = D("0.002") if display else D("0.001")
     assert fill.fee_rate == expected and fill.fee == D("1500.0") * expected
     assert fill.liquidity.value == "maker"
+
+
+def test_price_protection_refuses_limit_and_truncates_market() -> None:
+    from kucoin_sim.engine import Codes, EngineError
+
+    ex = exchange()  # priceLimitRate 0.1: bound 33000 above a 30000 best ask
+    a, b = user(ex), user(ex)
+    limit(ex, a, Side.SELL, "30000", "0.1")
+    limit(ex, a, Side.SELL, "34000", "0.1")
+    with pytest.raises(EngineError) as info:
+        limit(ex, b, Side.BUY, "34000", "0.2")
+    assert info.value.code == Codes.PARAM and "price protection" in info.value.message
+    assert bal(ex, b, "USDT")[1] == 0 and ex.orders(b) == []
+    ok = limit(ex, b, Side.BUY, "34000", "0.05")
+    assert ok.deal_size == D("0.05") and ok.done_reason is DoneReason.FILLED
+    swept = market(ex, b, Side.BUY, size="0.2")
+    assert swept.deal_size == D("0.05") and swept.done_reason is DoneReason.CANCELED
+    limit(ex, a, Side.BUY, "20000", "0.1")
+    limit(ex, a, Side.BUY, "29000", "0.1")
+    sold = market(ex, b, Side.SELL, size="0.2")
+    assert sold.deal_size == D("0.1") and ex.fills(b)[0].price == D(29000)
+
+
+def test_triggered_stop_beyond_protection_is_cancelled() -> None:
+    ex = exchange()
+    a, b = user(ex), user(ex)
+    limit(ex, a, Side.SELL, "30000", "0.1")
+    limit(ex, a, Side.SELL, "34000", "0.1")
+    stop = limit(ex, b, Side.BUY, "34000", "0.2", stop=StopKind.ENTRY, stop_price=D("31000"))
+    ex.set_price("BTC-USDT", D(31000), T0)
+    done = ex.get(b, stop.id)
+    assert done is not None and done.stop_triggered and done.done_reason is DoneReason.CANCELED
+    assert done.deal_size == 0 and bal(ex, b, "USDT")[1] == 0
