@@ -80,7 +80,13 @@ class Exchange(FuturesApi, MarketDataApi):
         self.contracts: dict[str, ContractSpec] = {c.symbol: c for c in contracts}
         self.markets: dict[str, Market] = {}
         self._ctx = Context(
-            self.ids, self.ledger, self.outbox, self.active, self._on_fills, self.registry.done
+            self.ids,
+            self.ledger,
+            self.outbox,
+            self.active,
+            self._on_fills,
+            self.registry.done,
+            quiet=self.registry.ephemeral,
         )
         self._seq = 0
         self._next_uid = 100_000_000 + self.rng.randrange(100_000_000)

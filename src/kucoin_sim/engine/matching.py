@@ -117,6 +117,8 @@ class Context:
     active: ActiveCounter
     on_fills: Callable[[Fill, Fill], None]
     on_done: Callable[[Order], None]
+    quiet: set[str] = field(default_factory=set)
+    """Users whose private order events are not recorded (the market makers)."""
 
 
 class Market:
@@ -399,11 +401,11 @@ class Market:
         )
 
     def _event(self, kind: OrderEventType, order: Order, now_ms: int) -> None:
-        if self.ctx.outbox.enabled:
+        if self.ctx.outbox.enabled and order.uid not in self.ctx.quiet:
             self.ctx.outbox.put(OrderEvent(kind, order.snapshot(), now_ms))
 
     def _match_event(self, order: Order, fill: Fill, now_ms: int) -> None:
-        if self.ctx.outbox.enabled:
+        if self.ctx.outbox.enabled and order.uid not in self.ctx.quiet:
             self.ctx.outbox.put(
                 OrderEvent(
                     OrderEventType.MATCH,
