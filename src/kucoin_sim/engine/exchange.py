@@ -39,6 +39,7 @@ from kucoin_sim.engine.types import (
     OrderType,
     Side,
     SymbolSpec,
+    exact,
 )
 
 NOT_FOUND_MSG = "order_not_exist_or_not_allow_to_cancel"
@@ -56,6 +57,7 @@ class Limits:
 class Exchange(FuturesApi, MarketDataApi):
     """Spot (and futures) matching, accounts and market data for the simulator."""
 
+    @exact
     def __init__(
         self,
         symbols: Iterable[SymbolSpec],
@@ -138,6 +140,7 @@ class Exchange(FuturesApi, MarketDataApi):
             self.exempt.add(uid)
         return uid
 
+    @exact
     def fund(
         self, uid: str, account_type: AccountType, currency: str, amount: Decimal, now_ms: int = 0
     ) -> Balance:
@@ -145,6 +148,7 @@ class Exchange(FuturesApi, MarketDataApi):
         check_amount(amount, "amount")
         return replace(self.ledger.fund(uid, account_type, currency, amount, now_ms))
 
+    @exact
     def transfer(
         self,
         uid: str,
@@ -209,6 +213,7 @@ class Exchange(FuturesApi, MarketDataApi):
             raise EngineError(Codes.NO_SYMBOL, "Symbol not exists")
         return market
 
+    @exact
     def place(self, req: OrderRequest, now_ms: int) -> Order:
         """Validate, reserve and execute one order; returns its snapshot after matching."""
         req = self.check(req, now_ms)
@@ -284,6 +289,7 @@ class Exchange(FuturesApi, MarketDataApi):
             reduce_only=req.reduce_only,
         )
 
+    @exact
     def cancel(
         self, uid: str, order_id: str, now_ms: int, account_type: AccountType | None = None
     ) -> Order:
@@ -294,6 +300,7 @@ class Exchange(FuturesApi, MarketDataApi):
         self.markets[order.symbol].cancel(order, now_ms)
         return order.snapshot()
 
+    @exact
     def cancel_partial(
         self,
         uid: str,
@@ -315,6 +322,7 @@ class Exchange(FuturesApi, MarketDataApi):
         market.reduce(order, cancel_size, now_ms)
         return order.snapshot()
 
+    @exact
     def check(self, req: OrderRequest, now_ms: int) -> OrderRequest:
         """Validate an order like :meth:`place` (rules, clientOid, limits) without placing it.
 
@@ -328,6 +336,7 @@ class Exchange(FuturesApi, MarketDataApi):
         self._check_limits(req)
         return req
 
+    @exact
     def cancel_by_client_oid(
         self, uid: str, client_oid: str, now_ms: int, account_type: AccountType | None = None
     ) -> Order:
@@ -337,6 +346,7 @@ class Exchange(FuturesApi, MarketDataApi):
             raise _not_found(account_type)
         return self.cancel(uid, order.id, now_ms, account_type)
 
+    @exact
     def cancel_all(
         self,
         uid: str,
@@ -423,6 +433,7 @@ class Exchange(FuturesApi, MarketDataApi):
 
     # -- market makers and time --------------------------------------------------------------
 
+    @exact
     def add_market_maker(self, cfg: MarketMakerConfig, now_ms: int = 0) -> MarketMaker:
         """Start a market maker on ``cfg.symbol`` and quote right away."""
         self.market(cfg.symbol)
@@ -432,6 +443,7 @@ class Exchange(FuturesApi, MarketDataApi):
         maker.quote(now_ms)
         return maker
 
+    @exact
     def set_price(self, symbol: str, price: Decimal, now_ms: int) -> None:
         """Move a symbol's price (admin).
 
@@ -447,6 +459,7 @@ class Exchange(FuturesApi, MarketDataApi):
         market.tape.last_price = price
         market.run_stops(now_ms)
 
+    @exact
     def tick(self, now_ms: int) -> None:
         """Advance time: expire GTT orders, step every market maker's random walk.
 
@@ -460,6 +473,7 @@ class Exchange(FuturesApi, MarketDataApi):
             market.tape.last_price = maker.mid_on_tick()
             market.run_stops(now_ms)
 
+    @exact
     def expire(self, now_ms: int) -> None:
         """Cancel every GTT order whose time is up."""
         for market in self.markets.values():

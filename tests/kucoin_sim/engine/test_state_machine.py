@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from decimal import Decimal
 
 import hypothesis.strategies as st
@@ -21,7 +21,7 @@ from kucoin_sim.engine import (
     Stp,
     TimeInForce,
 )
-from tests.kucoin_sim.engine.helpers import SPEC, T0
+from tests.kucoin_sim.engine.helpers import SPEC, T0, assert_conserved
 
 D = Decimal
 prices = st.integers(min_value=295, max_value=305).map(lambda p: D(p) * 100)
@@ -171,12 +171,9 @@ class EngineMachine(RuleBasedStateMachine):
 
     @invariant()
     def money_is_conserved_and_holds_match_orders(self) -> None:
-        totals: Counter[str] = Counter()
         for acct in self.ex.ledger.all_accounts():
             assert D(0) <= acct.holds <= acct.balance
-            totals[acct.currency] += acct.balance
-        for cur, funded in self.ex.ledger.funded.items():
-            assert totals[cur] + self.ex.ledger.fees.get(cur, D(0)) == funded
+        assert_conserved(self.ex)
         need: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
         for uid in self.users:
             for o in self.ex.orders(uid, status="active"):
