@@ -356,10 +356,15 @@ class Exchange(FuturesApi, MarketDataApi):
         *,
         stop: bool | None = None,
     ) -> list[Order]:
-        """Cancel a user's active orders (``stop``: only stops / only non-stops / both)."""
+        """Cancel a user's active orders.
+
+        ``stop`` as in :meth:`orders`: waiting stops only, everything else, or both (None).
+        """
         flt = OrderFilter(symbol=symbol, account_type=account_type)
         victims = [
-            o for o in self.registry.orders(uid, True, flt) if stop is None or o.is_stop is stop
+            o
+            for o in self.registry.orders(uid, True, flt)
+            if stop is None or o.waiting_stop is stop
         ]
         victims.reverse()
         for order in victims:
@@ -389,13 +394,18 @@ class Exchange(FuturesApi, MarketDataApi):
         end_ms: int | None = None,
         stop: bool | None = None,
     ) -> list[Order]:
-        """A user's orders newest first; ``status`` is ``active``, ``done`` or None (both)."""
+        """A user's orders newest first; ``status`` is ``active``, ``done`` or None (both).
+
+        ``stop=True`` keeps only stop orders that have not triggered (KuCoin's stop-order
+        lists), ``stop=False`` everything else (the normal lists: a triggered stop is a normal
+        order from then on). Waiting stops are active with status ``new``.
+        """
         active = None if status is None else status == "active"
         flt = OrderFilter(symbol, side, type, account_type, start_ms, end_ms)
         return [
             o.snapshot()
             for o in self.registry.orders(uid, active, flt)
-            if stop is None or o.is_stop is stop
+            if stop is None or o.waiting_stop is stop
         ]
 
     def fills(

@@ -314,6 +314,11 @@ class Order:
         """True for a stop order (triggered or not)."""
         return self.stop is not None
 
+    @property
+    def waiting_stop(self) -> bool:
+        """True for a stop order whose trigger has not fired (done or not)."""
+        return self.stop is not None and not self.stop_triggered
+
     def snapshot(self) -> Order:
         """A copy that later matching will not change (every field is immutable)."""
         clone = Order.__new__(Order)

@@ -391,3 +391,18 @@ def test_triggered_stop_beyond_protection_is_cancelled() -> None:
     done = ex.get(b, stop.id)
     assert done is not None and done.stop_triggered and done.done_reason is DoneReason.CANCELED
     assert done.deal_size == 0 and bal(ex, b, "USDT")[1] == 0
+
+
+def test_stop_filter_lists_waiting_stops_apart_from_normal_orders() -> None:
+    ex = exchange()
+    a, b = user(ex), user(ex)
+    waiting = limit(ex, b, Side.BUY, "25000", "0.01", stop=StopKind.LOSS, stop_price=D("20000"))
+    fired = limit(ex, b, Side.BUY, "25000", "0.01", stop=StopKind.ENTRY, stop_price=D("29000"))
+    normal = limit(ex, b, Side.BUY, "26000", "0.01")
+    limit(ex, a, Side.SELL, "30000", "0.01")
+    limit(ex, b, Side.BUY, "30000", "0.01")  # last 30000: the entry stop fires and rests
+    assert [o.id for o in ex.orders(b, status="active", stop=True)] == [waiting.id]
+    assert {o.id for o in ex.orders(b, status="active", stop=False)} == {fired.id, normal.id}
+    cancelled = ex.cancel_all(b, None, None, T0, stop=False)
+    assert {o.id for o in cancelled} == {fired.id, normal.id}
+    assert [o.id for o in ex.orders(b, status="active")] == [waiting.id]
