@@ -34,10 +34,16 @@ Public API (stable; the server builds on it)::
 Refusals raise :class:`EngineError` (``.code`` is KuCoin's code string, ``.message``); the
 codes chosen for each rule are listed in :class:`EngineError`'s docstring.
 
-Modules: ``types`` (values), ``accounts`` (ledger with holds), ``book`` (price levels in
-integer ticks), ``matching`` (the rules, shared by spot and futures), ``spot`` (spot
-settlement and fees), ``marketdata`` (tape, candles, 24h stats), ``registry`` (orders/fills
-look-ups), ``events`` (the outbox for WebSocket feeds), ``config`` (defaults, loading).
+Modules: ``types`` (values, the engine's 60-digit Decimal context), ``accounts`` (ledger
+with holds and history), ``book`` (price levels in integer ticks), ``matching`` (the rules,
+shared by spot and futures), ``spot`` (spot settlement and fees), ``futures`` (margin,
+positions, overview), ``protection`` (priceLimitRate), ``rules`` (symbol rules and codes),
+``marketdata`` (tape, candles, 24h stats), ``registry`` (orders/fills look-ups), ``events``
+(the outbox for WebSocket feeds), ``market_maker``, ``config`` (defaults, loading), ``ids``.
+
+Not modelled: liquidation, funding, index/mark price feeds (the mark is the maker's mid or the
+last price), margin borrowing, KuCoin's lower priority of hidden orders within a level, stop
+triggers on mark/index price (futures stops trigger on the last trade price).
 """
 
 from kucoin_sim.engine.accounts import Balance, LedgerEntry
