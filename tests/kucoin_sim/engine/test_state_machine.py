@@ -13,6 +13,7 @@ from kucoin_sim.engine import (
     AccountType,
     EngineError,
     Exchange,
+    L2Change,
     Liquidity,
     OrderRequest,
     OrderType,
@@ -45,6 +46,8 @@ class EngineMachine(RuleBasedStateMachine):
             self.ex.fund(uid, AccountType.TRADE, "BTC", D(1), T0)
             self.users.append(uid)
         self.fok_ids: list[str] = []
+        self.replica: dict[tuple[Side, Decimal], Decimal] = {}
+        self.replica_seq = 0
 
     def _place(self, req: OrderRequest) -> None:
         self.now += 1
@@ -153,6 +156,25 @@ class EngineMachine(RuleBasedStateMachine):
     @rule(price=prices)
     def set_price(self, price: Decimal) -> None:
         self.ex.set_price("BTC-USDT", price, self.now)
+
+    @invariant()
+    def l2_deltas_replay_to_the_book(self) -> None:
+        """A client applying every L2Change in order holds exactly the engine's book."""
+        for event in self.ex.drain_events():
+            if isinstance(event, L2Change):
+                assert event.sequence == self.replica_seq + 1
+                self.replica_seq = event.sequence
+                if event.size:
+                    self.replica[(event.side, event.price)] = event.size
+                else:
+                    self.replica.pop((event.side, event.price), None)
+        snap = self.ex.book("BTC-USDT")
+        assert snap.sequence == self.replica_seq
+        bids = sorted(
+            ((p, s) for (side, p), s in self.replica.items() if side is Side.BUY), reverse=True
+        )
+        asks = sorted((p, s) for (side, p), s in self.replica.items() if side is Side.SELL)
+        assert (snap.bids, snap.asks) == (bids, asks)
 
     @invariant()
     def book_not_crossed_and_consistent(self) -> None:
