@@ -25,6 +25,7 @@ Public API (stable; the server builds on it)::
     ex.expire(now_ms)                                           # GTT orders
     ex.drain_events() -> [L2Change | TradeEvent | OrderEvent | BalanceEvent | PositionEvent]
     ex.cancel_partial(uid, order_id, size, now_ms); ex.check(req, now_ms)  # HF / test orders
+    ex.alter(uid, order_id, now_ms, new_price=, new_size=)      # HF modify -> new order
     ex.set_price(symbol, price, now_ms); ex.tick(now_ms)        # admin price, market makers
     futures: ex.position(uid, sym); ex.positions(uid); ex.account_overview(uid, "USDT");
       ex.get/set_margin_mode(uid, sym[, mode]); ex.get/set_cross_leverage(uid, sym[, lev]);

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from kucoin_sim.engine.accounts import Balance, Ledger, LedgerEntry
+from kucoin_sim.engine.accounts import Balance, Ledger
 from kucoin_sim.engine.config import EngineConfig, MarketMakerConfig
 from kucoin_sim.engine.events import Event, Outbox
 from kucoin_sim.engine.futures import FuturesDesk, FuturesSettlement
@@ -24,6 +24,7 @@ from kucoin_sim.engine.ids import IdGenerator
 from kucoin_sim.engine.market_maker import MarketMaker
 from kucoin_sim.engine.marketdata_api import MarketDataApi
 from kucoin_sim.engine.matching import ActiveCounter, Context, Market
+from kucoin_sim.engine.queries_api import QueriesApi
 from kucoin_sim.engine.registry import OrderFilter, OrderRegistry
 from kucoin_sim.engine.rules import check_amount, check_numbers, check_spot, is_multiple
 from kucoin_sim.engine.spot import SpotSettlement
@@ -37,7 +38,6 @@ from kucoin_sim.engine.types import (
     Order,
     OrderRequest,
     OrderType,
-    Side,
     SymbolSpec,
     exact,
 )
@@ -54,7 +54,7 @@ class Limits:
     per_symbol: int = 200
 
 
-class Exchange(FuturesApi, MarketDataApi):
+class Exchange(FuturesApi, MarketDataApi, QueriesApi):
     """Spot (and futures) matching, accounts and market data for the simulator."""
 
     @exact
@@ -169,40 +169,10 @@ class Exchange(FuturesApi, MarketDataApi):
             uid, currency, source=source, target=target, amount=amount, now_ms=now_ms, to_uid=to_uid
         )
 
-    def ledger_entries(
-        self,
-        uid: str,
-        *,
-        currency: str | None = None,
-        account_type: AccountType | None = None,
-        start_ms: int | None = None,
-        end_ms: int | None = None,
-    ) -> list[LedgerEntry]:
-        """A user's balance changes (the latest 1,000), newest first, filtered."""
-        return [
-            e
-            for e in self.ledger.entries(uid)
-            if (currency is None or e.currency == currency)
-            and (account_type is None or e.account_type is account_type)
-            and (start_ms is None or e.created_at_ms >= start_ms)
-            and (end_ms is None or e.created_at_ms <= end_ms)
-        ]
-
     def currencies(self) -> list[str]:
         """Every currency of every symbol and contract, sorted."""
         names = {c for symbol in self.markets for c in self.currencies_of(symbol)}
         return sorted(names)
-
-    def balances(
-        self, uid: str, account_type: AccountType | None = None, currency: str | None = None
-    ) -> list[Balance]:
-        """Snapshots of a user's accounts, filtered."""
-        return [replace(a) for a in self.ledger.accounts(uid, account_type, currency)]
-
-    def account(self, account_id: str) -> Balance | None:
-        """Snapshot of the account with this 24-hex id."""
-        acct = self.ledger.by_id(account_id)
-        return None if acct is None else replace(acct)
 
     # -- orders ------------------------------------------------------------------------------
 
@@ -323,6 +293,49 @@ class Exchange(FuturesApi, MarketDataApi):
         return order.snapshot()
 
     @exact
+    def alter(
+        self,
+        uid: str,
+        order_id: str,
+        now_ms: int,
+        *,
+        new_price: Decimal | None = None,
+        new_size: Decimal | None = None,
+        account_type: AccountType | None = None,
+    ) -> Order:
+        """HF modify (``/api/v1/hf/orders/alter``): cancel and re-create a resting limit order.
+
+        The copy gets the new price and/or size (default: the remaining size) and the same
+        clientOid. Returns the new order (a new id). Like KuCoin's cancel-and-recreate, if the
+        new order is refused the old one stays cancelled.
+        """
+        old = self.registry.get(order_id)
+        if old is None or old.uid != uid or not old.active or old.waiting_stop:
+            raise _not_found(account_type)  # active and not a waiting stop: a resting limit
+        req = OrderRequest(
+            uid,
+            old.symbol,
+            old.side,
+            price=new_price if new_price is not None else old.price,
+            size=new_size if new_size is not None else old.remaining,
+            client_oid=old.client_oid,
+            tif=old.tif,
+            cancel_after_s=old.cancel_after_s,
+            post_only=old.post_only,
+            hidden=old.hidden,
+            iceberg=old.iceberg,
+            visible_size=old.visible_size,
+            stp=old.stp,
+            account_type=old.account_type,
+            remark=old.remark,
+            tags=old.tags,
+            leverage=old.leverage,
+            reduce_only=old.reduce_only,
+        )
+        self.cancel(uid, order_id, now_ms, account_type)
+        return self.place(req, now_ms)
+
+    @exact
     def check(self, req: OrderRequest, now_ms: int) -> OrderRequest:
         """Validate an order like :meth:`place` (rules, clientOid, limits) without placing it.
 
@@ -370,59 +383,6 @@ class Exchange(FuturesApi, MarketDataApi):
         for order in victims:
             self.markets[order.symbol].cancel(order, now_ms)
         return [o.snapshot() for o in victims]
-
-    def get(self, uid: str, order_id: str) -> Order | None:
-        """Snapshot of one of ``uid``'s orders."""
-        order = self.registry.get(order_id)
-        return order.snapshot() if order is not None and order.uid == uid else None
-
-    def get_by_client_oid(self, uid: str, client_oid: str) -> Order | None:
-        """Snapshot of the latest order with this clientOid (active or done)."""
-        order = self.registry.by_client_oid(uid, client_oid)
-        return order.snapshot() if order is not None else None
-
-    def orders(
-        self,
-        uid: str,
-        *,
-        status: str | None = None,
-        symbol: str | None = None,
-        side: Side | None = None,
-        type: OrderType | None = None,
-        account_type: AccountType | None = None,
-        start_ms: int | None = None,
-        end_ms: int | None = None,
-        stop: bool | None = None,
-    ) -> list[Order]:
-        """A user's orders newest first; ``status`` is ``active``, ``done`` or None (both).
-
-        ``stop=True`` keeps only stop orders that have not triggered (KuCoin's stop-order
-        lists), ``stop=False`` everything else (the normal lists: a triggered stop is a normal
-        order from then on). Waiting stops are active with status ``new``.
-        """
-        active = None if status is None else status == "active"
-        flt = OrderFilter(symbol, side, type, account_type, start_ms, end_ms)
-        return [
-            o.snapshot()
-            for o in self.registry.orders(uid, active, flt)
-            if stop is None or o.waiting_stop is stop
-        ]
-
-    def fills(
-        self,
-        uid: str,
-        *,
-        symbol: str | None = None,
-        order_id: str | None = None,
-        side: Side | None = None,
-        type: OrderType | None = None,
-        account_type: AccountType | None = None,
-        start_ms: int | None = None,
-        end_ms: int | None = None,
-    ) -> list[Fill]:
-        """A user's fills, newest first."""
-        flt = OrderFilter(symbol, side, type, account_type, start_ms, end_ms)
-        return list(self.registry.fills(uid, order_id, flt))
 
     def _on_fills(self, taker: Fill, maker: Fill) -> None:
         self.registry.add_fills((taker, maker))
