@@ -344,8 +344,8 @@ def endpoint(name: str) -> Endpoint:
 def render_path(ep: Endpoint, **params: str) -> str:
     """Fill ``ep.path``'s placeholders with URL-quoted values.
 
-    >>> render_path(ENDPOINTS["spot.hf.cancel_by_id"], orderId="5c35c02703aa673ceec2a168")
-    '/api/v1/hf/orders/5c35c02703aa673ceec2a168'
+    >>> render_path(ENDPOINTS["spot.hf.cancel_by_id"], orderId="order-5c35c027")
+    '/api/v1/hf/orders/order-5c35c027'
 
     A missing, empty or unexpected parameter raises :class:`ValidationError` (nothing is sent).
     """

@@ -326,9 +326,7 @@ def test_host_values_are_the_production_base_urls() -> None:
 def test_render_path_fills_and_quotes() -> None:
     ep = ENDPOINTS["spot.hf.cancel_by_id"]
     assert ep.path_params == ("orderId",)
-    assert render_path(ep, orderId="5c35c02703aa673ceec2a168") == (
-        "/api/v1/hf/orders/5c35c02703aa673ceec2a168"
-    )
+    assert render_path(ep, orderId="order-5c35c027") == ("/api/v1/hf/orders/order-5c35c027")
     assert render_path(ep, orderId="a/b c?") == "/api/v1/hf/orders/a%2Fb%20c%3F"
 
 
