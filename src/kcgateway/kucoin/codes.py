@@ -228,16 +228,17 @@ def error_for_status(
     request_id: str | None = None,
     reset_ms: int | None = None,
 ) -> ExchangeError:
-    """The exception for a non-2xx reply whose body is not a KuCoin envelope.
+    """The exception for a non-2xx reply that carries no KuCoin error code.
 
     429 is :class:`RateLimited`, 5xx :class:`ExchangeUnavailable`, 404 :class:`NotFound`,
-    anything else :class:`UnknownExchangeError`. The body itself is never put in the message
-    (it may be an HTML page of any size); only its length is.
+    anything else :class:`UnknownExchangeError`. Used for non-JSON bodies and for a success
+    code on an error status. The body itself is never put in the message (it may be an HTML
+    page of any size); only its length is.
     """
     return _build(
         _error_class_for_status(http_status),
         status_code(http_status),
-        f"HTTP {http_status} with a non-JSON body of {body_len} bytes",
+        f"HTTP {http_status} without a KuCoin error code (body of {body_len} bytes)",
         http_status=http_status,
         request_path=request_path,
         request_id=request_id,
