@@ -29,7 +29,6 @@ import random
 import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
-from decimal import Decimal
 from types import TracebackType
 from typing import Self
 
@@ -40,15 +39,21 @@ from kcgateway.errors import (
     ConfigError,
     ExchangeError,
     OutcomeUnknown,
-    ProtocolError,
     RateLimited,
 )
 from kcgateway.exchange.budget import Budget, LocalBudget, reset_ms_from
 from kcgateway.exchange.rules import SymbolRulesCache
 from kcgateway.exchange.server_clock import ServerClock
+from kcgateway.exchange.services.account import AccountService
+from kcgateway.exchange.services.broker import BrokerService
+from kcgateway.exchange.services.futures import FuturesService
+from kcgateway.exchange.services.margin import MarginService
+from kcgateway.exchange.services.market import MarketService
+from kcgateway.exchange.services.spot import SpotService
+from kcgateway.exchange.services.ws import WsTokenService
 from kcgateway.exchange.transport import AiohttpTransport, RawResponse, Transport, TransportError
-from kcgateway.kucoin.codes import SUCCESS_CODES, error_for, error_for_status
 from kcgateway.kucoin.endpoints import ENDPOINTS, Endpoint, Host, build_query, render_path
+from kcgateway.kucoin.models import parse_envelope, parse_server_time
 from kcgateway.kucoin.retry import Decision, RetryPolicy, classify
 from kcgateway.kucoin.signing import BrokerCredentials, Credentials, sign_request
 
@@ -56,7 +61,6 @@ log = logging.getLogger("kcgateway.exchange")
 
 Sleep = Callable[[float], Awaitable[None]]
 
-_DECODER = msgspec.json.Decoder(float_hook=Decimal)
 _ENCODER = msgspec.json.Encoder(decimal_format="string")
 _JSON = "application/json"
 
@@ -131,6 +135,13 @@ class KuCoinClient:
         self._ids = itertools.count(1)
         self._id_prefix = secrets.token_hex(3)
         self.rules = SymbolRulesCache(self, enabled=validate_orders)
+        self.market = MarketService(self)
+        self.account = AccountService(self)
+        self.spot = SpotService(self)
+        self.margin = MarginService(self)
+        self.futures = FuturesService(self)
+        self.broker = BrokerService(self)
+        self.ws = WsTokenService(self)
 
     @property
     def is_broker(self) -> bool:
@@ -154,10 +165,7 @@ class KuCoinClient:
 
     async def server_time(self) -> int:
         """The exchange's time in ms (``GET /api/v1/timestamp``, unsigned)."""
-        data = await self.call("market.timestamp")
-        if isinstance(data, bool) or not isinstance(data, int):
-            raise ProtocolError("server time is not an integer", path="data")
-        return data
+        return parse_server_time(await self.call("market.timestamp"))
 
     async def sync_clock(self) -> int:
         """Measure the server clock offset now; returns it in ms."""
@@ -173,7 +181,9 @@ class KuCoinClient:
     ) -> _Prepared:
         """Build the URL, the signed path and the body bytes once, before any attempt."""
         ep = ENDPOINTS[name]
-        path = render_path(ep, **(path_params or {}))
+        # render_path validates placeholders; a path without any needs no work
+        params = path_params or {}
+        path = render_path(ep, **params) if params or "{" in ep.path else ep.path
         wire, signed = build_query(query) if query else ("", "")
         url = self.hosts.base(ep.host) + path
         if wire:
@@ -188,8 +198,11 @@ class KuCoinClient:
         query: Mapping[str, object] | None = None,
         body: Mapping[str, object] | None = None,
         client_oid: str | None = None,
-    ) -> object:
-        """Call endpoint ``name`` and return the envelope's ``data``.
+    ) -> msgspec.Raw:
+        """Call endpoint ``name`` and return the envelope's raw ``data`` (JSON bytes).
+
+        The typed services parse it with the core model parsers (one typed decode, numbers
+        never pass through float).
 
         Pass ``client_oid`` for order placements: failures whose outcome is unknown then raise
         :class:`OutcomeUnknown` instead of the transport or exchange error.
@@ -197,7 +210,7 @@ class KuCoinClient:
         prepared = self.prepare(name, path_params=path_params, query=query, body=body)
         return await self._run(prepared, client_oid)
 
-    async def _run(self, req: _Prepared, client_oid: str | None) -> object:
+    async def _run(self, req: _Prepared, client_oid: str | None) -> msgspec.Raw:
         attempt = 0
         resynced = False
         while True:
@@ -277,7 +290,7 @@ class KuCoinClient:
             return broker if broker.verify else replace(broker, verify=True)
         return broker
 
-    async def _attempt(self, req: _Prepared) -> object:
+    async def _attempt(self, req: _Prepared) -> msgspec.Raw:
         ep = req.endpoint
         await self.budget.acquire(ep.pool, ep.weight, priority=ep.cancel)
         if ep.private:
@@ -298,33 +311,13 @@ class KuCoinClient:
                 _log_request(rid, ep, status, (self.clock.monotonic() - started) * 1000)
 
     @staticmethod
-    def _decode(resp: RawResponse, ep: Endpoint, rid: str) -> object:
-        try:
-            doc = _DECODER.decode(resp.body)
-        except msgspec.DecodeError:
-            doc = None
-        reset = reset_ms_from(resp.headers) if resp.status == 429 else None
-        if not isinstance(doc, dict) or not isinstance(doc.get("code"), str | int):
-            if resp.status >= 300:
-                raise error_for_status(
-                    resp.status,
-                    len(resp.body),
-                    request_path=ep.path,
-                    request_id=rid,
-                    reset_ms=reset,
-                )
-            raise ProtocolError("reply is not a KuCoin envelope", path="")
-        code = str(doc["code"])
-        if code in SUCCESS_CODES:
-            return doc.get("data")
-        message = doc.get("msg")
-        raise error_for(
-            code,
-            message if isinstance(message, str) else "",
+    def _decode(resp: RawResponse, ep: Endpoint, rid: str) -> msgspec.Raw:
+        return parse_envelope(
+            resp.body,
             http_status=resp.status,
             request_path=ep.path,
             request_id=rid,
-            reset_ms=reset if reset is not None else reset_ms_from(resp.headers),
+            reset_ms=reset_ms_from(resp.headers),
         )
 
 

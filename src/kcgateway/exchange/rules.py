@@ -2,8 +2,9 @@
 
 KuCoin rejects an order whose price is off the tick, whose size is off the lot or outside the
 limits, or whose value is below ``minFunds`` - after the request has spent rate budget and a
-round trip. :func:`check_order` (pure) catches these first; :class:`SymbolRulesCache` loads the
-rules from ``GET /api/v2/symbols`` once and refreshes them after ``ttl_s``.
+round trip. :func:`check_order` (pure) catches these first; :class:`SymbolRulesCache` loads
+the rules (the core :class:`Symbol` model) from ``GET /api/v2/symbols`` once and refreshes
+them after ``ttl_s``.
 
 Sample symbol (``/api/v2/symbols`` item, abridged)::
 
@@ -16,60 +17,18 @@ Sample symbol (``/api/v2/symbols`` item, abridged)::
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from kcgateway.errors import ProtocolError, ValidationError
+from kcgateway.errors import ValidationError
+from kcgateway.kucoin.models import Symbol, parse_symbols
 
 if TYPE_CHECKING:
     from kcgateway.exchange.rest import KuCoinClient
 
 
-@dataclass(frozen=True, slots=True)
-class SymbolRules:
-    """The trading rules of one spot symbol (Decimal, exact)."""
-
-    symbol: str
-    base_min_size: Decimal
-    base_max_size: Decimal
-    base_increment: Decimal
-    quote_min_size: Decimal
-    quote_max_size: Decimal
-    quote_increment: Decimal
-    price_increment: Decimal
-    min_funds: Decimal | None
-    enable_trading: bool
-
-
-def _dec(item: Mapping[str, object], key: str, where: str) -> Decimal:
-    value = item.get(key)
-    if isinstance(value, bool) or not isinstance(value, str | int | Decimal):
-        raise ProtocolError(f"{key} is missing or not a number", path=f"{where}.{key}")
-    try:
-        return Decimal(value)
-    except InvalidOperation:
-        raise ProtocolError(f"{key} is not a decimal", path=f"{where}.{key}") from None
-
-
-def rules_from_symbol(item: object, where: str = "data") -> SymbolRules:
-    """Parse one ``/api/v2/symbols`` item into :class:`SymbolRules`."""
-    if not isinstance(item, Mapping) or not isinstance(item.get("symbol"), str):
-        raise ProtocolError("symbol item is not an object with a symbol", path=where)
-    min_funds = item.get("minFunds")
-    return SymbolRules(
-        symbol=str(item["symbol"]),
-        base_min_size=_dec(item, "baseMinSize", where),
-        base_max_size=_dec(item, "baseMaxSize", where),
-        base_increment=_dec(item, "baseIncrement", where),
-        quote_min_size=_dec(item, "quoteMinSize", where),
-        quote_max_size=_dec(item, "quoteMaxSize", where),
-        quote_increment=_dec(item, "quoteIncrement", where),
-        price_increment=_dec(item, "priceIncrement", where),
-        min_funds=None if min_funds is None else _dec(item, "minFunds", where),
-        enable_trading=item.get("enableTrading") is True,
-    )
+SymbolRules = Symbol
+"""The rules of a symbol are the core :class:`~kcgateway.kucoin.models.Symbol` model."""
 
 
 def _multiple(value: Decimal, step: Decimal) -> bool:
@@ -157,7 +116,7 @@ class SymbolRulesCache:
         self._loaded_at: float | None = None
         self._lock = asyncio.Lock()
 
-    def put(self, rules: SymbolRules) -> None:
+    def put(self, rules: Symbol) -> None:
         """Add or replace one symbol's rules (e.g. from an earlier symbols call)."""
         self._rules[rules.symbol] = rules
 
@@ -171,11 +130,11 @@ class SymbolRulesCache:
 
     async def load(self) -> None:
         """Fetch every symbol's rules (``GET /api/v2/symbols``)."""
-        data = await self._client.call("market.symbols")
-        if not isinstance(data, list):
-            raise ProtocolError("symbols reply is not a list", path="data")
-        for i, item in enumerate(data):
-            self.put(rules_from_symbol(item, f"data[{i}]"))
+        self.put_all(parse_symbols(await self._client.call("market.symbols")))
+
+    def put_all(self, symbols: list[Symbol]) -> None:
+        """Replace the cache with ``symbols`` (a full ``/api/v2/symbols`` list)."""
+        self._rules = {s.symbol: s for s in symbols}
         self._loaded_at = self._client.clock.monotonic()
 
     async def get(self, symbol: str) -> SymbolRules:

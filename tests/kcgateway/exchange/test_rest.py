@@ -6,6 +6,7 @@ import logging
 from collections.abc import Mapping
 from decimal import Decimal
 
+import msgspec
 import pytest
 
 from kcgateway.clock import FakeClock
@@ -52,7 +53,7 @@ async def test_public_get_is_unsigned_and_query_is_encoded() -> None:
     ex.on("GET", "/api/v3/currencies", [{"currency": "BTC"}])
     async with ex.client() as client:
         data = await client.call("market.currencies", query={"a": "BTC,ETH", "b": None, "c": True})
-    assert data == [{"currency": "BTC"}]
+    assert msgspec.json.decode(data) == [{"currency": "BTC"}]
     (req,) = ex.transport.sent  # public: no clock sync
     assert req.url == f"{SPOT}/api/v3/currencies?a=BTC%2CETH&c=true"
     assert "KC-API-KEY" not in req.headers
@@ -105,7 +106,7 @@ async def test_clock_skew_resyncs_and_retries_once() -> None:
     ex = Exchange()
     ex.on("GET", "/api/v1/accounts", error_reply("400002", "Invalid KC-API-TIMESTAMP"), [])
     async with ex.client(KEYS) as client:
-        assert await client.call("account.list") == []
+        assert msgspec.json.decode(await client.call("account.list")) == []
     stamps = [r.path for r in ex.transport.sent]
     assert stamps == [
         "/api/v1/timestamp",
@@ -131,7 +132,7 @@ async def test_rate_limited_get_waits_for_reset_and_retries() -> None:
     )
     ex.on("GET", "/api/v1/accounts", limited, [])
     async with ex.client(KEYS) as client:
-        assert await client.call("account.list") == []
+        assert msgspec.json.decode(await client.call("account.list")) == []
     assert sum(ex.slept) >= 1.5
     assert len(ex.calls) == 2
 
@@ -142,7 +143,7 @@ async def test_rate_limited_order_is_resent_with_the_same_client_oid() -> None:
     ex.on("POST", "/api/v1/hf/orders", limited, {"orderId": "o1", "clientOid": "oid-1"})
     async with ex.client(KEYS) as client:
         data = await client.call("spot.hf.place", body=ORDER_BODY, client_oid="oid-1")
-    assert data == {"orderId": "o1", "clientOid": "oid-1"}
+    assert msgspec.json.decode(data) == {"orderId": "o1", "clientOid": "oid-1"}
     first, second = ex.calls
     assert first.body == second.body
     assert second.json()["clientOid"] == "oid-1"  # type: ignore[index]
@@ -162,7 +163,7 @@ async def test_server_error_get_retries_with_backoff() -> None:
     ex = Exchange()
     ex.on("GET", "/api/v1/accounts", error_reply("500000", status=500), [])
     async with ex.client(KEYS) as client:
-        assert await client.call("account.list") == []
+        assert msgspec.json.decode(await client.call("account.list")) == []
     assert len(ex.calls) == 2
     assert ex.slept and ex.slept[0] > 0
 
@@ -268,7 +269,7 @@ async def test_numeric_code_and_futures_numbers_are_decimal() -> None:
     ex.on("GET", "/api/v1/ticker", RawResponse(200, {}, b'{"code":200000,"data":{"price":0.1}}'))
     async with ex.client() as client:
         data = await client.call("futures.ticker", query={"symbol": "XBTUSDTM"})
-    assert data == {"price": Decimal("0.1")}
+    assert msgspec.json.Decoder(float_hook=Decimal).decode(data) == {"price": Decimal("0.1")}
     assert ex.transport.sent[0].url.startswith("https://futures.test/api/v1/ticker")
 
 

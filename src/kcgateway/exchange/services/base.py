@@ -6,13 +6,16 @@ hold no state of their own beyond the client.
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Generic, TypeVar
 
-from kcgateway.errors import ProtocolError, ValidationError
+import msgspec
+
+from kcgateway.errors import ValidationError
+from kcgateway.kucoin.models import Cursor, Paginated
 
 if TYPE_CHECKING:
     from kcgateway.exchange.rest import KuCoinClient
@@ -25,7 +28,7 @@ CLIENT_OID_MAX = 40
 
 def new_client_oid() -> str:
     """A fresh clientOid: 32 hex characters (KuCoin allows letters, digits, ``_``, ``-``, <= 40)."""
-    return uuid.uuid4().hex
+    return os.urandom(16).hex()
 
 
 def check_client_oid(client_oid: str | None) -> str:
@@ -85,54 +88,52 @@ class Service:
     async def _pages(
         self,
         name: str,
-        parse_page: Callable[[object], tuple[list[T], int]],
+        parse: Callable[[object], Paginated[T]],
         *,
         query: Mapping[str, object],
         page_size: int,
-        path_params: Mapping[str, str] | None = None,
         limit: int | None = None,
+        page_key: str = "currentPage",
     ) -> AsyncIterator[T]:
         """Items of a ``{currentPage, totalPage, items}`` list, page after page."""
         page, sent = 1, 0
         while True:
-            q = {**query, "currentPage": page, "pageSize": page_size}
-            data = await self._client.call(name, path_params=path_params, query=q)
-            items, total_pages = parse_page(data)
-            for item in items:
+            q = {**query, page_key: page, "pageSize": page_size}
+            result = parse(await self._client.call(name, query=q))
+            for item in result.items:
                 if limit is not None and sent >= limit:
                     return
                 sent += 1
                 yield item
-            if page >= total_pages or not items:
+            if page >= result.total_page or not result.items:
                 return
             page += 1
 
     async def _cursor(
         self,
         name: str,
-        parse_page: Callable[[object], tuple[list[T], int | str | None]],
+        parse: Callable[[object], Cursor[T]],
         *,
         query: Mapping[str, object],
         page_size: int,
         limit: int | None = None,
     ) -> AsyncIterator[T]:
-        """Items of a ``{lastId, items}`` (HF) list, following ``lastId`` backwards."""
-        last_id: int | str | None = None
+        """Items of a ``{lastId, items}`` (HF) list, following ``lastId`` to older pages."""
+        last_id: int | None = None
         sent = 0
         while True:
             q = {**query, "lastId": last_id, "limit": page_size}
-            items, last_id = parse_page(await self._client.call(name, query=q))
-            for item in items:
+            result = parse(await self._client.call(name, query=q))
+            for item in result.items:
                 if limit is not None and sent >= limit:
                     return
                 sent += 1
                 yield item
-            if len(items) < page_size or last_id is None:
+            if len(result.items) < page_size or result.last_id in (None, last_id):
                 return
+            last_id = result.last_id
 
 
-def expect_list(data: object, where: str = "data") -> list[object]:
-    """``data`` as a list, or :class:`ProtocolError`."""
-    if not isinstance(data, list):
-        raise ProtocolError("expected a list", path=where)
-    return data
+def is_null(data: msgspec.Raw) -> bool:
+    """True when the envelope's ``data`` is JSON ``null`` (KuCoin's "nothing here")."""
+    return bytes(data).strip() == b"null"
