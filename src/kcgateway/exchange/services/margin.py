@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
-from kcgateway.exchange.services.base import Service, text
+from kcgateway.errors import OrderNotFound
+from kcgateway.exchange.services.base import NotFound, Placed, Service, is_null, text
 from kcgateway.exchange.services.orders import SpotOrder, place_one
 from kcgateway.kucoin import models as m
 
@@ -49,6 +51,77 @@ class MarginService(Service):
             query={"symbol": symbol},
         )
         return m.parse_cancel(data)
+
+    async def cancel_symbol(self, symbol: str, *, trade_type: str = "MARGIN_TRADE") -> str:
+        """``DELETE /api/v3/hf/margin/orders?symbol=&tradeType=`` -> ``"success"``."""
+        query = {"symbol": symbol, "tradeType": trade_type}
+        data = await self._client.call("margin.hf.cancel_all_by_symbol", query=query)
+        return m.parse_cancel_symbol(data)
+
+    async def get(self, order_id: str, symbol: str) -> m.HfOrder:
+        """``GET /api/v3/hf/margin/orders/{orderId}?symbol=`` (an HF-shaped order)."""
+        data = await self._client.call(
+            "margin.hf.get_by_id", path_params={"orderId": order_id}, query={"symbol": symbol}
+        )
+        return m.parse_hf_order(data)
+
+    async def get_by_client_oid(self, client_oid: str, symbol: str) -> m.HfOrder:
+        """``GET /api/v3/hf/margin/orders/client-order/{clientOid}?symbol=``."""
+        data = await self._client.call(
+            "margin.hf.get_by_client_oid",
+            path_params={"clientOid": client_oid},
+            query={"symbol": symbol},
+        )
+        return m.parse_hf_order(data)
+
+    async def resolve(self, client_oid: str, symbol: str) -> Placed[m.HfOrder] | NotFound:
+        """Look a clientOid up after OutcomeUnknown: placed (with the order) or not found."""
+        try:
+            data = await self._client.call(
+                "margin.hf.get_by_client_oid",
+                path_params={"clientOid": client_oid},
+                query={"symbol": symbol},
+            )
+        except OrderNotFound:
+            return NotFound(client_oid)
+        if is_null(data):
+            return NotFound(client_oid)
+        return Placed(m.parse_hf_order(data))
+
+    async def active_list(
+        self, symbol: str, *, trade_type: str = "MARGIN_TRADE"
+    ) -> list[m.HfOrder]:
+        """``GET /api/v3/hf/margin/orders/active?symbol=&tradeType=``."""
+        query = {"symbol": symbol, "tradeType": trade_type}
+        return m.parse_hf_orders(await self._client.call("margin.hf.active", query=query))
+
+    def done_orders(
+        self,
+        symbol: str,
+        *,
+        trade_type: str = "MARGIN_TRADE",
+        page_size: int = 100,
+        limit: int | None = None,
+    ) -> AsyncIterator[m.HfOrder]:
+        """``GET /api/v3/hf/margin/orders/done``, newest first, following ``lastId``."""
+        query = {"symbol": symbol, "tradeType": trade_type}
+        return self._cursor(
+            "margin.hf.done", m.parse_hf_done_orders, query=query, page_size=page_size, limit=limit
+        )
+
+    def fills(
+        self,
+        symbol: str,
+        *,
+        trade_type: str = "MARGIN_TRADE",
+        page_size: int = 100,
+        limit: int | None = None,
+    ) -> AsyncIterator[m.Fill]:
+        """``GET /api/v3/hf/margin/fills``, newest first, following ``lastId``."""
+        query = {"symbol": symbol, "tradeType": trade_type}
+        return self._cursor(
+            "margin.hf.fills", m.parse_hf_fills, query=query, page_size=page_size, limit=limit
+        )
 
     async def borrow(
         self,

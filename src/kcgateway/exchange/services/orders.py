@@ -78,7 +78,8 @@ def order_body(
     body.update(options.fields())
     if extra:
         body.update(extra)
-    return body
+    # dropped here, not only by the encoder, because batch bodies nest these dicts
+    return {k: v for k, v in body.items() if v is not None}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
