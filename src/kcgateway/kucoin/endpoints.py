@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum, StrEnum
 from types import MappingProxyType
+from typing import NamedTuple
 from urllib.parse import quote
 
 from kcgateway.errors import ValidationError
@@ -128,6 +129,7 @@ _SPOT_MARKET = (
     _read("market.level2_full", _S, Pool.SPOT, "/api/v3/market/orderbook/level2", 3),
     _pub("market.candles", _S, "/api/v1/market/candles", 3),
     _pub("market.histories", _S, "/api/v1/market/histories", 3),
+    _pub("market.fiat_prices", _S, "/api/v1/prices", 3),
 )
 
 _M = Pool.MANAGEMENT
@@ -150,6 +152,7 @@ _SPOT_HF = (
     Endpoint("spot.hf.test", _P, _S, f"{_HF}/test", True, _SP, 1, idempotent=True),
     _write("spot.hf.batch", _S, _SP, f"{_HF}/multi", 1),
     _write("spot.hf.batch_sync", _S, _SP, f"{_HF}/multi/sync", 1),
+    _write("spot.hf.modify", _S, _SP, f"{_HF}/alter", 1),
     _cancel("spot.hf.cancel_by_id", _S, _SP, f"{_HF}/{{orderId}}", 1),
     _cancel("spot.hf.cancel_by_id_sync", _S, _SP, f"{_HF}/sync/{{orderId}}", 1),
     _cancel("spot.hf.cancel_by_client_oid", _S, _SP, f"{_HF}/client-order/{{clientOid}}", 1),
@@ -247,6 +250,7 @@ _FUTURES_TRADE = (
     _write("futures.place", _F, _FP, "/api/v1/orders", 2),
     Endpoint("futures.test", _P, _F, "/api/v1/orders/test", True, _FP, 2, idempotent=True),
     _write("futures.batch", _F, _FP, "/api/v1/orders/multi", 20),
+    _write("futures.place_tpsl", _F, _FP, "/api/v1/st-orders", 2),
     _cancel("futures.cancel_by_id", _F, _FP, "/api/v1/orders/{orderId}", 1),
     _cancel("futures.cancel_by_client_oid", _F, _FP, "/api/v1/orders/client-order/{clientOid}", 1),
     _cancel("futures.cancel_batch", _F, _FP, "/api/v1/orders/multi-cancel", 20),
@@ -266,6 +270,8 @@ _FUTURES_TRADE = (
     _read("futures.cross_leverage", _F, _FP, "/api/v2/getCrossUserLeverage", 2),
     _setting("futures.change_cross_leverage", _F, _FP, "/api/v2/changeCrossUserLeverage", 2),
     _read("futures.account_overview", _F, _FP, "/api/v1/account-overview", 5),
+    _write("futures.add_margin", _F, _FP, "/api/v1/position/margin/deposit-margin", 4),
+    _setting("futures.change_risk_limit", _F, _FP, "/api/v1/position/risk-limit-level/change", 5),
 )
 
 _ND = "/api/v1/broker/nd"
@@ -383,6 +389,29 @@ def _pairs(params: Mapping[str, object]) -> list[tuple[str, str]]:
         else:
             pairs.append((key, _query_text(key, value)))
     return pairs
+
+
+class RequestTarget(NamedTuple):
+    """Where a request goes: ``wire`` is sent, ``signed`` goes into the prehash."""
+
+    wire: str
+    signed: str
+
+
+def request_target(
+    ep: Endpoint, query: Mapping[str, object] | None = None, **path_params: str
+) -> RequestTarget:
+    """Path plus query of one call, in the wire form and in the form KuCoin signs.
+
+    >>> request_target(ENDPOINTS["spot.classic.list"], {"status": "active", "symbol": "BTC-USDT"})
+    RequestTarget(wire='/api/v1/orders?status=active&symbol=BTC-USDT', \
+signed='/api/v1/orders?status=active&symbol=BTC-USDT')
+    """
+    path = render_path(ep, **path_params)
+    wire_query, signed_query = build_query(query or {})
+    if not wire_query:
+        return RequestTarget(path, path)
+    return RequestTarget(f"{path}?{wire_query}", f"{path}?{signed_query}")
 
 
 def build_query(params: Mapping[str, object]) -> tuple[str, str]:

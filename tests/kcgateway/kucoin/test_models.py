@@ -501,3 +501,32 @@ def test_mutated_candle_rows_raise_only_protocol_error(
     for data in ([row], json.dumps([row]).encode()):
         with contextlib.suppress(errors.ProtocolError):
             parser(data)
+
+
+def test_margin_models() -> None:
+    asset = {
+        "currency": "USDT",
+        "total": "100",
+        "available": "90",
+        "hold": "10",
+        "liability": "5",
+        "liabilityPrincipal": "5",
+        "liabilityInterest": "0.001",
+        "maxBorrowSize": "400",
+        "borrowEnabled": True,
+        "transferInEnabled": True,
+    }
+    acc = _both(
+        m.parse_cross_margin_account,
+        {
+            "totalAssetOfQuoteCurrency": "100",
+            "totalLiabilityOfQuoteCurrency": "5",
+            "debtRatio": "0.05",
+            "status": "EFFECTIVE",
+            "accounts": [asset],
+        },
+    )
+    assert acc.debt_ratio == Decimal("0.05")
+    assert acc.accounts[0].liability_interest == Decimal("0.001")
+    assert m.parse_borrow({"orderNo": "bor-0001", "actualSize": "10"}).actual_size == Decimal(10)
+    assert m.parse_borrow({"orderNo": "r1", "actualSize": "1", "timestamp": 5}).timestamp == 5

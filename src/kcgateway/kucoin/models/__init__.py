@@ -61,6 +61,13 @@ from kcgateway.kucoin.models.futures import (
     parse_position,
     parse_positions,
 )
+from kcgateway.kucoin.models.margin import (
+    BorrowResult,
+    CrossMarginAccount,
+    MarginAsset,
+    parse_borrow,
+    parse_cross_margin_account,
+)
 from kcgateway.kucoin.models.market import (
     AllTickers,
     Candle,
@@ -130,6 +137,7 @@ __all__ = [
     "AllTickers",
     "ApiKeyInfo",
     "BatchPlaceResult",
+    "BorrowResult",
     "BrokerInfo",
     "BulletToken",
     "CancelAllResult",
@@ -138,6 +146,7 @@ __all__ = [
     "ClassicOrder",
     "CreatedSubAccountKey",
     "CrossLeverage",
+    "CrossMarginAccount",
     "Currency",
     "CurrencyChain",
     "Cursor",
@@ -152,6 +161,7 @@ __all__ = [
     "HfOrder",
     "InstanceServer",
     "Level",
+    "MarginAsset",
     "MarginMode",
     "MarketTrade",
     "Model",
@@ -177,6 +187,7 @@ __all__ = [
     "parse_as",
     "parse_batch_placed",
     "parse_bool",
+    "parse_borrow",
     "parse_broker_info",
     "parse_bullet",
     "parse_cancel",
@@ -189,6 +200,7 @@ __all__ = [
     "parse_contracts",
     "parse_created_sub_account_key",
     "parse_cross_leverage",
+    "parse_cross_margin_account",
     "parse_currencies",
     "parse_currency",
     "parse_download_link",
