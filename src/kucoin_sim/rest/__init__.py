@@ -1,0 +1,1 @@
+"""KuCoin-shaped REST routes of the simulator, grouped by area."""
