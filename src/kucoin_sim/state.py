@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kucoin_sim.auth import ApiKey, Partner
+from kucoin_sim.engine import Exchange
 from kucoin_sim.faults import Faults
 from kucoin_sim.ratelimit import RateLimiter
 
@@ -57,7 +58,7 @@ def wall_clock_ms() -> int:
 class SimState:
     """The mutable state shared by every route of one simulator instance."""
 
-    def __init__(self, exchange: Any, seed: int, clock: Any = None) -> None:
+    def __init__(self, exchange: Exchange, seed: int, clock: Any = None) -> None:
         self.exchange = exchange
         self.rng = random.Random(seed)
         self._clock = clock

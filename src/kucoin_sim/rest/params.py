@@ -111,6 +111,10 @@ class Params:
             raise bad(name, "is not a valid value")
         return value
 
+    def pick(self, name: str, options: Collection[str], default: str) -> str:
+        """Like :meth:`choice` with a default, so never None."""
+        return self.choice(name, options, default) or default
+
     def page(self, default_size: int = 50, max_size: int = 500) -> tuple[int, int]:
         """``currentPage`` and ``pageSize`` clamped the way KuCoin clamps them."""
         page = max(1, self.integer("currentPage", 1) or 1)
