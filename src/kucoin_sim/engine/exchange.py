@@ -16,8 +16,12 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from kucoin_sim.engine.accounts import Balance, Ledger
+from kucoin_sim.engine.config import EngineConfig, MarketMakerConfig
 from kucoin_sim.engine.events import Event, Outbox
+from kucoin_sim.engine.futures import FuturesDesk, FuturesSettlement
+from kucoin_sim.engine.futures_api import FuturesApi
 from kucoin_sim.engine.ids import IdGenerator
+from kucoin_sim.engine.market_maker import MarketMaker
 from kucoin_sim.engine.marketdata import Candle, Stats24h
 from kucoin_sim.engine.matching import ActiveCounter, Context, Market
 from kucoin_sim.engine.registry import OrderFilter, OrderRegistry
@@ -65,7 +69,7 @@ class Limits:
     per_symbol: int = 200
 
 
-class Exchange:
+class Exchange(FuturesApi):
     """Spot (and futures) matching, accounts and market data for the simulator."""
 
     def __init__(
@@ -73,7 +77,10 @@ class Exchange:
         symbols: Iterable[SymbolSpec],
         contracts: Iterable[ContractSpec] = (),
         seed: int = 0,
+        *,
         limits: Limits | None = None,
+        market_makers: Iterable[MarketMakerConfig] = (),
+        now_ms: int = 0,
     ) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
@@ -92,14 +99,34 @@ class Exchange:
         )
         self._seq = 0
         self._next_uid = 100_000_000 + self.rng.randrange(100_000_000)
+        self.futures = FuturesDesk(self.contracts, self.ledger)
+        self.makers: dict[str, MarketMaker] = {}
+        self._build_markets()
+        for cfg in market_makers:
+            self.add_market_maker(cfg, now_ms)
+
+    @classmethod
+    def from_config(cls, cfg: EngineConfig, seed: int = 0, now_ms: int = 0) -> Exchange:
+        """An exchange with the config's symbols, contracts and market makers."""
+        return cls(cfg.symbols, cfg.contracts, seed, market_makers=cfg.market_makers, now_ms=now_ms)
+
+    def _build_markets(self) -> None:
         for spec in self.symbols.values():
-            settlement = SpotSettlement(spec, self.ledger)
             self.markets[spec.symbol] = Market(
                 spec.symbol,
                 tick_size=spec.price_increment,
                 size_increment=spec.base_increment,
                 multiplier=Decimal(1),
-                settlement=settlement,
+                settlement=SpotSettlement(spec, self.ledger),
+                ctx=self._ctx,
+            )
+        for contract in self.contracts.values():
+            self.markets[contract.symbol] = Market(
+                contract.symbol,
+                tick_size=contract.tick_size,
+                size_increment=contract.lot_size,
+                multiplier=contract.multiplier,
+                settlement=FuturesSettlement(contract, self.futures),
                 ctx=self._ctx,
             )
 
@@ -164,7 +191,7 @@ class Exchange:
         """Validate, reserve and execute one order; returns its snapshot after matching."""
         market = self.market(req.symbol)
         market.expire(now_ms)
-        self._validate(req)
+        req = self._validate(req, market)
         self._check_client_oid(req)
         self._check_limits(req)
         order = self._new_order(req, now_ms)
@@ -173,10 +200,14 @@ class Exchange:
         market.submit(order, now_ms)
         return order.snapshot()
 
-    def _validate(self, req: OrderRequest) -> None:
+    def _validate(self, req: OrderRequest, market: Market) -> OrderRequest:
         spec = self.symbols.get(req.symbol)
-        if spec is not None:
-            check_spot(req, spec)
+        if spec is None:
+            return self.futures.normalize(req, market)
+        if req.account_type is AccountType.FUTURES or req.account_type is AccountType.MAIN:
+            raise EngineError(Codes.PARAM, "Spot orders trade from trade, trade_hf or margin")
+        check_spot(req, spec)
+        return req
 
     def _check_client_oid(self, req: OrderRequest) -> None:
         if not req.client_oid:
@@ -368,7 +399,52 @@ class Exchange:
         """The last trade (or set) price."""
         return self.market(symbol).tape.last_price
 
-    # -- time --------------------------------------------------------------------------------
+    def currencies_of(self, symbol: str) -> tuple[str, ...]:
+        """(base, quote) of a spot symbol, (settle,) of a contract."""
+        spec = self.symbols.get(symbol)
+        if spec is not None:
+            return (spec.base, spec.quote)
+        contract = self.contracts.get(symbol)
+        if contract is None:
+            raise EngineError(Codes.NO_SYMBOL, "Symbol not exists")
+        return (contract.settle,)
+
+    def tick_size(self, symbol: str) -> Decimal:
+        """Price increment of a symbol or contract."""
+        return self.market(symbol).book.tick_size
+
+    # -- market makers and time --------------------------------------------------------------
+
+    def add_market_maker(self, cfg: MarketMakerConfig, now_ms: int = 0) -> MarketMaker:
+        """Start a market maker on ``cfg.symbol`` and quote right away."""
+        self.market(cfg.symbol)
+        rng = random.Random(f"{self.seed}:{cfg.symbol}")
+        maker = MarketMaker(self, cfg, rng)
+        self.makers[cfg.symbol] = maker
+        maker.quote(now_ms)
+        return maker
+
+    def set_price(self, symbol: str, price: Decimal, now_ms: int) -> None:
+        """Move a symbol's price (admin).
+
+        Re-centres its market maker, which trades through resting orders on the way; without a
+        maker, sets the last price. Either may trigger stop orders.
+        """
+        market = self.market(symbol)
+        if price <= 0:
+            raise EngineError(Codes.PARAM, "price must be positive")
+        maker = self.makers.get(symbol)
+        if maker is not None:
+            maker.move_to(price, now_ms)
+        else:
+            market.tape.last_price = price
+        market.run_stops(now_ms)
+
+    def tick(self, now_ms: int) -> None:
+        """Advance time: expire GTT orders, step every market maker's random walk."""
+        self.expire(now_ms)
+        for maker in self.makers.values():
+            maker.step(now_ms)
 
     def expire(self, now_ms: int) -> None:
         """Cancel every GTT order whose time is up."""

@@ -106,17 +106,24 @@ class MarginMode(enum.StrEnum):
 class EngineError(Exception):
     """A request the engine refuses, carrying KuCoin's ``code`` (a string) and a message.
 
-    Codes used (PROTOCOL.md section 3): ``400100`` parameter error (missing or malformed field,
-    price/size/funds increment, size or funds above the maximum, postOnly with IOC/FOK);
-    ``900001`` symbol does not exist; ``400600`` symbol not tradable (``enableTrading`` false);
-    ``200004`` balance insufficient (classic trade/margin accounts) and ``126013`` for HF
-    (``trade_hf``) accounts; ``400350`` ``... below the minimum`` is not used: KuCoin answers
-    size below ``baseMinSize`` with ``400100`` and funds below ``minFunds``/``quoteMinSize``
-    with ``400100`` on HF, so the engine uses ``400100`` for both and keeps ``600100`` (funds)
-    and ``600101`` (size) only as named constants the server may choose for the old API;
-    ``200003`` too many active orders; ``400100`` ``clientOid`` duplicate of an *active* order
-    (HF answers ``126044``, chosen when the account type is ``trade_hf``); ``126043`` /
-    ``400100`` order does not exist (HF / classic); ``300000`` futures order or position error.
+    Codes chosen (PROTOCOL.md section 3):
+
+    * ``400100`` parameter error: missing or malformed field; price, size or funds off their
+      increment; size/funds below the minimum or above the maximum (KuCoin's HF API answers
+      these with ``400100`` and messages like "Order size increment invalid."); hidden with
+      iceberg; a bad visibleSize; GTT without cancelAfter; a duplicate clientOid of an
+      *active* order on classic accounts; order not found on classic accounts
+      (``order_not_exist_or_not_allow_to_cancel``).
+    * ``900001`` symbol does not exist; ``400600`` trading disabled for the symbol.
+    * ``200004`` balance insufficient (classic trade/margin/main accounts);
+      ``126013`` on HF (``trade_hf``) accounts.
+    * ``200003`` too many active orders (2,000 per user, 200 per user and symbol, stop
+      orders included).
+    * ``126043`` order does not exist and ``126044`` duplicate clientOid on HF accounts.
+    * ``300000`` futures order or position error (bad leverage, lots, reduce-only, ...).
+
+    ``600100``/``600101`` (funds/size below minimum on the old endpoints) are kept as named
+    constants in :class:`Codes` for the server, but the engine raises ``400100`` for them.
     """
 
     def __init__(self, code: str, message: str) -> None:
