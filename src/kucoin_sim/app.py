@@ -23,7 +23,7 @@ from kucoin_sim.ratelimit import DEFAULT_QUOTAS, RateLimiter
 from kucoin_sim.rest import FUTURES_TABLES, SPOT_TABLES
 from kucoin_sim.rest.dispatch import Dispatcher, not_found
 from kucoin_sim.rest.routing import RouteTable
-from kucoin_sim.state import SimState
+from kucoin_sim.state import SimState, wall_clock_ms
 
 MARKET_MAKERS_KEY = web.AppKey("market_makers", asyncio.Task[None])
 
@@ -71,7 +71,8 @@ def build_apps(
     """Build both applications; ``seed`` overrides the config's seed."""
     cfg = config or SimConfig()
     seed = cfg.seed if seed is None else seed
-    state = SimState(make_exchange(cfg.engine, seed), seed, clock)
+    now = clock.now_ms() if clock is not None else wall_clock_ms()
+    state = SimState(make_exchange(cfg.engine, seed, now), seed, clock)
     state.limiter = RateLimiter({**DEFAULT_QUOTAS, **cfg.quotas})
     now = state.now_ms()
     created = [create_partner(state, spec, now) for spec in cfg.partners]

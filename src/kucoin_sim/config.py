@@ -7,7 +7,6 @@ Example (TOML)::
     body_limit = 1048576          # bytes; larger bodies get 413 / 400100
 
     [[accounts]]                  # same fields as POST /_sim/accounts
-    apiKey = "my-key"
     hf = true
     balances = { USDT = "100000", BTC = "2" }
 

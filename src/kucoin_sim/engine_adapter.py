@@ -1,9 +1,4 @@
-"""The one place that builds the engine and calls its optional parts (market makers, futures).
-
-The engine (``kucoin_sim.engine``) is built by another branch and grows over time; calls to
-parts that may not exist yet go through here so the HTTP side degrades to a clear 400100
-instead of an AttributeError.
-"""
+"""The one place that builds the engine from the simulator's configuration."""
 
 from __future__ import annotations
 
@@ -11,32 +6,23 @@ from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
-from kucoin_sim.engine import Exchange, load
+from kucoin_sim.engine import EngineError, Exchange, load
 from kucoin_sim.rest.params import ApiError
 
 
-def make_exchange(raw: Mapping[str, Any], seed: int) -> Exchange:
-    """Build the engine from the config's ``[engine]`` table (defaults when empty)."""
-    cfg = load(raw)
-    exchange = Exchange(cfg.symbols, cfg.contracts, seed=seed)
-    setup = getattr(exchange, "add_market_makers", None)
-    if setup is not None:
-        setup(cfg.market_makers)
-    return exchange
+def make_exchange(raw: Mapping[str, Any], seed: int, now_ms: int) -> Exchange:
+    """Build the engine from the config's ``[engine]`` table (engine defaults when empty)."""
+    return Exchange.from_config(load(raw), seed, now_ms)
 
 
 def tick(exchange: Exchange, now_ms: int) -> None:
     """One market-maker step (and GTT expiry)."""
-    step = getattr(exchange, "tick", None)
-    if step is not None:
-        step(now_ms)
-    else:
-        exchange.expire(now_ms)
+    exchange.tick(now_ms)
 
 
 def set_price(exchange: Exchange, symbol: str, price: Decimal, now_ms: int) -> None:
-    """Move a market maker's mid price."""
-    setter = getattr(exchange, "set_price", None)
-    if setter is None:
-        raise ApiError("400100", "this engine build cannot set prices yet")
-    setter(symbol, price, now_ms)
+    """Move a symbol's price (its market maker re-centres and trades through the book)."""
+    try:
+        exchange.set_price(symbol, price, now_ms)
+    except EngineError as exc:
+        raise ApiError(exc.code, exc.message) from exc

@@ -74,8 +74,9 @@ class Sim:
             data = json.loads(text) if text else None
             return r.status, data, dict(r.headers)
 
-    async def ok(self, account: dict[str, Any] | None, method: str, path: str, body: Any = None,
-                 **kw: Any) -> Any:
+    async def ok(
+        self, account: dict[str, Any] | None, method: str, path: str, body: Any = None, **kw: Any
+    ) -> Any:
         status, data, _ = await self.call(account, method, path, body, **kw)
         assert status == 200 and data["code"] == "200000", (status, data)
         return data["data"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from kucoin_sim.rest import (
     accounts,
     broker,
+    futures,
     margin,
     market,
     misc,
@@ -28,4 +29,4 @@ SPOT_TABLES: tuple[RouteTable, ...] = (
     margin.routes,
     broker.routes,
 )
-FUTURES_TABLES: tuple[RouteTable, ...] = (misc.futures,)
+FUTURES_TABLES: tuple[RouteTable, ...] = (misc.futures, futures.routes)

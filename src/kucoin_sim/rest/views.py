@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from kucoin_sim.engine import Balance, Fill, Order, OrderStatus
+from kucoin_sim.engine import Balance, DoneReason, Fill, Order, OrderStatus
 
 if TYPE_CHECKING:
     from kucoin_sim.state import SimState
@@ -80,7 +80,7 @@ def _common(o: Order) -> dict[str, Any]:
         "clientOid": o.client_oid or "",
         "remark": o.remark,
         "tags": o.tags or "",
-        "cancelExist": o.cancel_exist,
+        "cancelExist": o.cancel_exist or o.done_reason is DoneReason.CANCELED,
         "createdAt": o.created_at_ms,
         "tradeType": "MARGIN_TRADE" if o.account_type.value == "margin" else "TRADE",
         "tax": "0",
