@@ -105,6 +105,7 @@ def hf_order(o: Order) -> dict[str, Any]:
     remain = o.remaining if o.active else ZERO
     return {
         **_common(o),
+        "stp": o.stp.value if o.stp else None,  # HF: null, not "" (the SDK's enum refuses "")
         "remainSize": num(remain),
         "remainFunds": num(o.remaining_funds if o.active else ZERO),
         "cancelledSize": num(o.cancelled_size),

@@ -110,3 +110,33 @@ async def test_ccxt_public_only_and_sync_client_in_a_thread() -> None:
         book, order = await asyncio.to_thread(run)
         assert book["asks"][0][0] == 21000
         assert order["status"] == "open"
+
+
+async def test_ccxt_kucoinfutures_order_lifecycle_and_positions() -> None:
+    async with running_sim(SimConfig(tick_ms=0)) as sim:
+        acct = await sim.account()
+        await sim.admin(
+            "POST",
+            "/_sim/fund",
+            {"uid": acct["uid"], "accountType": "futures", "balances": {"USDT": "50000"}},
+        )
+        ex = _point(ccxt_async.kucoinfutures(_creds(acct)), sim.spot, sim.futures)
+        try:
+            await ex.load_markets()
+            symbol = "BTC/USDT:USDT"
+            assert symbol in ex.markets
+            book = await ex.fetch_order_book(symbol)
+            best_bid = book["bids"][0][0]
+            order = await ex.create_order(
+                symbol, "limit", "buy", 1, round(best_bid * 0.9, 1), params={"leverage": 5}
+            )
+            fetched = await ex.fetch_order(order["id"], symbol)
+            assert fetched["status"] == "open" and fetched["amount"] == 1
+            await ex.cancel_order(order["id"], symbol)
+            assert (await ex.fetch_order(order["id"], symbol))["status"] in ("canceled", "closed")
+            await ex.create_order(symbol, "market", "buy", 2, params={"leverage": 5})
+            positions = await ex.fetch_positions([symbol])
+            assert len(positions) == 1 and positions[0]["contracts"] == 2
+            assert positions[0]["side"] == "long" and positions[0]["markPrice"] > 0
+        finally:
+            await ex.close()
