@@ -140,22 +140,28 @@ def post_price(state: SimState, request: web.Request, body: Mapping[str, Any]) -
 
 
 def post_fault(state: SimState, request: web.Request, body: Mapping[str, Any]) -> Any:
-    """Add a fault rule, or set ``clockOffsetMs`` / ``status`` (+ ``msg``)."""
-    faults = state.faults
-    if "clockOffsetMs" in body:
-        offset = body["clockOffsetMs"]
-        if not isinstance(offset, int) or isinstance(offset, bool):
-            raise SpecError("clockOffsetMs must be an integer")
-        faults.clock_offset_ms = offset
-    if "status" in body:
-        try:
-            faults.status = ServiceStatus(str(body["status"]))
-        except ValueError as exc:
-            raise SpecError("status must be open, close or cancelonly") from exc
-        faults.status_msg = str(body.get("msg", ""))
-    if "kind" in body:
-        faults.add(parse_rule(body))
-    return faults.as_json()
+    """Add one fault rule (see :mod:`kucoin_sim.faults`); answers every fault setting."""
+    state.faults.add(parse_rule(body))
+    return state.faults.as_json()
+
+
+def post_clock(state: SimState, request: web.Request, body: Mapping[str, Any]) -> Any:
+    """Run the simulator's clock ``offsetMs`` ahead (negative: behind) of the machine's."""
+    offset = body.get("offsetMs")
+    if not isinstance(offset, int) or isinstance(offset, bool):
+        raise SpecError("offsetMs must be an integer")
+    state.faults.clock_offset_ms = offset
+    return state.faults.as_json()
+
+
+def post_status(state: SimState, request: web.Request, body: Mapping[str, Any]) -> Any:
+    """Maintenance: ``{"status": "open"|"close"|"cancelonly", "msg"?}``."""
+    try:
+        state.faults.status = ServiceStatus(str(body.get("status")))
+    except ValueError as exc:
+        raise SpecError("status must be open, close or cancelonly") from exc
+    state.faults.status_msg = str(body.get("msg", ""))
+    return state.faults.as_json()
 
 
 def get_faults(state: SimState, request: web.Request, body: Mapping[str, Any]) -> Any:
@@ -231,6 +237,8 @@ ROUTES: tuple[tuple[str, str, AdminHandler], ...] = (
     ("GET", "/_sim/faults", get_faults),
     ("POST", "/_sim/faults", post_fault),
     ("DELETE", "/_sim/faults", delete_faults),
+    ("POST", "/_sim/clock", post_clock),
+    ("POST", "/_sim/status", post_status),
     ("GET", "/_sim/orders", get_orders),
     ("GET", "/_sim/fills", get_fills),
     ("GET", "/_sim/balances", get_balances),

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -65,7 +64,9 @@ class Sim:
                     method=method,
                     path=path,
                     body=payload,
-                    timestamp_ms=ts if ts is not None else time.time_ns() // 1_000_000,
+                    timestamp_ms=ts
+                    if ts is not None
+                    else self.apps.state.now_ms() - self.apps.state.faults.clock_offset_ms,
                     broker=partner,
                 )
             )
@@ -87,9 +88,11 @@ def _compact(body: Any) -> bytes:
 
 
 @asynccontextmanager
-async def running_sim(config: SimConfig | None = None, seed: int = 7) -> AsyncIterator[Sim]:
+async def running_sim(
+    config: SimConfig | None = None, seed: int = 7, clock: Any = None
+) -> AsyncIterator[Sim]:
     cfg = config or SimConfig(tick_ms=0)
-    apps = build_apps(cfg, seed)
+    apps = build_apps(cfg, seed, clock)
     runners = [web.AppRunner(apps.spot), web.AppRunner(apps.futures)]
     urls = []
     try:

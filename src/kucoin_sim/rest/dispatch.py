@@ -68,6 +68,7 @@ class Dispatcher:
         if fired:
             early = await self._apply_faults(fired)
             if early is not None:
+                early.headers.update(self._peek(request))
                 return early
         try:
             response = await self._serve(request, route)
@@ -90,16 +91,24 @@ class Dispatcher:
                 return error_response("429000", "Too Many Requests", 429)
         return None
 
+    def _peek(self, request: web.Request) -> dict[str, str]:
+        """Rate-limit headers for answers that debit nothing (the caller's IP pool)."""
+        quota = self.state.limiter.charge(
+            "public", "ip:" + _remote(request), 0, self.state.now_ms()
+        )
+        return quota.headers()
+
     async def _serve(self, request: web.Request, route: Route) -> web.Response:
         state = self.state
         now_ms = state.now_ms()
         refused = _maintenance(state.faults.status, request.path, route)
         if refused is not None:
+            refused.headers.update(self._peek(request))
             return refused
         try:
             body = await request.read()
         except web.HTTPRequestEntityTooLarge:
-            return error_response("400100", "Request body too large", 413)
+            return error_response("400100", "Request body too large", 413, self._peek(request))
         auth: AuthContext | None = None
         if route.private:
             try:
@@ -112,7 +121,7 @@ class Dispatcher:
                     broker_route=route.broker,
                 )
             except AuthFailure as exc:
-                return error_response(exc.code, exc.msg, exc.http_status)
+                return error_response(exc.code, exc.msg, exc.http_status, self._peek(request))
         subject = auth.key.uid if auth is not None else "ip:" + _remote(request)
         quota = state.limiter.charge(route.pool, subject, route.weight, now_ms)
         headers = quota.headers()
