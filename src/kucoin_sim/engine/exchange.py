@@ -427,8 +427,8 @@ class Exchange(FuturesApi):
     def set_price(self, symbol: str, price: Decimal, now_ms: int) -> None:
         """Move a symbol's price (admin).
 
-        Re-centres its market maker, which trades through resting orders on the way; without a
-        maker, sets the last price. Either may trigger stop orders.
+        Re-centres its market maker (which trades through resting orders on the way), then
+        sets the last price to ``price``, as if the market traded there; stop orders trigger.
         """
         market = self.market(symbol)
         if price <= 0:
@@ -436,15 +436,21 @@ class Exchange(FuturesApi):
         maker = self.makers.get(symbol)
         if maker is not None:
             maker.move_to(price, now_ms)
-        else:
-            market.tape.last_price = price
+        market.tape.last_price = price
         market.run_stops(now_ms)
 
     def tick(self, now_ms: int) -> None:
-        """Advance time: expire GTT orders, step every market maker's random walk."""
+        """Advance time: expire GTT orders, step every market maker's random walk.
+
+        The maker's new mid (on the tick grid) becomes the symbol's last price, as if the market
+        traded there, so stop orders trigger on random-walk moves too.
+        """
         self.expire(now_ms)
-        for maker in self.makers.values():
+        for symbol, maker in self.makers.items():
             maker.step(now_ms)
+            market = self.markets[symbol]
+            market.tape.last_price = maker.mid_on_tick()
+            market.run_stops(now_ms)
 
     def expire(self, now_ms: int) -> None:
         """Cancel every GTT order whose time is up."""

@@ -24,15 +24,11 @@ class FuturesApi:
         """The market of ``symbol`` (provided by the exchange)."""
         raise NotImplementedError
 
-    def tick_size(self, symbol: str) -> Decimal:
-        """Price increment of ``symbol`` (provided by the exchange)."""
-        raise NotImplementedError
-
     def mark_price(self, symbol: str) -> Decimal | None:
         """Mark price: the market maker's mid when there is one, else the last trade price."""
         maker = self.makers.get(symbol)
         if maker is not None:
-            return maker.mid.quantize(self.tick_size(symbol))
+            return maker.mid_on_tick()
         return self.market(symbol).tape.last_price
 
     def position(self, uid: str, symbol: str) -> PositionView:

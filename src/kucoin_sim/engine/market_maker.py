@@ -12,7 +12,7 @@ exactly as a moving market would.
 from __future__ import annotations
 
 import random
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
 from kucoin_sim.engine.config import MarketMakerConfig
@@ -46,6 +46,7 @@ class MarketMaker:
         for currency in exchange.currencies_of(cfg.symbol):
             exchange.fund(self.uid, self.account_type, currency, BIG, 0)
         self.tick_size = exchange.tick_size(cfg.symbol)
+        self.quotes: list[str] = []
 
     def step(self, now_ms: int) -> None:
         """Move the mid one random step and re-quote."""
@@ -61,7 +62,11 @@ class MarketMaker:
     def quote(self, now_ms: int) -> None:
         """Cancel every quote and place ``levels`` fresh ones on each side."""
         ex = self.exchange
-        ex.cancel_all(self.uid, self.symbol, None, now_ms)
+        for order_id in self.quotes:
+            order = ex.registry.get(order_id)
+            if order is not None and order.active:
+                ex.cancel(self.uid, order_id, now_ms)
+        self.quotes = []
         for i in range(self.cfg.levels):
             distance = self.cfg.spread + self.cfg.step * i
             bid = self._to_tick(self.mid * (ONE - distance), ROUND_FLOOR)
@@ -69,6 +74,10 @@ class MarketMaker:
             self._place(Side.SELL, ask, now_ms)
             if bid > 0:
                 self._place(Side.BUY, bid, now_ms)
+
+    def mid_on_tick(self) -> Decimal:
+        """The mid rounded to the nearest tick."""
+        return self._to_tick(self.mid, ROUND_HALF_UP)
 
     def _to_tick(self, price: Decimal, rounding: str) -> Decimal:
         ticks = (price / self.tick_size).to_integral_value(rounding=rounding)
@@ -85,6 +94,8 @@ class MarketMaker:
             leverage=Decimal(1) if self.futures else None,
         )
         try:
-            self.exchange.place(req, now_ms)
+            order = self.exchange.place(req, now_ms)
         except EngineError:
             return  # a level outside the symbol's rules (too small a price) is skipped
+        if order.active:
+            self.quotes.append(order.id)
