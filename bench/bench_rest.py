@@ -29,8 +29,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from decimal import Decimal
 
-SEQ_N = int(os.environ.get("BENCH_SEQ_N", "800"))
-PAR_N = int(os.environ.get("BENCH_PAR_N", "2000"))
+SEQ_N = int(os.environ.get("BENCH_SEQ_N", "400"))
+PAR_N = int(os.environ.get("BENCH_PAR_N", "1200"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 IN_FLIGHT = 20
 SYMBOL = "BTC-USDT"

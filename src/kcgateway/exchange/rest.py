@@ -293,7 +293,7 @@ class KuCoinClient:
     async def _attempt(self, req: _Prepared) -> msgspec.Raw:
         ep = req.endpoint
         await self.budget.acquire(ep.pool, ep.weight, priority=ep.cancel)
-        if ep.private:
+        if ep.private and self.clock.stale():
             await self.clock.ensure_fresh(self.server_time)
         headers = self._headers(req, self.clock.now_ms())
         rid = f"{self._id_prefix}-{next(self._ids)}"
