@@ -45,7 +45,10 @@ async def _serve(
         balances = {"USDT": "100000", "BTC": "10", "ETH": "100"}
         account = create_account(apps.state, {"balances": balances}, apps.state.now_ms())
         apps.state.exchange.fund(account["uid"], AccountType.FUTURES, "USDT", Decimal(100000))
-    runners = [web.AppRunner(apps.spot), web.AppRunner(apps.futures)]
+    runners = [
+        web.AppRunner(apps.spot, access_log=None),
+        web.AppRunner(apps.futures, access_log=None),
+    ]
     try:
         for runner, port in zip(runners, (spot_port, futures_port), strict=True):
             await runner.setup()
