@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -56,7 +57,12 @@ async def _serve(
         spot_url, futures_url = f"http://{host}:{spot_port}", f"http://{host}:{futures_port}"
         apps.state.spot_base_url, apps.state.futures_base_url = spot_url, futures_url
         typer.echo("\n".join(_banner(spot_url, futures_url, account)))
-        await asyncio.Event().wait()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        typer.echo("simulator stopped")
     finally:
         for runner in runners:
             await runner.cleanup()
