@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
+from kcgateway.errors import OutcomeUnknown, ProtocolError
 from kcgateway.exchange.services.base import check_client_oid, opt_text, text
 from kcgateway.kucoin import models as m
 
@@ -141,7 +142,15 @@ async def place_one(
     client_oid = check_client_oid(order.client_oid)
     await validate(client, order)
     data = await client.call(endpoint, body=order.body(client_oid, extra), client_oid=client_oid)
-    placed = m.parse_order_placed(data)
+    return placed_result(data, client_oid, endpoint)
+
+
+def placed_result(data: msgspec.Raw, client_oid: str, endpoint: str) -> m.OrderPlaced:
+    """Parse a placement reply; one we cannot read leaves the outcome unknown (reconcile)."""
+    try:
+        placed = m.parse_order_placed(data)
+    except ProtocolError as exc:
+        raise OutcomeUnknown(client_oid, reason="unparseable reply", request_path=endpoint) from exc
     if placed.client_oid is None:
         placed = msgspec.structs.replace(placed, client_oid=client_oid)
     return placed
