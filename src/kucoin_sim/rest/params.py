@@ -27,6 +27,8 @@ def bad(field: str, why: str = "invalid") -> ApiError:
 
 
 _MAX_DECIMAL = Decimal("1e30")
+_SCALARS = (str, int, float)
+_INT_OR_STR = (int, str)
 
 
 class Params:
@@ -46,7 +48,7 @@ class Params:
             if required:
                 raise bad(name, "is required")
             return None
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
+        if isinstance(value, bool) or not isinstance(value, _SCALARS):
             raise bad(name, "must be a string")
         text = value if isinstance(value, str) else str(value)
         if len(text) > max_len:
@@ -66,7 +68,7 @@ class Params:
             if required:
                 raise bad(name, "is required")
             return None
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
+        if isinstance(value, bool) or not isinstance(value, _SCALARS):
             raise bad(name, "must be a number")
         try:
             number = Decimal(str(value).strip())
@@ -84,7 +86,7 @@ class Params:
         if isinstance(value, bool):
             raise bad(name, "must be an integer")
         try:
-            number = int(value) if isinstance(value, int | str) else None
+            number = int(value) if isinstance(value, _INT_OR_STR) else None
         except ValueError as exc:
             raise bad(name, "must be an integer") from exc
         if number is None or not low <= number <= 2**62:
