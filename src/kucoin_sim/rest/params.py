@@ -44,6 +44,8 @@ class Params:
     def text(self, name: str, *, required: bool = False, max_len: int = 128) -> str | None:
         """A string field; numbers are accepted and turned into their text."""
         value = self.data.get(name)
+        if type(value) is str and value and len(value) <= max_len:  # the common case, fast
+            return value
         if value is None or value == "":
             if required:
                 raise bad(name, "is required")
