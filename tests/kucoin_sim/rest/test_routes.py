@@ -134,7 +134,11 @@ async def test_hf_cursor_pagination_sync_and_batch() -> None:
             "/api/v1/hf/orders/alter",
             {"symbol": "BTC-USDT", "orderId": got["id"], "newPrice": "18000"},
         )
-        assert alter["newOrderId"] != got["id"]
+        assert alter["newOrderId"] != got["id"] and alter["clientOid"] == "o20"
+        moved = await sim.ok(
+            acct, "GET", f"/api/v1/hf/orders/{alter['newOrderId']}?symbol=BTC-USDT"
+        )
+        assert moved["price"] == "18000" and moved["active"] is True
         assert await sim.ok(acct, "DELETE", "/api/v1/hf/orders?symbol=BTC-USDT") == "success"
         everything = await sim.ok(acct, "DELETE", "/api/v1/hf/orders/cancelAll")
         assert everything == {"succeedSymbols": [], "failedSymbols": []}
