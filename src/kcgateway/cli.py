@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import typer
 
+from kcgateway.commands import sim
+
 app = typer.Typer(
     name="kcgateway",
     help="kcgateway: a secure broker trading gateway for KuCoin, and its exchange simulator.",
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(sim.app, name="sim")
 
 
 @app.command()

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``kcgateway`` CLI, one module per command group."""

@@ -1,0 +1,250 @@
+from decimal import Decimal
+
+import pytest
+
+from kucoin_sim.engine import (
+    AccountType,
+    DoneReason,
+    L2Change,
+    OrderEvent,
+    OrderEventType,
+    OrderStatus,
+    Side,
+    StopKind,
+    Stp,
+    TimeInForce,
+    TradeEvent,
+)
+from tests.kucoin_sim.engine.helpers import T0, D, bal, exchange, limit, market, user
+
+
+def test_price_time_priority_and_maker_price() -> None:
+    ex = exchange()
+    a, b, c = user(ex), user(ex), user(ex)
+    first = limit(ex, a, Side.SELL, "30010", "0.1")
+    second = limit(ex, b, Side.SELL, "30010", "0.1")
+    better = limit(ex, b, Side.SELL, "30005", "0.1")
+    taker = limit(ex, c, Side.BUY, "30020", "0.25")
+    fills = ex.fills(c)
+    assert [(f.counter_order_id, f.price, f.size) for f in reversed(fills)] == [
+        (better.id, D("30005"), D("0.1")),
+        (first.id, D("30010"), D("0.1")),
+        (second.id, D("30010"), D("0.05")),
+    ]
+    assert taker.done_reason is DoneReason.FILLED
+    assert ex.book("BTC-USDT").asks == [(D("30010"), D("0.05"))]
+
+
+def test_limit_rests_remainder_and_book_never_crossed() -> None:
+    ex = exchange()
+    a, b = user(ex), user(ex)
+    limit(ex, a, Side.SELL, "30000", "0.1")
+    taker = limit(ex, b, Side.BUY, "30100", "0.3")
+    assert taker.status is OrderStatus.OPEN and taker.deal_size == D("0.1")
+    snap = ex.book("BTC-USDT")
+    assert snap.bids == [(D("30100"), D("0.2"))] and snap.asks == []
+
+
+def test_ioc_cancels_rest_and_fok_is_all_or_nothing() -> None:
+    ex = exchange()
+    a, b = user(ex), user(ex)
+    limit(ex, a, Side.SELL, "30000", "0.1")
+    ioc = limit(ex, b, Side.BUY, "30000", "0.3", tif=TimeInForce.IOC)
+    assert ioc.deal_size == D("0.1") and ioc.cancelled_size == D("0.2")
+    assert ioc.done_reason is DoneReason.CANCELED and not ioc.in_book
+    limit(ex, a, Side.SELL, "30000", "0.1")
+    fok = limit(ex, b, Side.BUY, "30000", "0.3", tif=TimeInForce.FOK)
+    assert fok.deal_size == 0 and fok.done_reason is DoneReason.CANCELED
+    assert ex.book("BTC-USDT").asks == [(D("30000"), D("0.1"))]
+    assert bal(ex, b, "USDT")[1] == 0
+    fok2 = limit(ex, b, Side.BUY, "30000", "0.1", tif=TimeInForce.FOK)
+    assert fok2.done_reason is DoneReason.FILLED and fok2.deal_size == D("0.1")
+
+
+def test_post_only_that_would_take_is_cancelled() -> None:
+    ex = exchange()
+    a, b = user(ex), user(ex)
+    limit(ex, a, Side.SELL, "30000", "0.1")
+    po = limit(ex, b, Side.BUY, "30000", "0.1", post_only=True)
+    assert po.done_reason is DoneReason.CANCELED and po.deal_size == 0
+    ok = limit(ex, b, Side.BUY, "29999.9", "0.1", post_only=True)
+    assert ok.status is OrderStatus.OPEN and ok.post_only
+
+
+def test_hidden_is_matchable_but_not_shown() -> None:
+    ex = exchange()
+    a, b = user(ex), user(ex)
+    limit(ex, a, Side.SELL, "30000", "0.5", hidden=True)
+    assert ex.book("BTC-USDT").asks == []
+    taker = limit(ex, b, Side.BUY, "30000", "0.2")
+    assert taker.deal_size == D("0.2")
+    assert ex.book("BTC-USDT").asks == []
+
+
+def test_iceberg_shows_slice_and_refills_at_back_of_queue() -> None:
+    ex = exchange()
+    a, b, c = user(ex), user(ex), user(ex)
+    ice = limit(ex, a, Side.SELL, "30000", "1", iceberg=True, visible_size=D("0.1"))
+    plain = limit(ex, b, Side.SELL, "30000", "0.2")
+    assert ex.book("BTC-USDT").asks == [(D("30000"), D("0.3"))]
+    limit(ex, c, Side.BUY, "30000", "0.15")
+    # 0.1 from the iceberg's slice, which is then refilled behind the plain order: 0.05 from plain
+    fills = list(reversed(ex.fills(c)))
+    assert [(f.counter_order_id, f.size) for f in fills] == [
+        (ice.id, D("0.1")),
+        (plain.id, D("0.05")),
+    ]
+    assert ex.book("BTC-USDT").asks == [(D("30000"), D("0.25"))]
+    big = limit(ex, c, Side.BUY, "30000", "1.05")
+    assert big.done_reason is DoneReason.FILLED
+    assert ex.book("BTC-USDT").asks == []
+
+
+@pytest.mark.parametrize(
+    ("stp", "taker_deal", "maker_left", "taker_status"),
+    [
+        (Stp.CN, "0", "0.2", DoneReason.CANCELED),
+        (Stp.CO, "0.1", None, None),
+        (Stp.CB, "0", None, DoneReason.CANCELED),
+    ],
+)
+def test_stp_modes(
+    stp: Stp, taker_deal: str, maker_left: str | None, taker_status: DoneReason | None
+) -> None:
+    ex = exchange()
+    a, b = user(ex), user(ex)
+    own = limit(ex, a, Side.SELL, "30000", "0.2")
+    limit(ex, b, Side.SELL, "30001", "0.1")
+    taker = limit(ex, a, Side.BUY, "30001", "0.1", stp=stp)
+    assert taker.deal_size == D(taker_deal)
+    maker = ex.get(a, own.id)
+    assert maker is not None
+    if maker_left is None:
+        assert maker.done_reason is DoneReason.CANCELED
+    else:
+        assert maker.active and maker.remaining == D(maker_left)
+    if taker_status is not None:
+        assert taker.done_reason is taker_status
+    assert ex.fills(a) == [] or all(f.counter_order_id != own.id for f in ex.fills(a))
+
+
+def test_stp_dc_decreases_both() -> None:
+    ex = exchange()
+    a = user(ex)
+    own = limit(ex, a, Side.SELL, "30000", "0.5")
+    taker = limit(ex, a, Side.BUY, "30000", "0.2", stp=Stp.DC)
+    assert taker.done_reason is DoneReason.CANCELED and taker.deal_size == 0
+    maker = ex.get(a, own.id)
+    assert maker is not None and maker.remaining == D("0.3") and maker.active
+    assert bal(ex, a, "BTC") == (D(10), D("0.3"))
+    assert ex.book("BTC-USDT").asks == [(D("30000"), D("0.3"))]
+    bigger = limit(ex, a, Side.BUY, "30000", "0.5", stp=Stp.DC)
+    assert bigger.status is OrderStatus.OPEN and bigger.remaining == D("0.2")
+    assert ex.get(a, own.id).done_reason is DoneReason.CANCELED  # type: ignore[union-attr]
+
+
+def test_self_trade_without_stp_trades() -> None:
+    ex = exchange()
+    a = user(ex)
+    limit(ex, a, Side.SELL, "30000", "0.2")
+    taker = limit(ex, a, Side.BUY, "30000", "0.2")
+    assert taker.done_reason is DoneReason.FILLED and len(ex.fills(a)) == 2
+
+
+def test_market_buy_by_funds_and_size() -> None:
+    ex = exchange()
+    a, b = user(ex), user(ex)
+    limit(ex, a, Side.SELL, "30000", "0.1")
+    limit(ex, a, Side.SELL, "31000", "0.1")
+    by_funds = market(ex, b, Side.BUY, funds="4550")
+    # 3000 at 30000 (0.1) then 1550 -> 0.05 at 31000
+    assert by_funds.deal_size == D("0.15") and by_funds.deal_funds == D("4550.0")
+    assert by_funds.done_reason is DoneReason.FILLED
+    by_size = market(ex, b, Side.BUY, size="0.5")
+    assert by_size.deal_size == D("0.05") and by_size.done_reason is DoneReason.CANCELED
+    assert bal(ex, b, "USDT")[1] == 0 and bal(ex, a, "BTC")[1] == 0
+
+
+def test_market_sell_by_size_and_by_funds() -> None:
+    ex = exchange()
+    a, b = user(ex), user(ex)
+    limit(ex, a, Side.BUY, "30000", "0.1")
+    limit(ex, a, Side.BUY, "29000", "0.2")
+    by_size = market(ex, b, Side.SELL, size="0.15")
+    assert by_size.deal_funds == D("3000.0") + D("1450.0")
+    by_funds = market(ex, b, Side.SELL, funds="2900")
+    assert by_funds.deal_size == D("0.1") and by_funds.deal_funds == D("2900.0")
+    assert bal(ex, b, "BTC") == (D("9.75"), 0)
+
+
+def test_market_order_on_empty_book_is_cancelled() -> None:
+    ex = exchange()
+    b = user(ex)
+    order = market(ex, b, Side.BUY, size="0.1")
+    assert order.done_reason is DoneReason.CANCELED and order.deal_size == 0
+
+
+def test_gtt_expires() -> None:
+    ex = exchange()
+    a = user(ex)
+    order = limit(ex, a, Side.BUY, "30000", "0.1", tif=TimeInForce.GTT, cancel_after_s=5)
+    ex.expire(T0 + 4999)
+    assert ex.get(a, order.id).active  # type: ignore[union-attr]
+    ex.expire(T0 + 5000)
+    done = ex.get(a, order.id)
+    assert done is not None and done.done_reason is DoneReason.CANCELED
+    assert bal(ex, a, "USDT")[1] == 0
+
+
+def test_stop_loss_and_entry_trigger_on_last_price() -> None:
+    ex = exchange()
+    a, b, c = user(ex), user(ex), user(ex)
+    stop = limit(ex, c, Side.SELL, "29000", "0.1", stop=StopKind.LOSS, stop_price=D("29500"))
+    entry = limit(ex, c, Side.BUY, "31500", "0.1", stop=StopKind.ENTRY, stop_price=D("31000"))
+    assert stop.status is OrderStatus.NEW and not stop.in_book
+    assert bal(ex, c, "BTC")[1] == D("0.1")  # stops hold at placement
+    assert ex.book("BTC-USDT").asks == []
+    limit(ex, a, Side.BUY, "29400", "0.1")
+    limit(ex, b, Side.SELL, "29400", "0.05")  # last = 29400 <= 29500 -> stop triggers
+    triggered = ex.get(c, stop.id)
+    assert triggered is not None and triggered.stop_triggered
+    assert triggered.deal_size == D("0.05") and triggered.status is OrderStatus.OPEN
+    assert ex.get(c, entry.id).status is OrderStatus.NEW  # type: ignore[union-attr]
+    ex.set_price("BTC-USDT", D("31000"), T0)
+    assert ex.get(c, entry.id).stop_triggered  # type: ignore[union-attr]
+
+
+def test_events_sequence_l2_and_order_lifecycle() -> None:
+    ex = exchange()
+    a, b = user(ex), user(ex)
+    ex.drain_events()
+    limit(ex, a, Side.SELL, "30000", "0.3")
+    limit(ex, b, Side.BUY, "30000", "0.1")
+    events = ex.drain_events()
+    l2 = [e for e in events if isinstance(e, L2Change)]
+    assert [(e.side, e.price, e.size, e.sequence) for e in l2] == [
+        (Side.SELL, D("30000"), D("0.3"), 1),
+        (Side.SELL, D("30000"), D("0.2"), 2),
+    ]
+    assert ex.book("BTC-USDT").sequence == 2
+    kinds = [(e.type, e.order.side) for e in events if isinstance(e, OrderEvent)]
+    assert kinds == [
+        (OrderEventType.RECEIVED, Side.SELL),
+        (OrderEventType.OPEN, Side.SELL),
+        (OrderEventType.RECEIVED, Side.BUY),
+        (OrderEventType.MATCH, Side.BUY),
+        (OrderEventType.MATCH, Side.SELL),
+        (OrderEventType.FILLED, Side.BUY),
+    ]
+    (trade,) = [e for e in events if isinstance(e, TradeEvent)]
+    assert trade.side is Side.BUY and trade.size == D("0.1")
+    assert ex.drain_events() == []
+
+
+def test_hf_account_trades_from_trade_hf() -> None:
+    ex = exchange()
+    a = user(ex, acct=AccountType.TRADE_HF)
+    b = user(ex, acct=AccountType.TRADE_HF)
+    limit(ex, a, Side.SELL, "30000", "0.1", account_type=AccountType.TRADE_HF)
+    limit(ex, b, Side.BUY, "30000", "0.1", account_type=AccountType.TRADE_HF)
+    assert bal(ex, b, "BTC", AccountType.TRADE_HF) == (D("10.1"), Decimal(0))
