@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kcgateway.commands import sim
+from kcgateway.commands import db, sim, vault
 
 app = typer.Typer(
     name="kcgateway",
@@ -13,6 +13,8 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(sim.app, name="sim")
+app.add_typer(db.app, name="db")
+app.add_typer(vault.app, name="vault")
 
 
 @app.command()

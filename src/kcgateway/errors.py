@@ -5,7 +5,8 @@
     KcgatewayError
     ├── LocalError                 we (or our caller) got something wrong; nothing was sent
     │   ├── ConfigError            bad or missing settings; fix the configuration
-    │   └── ValidationError        a request failed local checks (symbol rules, arguments)
+    │   ├── ValidationError        a request failed local checks (symbol rules, arguments)
+    │   └── CredentialUnreadable   a stored credential does not decrypt: check the KEK, re-enter it
     ├── ProtocolError              the exchange answered with a payload we cannot parse
     ├── OutcomeUnknown             an order may or may not exist: reconcile by clientOid
     └── ExchangeError              the exchange answered with an error code
@@ -50,6 +51,22 @@ class ValidationError(LocalError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.field = field
+
+
+class CredentialUnreadable(LocalError):
+    """A stored credential cannot be decrypted; nothing was signed or sent.
+
+    The KEK that wraps it is missing or wrong, or the sealed record was altered or moved to
+    another row, field or tenant. Never retry: fix the KEK configuration or re-enter the
+    credential. ``reason`` is a fixed phrase, never key material.
+    """
+
+    def __init__(self, credential_id: str, *, reason: str, field: str | None = None) -> None:
+        where = f" field {field}" if field else ""
+        super().__init__(f"credential {credential_id}{where} cannot be decrypted: {reason}")
+        self.credential_id = credential_id
+        self.reason = reason
         self.field = field
 
 

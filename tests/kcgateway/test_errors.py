@@ -59,3 +59,17 @@ def test_validation_error_field() -> None:
     exc = errors.ValidationError("price is not a multiple of 0.1", field="price")
     assert exc.field == "price"
     assert isinstance(exc, errors.LocalError)
+
+
+@pytest.mark.parametrize(
+    ("field", "text"),
+    [
+        ("secret", "credential c1 field secret cannot be decrypted: authentication failed"),
+        (None, "credential c1 cannot be decrypted: authentication failed"),
+    ],
+)
+def test_credential_unreadable_names_where_never_what(field: str | None, text: str) -> None:
+    exc = errors.CredentialUnreadable("c1", reason="authentication failed", field=field)
+    assert str(exc) == text
+    assert (exc.credential_id, exc.field, exc.reason) == ("c1", field, "authentication failed")
+    assert isinstance(exc, errors.LocalError)

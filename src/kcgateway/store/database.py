@@ -1,0 +1,142 @@
+"""Engines and sessions: SQLite by default (a file under the data directory), PostgreSQL by URL.
+
+Sessions are explicit: ``async with db.read() as s`` or ``async with db.write() as s`` and the
+session is handed to repositories. There is no global session.
+
+SQLite runs in WAL mode with a busy timeout, and :meth:`Database.write` serialises write
+transactions behind an :class:`asyncio.Lock`, so concurrent writers in one process queue instead
+of failing with "database is locked" (a second process still waits up to the busy timeout).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from kcgateway.errors import ConfigError
+
+DATA_DIR_ENV = "KCGW_DATA_DIR"
+DATABASE_URL_ENV = "KCGW_DATABASE_URL"
+DEFAULT_DATA_DIR = "data"
+SQLITE_FILE = "kcgateway.db"
+BUSY_TIMEOUT_MS = 10_000
+_DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+
+
+def data_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """The data directory: ``$KCGW_DATA_DIR`` or ``./data``."""
+    env = os.environ if environ is None else environ
+    return Path(env.get(DATA_DIR_ENV) or DEFAULT_DATA_DIR)
+
+
+def database_url(environ: Mapping[str, str] | None = None) -> str:
+    """``$KCGW_DATABASE_URL``, or the SQLite file ``<data dir>/kcgateway.db``."""
+    env = os.environ if environ is None else environ
+    explicit = env.get(DATABASE_URL_ENV)
+    if explicit:
+        return explicit
+    return f"sqlite+aiosqlite:///{data_dir(env) / SQLITE_FILE}"
+
+
+def normalise_url(url: str) -> URL:
+    """Pick the async driver for a bare ``sqlite://`` or ``postgresql://`` URL."""
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # sqlalchemy raises ArgumentError; keep the message short
+        raise ConfigError("the database URL is not valid") from exc
+    backend = parsed.get_backend_name()
+    if backend not in _DRIVERS:
+        raise ConfigError(f"unsupported database {backend!r}: use sqlite or postgresql")
+    if parsed.drivername == backend:
+        parsed = parsed.set(drivername=_DRIVERS[backend])
+    return parsed
+
+
+def safe_url(url: URL) -> str:
+    """The URL with its password masked, for messages and logs."""
+    return url.render_as_string(hide_password=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+def _prepare_sqlite_file(url: URL) -> None:
+    database = url.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+class Database:
+    """An async engine plus explicit read and write sessions."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+
+    @property
+    def is_sqlite(self) -> bool:
+        """True on the embedded SQLite engine."""
+        return self.engine.dialect.name == "sqlite"
+
+    @property
+    def url(self) -> str:
+        """The database URL, password masked."""
+        return safe_url(self.engine.url)
+
+    @asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        """A session for reads; whatever it did is rolled back at the end."""
+        async with self._sessions() as session:
+            yield session
+
+    @asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A session in one transaction: committed on success, rolled back on error."""
+        if self._write_lock is None:
+            async with self._sessions.begin() as session:
+                yield session
+            return
+        async with self._write_lock, self._sessions.begin() as session:
+            yield session
+
+    async def aclose(self) -> None:
+        """Close every pooled connection."""
+        await self.engine.dispose()
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def open_database(url: str | None = None, *, echo: bool = False) -> Database:
+    """A :class:`Database` for ``url`` (default: :func:`database_url`). Does no I/O."""
+    parsed = normalise_url(url or database_url())
+    if parsed.get_backend_name() == "sqlite":
+        _prepare_sqlite_file(parsed)
+        engine = create_async_engine(parsed, echo=echo)
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_async_engine(parsed, echo=echo, pool_pre_ping=True)
+    return Database(engine)

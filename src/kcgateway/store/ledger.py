@@ -1,0 +1,263 @@
+"""Repositories for what must never be lost: order intents, audit records, idempotency records.
+
+As in :mod:`kcgateway.store.repositories`, each wraps one caller-owned session and takes ``now``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kcgateway.store.repositories import new_id
+from kcgateway.store.tables import AuditRecord, IdempotencyRecord, OrderIntent
+from kcgateway.store.types import IntentId, OrderState
+
+GENESIS_HASH = "0" * 64
+_AUDIT_LOCK_KEY = 0x6B636777  # "kcgw": serialises appends on PostgreSQL
+
+
+@dataclass(frozen=True, slots=True)
+class NewIntent:
+    """What an order intent is made of. Money is Decimal."""
+
+    account_id: str
+    client_oid: str
+    symbol: str
+    side: str
+    order_type: str
+    price: Decimal | None = None
+    size: Decimal | None = None
+    funds: Decimal | None = None
+    state: OrderState = OrderState.PERSISTED
+
+
+class DuplicateIntent(Exception):
+    """An intent with this (account, clientOid) already exists."""
+
+
+class OrderIntentRepository:
+    """Order intents; (account_id, client_oid) is unique."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def add(self, intent: NewIntent, *, now: datetime) -> IntentId:
+        """Insert; raises :class:`DuplicateIntent` if the clientOid is taken for the account."""
+        row = OrderIntent(
+            id=new_id(),
+            account_id=intent.account_id,
+            client_oid=intent.client_oid,
+            symbol=intent.symbol,
+            side=intent.side,
+            order_type=intent.order_type,
+            price=intent.price,
+            size=intent.size,
+            funds=intent.funds,
+            state=intent.state,
+            created_at=now,
+            updated_at=now,
+        )
+        try:
+            async with self._s.begin_nested():
+                self._s.add(row)
+        except IntegrityError as exc:
+            raise DuplicateIntent(
+                f"clientOid {intent.client_oid} already used on account {intent.account_id}"
+            ) from exc
+        return IntentId(row.id)
+
+    async def get(self, intent_id: str) -> OrderIntent | None:
+        """The intent, if any."""
+        return await self._s.get(OrderIntent, intent_id)
+
+    async def by_client_oid(self, account_id: str, client_oid: str) -> OrderIntent | None:
+        """The intent with this clientOid on this account, if any."""
+        query = select(OrderIntent).where(
+            OrderIntent.account_id == account_id, OrderIntent.client_oid == client_oid
+        )
+        return await self._s.scalar(query)
+
+    async def set_state(
+        self,
+        intent_id: str,
+        *,
+        expected: OrderState,
+        new: OrderState,
+        now: datetime,
+        exchange_order_id: str | None = None,
+    ) -> bool:
+        """Move ``expected -> new`` atomically; False if the intent was not in ``expected``."""
+        values: dict[str, Any] = {"state": new, "updated_at": now}
+        if exchange_order_id is not None:
+            values["exchange_order_id"] = exchange_order_id
+        result = await self._s.execute(
+            update(OrderIntent)
+            .where(OrderIntent.id == intent_id, OrderIntent.state == expected)
+            .values(**values)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def in_states(self, states: Sequence[OrderState]) -> Sequence[OrderIntent]:
+        """Intents in any of ``states`` (for the reconciler), oldest first."""
+        query = (
+            select(OrderIntent)
+            .where(OrderIntent.state.in_(list(states)))
+            .order_by(OrderIntent.created_at, OrderIntent.id)
+        )
+        return (await self._s.scalars(query)).all()
+
+
+def audit_hash(
+    prev_hash: str,
+    *,
+    tenant_id: str | None,
+    actor: str,
+    action: str,
+    subject: str,
+    detail: dict[str, Any],
+    created_at: datetime,
+) -> str:
+    """SHA-256 over the previous hash and the canonical JSON of the record. Pure."""
+    body = json.dumps(
+        {
+            "tenant_id": tenant_id,
+            "actor": actor,
+            "action": action,
+            "subject": subject,
+            "detail": detail,
+            "created_at": created_at.isoformat(),
+        },
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+
+
+def _record_hash(rec: AuditRecord) -> str:
+    return audit_hash(
+        rec.prev_hash,
+        tenant_id=rec.tenant_id,
+        actor=rec.actor,
+        action=rec.action,
+        subject=rec.subject,
+        detail=rec.detail,
+        created_at=rec.created_at,
+    )
+
+
+class AuditRepository:
+    """The append-only audit log. There is no update or delete method, on purpose."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def append(
+        self,
+        *,
+        actor: str,
+        action: str,
+        subject: str,
+        now: datetime,
+        detail: dict[str, Any] | None = None,
+        tenant_id: str | None = None,
+    ) -> AuditRecord:
+        """Append one record chained to the last one. Call inside ``Database.write()``."""
+        if self._s.get_bind().dialect.name == "postgresql":
+            await self._s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})
+        last = await self._s.scalar(select(AuditRecord.hash).order_by(AuditRecord.seq.desc()))
+        prev = last or GENESIS_HASH
+        detail = dict(detail or {})
+        rec = AuditRecord(
+            tenant_id=tenant_id,
+            actor=actor,
+            action=action,
+            subject=subject,
+            detail=detail,
+            created_at=now,
+            prev_hash=prev,
+        )
+        rec.hash = _record_hash(rec)
+        self._s.add(rec)
+        await self._s.flush()
+        return rec
+
+    async def all(self) -> Sequence[AuditRecord]:
+        """Every record, in order."""
+        return (await self._s.scalars(select(AuditRecord).order_by(AuditRecord.seq))).all()
+
+    async def verify(self) -> int | None:
+        """The ``seq`` of the first record that breaks the chain, or None when it is intact."""
+        prev = GENESIS_HASH
+        for rec in await self.all():
+            if rec.prev_hash != prev or _record_hash(rec) != rec.hash:
+                return rec.seq
+            prev = rec.hash
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredResponse:
+    """The response first given for an idempotency key."""
+
+    request_hash: str
+    status: int
+    body: str
+    created_at: datetime
+
+
+class IdempotencyRepository:
+    """First responses per (scope, Idempotency-Key)."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._s = session
+
+    async def get(self, scope: str, key: str) -> StoredResponse | None:
+        """The stored response, if any."""
+        row = await self._s.get(IdempotencyRecord, (scope, key))
+        if row is None:
+            return None
+        return StoredResponse(
+            row.request_hash, row.response_status, row.response_body, row.created_at
+        )
+
+    async def save(
+        self, scope: str, key: str, *, request_hash: str, status: int, body: str, now: datetime
+    ) -> StoredResponse:
+        """Store a response; if one is already stored (a race), return that one instead."""
+        row = IdempotencyRecord(
+            scope=scope,
+            key=key,
+            request_hash=request_hash,
+            response_status=status,
+            response_body=body,
+            created_at=now,
+        )
+        try:
+            async with self._s.begin_nested():
+                self._s.add(row)
+        except IntegrityError:
+            existing = await self.get(scope, key)
+            if existing is None:  # pragma: no cover - the conflicting row vanished
+                raise
+            return existing
+        return StoredResponse(request_hash, status, body, now)
+
+    async def purge_before(self, cutoff: datetime) -> int:
+        """Delete records created before ``cutoff``; returns how many."""
+        rows = (
+            await self._s.scalars(
+                select(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff)
+            )
+        ).all()
+        for row in rows:
+            await self._s.delete(row)
+        return len(rows)

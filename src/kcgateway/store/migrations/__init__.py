@@ -1,0 +1,1 @@
+"""Alembic migration scripts, applied by ``kcgateway db upgrade``."""

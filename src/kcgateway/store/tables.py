@@ -1,0 +1,170 @@
+"""SQLAlchemy 2.0 tables. Money is :class:`~kcgateway.store.types.Money`, time is UTC-aware.
+
+Secrets never appear here in clear: ``credentials`` holds sealed envelopes only, and
+``gateway_keys`` holds an HMAC of each key's secret.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Enum,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from kcgateway.store.types import Money, OrderState, UtcDateTime
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+ID = 36
+
+
+class Base(DeclarativeBase):
+    """Declarative base with a stable constraint naming scheme (for migrations)."""
+
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class Tenant(Base):
+    """A customer of the gateway: owns accounts, credentials and keys."""
+
+    __tablename__ = "tenants"
+
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ExchangeAccount(Base):
+    """A KuCoin (sub-)account a tenant trades through."""
+
+    __tablename__ = "exchange_accounts"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    exchange: Mapped[str] = mapped_column(String(32), default="kucoin")
+    sub_uid: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class CredentialRow(Base):
+    """One sealed credential set: one DEK (wrapped by ``kek_id``), one sealed blob per field."""
+
+    __tablename__ = "credentials"
+
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    account_id: Mapped[str | None] = mapped_column(ForeignKey("exchange_accounts.id"))
+    api_key: Mapped[str] = mapped_column(String(128))
+    key_version: Mapped[int] = mapped_column(Integer)
+    broker_partner: Mapped[str | None] = mapped_column(String(128))
+    broker_name: Mapped[str | None] = mapped_column(String(128))
+    broker_verify: Mapped[bool] = mapped_column(Boolean, default=True)
+    envelope_version: Mapped[int] = mapped_column(Integer)
+    alg: Mapped[str] = mapped_column(String(32))
+    kek_id: Mapped[str] = mapped_column(String(200), index=True)
+    wrapped_dek: Mapped[bytes] = mapped_column(LargeBinary)
+    sealed_fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class GatewayKey(Base):
+    """A key kcgateway issued (SECURITY.md section 2): only an HMAC of its secret is kept."""
+
+    __tablename__ = "gateway_keys"
+
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    secret_hmac: Mapped[bytes] = mapped_column(LargeBinary(32))
+    last4: Mapped[str] = mapped_column(String(4))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    ip_allowlist: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class OrderIntent(Base):
+    """An order the gateway means to place: unique per (account, clientOid)."""
+
+    __tablename__ = "order_intents"
+    __table_args__ = (UniqueConstraint("account_id", "client_oid"),)
+
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("exchange_accounts.id"), index=True)
+    client_oid: Mapped[str] = mapped_column(String(64))
+    symbol: Mapped[str] = mapped_column(String(64))
+    side: Mapped[str] = mapped_column(String(8))
+    order_type: Mapped[str] = mapped_column(String(16))
+    price: Mapped[Decimal | None] = mapped_column(Money())
+    size: Mapped[Decimal | None] = mapped_column(Money())
+    funds: Mapped[Decimal | None] = mapped_column(Money())
+    state: Mapped[OrderState] = mapped_column(
+        Enum(
+            OrderState,
+            name="order_state",
+            native_enum=False,
+            length=16,
+            values_callable=lambda e: [m.value for m in e],
+            validate_strings=True,
+        ),
+        index=True,
+    )
+    exchange_order_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class AuditRecord(Base):
+    """Append-only, hash-chained audit log. ``prev_hash`` is unique: the chain cannot fork."""
+
+    __tablename__ = "audit_records"
+
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    tenant_id: Mapped[str | None] = mapped_column(String(ID), index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(100))
+    subject: Mapped[str] = mapped_column(String(200))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    hash: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class IdempotencyRecord(Base):
+    """The first response to an ``Idempotency-Key`` (per scope), replayed for the same body."""
+
+    __tablename__ = "idempotency_records"
+
+    scope: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response_status: Mapped[int] = mapped_column(Integer)
+    response_body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)

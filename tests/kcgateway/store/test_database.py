@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import asyncio
+import secrets
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from kcgateway.errors import ConfigError
+from kcgateway.store.database import data_dir, database_url, normalise_url, open_database
+from kcgateway.store.ledger import AuditRepository
+from kcgateway.store.repositories import TenantRepository
+from tests.helpers.databases import sqlite_database
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_default_url_is_a_sqlite_file_under_the_data_dir() -> None:
+    assert data_dir({}) == Path("data")
+    assert database_url({}) == "sqlite+aiosqlite:///data/kcgateway.db"
+    assert database_url({"KCGW_DATA_DIR": "/srv/kcgw"}) == (
+        "sqlite+aiosqlite:////srv/kcgw/kcgateway.db"
+    )
+    pg = "postgresql+asyncpg://u@h/db"
+    assert database_url({"KCGW_DATABASE_URL": pg, "KCGW_DATA_DIR": "/x"}) == pg
+
+
+def test_bare_urls_get_the_async_driver_and_others_are_refused() -> None:
+    assert normalise_url("postgresql://u@h/db").drivername == "postgresql+asyncpg"
+    assert normalise_url("sqlite:///x.db").drivername == "sqlite+aiosqlite"
+    with pytest.raises(ConfigError, match="unsupported database 'mysql'"):
+        normalise_url("mysql://u@h/db")
+    with pytest.raises(ConfigError, match="not valid"):
+        normalise_url("::not a url::")
+
+
+async def test_url_in_messages_hides_the_password(tmp_path: Path) -> None:
+    password = secrets.token_hex(8)
+    db = open_database(f"postgresql://user:{password}@127.0.0.1:1/none")
+    try:
+        assert password not in db.url and "***" in db.url
+    finally:
+        await db.aclose()
+
+
+async def test_sqlite_runs_in_wal_with_a_busy_timeout_and_foreign_keys(tmp_path: Path) -> None:
+    db = await sqlite_database(tmp_path / "deep" / "dir" / "k.db")
+    try:
+        async with db.read() as s:
+            assert (await s.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
+            assert (await s.execute(text("PRAGMA busy_timeout"))).scalar() == 10_000
+            assert (await s.execute(text("PRAGMA foreign_keys"))).scalar() == 1
+        assert (tmp_path / "deep" / "dir").stat().st_mode & 0o077 == 0
+    finally:
+        await db.aclose()
+
+
+async def test_fifty_concurrent_writers_on_sqlite_all_complete(tmp_path: Path) -> None:
+    db = await sqlite_database(tmp_path / "busy.db")
+
+    async def writer(i: int) -> None:
+        # read-then-write transactions: the audit append reads the chain head, then inserts
+        async with db.write() as s:
+            await AuditRepository(s).append(actor=f"w{i}", action="write", subject="-", now=NOW)
+            await asyncio.sleep(0)  # yield inside the transaction: others must wait, not fail
+            await TenantRepository(s).add(f"w{i}-{uuid.uuid4().hex[:6]}", now=NOW)
+
+    try:
+        results = await asyncio.gather(*(writer(i) for i in range(50)), return_exceptions=True)
+        errors = [r for r in results if isinstance(r, BaseException)]
+        assert errors == []
+        async with db.read() as s:
+            assert (await s.execute(text("SELECT count(*) FROM tenants"))).scalar() == 50
+            assert len(await AuditRepository(s).all()) == 50
+            assert await AuditRepository(s).verify() is None
+    finally:
+        await db.aclose()

@@ -1,0 +1,102 @@
+"""Only the vault's envelope and signer may decrypt, unwrap or reveal a secret.
+
+An AST walk over every module in src/: any call of a method or function named in ``FORBIDDEN``
+(and any ``getattr(x, "<forbidden name>")``) outside ``ALLOWED`` fails the build.
+
+Allowed, and why:
+- vault/envelope.py: the envelope itself. ``seal`` reveals the plaintext once to encrypt it;
+  ``unwrap_dek``/``open_fields`` are the decryptors (AES-GCM ``decrypt``).
+- vault/signer.py: the one caller of ``unwrap_dek`` and ``open_fields``; it hands the result
+  straight to ``sign_request`` and returns headers.
+- vault/kek.py: ``LocalKek.unwrap`` decrypts a *data key* with the KEK (AES-GCM ``decrypt``).
+- vault/transit.py: ``TransitKek.unwrap`` asks Vault to decrypt a *data key*
+  (``decrypt_data``), and ``reveal`` of the Vault token to hand it to hvac.
+- kucoin/signing.py: the pure signer needs the raw secret bytes for HMAC; it receives
+  ``Credentials`` built by vault/signer.py and returns headers.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+SRC = Path(__file__).resolve().parents[3] / "src"
+FORBIDDEN = {
+    "decrypt",
+    "decrypt_data",
+    "unwrap",
+    "unwrap_dek",
+    "open_fields",
+    "reveal",
+    "rewrap_dek",
+}
+ALLOWED = {
+    "kcgateway/vault/envelope.py": {"decrypt", "reveal", "unwrap", "unwrap_dek"},
+    "kcgateway/vault/signer.py": {"unwrap_dek", "open_fields"},
+    "kcgateway/vault/kek.py": {"decrypt"},
+    "kcgateway/vault/transit.py": {"reveal", "decrypt_data"},
+    "kcgateway/vault/rotation.py": {"rewrap_dek"},  # rewraps a DEK; never opens a field
+    "kcgateway/kucoin/signing.py": {"reveal"},
+}
+
+
+def _called_name(node: ast.Call) -> str | None:
+    func = node.func
+    if isinstance(func, ast.Attribute):
+        return func.attr
+    if isinstance(func, ast.Name):
+        if func.id == "getattr" and len(node.args) >= 2:
+            arg = node.args[1]
+            if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                return arg.value
+        return func.id
+    return None
+
+
+def _string_names(tree: ast.AST) -> set[str]:
+    """Forbidden names passed as strings to a dispatcher (``self._call("decrypt_data")``)."""
+    found = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            for arg in node.args:
+                if isinstance(arg, ast.Constant) and arg.value in FORBIDDEN:
+                    found.add(str(arg.value))
+    return found
+
+
+def forbidden_calls(source: str) -> set[str]:
+    """Names from FORBIDDEN that ``source`` calls (directly, via getattr, or by string)."""
+    tree = ast.parse(source)
+    names = {_called_name(n) for n in ast.walk(tree) if isinstance(n, ast.Call)}
+    return (names & FORBIDDEN) | _string_names(tree)
+
+
+def test_only_the_vault_decrypts() -> None:
+    offenders = {}
+    seen = set()
+    for path in sorted(SRC.rglob("*.py")):
+        rel = path.relative_to(SRC).as_posix()
+        calls = forbidden_calls(path.read_text())
+        extra = calls - ALLOWED.get(rel, set())
+        if extra:
+            offenders[rel] = sorted(extra)
+        if calls:
+            seen.add(rel)
+    assert offenders == {}, f"only the vault may decrypt or reveal secrets: {offenders}"
+    assert {"kcgateway/vault/signer.py", "kcgateway/vault/envelope.py"} <= seen
+
+
+def test_transit_decrypt_goes_through_its_dispatcher() -> None:
+    text = (SRC / "kcgateway/vault/transit.py").read_text()
+    assert forbidden_calls(text) == {"reveal", "decrypt_data"}
+
+
+def test_the_checker_catches_each_way_of_calling() -> None:
+    assert forbidden_calls("creds.secret.reveal()") == {"reveal"}
+    assert forbidden_calls("getattr(x, 'reveal')()") == {"reveal"}
+    assert forbidden_calls("aes.decrypt(n, c, a)") == {"decrypt"}
+    assert forbidden_calls(
+        "from kcgateway.vault.envelope import open_fields\nopen_fields(r, k, n)"
+    ) == {"open_fields"}
+    assert forbidden_calls("client._call('decrypt_data', name='k')") == {"decrypt_data"}
+    assert forbidden_calls("print(secret)") == set()
