@@ -136,13 +136,19 @@ async def _worker(port: int, accounts: list[dict[str, Any]], stop_at: float, wid
 
 
 async def load(
-    port: int, accounts: list[dict[str, Any]], seconds: float, inflight: int
+    port: int,
+    accounts: list[dict[str, Any]],
+    seconds: float,
+    inflight: int,
+    on_start: Any = None,
 ) -> dict[str, Any]:
     """Warm up for 1 s, then measure ``seconds`` with ``inflight`` concurrent requests."""
     warm: dict[str, int] = {}
     end = time.perf_counter() + 1.0
     await asyncio.gather(*(_worker(port, accounts, end, -i, warm) for i in range(inflight)))
     counts: dict[str, int] = {}
+    if on_start is not None:
+        on_start()
     start = time.perf_counter()
     end = start + seconds
     await asyncio.gather(*(_worker(port, accounts, end, i, counts) for i in range(inflight)))
@@ -176,9 +182,17 @@ def main() -> None:
         assert child.stdout is not None
         accounts = json.loads(child.stdout.readline())
         time.sleep(0.5)
-        cpu_before = _cpu_seconds(child.pid)
-        result = asyncio.run(load(args.port, accounts, args.seconds, args.inflight))
-        cpu = _cpu_seconds(child.pid) - cpu_before
+        cpu_start: list[float] = []
+        result = asyncio.run(
+            load(
+                args.port,
+                accounts,
+                args.seconds,
+                args.inflight,
+                lambda: cpu_start.append(_cpu_seconds(child.pid)),
+            )
+        )
+        cpu = _cpu_seconds(child.pid) - cpu_start[0]
     finally:
         child.terminate()
         child.wait(timeout=10)
@@ -186,7 +200,7 @@ def main() -> None:
     total = sum(result["counts"].values()) + 1
     print(
         f"# {result['counts']} in {result['elapsed']:.1f} s; server CPU "
-        f"{cpu * 1e6 / total:.0f} us/request (incl. 1 s warm-up) -> one free core would do "
+        f"{cpu * 1e6 / total:.0f} us/request -> one free core would do "
         f"~{total / cpu:.0f}/s; load average {os.getloadavg()[0]:.2f}",
         file=sys.stderr,
     )

@@ -62,6 +62,13 @@ class ApiKey:
     label: str = ""
     created_at_ms: int = 0
 
+    hashed_passphrase: str = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # the v2/v3 passphrase header value, computed once per key
+        hashed = hmac_b64(self.secret, self.passphrase.encode())
+        object.__setattr__(self, "hashed_passphrase", hashed)
+
 
 @dataclass(frozen=True)
 class Partner:
@@ -109,8 +116,7 @@ _REQUIRED = ("KC-API-KEY", "KC-API-SIGN", "KC-API-TIMESTAMP", "KC-API-PASSPHRASE
 
 def hmac_b64(key: str, message: bytes) -> str:
     """Base64 of HMAC-SHA256(key, message)."""
-    digest = hmac.new(key.encode(), message, hashlib.sha256).digest()
-    return base64.b64encode(digest).decode()
+    return base64.b64encode(hmac.digest(key.encode(), message, hashlib.sha256)).decode()
 
 
 def prehash(req: SignedRequest, timestamp: str) -> bytes:
@@ -145,7 +151,7 @@ def _check_passphrase(key: ApiKey, headers: Mapping[str, str]) -> None:
     if version in (None, "", "1"):
         expected = key.passphrase
     elif version in ("2", "3"):
-        expected = hmac_b64(key.secret, key.passphrase.encode())
+        expected = key.hashed_passphrase
     else:
         raise AuthFailure("400009", "Invalid KC-API-KEY-VERSION")
     if not _same(sent, expected):

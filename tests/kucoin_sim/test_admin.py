@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import json
 import secrets
+import signal
+import socket
+import subprocess
+import sys
+import urllib.request
 from pathlib import Path
 from unittest import mock
 
@@ -108,3 +113,30 @@ def test_cli_banner_and_bad_config(tmp_path: Path) -> None:
     assert not any("apiKey" in line for line in _banner("http://a", "http://b", None))
     result = CliRunner().invoke(cli_app, ["sim", "--config", str(tmp_path / "missing.toml")])
     assert result.exit_code == 2 and "cannot read config" in result.output
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def test_kcgateway_sim_serves_and_stops_on_sigint() -> None:
+    spot, futures = _free_port(), _free_port()
+    exe = Path(sys.executable).with_name("kcgateway")
+    proc = subprocess.Popen(  # noqa: S603 - our own console script
+        [str(exe), "sim", "--spot-port", str(spot), "--futures-port", str(futures), "--seed", "3"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = [proc.stdout.readline() for _ in range(9)]
+        assert f"http://127.0.0.1:{spot}" in lines[0]
+        assert any(line.strip().startswith("apiKey") for line in lines)
+        with urllib.request.urlopen(f"http://127.0.0.1:{futures}/api/v1/timestamp") as resp:
+            assert json.loads(resp.read())["code"] == "200000"
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and "simulator stopped" in out

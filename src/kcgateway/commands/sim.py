@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
@@ -45,7 +46,10 @@ async def _serve(
         balances = {"USDT": "100000", "BTC": "10", "ETH": "100"}
         account = create_account(apps.state, {"balances": balances}, apps.state.now_ms())
         apps.state.exchange.fund(account["uid"], AccountType.FUTURES, "USDT", Decimal(100000))
-    runners = [web.AppRunner(apps.spot), web.AppRunner(apps.futures)]
+    runners = [
+        web.AppRunner(apps.spot, access_log=None),
+        web.AppRunner(apps.futures, access_log=None),
+    ]
     try:
         for runner, port in zip(runners, (spot_port, futures_port), strict=True):
             await runner.setup()
@@ -53,7 +57,12 @@ async def _serve(
         spot_url, futures_url = f"http://{host}:{spot_port}", f"http://{host}:{futures_port}"
         apps.state.spot_base_url, apps.state.futures_base_url = spot_url, futures_url
         typer.echo("\n".join(_banner(spot_url, futures_url, account)))
-        await asyncio.Event().wait()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        typer.echo("simulator stopped")
     finally:
         for runner in runners:
             await runner.cleanup()

@@ -16,12 +16,20 @@ Public API (stable; the server builds on it)::
     ex.get(uid, order_id); ex.get_by_client_oid(uid, oid)      # latest with that clientOid
     ex.orders(uid, status="active"|"done"|None, symbol=..., side=..., type=..., ...)
     ex.fills(uid, symbol=..., order_id=..., ...)                # newest first
-    ex.balances(uid, account_type, currency); ex.account(account_id); ex.transfer(...)
+    ex.balances(uid, account_type, currency); ex.account(account_id); ex.currencies()
+    ex.transfer(uid, cur, source=, target=, amount=, now_ms=, to_uid=None)  # inner / to user
+    ex.ledger_entries(uid, currency=, account_type=, start_ms=, end_ms=)    # newest first
     ex.book(symbol, depth) -> BookSnapshot(symbol, sequence, bids, asks, time_ms)
     ex.ticker(symbol); ex.stats_24h(symbol, now_ms); ex.trades(symbol, limit)
     ex.candles(symbol, interval_s, start_s, end_s)              # Candle.row() = KuCoin row
     ex.expire(now_ms)                                           # GTT orders
-    ex.drain_events() -> [L2Change | TradeEvent | OrderEvent | BalanceEvent]
+    ex.drain_events() -> [L2Change | TradeEvent | OrderEvent | BalanceEvent | PositionEvent]
+    ex.cancel_partial(uid, order_id, size, now_ms); ex.check(req, now_ms)  # HF / test orders
+    ex.set_price(symbol, price, now_ms); ex.tick(now_ms)        # admin price, market makers
+    futures: ex.position(uid, sym); ex.positions(uid); ex.account_overview(uid, "USDT");
+      ex.get/set_margin_mode(uid, sym[, mode]); ex.get/set_cross_leverage(uid, sym[, lev]);
+      ex.mark_price(sym). Futures orders use the same place/cancel with ``size`` in lots (or
+      ``qty``/``value_qty``), ``leverage``, ``reduce_only``, ``close_order``.
 
 Refusals raise :class:`EngineError` (``.code`` is KuCoin's code string, ``.message``); the
 codes chosen for each rule are listed in :class:`EngineError`'s docstring.
@@ -32,7 +40,7 @@ settlement and fees), ``marketdata`` (tape, candles, 24h stats), ``registry`` (o
 look-ups), ``events`` (the outbox for WebSocket feeds), ``config`` (defaults, loading).
 """
 
-from kucoin_sim.engine.accounts import Balance
+from kucoin_sim.engine.accounts import Balance, LedgerEntry
 from kucoin_sim.engine.config import (
     DEFAULT_CONTRACTS,
     DEFAULT_MARKET_MAKERS,
@@ -47,10 +55,12 @@ from kucoin_sim.engine.events import (
     L2Change,
     OrderEvent,
     OrderEventType,
+    PositionEvent,
     TradeEvent,
 )
-from kucoin_sim.engine.exchange import Exchange, Limits, Ticker
+from kucoin_sim.engine.exchange import Exchange, Limits
 from kucoin_sim.engine.marketdata import Candle, Stats24h
+from kucoin_sim.engine.marketdata_api import Ticker
 from kucoin_sim.engine.types import (
     AccountType,
     BookSnapshot,
@@ -91,6 +101,7 @@ __all__ = [
     "Exchange",
     "Fill",
     "L2Change",
+    "LedgerEntry",
     "Limits",
     "Liquidity",
     "MarginMode",
@@ -101,6 +112,7 @@ __all__ = [
     "OrderRequest",
     "OrderStatus",
     "OrderType",
+    "PositionEvent",
     "Side",
     "Stats24h",
     "StopKind",

@@ -11,6 +11,7 @@ Invariants (checked by the state-machine tests):
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -39,6 +40,30 @@ class Balance:
         return self.balance - self.holds
 
 
+@dataclass(frozen=True, slots=True)
+class LedgerEntry:
+    """One balance change, as ``/api/v1/accounts/ledgers`` lists it (holds are not entries).
+
+    ``biz_type`` is ``Deposit`` (admin funding), ``Transfer`` or ``Exchange`` (a trade's
+    settlement, fee included); ``amount`` is signed (``direction`` out when negative).
+    """
+
+    id: str
+    uid: str
+    account_type: AccountType
+    currency: str
+    amount: Decimal
+    balance: Decimal
+    biz_type: str
+    context: str
+    created_at_ms: int
+
+    @property
+    def direction(self) -> str:
+        """``in`` or ``out``."""
+        return "out" if self.amount < 0 else "in"
+
+
 def insufficient(account_type: AccountType) -> EngineError:
     """KuCoin's balance error for this account type (HF accounts use 126013)."""
     code = Codes.BALANCE_HF if account_type is AccountType.TRADE_HF else Codes.BALANCE
@@ -55,6 +80,36 @@ class Ledger:
         self._by_id: dict[str, Balance] = {}
         self.fees: dict[str, Decimal] = {}
         self.funded: dict[str, Decimal] = {}
+        self.history: dict[str, deque[LedgerEntry]] = {}
+        self.history_size = 1000
+        self.ephemeral: set[str] = set()
+        self._entries = 0
+
+    def _record(self, acct: Balance, amount: Decimal, biz: str, ref: str, now_ms: int) -> None:
+        """Keep a bounded per-user history of balance changes (not for ephemeral users)."""
+        if acct.uid in self.ephemeral or not amount:
+            return
+        entries = self.history.get(acct.uid)
+        if entries is None:
+            entries = self.history[acct.uid] = deque(maxlen=self.history_size)
+        self._entries += 1
+        entries.append(
+            LedgerEntry(
+                f"{self._entries:024x}",
+                acct.uid,
+                acct.type,
+                acct.currency,
+                amount,
+                acct.balance,
+                biz,
+                ref,
+                now_ms,
+            )
+        )
+
+    def entries(self, uid: str) -> list[LedgerEntry]:
+        """A user's recorded balance changes, newest first."""
+        return list(reversed(self.history.get(uid, ())))
 
     def account(self, uid: str, account_type: AccountType, currency: str) -> Balance:
         """The account, created empty (with a fresh 24-hex id) on first use."""
@@ -95,6 +150,7 @@ class Ledger:
             raise insufficient(account_type)
         acct.balance += amount
         self.funded[currency] = self.funded.get(currency, ZERO) + amount
+        self._record(acct, amount, "Deposit", "", now_ms)
         self._emit(
             acct,
             available_change=amount,
@@ -136,6 +192,7 @@ class Ledger:
         """Pay ``amount`` out of this account's holds (a fill consuming its frozen money)."""
         acct.holds -= amount
         acct.balance -= amount
+        self._record(acct, -amount, "Exchange", ref, now_ms)
         self._emit(
             acct,
             available_change=ZERO,
@@ -148,6 +205,7 @@ class Ledger:
     def credit(self, acct: Balance, amount: Decimal, ref: str, now_ms: int) -> None:
         """Add (or, negative, remove) money to the balance; the caller keeps it non-negative."""
         acct.balance += amount
+        self._record(acct, amount, "Exchange", ref, now_ms)
         self._emit(
             acct,
             available_change=amount,
@@ -170,16 +228,23 @@ class Ledger:
         target: AccountType,
         amount: Decimal,
         now_ms: int,
+        to_uid: str | None = None,
     ) -> None:
-        """Inner transfer of available money between two of a user's accounts."""
+        """Move available money between accounts.
+
+        Between two accounts of one user (inner transfer) or, with ``to_uid``, to another
+        user's account (sub-account and broker transfers).
+        """
         if amount <= 0:
             raise EngineError(Codes.PARAM, "amount must be positive")
         src = self.account(uid, source, currency)
         if amount > src.available:
             raise insufficient(source)
-        dst = self.account(uid, target, currency)
+        dst = self.account(to_uid or uid, target, currency)
         src.balance -= amount
         dst.balance += amount
+        self._record(src, -amount, "Transfer", "", now_ms)
+        self._record(dst, amount, "Transfer", "", now_ms)
         self._emit(
             src,
             available_change=-amount,

@@ -87,7 +87,21 @@ class BalanceEvent:
     time_ms: int
 
 
-Event = L2Change | TradeEvent | OrderEvent | BalanceEvent
+@dataclass(frozen=True, slots=True)
+class PositionEvent:
+    """A futures position after a fill changed it (``/contract/position``)."""
+
+    uid: str
+    symbol: str
+    current_qty: Decimal
+    avg_entry_price: Decimal
+    pos_margin: Decimal
+    realised_pnl: Decimal
+    leverage: Decimal
+    time_ms: int
+
+
+Event = L2Change | TradeEvent | OrderEvent | BalanceEvent | PositionEvent
 
 
 class Outbox:

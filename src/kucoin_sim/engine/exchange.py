@@ -15,14 +15,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from kucoin_sim.engine.accounts import Balance, Ledger
+from kucoin_sim.engine.accounts import Balance, Ledger, LedgerEntry
 from kucoin_sim.engine.config import EngineConfig, MarketMakerConfig
 from kucoin_sim.engine.events import Event, Outbox
 from kucoin_sim.engine.futures import FuturesDesk, FuturesSettlement
 from kucoin_sim.engine.futures_api import FuturesApi
 from kucoin_sim.engine.ids import IdGenerator
 from kucoin_sim.engine.market_maker import MarketMaker
-from kucoin_sim.engine.marketdata import Candle, Stats24h
+from kucoin_sim.engine.marketdata_api import MarketDataApi
 from kucoin_sim.engine.matching import ActiveCounter, Context, Market
 from kucoin_sim.engine.registry import OrderFilter, OrderRegistry
 from kucoin_sim.engine.rules import check_spot
@@ -30,7 +30,6 @@ from kucoin_sim.engine.spot import SpotSettlement
 from kucoin_sim.engine.types import (
     ZERO,
     AccountType,
-    BookSnapshot,
     Codes,
     ContractSpec,
     EngineError,
@@ -40,25 +39,9 @@ from kucoin_sim.engine.types import (
     OrderType,
     Side,
     SymbolSpec,
-    Trade,
 )
 
 NOT_FOUND_MSG = "order_not_exist_or_not_allow_to_cancel"
-
-
-@dataclass(frozen=True, slots=True)
-class Ticker:
-    """Level-1 ticker: last trade and best bid/ask (None when absent)."""
-
-    symbol: str
-    sequence: int
-    price: Decimal | None
-    size: Decimal | None
-    best_bid: Decimal | None
-    best_bid_size: Decimal | None
-    best_ask: Decimal | None
-    best_ask_size: Decimal | None
-    time_ms: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +52,7 @@ class Limits:
     per_symbol: int = 200
 
 
-class Exchange(FuturesApi):
+class Exchange(FuturesApi, MarketDataApi):
     """Spot (and futures) matching, accounts and market data for the simulator."""
 
     def __init__(
@@ -88,6 +71,7 @@ class Exchange(FuturesApi):
         self.outbox = Outbox()
         self.ledger = Ledger(self.ids, self.outbox)
         self.registry = OrderRegistry()
+        self.ledger.ephemeral = self.registry.ephemeral
         self.limits = limits or Limits()
         self.active = ActiveCounter()
         self.exempt: set[str] = set()
@@ -99,7 +83,7 @@ class Exchange(FuturesApi):
         )
         self._seq = 0
         self._next_uid = 100_000_000 + self.rng.randrange(100_000_000)
-        self.futures = FuturesDesk(self.contracts, self.ledger)
+        self.futures = FuturesDesk(self.contracts, self.ledger, self.outbox)
         self.makers: dict[str, MarketMaker] = {}
         self._build_markets()
         for cfg in market_makers:
@@ -161,11 +145,39 @@ class Exchange(FuturesApi):
         target: AccountType,
         amount: Decimal,
         now_ms: int = 0,
+        to_uid: str | None = None,
     ) -> None:
-        """Inner transfer between two of a user's accounts (``200004`` if short)."""
+        """Inner transfer, or to ``to_uid``'s account (sub-account / broker transfers).
+
+        ``200004`` if the source is short, ``400100`` if the amount is not positive.
+        """
         self.ledger.transfer(
-            uid, currency, source=source, target=target, amount=amount, now_ms=now_ms
+            uid, currency, source=source, target=target, amount=amount, now_ms=now_ms, to_uid=to_uid
         )
+
+    def ledger_entries(
+        self,
+        uid: str,
+        *,
+        currency: str | None = None,
+        account_type: AccountType | None = None,
+        start_ms: int | None = None,
+        end_ms: int | None = None,
+    ) -> list[LedgerEntry]:
+        """A user's balance changes (the latest 1,000), newest first, filtered."""
+        return [
+            e
+            for e in self.ledger.entries(uid)
+            if (currency is None or e.currency == currency)
+            and (account_type is None or e.account_type is account_type)
+            and (start_ms is None or e.created_at_ms >= start_ms)
+            and (end_ms is None or e.created_at_ms <= end_ms)
+        ]
+
+    def currencies(self) -> list[str]:
+        """Every currency of every symbol and contract, sorted."""
+        names = {c for symbol in self.markets for c in self.currencies_of(symbol)}
+        return sorted(names)
 
     def balances(
         self, uid: str, account_type: AccountType | None = None, currency: str | None = None
@@ -189,11 +201,8 @@ class Exchange(FuturesApi):
 
     def place(self, req: OrderRequest, now_ms: int) -> Order:
         """Validate, reserve and execute one order; returns its snapshot after matching."""
-        market = self.market(req.symbol)
-        market.expire(now_ms)
-        req = self._validate(req, market)
-        self._check_client_oid(req)
-        self._check_limits(req)
+        req = self.check(req, now_ms)
+        market = self.markets[req.symbol]
         order = self._new_order(req, now_ms)
         market.settlement.reserve(order, market.book, now_ms)
         self.registry.add(order)
@@ -273,6 +282,38 @@ class Exchange(FuturesApi):
         self.markets[order.symbol].cancel(order, now_ms)
         return order.snapshot()
 
+    def cancel_partial(
+        self,
+        uid: str,
+        order_id: str,
+        cancel_size: Decimal,
+        now_ms: int,
+        account_type: AccountType | None = None,
+    ) -> Order:
+        """Cancel part of an active order (HF ``cancelSize``); all of it cancels the order."""
+        order = self.registry.get(order_id)
+        if order is None or order.uid != uid or not order.active:
+            raise _not_found(account_type)
+        market = self.markets[order.symbol]
+        if order.remaining_funds is not None:
+            raise EngineError(Codes.PARAM, "A market order by funds cannot be partly cancelled")
+        if cancel_size <= 0 or cancel_size % market.size_increment:
+            raise EngineError(Codes.PARAM, "cancelSize invalid")
+        market.reduce(order, cancel_size, now_ms)
+        return order.snapshot()
+
+    def check(self, req: OrderRequest, now_ms: int) -> OrderRequest:
+        """Validate an order like :meth:`place` (rules, clientOid, limits) without placing it.
+
+        For the test-order endpoints; returns the normalised request (futures: lots).
+        """
+        market = self.market(req.symbol)
+        market.expire(now_ms)
+        req = self._validate(req, market)
+        self._check_client_oid(req)
+        self._check_limits(req)
+        return req
+
     def cancel_by_client_oid(
         self, uid: str, client_oid: str, now_ms: int, account_type: AccountType | None = None
     ) -> Order:
@@ -351,53 +392,6 @@ class Exchange(FuturesApi):
 
     def _on_fills(self, taker: Fill, maker: Fill) -> None:
         self.registry.add_fills((taker, maker))
-
-    # -- market data -------------------------------------------------------------------------
-
-    def book(self, symbol: str, depth: int | None = None, now_ms: int = 0) -> BookSnapshot:
-        """Aggregated visible book (hidden excluded, iceberg shown part only)."""
-        book = self.market(symbol).book
-        return BookSnapshot(
-            symbol,
-            book.sequence,
-            book.depth(Side.BUY, depth),
-            book.depth(Side.SELL, depth),
-            now_ms,
-        )
-
-    def ticker(self, symbol: str) -> Ticker:
-        """Last trade and best visible bid/ask."""
-        market = self.market(symbol)
-        bids = market.book.depth(Side.BUY, 1)
-        asks = market.book.depth(Side.SELL, 1)
-        last = market.tape.trades[-1] if market.tape.trades else None
-        return Ticker(
-            symbol,
-            market.book.sequence,
-            market.tape.last_price,
-            market.tape.last_size,
-            bids[0][0] if bids else None,
-            bids[0][1] if bids else None,
-            asks[0][0] if asks else None,
-            asks[0][1] if asks else None,
-            last.time_ms if last is not None else 0,
-        )
-
-    def stats_24h(self, symbol: str, now_ms: int) -> Stats24h:
-        """Rolling 24h statistics from the simulated trades."""
-        return self.market(symbol).tape.stats_24h(now_ms)
-
-    def trades(self, symbol: str, limit: int = 100) -> list[Trade]:
-        """Latest public trades, newest first."""
-        return self.market(symbol).tape.recent(limit)
-
-    def candles(self, symbol: str, interval_s: int, start_s: int, end_s: int) -> list[Candle]:
-        """OHLCV candles built from the trades, newest first (``Candle.row()`` = KuCoin row)."""
-        return self.market(symbol).tape.candles(interval_s, start_s, end_s)
-
-    def last_price(self, symbol: str) -> Decimal | None:
-        """The last trade (or set) price."""
-        return self.market(symbol).tape.last_price
 
     def currencies_of(self, symbol: str) -> tuple[str, ...]:
         """(base, quote) of a spot symbol, (settle,) of a contract."""

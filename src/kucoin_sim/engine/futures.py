@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 
 from kucoin_sim.engine.accounts import Balance, Ledger
 from kucoin_sim.engine.book import OrderBook
+from kucoin_sim.engine.events import Outbox, PositionEvent
 from kucoin_sim.engine.rules import check_price, is_multiple
 from kucoin_sim.engine.types import (
     ONE,
@@ -116,9 +117,12 @@ class AccountOverview:
 class FuturesDesk:
     """Positions, margin modes and cross leverages of every user."""
 
-    def __init__(self, contracts: dict[str, ContractSpec], ledger: Ledger) -> None:
+    def __init__(
+        self, contracts: dict[str, ContractSpec], ledger: Ledger, outbox: Outbox | None = None
+    ) -> None:
         self.contracts = contracts
         self.ledger = ledger
+        self.outbox = outbox or Outbox()
         self.positions: dict[tuple[str, str], Position] = {}
         self.margin_modes: dict[tuple[str, str], MarginMode] = {}
         self.cross_leverage: dict[tuple[str, str], Decimal] = {}
@@ -337,7 +341,15 @@ class FuturesSettlement:
         return worst
 
     def affordable(self, order: Order, price: Decimal, size: Decimal) -> Decimal:
-        """Cut ``size`` to whole lots the hold still pays for."""
+        """Cut a market order's ``size`` to whole lots its hold still pays for.
+
+        Limit orders are never cut: a sell fills at or above its price, where the margin of
+        ``value / leverage`` is a little higher than what was frozen at the limit price; the
+        position then gets the frozen amount (the difference is not charged), so a limit order
+        never rests crossed for want of margin.
+        """
+        if order.type is OrderType.LIMIT:
+            return size
         per_lot = price * self.spec.multiplier * self._rate(order)
         if per_lot * size <= order.hold:
             return size
@@ -388,6 +400,18 @@ class FuturesSettlement:
         if size - closing:
             self._open(order, pos, price, size - closing, now_ms)
         pos.realised_pnl -= fee_paid
+        self.desk.outbox.put(
+            PositionEvent(
+                pos.uid,
+                pos.symbol,
+                pos.qty,
+                pos.avg_entry,
+                pos.margin,
+                pos.realised_pnl,
+                pos.leverage,
+                now_ms,
+            )
+        )
         order.fee += fee_paid
         order.fee_currency = spec.settle
         return Fill(
@@ -422,7 +446,7 @@ class FuturesSettlement:
         margin_part = min(margin_part, pos.margin)
         self.ledger.release(acct, margin_part, order.id, now)
         pos.margin -= margin_part
-        pnl = (price - pos.avg_entry) * lots * self.spec.multiplier * sign
+        pnl = ((price - pos.avg_entry) * lots * self.spec.multiplier * sign).quantize(Q8)
         self.ledger.credit(acct, pnl, order.id, now)
         self.ledger.collect_fee(self.spec.settle, -pnl)
         pos.realised_pnl += pnl

@@ -144,15 +144,18 @@ class Market:
     # -- entry points ----------------------------------------------------------------------
 
     def submit(self, order: Order, now_ms: int) -> None:
-        """Take a validated, reserved order: park a stop, or execute it now."""
+        """Take a validated, reserved order: park a stop, or execute it now.
+
+        A stop whose condition already holds against the last price triggers at once.
+        """
         self._event(OrderEventType.RECEIVED, order, now_ms)
         if order.stop is not None and not order.stop_triggered:
             order.status = OrderStatus.NEW
             self.stops[order.id] = order
             self.open_orders[order.id] = order
             self.ctx.active.add(order)
-            return
-        self.execute(order, now_ms)
+        else:
+            self.execute(order, now_ms)
         self.run_stops(now_ms)
 
     def cancel(self, order: Order, now_ms: int) -> None:
@@ -163,6 +166,30 @@ class Market:
             self._l2(level, order.side, before, now_ms)
         self.stops.pop(order.id, None)
         self._finish(order, DoneReason.CANCELED, now_ms)
+
+    def reduce(self, order: Order, size: Decimal, now_ms: int) -> None:
+        """Cancel ``size`` of an active order (STP decrease, HF partial cancel).
+
+        Cancelling all that remains cancels the order; otherwise the order keeps its place in
+        the queue, its hold shrinks to the new need and an ``update`` event is recorded.
+        """
+        if size >= order.remaining:
+            self.cancel(order, now_ms)
+            return
+        old_size = order.remaining
+        if order.in_book:
+            before = self._visible_at(order)
+            level = self.book.shrink(order, size)
+            self._l2(level, order.side, before, now_ms)
+        else:
+            order.remaining -= size
+        order.cancelled_size += size
+        order.last_updated_ms = now_ms
+        self.settlement.trim(order, now_ms)
+        if self.ctx.outbox.enabled:
+            self.ctx.outbox.put(
+                OrderEvent(OrderEventType.UPDATE, order.snapshot(), now_ms, old_size=old_size)
+            )
 
     def expire(self, now_ms: int) -> None:
         """Cancel GTT orders whose time is up (``now >= created + cancelAfter``)."""
@@ -276,15 +303,7 @@ class Market:
         cut = min(taker.remaining, maker.remaining)
         taker.remaining -= cut
         taker.cancelled_size += cut
-        if cut >= maker.remaining:
-            self.cancel(maker, now_ms)
-        else:
-            before = self._visible_at(maker)
-            level = self.book.shrink(maker, cut)
-            maker.cancelled_size += cut
-            self.settlement.trim(maker, now_ms)
-            self._l2(level, maker.side, before, now_ms)
-            self._event(OrderEventType.UPDATE, maker, now_ms)
+        self.reduce(maker, cut, now_ms)
         return taker.remaining <= 0
 
     def _fok_fillable(self, order: Order) -> bool:
@@ -307,14 +326,12 @@ class Market:
 
     def _conclude(self, order: Order, killed: bool, now_ms: int) -> None:
         """Rest, fill or cancel ``order`` after matching (rule 4)."""
-        if order.remaining_funds is not None or order.remaining <= 0:
+        if killed:
+            self._finish(order, DoneReason.CANCELED, now_ms)
+        elif order.remaining_funds is not None or order.remaining <= 0:
             reason = DoneReason.FILLED if order.deal_size > 0 else DoneReason.CANCELED
             self._finish(order, reason, now_ms)
-        elif (
-            killed
-            or order.type is OrderType.MARKET
-            or order.tif in (TimeInForce.IOC, TimeInForce.FOK)
-        ):
+        elif order.type is OrderType.MARKET or order.tif in (TimeInForce.IOC, TimeInForce.FOK):
             self._finish(order, DoneReason.CANCELED, now_ms)
         else:
             self._rest(order, now_ms)

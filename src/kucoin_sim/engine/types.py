@@ -7,9 +7,8 @@ Money, prices and sizes are :class:`~decimal.Decimal` everywhere. Specs and requ
 
 from __future__ import annotations
 
-import copy
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 
 ZERO = Decimal(0)
@@ -226,7 +225,7 @@ class OrderRequest:
     value_qty: Decimal | None = None
 
 
-@dataclass(slots=True)
+@dataclass
 class Order:
     """The engine's record of an order. Public calls return snapshots (see :meth:`snapshot`).
 
@@ -278,7 +277,6 @@ class Order:
     leverage: Decimal | None = None
     margin_mode: MarginMode | None = None
     reduce_only: bool = False
-    tags_extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def active(self) -> bool:
@@ -291,8 +289,10 @@ class Order:
         return self.stop is not None
 
     def snapshot(self) -> Order:
-        """A copy that later matching will not change."""
-        return copy.copy(self)
+        """A copy that later matching will not change (every field is immutable)."""
+        clone = Order.__new__(Order)
+        clone.__dict__.update(self.__dict__)
+        return clone
 
 
 @dataclass(frozen=True, slots=True)

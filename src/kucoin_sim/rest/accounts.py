@@ -43,9 +43,27 @@ def get_account(call: Call) -> object:
 
 @routes.add("GET", "/api/v1/accounts/ledgers", pool=Pool.MANAGEMENT, weight=2, permission=GENERAL)
 def ledgers(call: Call) -> object:
-    """Ledger entries are not recorded by the simulator: an empty page."""
-    page, size = call.query.page(50, 500)
-    return views.paginate([], page, size)
+    """Balance changes (``currency``, ``startAt``, ``endAt``), newest first, paginated."""
+    q = call.query
+    page, size = q.page(50, 500)
+    entries = call.state.exchange.ledger_entries(
+        call.uid,
+        currency=q.text("currency"),
+        start_ms=q.integer("startAt"),
+        end_ms=q.integer("endAt"),
+    )
+    items = [
+        {
+            "id": e.id, "currency": e.currency, "amount": views.num(abs(e.amount)),
+            "fee": "0", "balance": views.num(e.balance),
+            "accountType": e.account_type.value.upper(),
+            "bizType": e.biz_type, "direction": e.direction, "createdAt": e.created_at_ms,
+            "context": e.context,
+        }
+        for e in entries
+        if e.account_type in (AccountType.MAIN, AccountType.TRADE, AccountType.MARGIN)
+    ]  # fmt: skip
+    return views.paginate(items, page, size)
 
 
 @routes.add("GET", "/api/v1/user/api-key", pool=Pool.MANAGEMENT, weight=20, permission=GENERAL)

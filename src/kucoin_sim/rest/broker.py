@@ -17,6 +17,7 @@ from kucoin_sim.auth import ApiKey
 from kucoin_sim.engine import AccountType
 from kucoin_sim.ratelimit import Pool
 from kucoin_sim.rest import views
+from kucoin_sim.rest.orders import engine_call
 from kucoin_sim.rest.params import ApiError, Params, bad
 from kucoin_sim.rest.routing import Call, RouteTable
 from kucoin_sim.state import Transfer, User
@@ -177,12 +178,17 @@ def _move(
     currency: str,
     amount: Decimal,
 ) -> None:
-    ex = call.state.exchange
-    have = sum((b.available for b in ex.balances(src[0], src[1], currency)), Decimal(0))
-    if have < amount:
-        raise ApiError("200004", "Balance insufficient")
-    ex.fund(src[0], src[1], currency, -amount, call.now_ms)
-    ex.fund(dst[0], dst[1], currency, amount, call.now_ms)
+    engine_call(
+        lambda: call.state.exchange.transfer(
+            src[0],
+            currency,
+            source=src[1],
+            target=dst[1],
+            amount=amount,
+            now_ms=call.now_ms,
+            to_uid=dst[0],
+        )
+    )
 
 
 @routes.add("POST", "/api/v1/broker/nd/transfer", weight=1, **_BROKER)

@@ -23,7 +23,7 @@ from kucoin_sim.engine import (
     Stp,
 )
 from kucoin_sim.ratelimit import Pool
-from kucoin_sim.rest.orders import engine_call, place
+from kucoin_sim.rest.orders import engine_call, place, validate_only
 from kucoin_sim.rest.params import ApiError, Params, bad
 from kucoin_sim.rest.routing import Call, RouteTable
 from kucoin_sim.rest.views import ZERO, fnum, paginate
@@ -297,7 +297,7 @@ def add_order_test(call: Call) -> object:
     """Validate only."""
     req = parse_futures(call.json, call.uid)
     _contract(call, req.symbol)
-    return {"orderId": call.state.new_id(), "clientOid": req.client_oid}
+    return {"orderId": validate_only(call, req), "clientOid": req.client_oid}
 
 
 @routes.add(

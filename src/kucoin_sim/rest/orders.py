@@ -122,8 +122,8 @@ def place(call: Call, req: OrderRequest) -> Order:
 
 
 def validate_only(call: Call, req: OrderRequest) -> str:
-    """Test orders: check the symbol and fields, place nothing, answer a fresh id."""
-    engine_call(lambda: call.state.exchange.market(req.symbol))
+    """Test orders: every rule ``place`` applies, nothing placed; answers a fresh id."""
+    engine_call(lambda: call.state.exchange.check(req, call.now_ms))
     return call.state.new_id()
 
 

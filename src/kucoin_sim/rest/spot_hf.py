@@ -160,6 +160,23 @@ def cancel_by_client_oid_sync(call: Call) -> object:
     return _sync_answer(_cancel_client_oid(call))
 
 
+@routes.add(
+    "DELETE", "/api/v1/hf/orders/cancel/{orderId}", pool=Pool.SPOT, weight=2, permission=SPOT
+)
+def cancel_partial(call: Call) -> object:
+    """Cancel ``cancelSize`` of an order -> ``{orderId, cancelSize}``."""
+    _symbol(call)
+    order_id = call.path("orderId")
+    size = call.query.decimal("cancelSize", required=True)
+    assert size is not None  # noqa: S101 - required=True
+    engine_call(
+        lambda: call.state.exchange.cancel_partial(
+            call.uid, order_id, size, call.now_ms, AccountType.TRADE_HF
+        )
+    )
+    return {"orderId": order_id, "cancelSize": views.num(size)}
+
+
 @routes.add("DELETE", "/api/v1/hf/orders", pool=Pool.SPOT, weight=2, permission=SPOT)
 def cancel_symbol(call: Call) -> object:
     """Cancel every order of one symbol -> ``"success"``."""

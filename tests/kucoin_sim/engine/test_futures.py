@@ -163,3 +163,15 @@ def test_insufficient_margin() -> None:
     with pytest.raises(EngineError) as info:
         fut(ex, a, Side.BUY, 2000, "30000", leverage=D(1))
     assert info.value.code == Codes.BALANCE
+
+
+def test_position_events_follow_fills() -> None:
+    from kucoin_sim.engine import PositionEvent
+
+    ex, a, b, _ = setup()
+    fut(ex, a, Side.SELL, 3, "30000", leverage=D(3))
+    ex.drain_events()
+    fut(ex, b, Side.BUY, 2, leverage=D(2))
+    events = [e for e in ex.drain_events() if isinstance(e, PositionEvent)]
+    assert [(e.uid, e.current_qty) for e in events] == [(b, 2), (a, -2)]
+    assert events[0].avg_entry_price == D(30000) and events[0].pos_margin == D(30)

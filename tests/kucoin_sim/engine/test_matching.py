@@ -248,3 +248,76 @@ def test_hf_account_trades_from_trade_hf() -> None:
     limit(ex, a, Side.SELL, "30000", "0.1", account_type=AccountType.TRADE_HF)
     limit(ex, b, Side.BUY, "30000", "0.1", account_type=AccountType.TRADE_HF)
     assert bal(ex, b, "BTC", AccountType.TRADE_HF) == (D("10.1"), Decimal(0))
+
+
+def test_partial_cancel_keeps_priority_and_shrinks_hold() -> None:
+    from kucoin_sim.engine import Codes, EngineError
+
+    ex = exchange()
+    a, b, c = user(ex), user(ex), user(ex)
+    first = limit(ex, a, Side.SELL, "30000", "0.5")
+    limit(ex, b, Side.SELL, "30000", "0.1")
+    ex.drain_events()
+    after = ex.cancel_partial(a, first.id, D("0.2"), T0)
+    assert after.remaining == D("0.3") and after.cancelled_size == D("0.2") and after.active
+    assert bal(ex, a, "BTC") == (D(10), D("0.3"))
+    events = ex.drain_events()
+    update = [e for e in events if isinstance(e, OrderEvent)]
+    assert update[0].type is OrderEventType.UPDATE and update[0].old_size == D("0.5")
+    assert [e.size for e in events if isinstance(e, L2Change)] == [D("0.4")]
+    taker = limit(ex, c, Side.BUY, "30000", "0.3")
+    assert ex.fills(c)[0].counter_order_id == first.id and taker.deal_size == D("0.3")
+    assert ex.get(a, first.id).done_reason is DoneReason.FILLED  # type: ignore[union-attr]
+    for bad in (D(0), D("0.0001")):
+        with pytest.raises(EngineError) as info:
+            ex.cancel_partial(b, ex.orders(b, status="active")[0].id, bad, T0)
+        assert info.value.code == Codes.PARAM
+    with pytest.raises(EngineError):
+        ex.cancel_partial(a, first.id, D("0.1"), T0)
+    whole = ex.cancel_partial(b, ex.orders(b, status="active")[0].id, D(5), T0)
+    assert whole.done_reason is DoneReason.CANCELED
+
+
+def test_partial_cancel_of_waiting_stop_and_check_does_not_place() -> None:
+    from kucoin_sim.engine import Codes, EngineError, OrderRequest, OrderType
+
+    ex = exchange()
+    a = user(ex)
+    stop = limit(ex, a, Side.SELL, "29000", "0.5", stop=StopKind.LOSS, stop_price=D("29500"))
+    ex.cancel_partial(a, stop.id, D("0.2"), T0)
+    assert bal(ex, a, "BTC") == (D(10), D("0.3"))
+    req = OrderRequest(a, "BTC-USDT", Side.BUY, price=D("30000"), size=D("0.01"))
+    assert ex.check(req, T0) == req and len(ex.orders(a)) == 1
+    bad = OrderRequest(a, "BTC-USDT", Side.BUY, price=D("30000.01"), size=D("0.01"))
+    with pytest.raises(EngineError):
+        ex.check(bad, T0)
+    funds = ex.place(
+        OrderRequest(
+            a,
+            "BTC-USDT",
+            Side.BUY,
+            OrderType.MARKET,
+            funds=D(10),
+            stop=StopKind.ENTRY,
+            stop_price=D(40000),
+        ),
+        T0,
+    )
+    assert funds.active and bal(ex, a, "USDT")[1] == D("10.020")
+    with pytest.raises(EngineError) as info:
+        ex.cancel_partial(a, funds.id, D("0.1"), T0)
+    assert (info.value.code, info.value.message) == (
+        Codes.PARAM,
+        "A market order by funds cannot be partly cancelled",
+    )
+
+
+def test_stop_already_due_triggers_at_once() -> None:
+    ex = exchange()
+    a, b = user(ex), user(ex)
+    limit(ex, a, Side.SELL, "30000", "0.1")
+    limit(ex, b, Side.BUY, "30000", "0.05")  # last = 30000
+    stop = limit(ex, b, Side.BUY, "30000", "0.05", stop=StopKind.ENTRY, stop_price=D("29000"))
+    assert stop.stop_triggered and stop.done_reason is DoneReason.FILLED
+    waiting = limit(ex, b, Side.BUY, "30000", "0.01", stop=StopKind.ENTRY, stop_price=D("31000"))
+    assert not waiting.stop_triggered and waiting.status is OrderStatus.NEW

@@ -169,3 +169,20 @@ async def test_stop_orders_and_margin() -> None:
                                          {"clientOid": "y", "currency": "USDT", "from": "trade",
                                           "to": "margin", "amount": "1e12"})  # fmt: skip
         assert body["code"] == "200004"
+
+
+async def test_ledgers_partial_cancel_and_test_orders_apply_rules() -> None:
+    async with running_sim(SimConfig(tick_ms=0, engine=NO_MM)) as sim:
+        acct = await sim.account(hf=True)
+        ledger = await sim.ok(acct, "GET", "/api/v1/accounts/ledgers?currency=USDT")
+        assert isinstance(ledger["items"], list)
+        placed = await sim.ok(acct, "POST", "/api/v1/hf/orders",
+                              {**_order(1, price="19000"), "size": "0.002"})  # fmt: skip
+        target = f"/api/v1/hf/orders/cancel/{placed['orderId']}?symbol=BTC-USDT&cancelSize=0.001"
+        part = await sim.ok(acct, "DELETE", target)
+        assert part == {"orderId": placed["orderId"], "cancelSize": "0.001"}
+        got = await sim.ok(acct, "GET", f"/api/v1/hf/orders/{placed['orderId']}?symbol=BTC-USDT")
+        assert got["remainSize"] == "0.001"
+        _, body, _ = await sim.call(acct, "POST", "/api/v1/hf/orders/test",
+                                    {**_order(2), "price": "20000.05"})  # fmt: skip
+        assert body["code"] == "400100"  # the price increment is checked without placing
