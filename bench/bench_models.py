@@ -179,7 +179,7 @@ class PEnvelope(pydantic.BaseModel, Generic[T]):
 
 
 def best_pair_ms(
-    ours: Callable[[], object], peer: Callable[[], object], *, rounds: int = 40
+    ours: Callable[[], object], peer: Callable[[], object], *, rounds: int = 80
 ) -> tuple[float, float]:
     """Best-of-N wall time of each, interleaved so both see the same machine load."""
     ours()

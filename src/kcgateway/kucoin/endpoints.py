@@ -242,7 +242,7 @@ _FUTURES_MARKET = (
     _pub("futures.ticker", _F, "/api/v1/ticker", 2),
     _pub("futures.level2_snapshot", _F, "/api/v1/level2/snapshot", 3),
     _pub("futures.level2_depth20", _F, "/api/v1/level2/depth20", 5),
-    _pub("futures.level2_depth100", _F, "/api/v1/level2/depth100", 10),
+    _pub("futures.level2_depth100", _F, "/api/v1/level2/depth100", 5),
     _pub("futures.kline", _F, "/api/v1/kline/query", 3),
 )
 

@@ -112,7 +112,11 @@ class PoolBudget:
             self.blocked_until_ms = None
 
     def reserve(self, weight: int, now_ms: int, *, priority: bool = False) -> int:
-        """Debit ``weight`` and return 0, or return the ms to wait (nothing debited)."""
+        """Debit ``weight`` and return 0, or return the ms to wait (nothing debited).
+
+        A weight larger than the cap it may use (the soft limit, or the whole limit for a
+        priority request) can never be admitted and raises :class:`ValueError`.
+        """
         if weight < 0:
             raise ValueError(f"weight must not be negative, not {weight}")
         cap = self.limit if priority else self.soft_limit

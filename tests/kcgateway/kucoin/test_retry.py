@@ -114,3 +114,48 @@ def test_decision_is_pure() -> None:
     exc = _exc(errors.ExchangeUnavailable)
     results = {classify(exc, idempotent=False, attempt=2, policy=POLICY) for _ in range(5)}
     assert results == {Decision.RECONCILE}
+
+
+ALL_ERRORS: list[BaseException] = (
+    [exc for exc, _, _ in CASES]
+    + [
+        _exc(cls)
+        for cls in (
+            errors.TradingSuspended,
+            errors.TooManyOrders,
+            errors.SizeTooSmall,
+            errors.SymbolNotFound,
+            errors.AccountRestricted,
+            errors.NotFound,
+            errors.Rejected,
+            errors.TransientError,
+            errors.ExchangeError,
+        )
+    ]
+    + [OSError(), ConnectionRefusedError(), RuntimeError(), SystemExit()]
+)
+
+
+@given(st.sampled_from(ALL_ERRORS), st.integers(1, 10), st.integers(1, 6))
+def test_an_order_is_never_blindly_resent(
+    exc: BaseException, attempt: int, max_attempts: int
+) -> None:
+    # the safety property behind ARCHITECTURE.md 3.5: a non-idempotent call is only resent when
+    # the exchange said it did nothing (429, 400002); otherwise it is reconciled or raised
+    decision = classify(
+        exc, idempotent=False, attempt=attempt, policy=RetryPolicy(max_attempts=max_attempts)
+    )
+    assert decision is not Decision.RETRY
+    if decision in (Decision.WAIT_RATE_LIMIT, Decision.RESYNC_CLOCK):
+        assert isinstance(exc, errors.RateLimited | errors.ClockSkew)
+        assert attempt < max_attempts
+
+
+@given(st.sampled_from(ALL_ERRORS), st.booleans(), st.integers(1, 10))
+def test_every_failure_gets_a_decision_and_loops_end(
+    exc: BaseException, idem: bool, attempt: int
+) -> None:
+    decision = classify(exc, idempotent=idem, attempt=attempt, policy=POLICY)
+    assert isinstance(decision, Decision)
+    if attempt >= POLICY.max_attempts:
+        assert decision in (Decision.STOP, Decision.RECONCILE)

@@ -15,6 +15,8 @@ simulator). Unknown fields are ignored; a wrong type raises :class:`ProtocolErro
 from __future__ import annotations
 
 import functools
+import operator
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
@@ -35,20 +37,32 @@ class Model(msgspec.Struct, frozen=True, kw_only=True, rename="camel"):
     """
 
     def __post_init__(self) -> None:
-        for name, wire_name in _decimal_fields(type(self)):
-            value: Decimal | None = getattr(self, name)
-            if value is not None and not value.is_finite():
-                raise ValueError(f"`{wire_name}` must be a finite number")
+        check = _finite_check(type(self))
+        if check is not None:
+            check(self)
 
 
 @functools.cache
-def _decimal_fields(cls: type[msgspec.Struct]) -> tuple[tuple[str, str], ...]:
-    """(attribute, wire name) of every ``Decimal`` / ``Decimal | None`` field of ``cls``."""
-    return tuple(
-        (f.name, f.encode_name)
-        for f in msgspec.structs.fields(cls)
-        if f.type in (Decimal, Decimal | None)
-    )
+def _finite_check(cls: type[msgspec.Struct]) -> Callable[[object], None] | None:
+    """A function that raises ValueError when a Decimal field of a ``cls`` is not finite.
+
+    Built once per class around :func:`operator.attrgetter` (the check runs for every decoded
+    object, so it must be cheap); ``None`` when the class has no Decimal field.
+    """
+    fields = [f for f in msgspec.structs.fields(cls) if f.type in (Decimal, Decimal | None)]
+    if not fields:
+        return None
+    getter = operator.attrgetter(*(f.name for f in fields))
+    wire_names = tuple(f.encode_name for f in fields)
+    single = len(fields) == 1
+
+    def check(obj: object) -> None:
+        values = (getter(obj),) if single else getter(obj)
+        for value, wire_name in zip(values, wire_names, strict=True):
+            if value is not None and not value.is_finite():
+                raise ValueError(f"`{wire_name}` must be a finite number")
+
+    return check
 
 
 def check_levels(levels: list[tuple[Decimal, Decimal]]) -> None:
