@@ -23,6 +23,7 @@ from tests.kcgateway.kucoin import model_samples as sample
 from .helpers import Exchange, assert_partner, assert_signed, new_broker, new_keys
 
 KEYS = new_keys()
+KEY_ID = "key-" + secrets.token_hex(4)
 BROKER, BROKER_KEY = new_broker()
 D = Decimal
 SYM = "BTC-USDT"
@@ -994,7 +995,7 @@ CASES = [
     Case(
         "broker.modify_subaccount_key",
         lambda c: c.broker.modify_subaccount_key(
-            "226383154", "k1", permissions=["general"], label="lbl1", ip_whitelist=["127.0.0.1"]
+            "226383154", KEY_ID, permissions=["general"], label="lbl1", ip_whitelist=["127.0.0.1"]
         ),
         "POST",
         "/api/v1/broker/nd/account/update-apikey",
@@ -1002,7 +1003,7 @@ CASES = [
         lambda r: isinstance(r, m.SubAccountKey),
         body={
             "uid": "226383154",
-            "apiKey": "k1",
+            "apiKey": KEY_ID,
             "ipWhitelist": ["127.0.0.1"],
             "permissions": ["general"],
             "label": "lbl1",
@@ -1012,12 +1013,12 @@ CASES = [
     ),
     Case(
         "broker.delete_subaccount_key",
-        lambda c: c.broker.delete_subaccount_key("1", "k1"),
+        lambda c: c.broker.delete_subaccount_key("1", KEY_ID),
         "DELETE",
         "/api/v1/broker/nd/account/apikey",
         True,
         lambda r: r is True,
-        query="uid=1&apiKey=k1",
+        query=f"uid=1&apiKey={KEY_ID}",
         host="https://broker.test",
         broker=True,
     ),
