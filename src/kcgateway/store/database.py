@@ -3,14 +3,19 @@
 Sessions are explicit: ``async with db.read() as s`` or ``async with db.write() as s`` and the
 session is handed to repositories. There is no global session.
 
-SQLite runs in WAL mode with a busy timeout, and :meth:`Database.write` serialises write
-transactions behind an :class:`asyncio.Lock`, so concurrent writers in one process queue instead
-of failing with "database is locked" (a second process still waits up to the busy timeout).
+SQLite runs in WAL mode with a busy timeout. kcgateway, not the sqlite3 module, emits the
+``BEGIN``: ``BEGIN IMMEDIATE`` for :meth:`Database.write` (the write lock is taken up front, so
+a read-then-write transaction cannot fail half way, also against another process, which waits
+up to the busy timeout) and a plain ``BEGIN`` for reads. This also makes SAVEPOINTs nest
+properly (the sqlite3 module's own transaction handling would let a leading SAVEPOINT commit on
+release). Inside one process, write transactions also queue on an :class:`asyncio.Lock`, so
+50 concurrent writers wait their turn instead of hitting "database is locked".
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
@@ -18,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -70,6 +75,9 @@ def safe_url(url: URL) -> str:
     return url.render_as_string(hide_password=True)
 
 
+IMMEDIATE = "kcgw_begin_immediate"
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -77,12 +85,22 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (_sqlite_begin)
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    immediate = conn.get_execution_options().get(IMMEDIATE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _prepare_sqlite_file(url: URL) -> None:
+    """Create the data directory (0700) and an empty database file readable by us only (0600)."""
     database = url.database
     if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        path = Path(database)
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with contextlib.suppress(FileExistsError):  # an existing file keeps its owner's mode
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 class Database:
@@ -91,6 +109,8 @@ class Database:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        writer = engine.execution_options(**{IMMEDIATE: True}) if self.is_sqlite else engine
+        self._write_sessions = async_sessionmaker(writer, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     @property
@@ -113,10 +133,10 @@ class Database:
     async def write(self) -> AsyncIterator[AsyncSession]:
         """A session in one transaction: committed on success, rolled back on error."""
         if self._write_lock is None:
-            async with self._sessions.begin() as session:
+            async with self._write_sessions.begin() as session:
                 yield session
             return
-        async with self._write_lock, self._sessions.begin() as session:
+        async with self._write_lock, self._write_sessions.begin() as session:
             yield session
 
     async def aclose(self) -> None:
@@ -137,6 +157,7 @@ def open_database(url: str | None = None, *, echo: bool = False) -> Database:
         _prepare_sqlite_file(parsed)
         engine = create_async_engine(parsed, echo=echo)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
     else:
         engine = create_async_engine(parsed, echo=echo, pool_pre_ping=True)
     return Database(engine)

@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select, text, update
+from sqlalchemy import delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -253,11 +253,7 @@ class IdempotencyRepository:
 
     async def purge_before(self, cutoff: datetime) -> int:
         """Delete records created before ``cutoff``; returns how many."""
-        rows = (
-            await self._s.scalars(
-                select(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff)
-            )
-        ).all()
-        for row in rows:
-            await self._s.delete(row)
-        return len(rows)
+        result = await self._s.execute(
+            delete(IdempotencyRecord).where(IdempotencyRecord.created_at < cutoff)
+        )
+        return int(getattr(result, "rowcount", 0))

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kcgateway.store.records import BrokerInfo, CredentialRecord, Rewrap, SealedField
@@ -184,6 +184,13 @@ class CredentialRepository:
                 CredentialRow.wrapped_dek == change.old_wrapped_dek,
             )
             .values(kek_id=change.new_kek_id, wrapped_dek=change.new_wrapped_dek, updated_at=now)
+        )
+        return bool(getattr(result, "rowcount", 0) == 1)
+
+    async def delete(self, credential_id: str) -> bool:
+        """Remove a credential (the user revoked the key); False if it did not exist."""
+        result = await self._s.execute(
+            delete(CredentialRow).where(CredentialRow.id == credential_id)
         )
         return bool(getattr(result, "rowcount", 0) == 1)
 

@@ -9,16 +9,20 @@ It rewrites each record's message (after %-formatting) and its formatted traceba
   ``X-Vault-Token``, ``Authorization``),
 
 with ``***``. Attach it to handlers (:func:`install`), since a filter on a logger does not see
-records propagated from child loggers. Decrypted credentials are never registered: the signer
-never keeps them, so there is nothing to register.
+records propagated from child loggers; :func:`register_environment` registers the KEK, the
+Vault token and the database password read from the environment. Decrypted credentials are
+never registered: the signer never keeps them, so there is nothing to register.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import re
 import threading
+import urllib.parse
+from collections.abc import Mapping
 
 MASK = "***"
 MIN_LENGTH = 6
@@ -73,6 +77,22 @@ class SecretMaskFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = self.mask(record.stack_info)
         return True
+
+
+SECRET_ENV_VARS = ("KCGW_KEK", "VAULT_TOKEN")
+URL_ENV_VARS = ("KCGW_DATABASE_URL",)
+
+
+def register_environment(mask_filter: SecretMaskFilter, environ: Mapping[str, str]) -> int:
+    """Register the secrets kcgateway reads from the environment; returns how many."""
+    values = [environ.get(var, "") for var in SECRET_ENV_VARS]
+    for var in URL_ENV_VARS:
+        with contextlib.suppress(ValueError):
+            values.append(urllib.parse.urlsplit(environ.get(var, "")).password or "")
+    found = [v for v in values if len(v) >= MIN_LENGTH]
+    for value in found:
+        mask_filter.register(value)
+    return len(found)
 
 
 def install(mask_filter: SecretMaskFilter, logger: logging.Logger | None = None) -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import secrets
 import uuid
 from datetime import UTC, datetime
@@ -10,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from kcgateway.errors import ConfigError
-from kcgateway.store.database import data_dir, database_url, normalise_url, open_database
+from kcgateway.store.database import Database, data_dir, database_url, normalise_url, open_database
 from kcgateway.store.ledger import AuditRepository
 from kcgateway.store.repositories import TenantRepository
 from tests.helpers.databases import sqlite_database
@@ -54,6 +55,9 @@ async def test_sqlite_runs_in_wal_with_a_busy_timeout_and_foreign_keys(tmp_path:
             assert (await s.execute(text("PRAGMA busy_timeout"))).scalar() == 10_000
             assert (await s.execute(text("PRAGMA foreign_keys"))).scalar() == 1
         assert (tmp_path / "deep" / "dir").stat().st_mode & 0o077 == 0
+        assert (tmp_path / "deep" / "dir" / "k.db").stat().st_mode & 0o777 == 0o600
+        wal = tmp_path / "deep" / "dir" / "k.db-wal"
+        assert wal.stat().st_mode & 0o777 == 0o600  # SQLite copies the database file's mode
     finally:
         await db.aclose()
 
@@ -78,3 +82,34 @@ async def test_fifty_concurrent_writers_on_sqlite_all_complete(tmp_path: Path) -
             assert await AuditRepository(s).verify() is None
     finally:
         await db.aclose()
+
+
+async def test_two_engines_on_one_file_serialise_through_begin_immediate(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # two Database objects share no asyncio lock, like two processes: SQLite's own write lock
+    # (taken up front by BEGIN IMMEDIATE, waited for by busy_timeout) must keep them apart
+    path = tmp_path / "shared.db"
+    first = await sqlite_database(path)
+    second = open_database(f"sqlite:///{path}")
+
+    async def append(db: Database, i: int) -> None:
+        async with db.write() as s:
+            await AuditRepository(s).append(actor=f"p{i}", action="a", subject="-", now=NOW)
+
+    try:
+        with caplog.at_level(logging.INFO, logger="sqlalchemy.engine"):
+            first.engine.sync_engine.echo = True
+            results = await asyncio.gather(
+                *(append(first if i % 2 else second, i) for i in range(40)),
+                return_exceptions=True,
+            )
+            first.engine.sync_engine.echo = False
+        assert [r for r in results if isinstance(r, BaseException)] == []
+        assert "BEGIN IMMEDIATE" in caplog.text
+        async with first.read() as s:
+            assert len(await AuditRepository(s).all()) == 40
+            assert await AuditRepository(s).verify() is None
+    finally:
+        await first.aclose()
+        await second.aclose()

@@ -129,6 +129,12 @@ async def test_credentials_round_trip_sealed_and_rewrap_is_compare_and_set(db: D
             plain.fields,
         )
         assert (await CredentialRepository(s).count_by_kek()).get("local:bbbb", 0) >= 2
+    async with db.write() as s:
+        assert await CredentialRepository(s).delete(plain.credential_id)
+        assert not await CredentialRepository(s).delete(plain.credential_id)
+    async with db.read() as s:
+        with pytest.raises(NotFoundInStore):
+            await CredentialRepository(s).get(plain.credential_id)
 
 
 async def test_gateway_keys_store_an_hmac_and_revoke_once(db: Database) -> None:
@@ -240,6 +246,10 @@ async def test_floats_and_naive_times_are_refused(db: Database) -> None:
     with pytest.raises(StatementError, match="Decimal"):
         async with db.write() as s:
             await OrderIntentRepository(s).add(bad_price, now=NOW)
+    nan = NewIntent(account, _name("n"), "BTC-USDT", "buy", "limit", size=Decimal("NaN"))
+    with pytest.raises(StatementError, match="finite"):
+        async with db.write() as s:
+            await OrderIntentRepository(s).add(nan, now=NOW)
     with pytest.raises(StatementError, match="timezone-aware"):
         async with db.write() as s:
             await TenantRepository(s).add(_name("t"), now=datetime(2026, 1, 1))
@@ -315,3 +325,21 @@ async def test_read_sessions_do_not_commit(db: Database) -> None:
     async with db.read() as s:
         assert await TenantRepository(s).by_name(name) is None
         assert (await s.execute(text("SELECT 1"))).scalar() == 1
+
+
+class _Abort(Exception):
+    pass
+
+
+async def test_a_rolled_back_write_leaves_nothing_even_after_a_savepoint(db: Database) -> None:
+    _, account = await _tenant_and_account(db)
+    oid = _name("rollback")
+    with pytest.raises(_Abort):
+        async with db.write() as s:
+            # the savepoint is the first statement of the transaction
+            await OrderIntentRepository(s).add(
+                NewIntent(account, oid, "X-Y", "buy", "limit"), now=NOW
+            )
+            raise _Abort
+    async with db.read() as s:
+        assert await OrderIntentRepository(s).by_client_oid(account, oid) is None

@@ -4,8 +4,11 @@ import dataclasses
 import secrets
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kcgateway.errors import CredentialUnreadable
+from kcgateway.kucoin.signing import sign_request
 from kcgateway.secret import Secret
 from kcgateway.vault.envelope import (
     ALG,
@@ -18,7 +21,8 @@ from kcgateway.vault.envelope import (
     unwrap_provider,
 )
 from kcgateway.vault.kek import KeyRing
-from tests.kcgateway.vault.support import Plain, random_kek
+from kcgateway.vault.signer import Signer
+from tests.kcgateway.vault.support import MemorySource, Plain, random_kek
 
 
 def test_the_sealed_record_carries_the_envelope_and_no_plaintext() -> None:
@@ -90,3 +94,21 @@ def test_unknown_fields_are_refused() -> None:
             secrets={"pin": Secret("1234")},
             kek=random_kek(),
         )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    secret=st.text(min_size=0, max_size=80),
+    passphrase=st.text(min_size=0, max_size=40),
+    tenant=st.text(min_size=1, max_size=40),
+    credential=st.text(min_size=1, max_size=40),
+)
+async def test_any_unicode_credential_round_trips_through_the_signer(
+    secret: str, passphrase: str, tenant: str, credential: str
+) -> None:
+    kek = random_kek()
+    plain = Plain("key", secret, passphrase)
+    record = plain.seal(tenant_id=tenant, credential_id=credential, kek=kek)
+    request = {"method": "GET", "path": "/api/v1/accounts", "timestamp_ms": 1}
+    got = await Signer(MemorySource({credential: record}), KeyRing(kek)).sign(credential, **request)  # type: ignore[arg-type]
+    assert got == sign_request(plain.credentials(), **request)  # type: ignore[arg-type]

@@ -6,7 +6,7 @@ import secrets
 
 import pytest
 
-from kcgateway.vault.logfilter import SecretMaskFilter, install
+from kcgateway.vault.logfilter import SecretMaskFilter, install, register_environment
 
 
 @pytest.fixture
@@ -65,3 +65,18 @@ def test_install_attaches_to_every_handler_once() -> None:
     install(mask, logger)
     install(mask, logger)
     assert all(h.filters == [mask] for h in handlers)
+
+
+def test_secrets_from_the_environment_are_registered() -> None:
+    kek, token, password = (secrets.token_urlsafe(20) for _ in range(3))
+    env = {
+        "KCGW_KEK": kek,
+        "VAULT_TOKEN": token,
+        "KCGW_DATABASE_URL": f"postgresql://kcgw:{password}@db:5432/kcgateway",
+    }
+    mask = SecretMaskFilter()
+    assert register_environment(mask, env) == 3
+    text = mask.mask(f"{kek} {token} url=postgresql://kcgw:{password}@db/x")
+    assert kek not in text and token not in text and password not in text
+    assert register_environment(SecretMaskFilter(), {"KCGW_DATABASE_URL": "sqlite:///x.db"}) == 0
+    assert register_environment(SecretMaskFilter(), {"KCGW_DATABASE_URL": "http://[::1"}) == 0

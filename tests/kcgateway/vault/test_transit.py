@@ -10,8 +10,10 @@ import hvac
 import pytest
 
 from kcgateway.errors import ConfigError, CredentialUnreadable
+from kcgateway.kucoin.signing import sign_request
 from kcgateway.secret import Secret
 from kcgateway.vault.config import kek_from_spec
+from kcgateway.vault.credentials import CredentialVault
 from kcgateway.vault.kek import KeyRing, UnwrapFailed
 from kcgateway.vault.rotation import rotate_kek
 from kcgateway.vault.signer import Signer
@@ -114,3 +116,24 @@ async def test_rotating_the_vault_key_rewraps_inside_vault(
     assert vault.calls == ["POST /v1/transit/rewrap/kcgw"]  # the DEK never left Vault
     assert store.records["c"].wrapped_dek.startswith(b"vault:v2:")
     assert await Signer(store, KeyRing(transit)).sign("c", **REQUEST) == expected  # type: ignore[arg-type]
+
+
+async def test_storing_under_a_transit_kek_wraps_off_the_event_loop(
+    transit: TransitKek, vault: FakeTransit
+) -> None:
+    plain = Plain.generate(broker=True)
+    store = MemoryStore()
+    cid = await CredentialVault(store, KeyRing(transit)).store(
+        tenant_id="t",
+        api_key=plain.api_key,
+        secret=Secret(plain.secret),
+        passphrase=Secret(plain.passphrase),
+        broker=plain.broker,
+        broker_key=Secret(str(plain.broker_key)),
+        now=NOW,
+    )
+    assert store.records[cid].kek_id == transit.kek_id
+    assert any("/encrypt/kcgw" in call for call in vault.calls)
+    got = await Signer(store, KeyRing(transit)).sign(cid, **REQUEST)  # type: ignore[arg-type]
+    want = sign_request(plain.credentials(), broker=plain.broker_credentials(), **REQUEST)  # type: ignore[arg-type]
+    assert got == want
