@@ -18,6 +18,7 @@ from kucoin_sim.engine import (
     DEFAULT_SYMBOLS,
     AccountType,
     Exchange,
+    Limits,
     OrderRequest,
     OrderType,
     Side,
@@ -66,8 +67,6 @@ def main() -> None:
     rng = random.Random(7)
     ex, users = build(rng)
     reqs = requests(rng, users)
-    from kucoin_sim.engine.exchange import Limits
-
     ex.limits = Limits(per_account=10**9, per_symbol=10**9)
     resting_before = len(ex.markets["BTC-USDT"].book)
     start = time.perf_counter()

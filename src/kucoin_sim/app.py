@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +26,7 @@ from kucoin_sim.rest.dispatch import Dispatcher, not_found
 from kucoin_sim.rest.routing import RouteTable
 from kucoin_sim.state import SimState, wall_clock_ms
 
+log = logging.getLogger("kucoin_sim")
 MARKET_MAKERS_KEY = web.AppKey("market_makers", asyncio.Task[None])
 
 
@@ -50,7 +52,11 @@ def _install(app: web.Application, state: SimState, tables: Iterable[RouteTable]
 async def _tick_forever(state: SimState, period_s: float) -> None:
     while True:
         await asyncio.sleep(period_s)
-        tick(state.exchange, state.now_ms())
+        try:
+            tick(state.exchange, state.now_ms())
+        except Exception:  # a bad step must not stop the market; it is counted and logged
+            state.unexpected_errors += 1
+            log.exception("market-maker tick failed")
 
 
 def _market_makers(state: SimState, period_ms: int) -> Any:

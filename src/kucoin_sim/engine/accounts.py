@@ -2,11 +2,13 @@
 
 Invariants (checked by the state-machine tests):
 
-* ``0 <= holds <= balance`` for every account; ``available = balance - holds``.
-* Every mutation conserves money: the sum of all balances plus :attr:`Ledger.fees` equals
+* ``holds >= 0``; ``available = balance - holds``; on spot accounts ``holds <= balance``
+  (a futures account can lose more than its margin: there is no liquidation engine).
+* Every mutation conserves money: the sum of all balances plus :attr:`Ledger.fees` (the
+  exchange's own book: fees earned, and the counterpart of realised futures PnL) equals
   :attr:`Ledger.funded` (what the admin put in) for every currency. Only :meth:`Ledger.fund`
-  creates money; only the futures settlement (realised PnL between counterparties) may move
-  money between users without a fill of the other currency.
+  creates money.
+* Balance events and ledger entries are not recorded for ephemeral users (market makers).
 """
 
 from __future__ import annotations
@@ -272,7 +274,7 @@ class Ledger:
         ref: str,
         now_ms: int,
     ) -> None:
-        if not self._outbox.enabled:
+        if not self._outbox.enabled or acct.uid in self.ephemeral:
             return
         self._outbox.put(
             BalanceEvent(

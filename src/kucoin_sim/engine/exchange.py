@@ -25,7 +25,7 @@ from kucoin_sim.engine.market_maker import MarketMaker
 from kucoin_sim.engine.marketdata_api import MarketDataApi
 from kucoin_sim.engine.matching import ActiveCounter, Context, Market
 from kucoin_sim.engine.registry import OrderFilter, OrderRegistry
-from kucoin_sim.engine.rules import check_spot
+from kucoin_sim.engine.rules import check_amount, check_numbers, check_spot, is_multiple
 from kucoin_sim.engine.spot import SpotSettlement
 from kucoin_sim.engine.types import (
     ZERO,
@@ -42,6 +42,7 @@ from kucoin_sim.engine.types import (
 )
 
 NOT_FOUND_MSG = "order_not_exist_or_not_allow_to_cancel"
+PROTECTION_MSG = "Order price is outside the price protection range (priceLimitRate)."
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,7 +80,13 @@ class Exchange(FuturesApi, MarketDataApi):
         self.contracts: dict[str, ContractSpec] = {c.symbol: c for c in contracts}
         self.markets: dict[str, Market] = {}
         self._ctx = Context(
-            self.ids, self.ledger, self.outbox, self.active, self._on_fills, self.registry.done
+            self.ids,
+            self.ledger,
+            self.outbox,
+            self.active,
+            self._on_fills,
+            self.registry.done,
+            quiet=self.registry.ephemeral,
         )
         self._seq = 0
         self._next_uid = 100_000_000 + self.rng.randrange(100_000_000)
@@ -104,6 +111,7 @@ class Exchange(FuturesApi, MarketDataApi):
                 settlement=SpotSettlement(spec, self.ledger),
                 ctx=self._ctx,
             )
+            self.markets[spec.symbol].protect_rate = spec.price_limit_rate
         for contract in self.contracts.values():
             self.markets[contract.symbol] = Market(
                 contract.symbol,
@@ -134,6 +142,7 @@ class Exchange(FuturesApi, MarketDataApi):
         self, uid: str, account_type: AccountType, currency: str, amount: Decimal, now_ms: int = 0
     ) -> Balance:
         """Admin deposit (negative: withdrawal) into one account; returns a snapshot."""
+        check_amount(amount, "amount")
         return replace(self.ledger.fund(uid, account_type, currency, amount, now_ms))
 
     def transfer(
@@ -151,6 +160,7 @@ class Exchange(FuturesApi, MarketDataApi):
 
         ``200004`` if the source is short, ``400100`` if the amount is not positive.
         """
+        check_amount(amount, "amount")
         self.ledger.transfer(
             uid, currency, source=source, target=target, amount=amount, now_ms=now_ms, to_uid=to_uid
         )
@@ -204,6 +214,8 @@ class Exchange(FuturesApi, MarketDataApi):
         req = self.check(req, now_ms)
         market = self.markets[req.symbol]
         order = self._new_order(req, now_ms)
+        if order.stop is None and market.breaches_protection(order):
+            raise EngineError(Codes.PARAM, PROTECTION_MSG)
         market.settlement.reserve(order, market.book, now_ms)
         self.registry.add(order)
         market.submit(order, now_ms)
@@ -297,7 +309,8 @@ class Exchange(FuturesApi, MarketDataApi):
         market = self.markets[order.symbol]
         if order.remaining_funds is not None:
             raise EngineError(Codes.PARAM, "A market order by funds cannot be partly cancelled")
-        if cancel_size <= 0 or cancel_size % market.size_increment:
+        check_amount(cancel_size, "cancelSize")
+        if cancel_size <= 0 or not is_multiple(cancel_size, market.size_increment):
             raise EngineError(Codes.PARAM, "cancelSize invalid")
         market.reduce(order, cancel_size, now_ms)
         return order.snapshot()
@@ -309,6 +322,7 @@ class Exchange(FuturesApi, MarketDataApi):
         """
         market = self.market(req.symbol)
         market.expire(now_ms)
+        check_numbers(req)
         req = self._validate(req, market)
         self._check_client_oid(req)
         self._check_limits(req)
@@ -425,7 +439,7 @@ class Exchange(FuturesApi, MarketDataApi):
         sets the last price to ``price``, as if the market traded there; stop orders trigger.
         """
         market = self.market(symbol)
-        if price <= 0:
+        if check_amount(price, "price") <= 0:
             raise EngineError(Codes.PARAM, "price must be positive")
         maker = self.makers.get(symbol)
         if maker is not None:

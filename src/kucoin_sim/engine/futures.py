@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from kucoin_sim.engine.accounts import Balance, Ledger
 from kucoin_sim.engine.book import OrderBook
 from kucoin_sim.engine.events import Outbox, PositionEvent
-from kucoin_sim.engine.rules import check_price, is_multiple
+from kucoin_sim.engine.rules import check_amount, check_price, fee_rate, is_multiple
 from kucoin_sim.engine.types import (
     ONE,
     ZERO,
@@ -154,6 +154,7 @@ class FuturesDesk:
 
     def set_cross_leverage(self, uid: str, symbol: str, leverage: Decimal) -> None:
         """Set the cross leverage (1 .. maxLeverage)."""
+        check_amount(leverage, "leverage")
         self.cross_leverage[(uid, symbol)] = self._check_leverage(symbol, leverage)
 
     def _contract(self, symbol: str) -> ContractSpec:
@@ -319,26 +320,28 @@ class FuturesSettlement:
 
     def reserve(self, order: Order, book: OrderBook, now_ms: int) -> None:
         """Freeze the order margin plus the fee (see the module docstring)."""
-        price = order.price
-        if price is None:
-            price = self._walk(order, book)
-        if price is None and order.stop_price is not None:
-            price = order.stop_price
-        amount = q8((price or ZERO) * order.remaining * self.spec.multiplier * self._rate(order))
+        if order.price is not None:
+            notional = order.price * order.remaining
+        elif order.stop_price is not None and not order.stop_triggered:
+            notional = order.stop_price * order.remaining
+        else:
+            notional = self._walk(order, book)
+        amount = q8(notional * self.spec.multiplier * self._rate(order))
         acct = self._acct(order)
         self.ledger.hold(acct, amount, order.id, now_ms)
         order.hold = amount
         order.hold_currency = acct.currency
 
-    def _walk(self, order: Order, book: OrderBook) -> Decimal | None:
-        """The worst price a market order of this size reaches on the current book."""
-        need, worst = order.remaining, None
+    def _walk(self, order: Order, book: OrderBook) -> Decimal:
+        """Sum of price * lots a market order of this size takes from the current book."""
+        need, notional = order.remaining, ZERO
         for level in book.side(order.side.opposite):
-            worst = level.price
-            need -= level.total()
+            take = min(need, level.total())
+            notional += level.price * take
+            need -= take
             if need <= 0:
                 break
-        return worst
+        return notional
 
     def affordable(self, order: Order, price: Decimal, size: Decimal) -> Decimal:
         """Cut a market order's ``size`` to whole lots its hold still pays for.
@@ -384,7 +387,7 @@ class FuturesSettlement:
         now_ms: int,
     ) -> Fill:
         spec = self.spec
-        rate = spec.taker_fee_rate if liquidity is Liquidity.TAKER else spec.maker_fee_rate
+        rate = fee_rate(spec.maker_fee_rate, spec.taker_fee_rate, order, liquidity)
         value = price * size * spec.multiplier
         fee = q8(value * rate)
         acct = self._acct(order)

@@ -10,7 +10,9 @@ Rules, in the order :meth:`Market.execute` applies them to an arriving order:
 1. postOnly: if it would take liquidity it is cancelled (KuCoin cancels, it does not reject).
 2. FOK: all-or-nothing is decided *before* any fill by walking the opposite side with the same
    self-trade rules the match will apply; if it cannot fill completely it is cancelled unfilled.
-3. Match against the best opposite level while the price is acceptable: makers in time order;
+3. Match against the best opposite level while the price is acceptable (and, on spot, within
+   the price protection bound; a limit order that would trade beyond it is refused up front,
+   see :mod:`~kucoin_sim.engine.protection`): makers in time order;
    the maker's price; an iceberg trades at most its shown slice per turn; self-trade prevention
    per the taker's ``stp``; the settlement may cap a fill to what the order's hold can pay.
 4. The rest of a GTC/GTT limit order rests; everything else (IOC, FOK, market) is cancelled.
@@ -29,6 +31,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Protocol
 
+from kucoin_sim.engine import protection
 from kucoin_sim.engine.accounts import Ledger
 from kucoin_sim.engine.book import Level, OrderBook
 from kucoin_sim.engine.events import L2Change, OrderEvent, OrderEventType, Outbox, TradeEvent
@@ -114,6 +117,8 @@ class Context:
     active: ActiveCounter
     on_fills: Callable[[Fill, Fill], None]
     on_done: Callable[[Order], None]
+    quiet: set[str] = field(default_factory=set)
+    """Users whose private order events are not recorded (the market makers)."""
 
 
 class Market:
@@ -140,6 +145,7 @@ class Market:
         self.tape = Tape()
         self.tape.multiplier = multiplier
         self.open_orders: dict[str, Order] = {}
+        self.protect_rate: Decimal | None = None
 
     # -- entry points ----------------------------------------------------------------------
 
@@ -206,11 +212,15 @@ class Market:
             self._finish(order, DoneReason.CANCELED, now_ms)
             return
         fok = order.tif is TimeInForce.FOK and order.type is OrderType.LIMIT
-        if fok and not self._fok_fillable(order):
+        if self.breaches_protection(order) or (fok and not self._fok_fillable(order)):
             self._finish(order, DoneReason.CANCELED, now_ms)
             return
         killed = self._match(order, now_ms)
         self._conclude(order, killed, now_ms)
+
+    def breaches_protection(self, order: Order) -> bool:
+        """Whether a limit order would trade beyond the price protection bound."""
+        return protection.breaches(self.book, order, self.protect_rate)
 
     def run_stops(self, now_ms: int) -> None:
         """Trigger and execute waiting stops until none is due (rule 5)."""
@@ -233,9 +243,12 @@ class Market:
     def _match(self, taker: Order, now_ms: int) -> bool:
         """Trade ``taker`` against the book; True when self-trade prevention killed it."""
         opposite = self.book.side(taker.side.opposite)
+        limit = protection.bound(self.book, taker.side, self.protect_rate)
         while not _taker_done(taker):
             level = opposite.best()
             if level is None or not _price_ok(taker, level.price):
+                return False
+            if not protection.within(taker.side, level.price, limit):
                 return False
             maker = level.first()
             if maker.uid == taker.uid and taker.stp is not None:
@@ -388,11 +401,11 @@ class Market:
         )
 
     def _event(self, kind: OrderEventType, order: Order, now_ms: int) -> None:
-        if self.ctx.outbox.enabled:
+        if self.ctx.outbox.enabled and order.uid not in self.ctx.quiet:
             self.ctx.outbox.put(OrderEvent(kind, order.snapshot(), now_ms))
 
     def _match_event(self, order: Order, fill: Fill, now_ms: int) -> None:
-        if self.ctx.outbox.enabled:
+        if self.ctx.outbox.enabled and order.uid not in self.ctx.quiet:
             self.ctx.outbox.put(
                 OrderEvent(
                     OrderEventType.MATCH,

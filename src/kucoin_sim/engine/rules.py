@@ -9,11 +9,13 @@ minimum on the old endpoints; the server may translate, the engine keeps one cod
 
 from __future__ import annotations
 
-from decimal import ROUND_FLOOR, Decimal
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 
 from kucoin_sim.engine.types import (
     Codes,
     EngineError,
+    Liquidity,
+    Order,
     OrderRequest,
     OrderType,
     SymbolSpec,
@@ -21,14 +23,59 @@ from kucoin_sim.engine.types import (
 )
 
 
+def fee_rate(maker: Decimal, taker: Decimal, order: Order, liquidity: Liquidity) -> Decimal:
+    """The fee rate of one fill.
+
+    KuCoin charges hidden and iceberg orders the taker rate even when they rest (API docs,
+    "Handling Fees").
+    """
+    if liquidity is Liquidity.TAKER or order.hidden or order.iceberg:
+        return taker
+    return maker
+
+
 def param_error(message: str) -> EngineError:
     """A ``400100`` parameter error."""
     return EngineError(Codes.PARAM, message)
 
 
+LIMIT = Decimal("1E+20")
+NUMERIC_FIELDS = {
+    "price": "price",
+    "size": "size",
+    "funds": "funds",
+    "visible_size": "visibleSize",
+    "stop_price": "stopPrice",
+    "leverage": "leverage",
+    "qty": "qty",
+    "value_qty": "valueQty",
+}
+
+
+def check_amount(value: Decimal, name: str) -> Decimal:
+    """A finite number of sane magnitude (NaN, infinities and 1E+20 or more are refused)."""
+    if not value.is_finite() or abs(value) >= LIMIT:
+        raise param_error(f"{name} invalid")
+    return value
+
+
+def check_numbers(req: OrderRequest) -> None:
+    """Every numeric field of ``req`` is finite and of sane magnitude (``400100`` otherwise).
+
+    Run first, so no later comparison can raise on a NaN (Decimal comparisons signal).
+    """
+    for field, wire in NUMERIC_FIELDS.items():
+        value = getattr(req, field)
+        if value is not None:
+            check_amount(value, wire)
+
+
 def is_multiple(value: Decimal, increment: Decimal) -> bool:
-    """Whether ``value`` is a whole number of ``increment``."""
-    return (value % increment) == 0
+    """Whether ``value`` is a whole number of ``increment`` (False when not computable)."""
+    try:
+        return (value % increment) == 0
+    except InvalidOperation:
+        return False
 
 
 def floor_to(value: Decimal, increment: Decimal) -> Decimal:

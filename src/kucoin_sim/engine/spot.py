@@ -3,7 +3,8 @@
 Fees: KuCoin spot charges the fee in the *quote* currency on both sides (the symbol's
 ``feeCurrency`` is the quote), so a buyer pays ``funds + fee`` of quote and receives ``size`` of
 base; a seller gives ``size`` of base and receives ``funds - fee`` of quote. The fee rate is
-the maker rate for the resting order and the taker rate for the arriving one.
+the maker rate for the resting order and the taker rate for the arriving one, except that hidden
+and iceberg orders pay the taker rate even when they rest (KuCoin's "Handling Fees").
 
 Holds, frozen when the order is accepted (stop orders too, like KuCoin):
 
@@ -28,7 +29,7 @@ from decimal import ROUND_CEILING, Decimal
 
 from kucoin_sim.engine.accounts import Balance, Ledger
 from kucoin_sim.engine.book import OrderBook
-from kucoin_sim.engine.rules import floor_to
+from kucoin_sim.engine.rules import fee_rate, floor_to
 from kucoin_sim.engine.types import (
     ONE,
     ZERO,
@@ -149,7 +150,7 @@ class SpotSettlement:
         now_ms: int,
     ) -> Fill:
         spec = self.spec
-        rate = spec.taker_fee_rate if liquidity is Liquidity.TAKER else spec.maker_fee_rate
+        rate = fee_rate(spec.maker_fee_rate, spec.taker_fee_rate, order, liquidity)
         funds = price * size
         fee = funds * rate
         quote, base = self._acct(order, spec.quote), self._acct(order, spec.base)

@@ -175,3 +175,43 @@ def test_position_events_follow_fills() -> None:
     events = [e for e in ex.drain_events() if isinstance(e, PositionEvent)]
     assert [(e.uid, e.current_qty) for e in events] == [(b, 2), (a, -2)]
     assert events[0].avg_entry_price == D(30000) and events[0].pos_margin == D(30)
+
+
+def test_market_sell_through_levels_is_not_cut_by_its_margin() -> None:
+    ex, a, b, _ = setup()
+    fut(ex, a, Side.BUY, 1, "30000", leverage=D(1))
+    fut(ex, a, Side.BUY, 1, "20000", leverage=D(1))
+    sell = fut(ex, b, Side.SELL, 3, leverage=D(1))
+    assert sell.deal_size == 2 and sell.cancelled_size == 1
+    assert sell.hold == 0 and ex.position(b, SYM).current_qty == -2
+    assert ex.position(b, SYM).pos_margin == D(50)
+
+
+def test_market_order_hold_caps_fills_when_stp_skips_to_worse_prices() -> None:
+    from kucoin_sim.engine import Stp
+
+    ex, a, b, _ = setup()
+    fut(ex, b, Side.SELL, 5, "30000", leverage=D(1))
+    fut(ex, a, Side.SELL, 2, "40000", leverage=D(1))
+    buy = fut(ex, b, Side.BUY, 4, leverage=D(1), stp=Stp.CO)
+    # hold was priced on b's own 30000 offer; CO cancels it and the 40000 lots cost more
+    assert 0 < buy.deal_size < 4
+    assert ex.balances(b, AccountType.FUTURES, "USDT")[0].holds == ex.position(b, SYM).pos_margin
+
+
+def test_disabled_contract_and_partial_cancel_releases_margin() -> None:
+    from dataclasses import replace
+
+    ex = Exchange([], [replace(DEFAULT_CONTRACTS[0], enable_trading=False), DEFAULT_CONTRACTS[1]])
+    uid = ex.create_user()
+    ex.fund(uid, AccountType.FUTURES, "USDT", D(10000))
+    with pytest.raises(EngineError) as info:
+        ex.place(OrderRequest(uid, SYM, Side.BUY, price=D(30000), size=D(1)), T0)
+    assert info.value.code == Codes.NOT_TRADABLE
+    order = ex.place(
+        OrderRequest(uid, "ETHUSDTM", Side.BUY, price=D(3000), size=D(10), leverage=D(2)), T0
+    )
+    ex.cancel_partial(uid, order.id, D(4), T0)
+    left = ex.get(uid, order.id)
+    assert left is not None and left.hold == D("3000") * 6 * D("0.01") * (D("0.5") + D("0.0006"))
+    assert ex.balances(uid, AccountType.FUTURES)[0].holds == left.hold

@@ -110,3 +110,20 @@ def test_default_config_builds_with_makers_on_spot_and_futures() -> None:
     ex.tick(T0 + 1000)
     assert ex.position(uid, "XBTUSDTM").mark_price == ex.mark_price("XBTUSDTM")
     assert isinstance(SPEC.symbol, str) and Decimal(1) == 1
+
+
+def test_maker_private_events_are_not_recorded_but_public_ones_are() -> None:
+    from kucoin_sim.engine import BalanceEvent, L2Change, OrderEvent, TradeEvent
+
+    ex = maker_exchange()
+    a = user(ex)
+    ex.drain_events()
+    ex.tick(T0 + 1000)
+    events = ex.drain_events()
+    assert any(isinstance(e, L2Change) for e in events)
+    assert not any(isinstance(e, OrderEvent | BalanceEvent) for e in events)
+    ex.place(OrderRequest(a, "BTC-USDT", Side.BUY, OrderType.MARKET, size=D("0.01")), T0 + 2000)
+    events = ex.drain_events()
+    assert {e.order.uid for e in events if isinstance(e, OrderEvent)} == {a}
+    assert {e.uid for e in events if isinstance(e, BalanceEvent)} == {a}
+    assert len([e for e in events if isinstance(e, TradeEvent)]) == 1

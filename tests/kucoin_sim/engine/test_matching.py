@@ -321,3 +321,73 @@ def test_stop_already_due_triggers_at_once() -> None:
     assert stop.stop_triggered and stop.done_reason is DoneReason.FILLED
     waiting = limit(ex, b, Side.BUY, "30000", "0.01", stop=StopKind.ENTRY, stop_price=D("31000"))
     assert not waiting.stop_triggered and waiting.status is OrderStatus.NEW
+
+
+def test_partial_cancel_of_a_buy_shrinks_quote_hold_and_stop_sell_by_funds_holds_base() -> None:
+    from kucoin_sim.engine import OrderRequest, OrderType
+
+    ex = exchange()
+    a = user(ex)
+    buy = limit(ex, a, Side.BUY, "30000", "0.5")
+    ex.cancel_partial(a, buy.id, D("0.2"), T0)
+    assert bal(ex, a, "USDT")[1] == D("30000") * D("0.3") * D("1.002")
+    stop = ex.place(
+        OrderRequest(
+            a,
+            "BTC-USDT",
+            Side.SELL,
+            OrderType.MARKET,
+            funds=D(100),
+            stop=StopKind.LOSS,
+            stop_price=D("29999.9"),
+        ),
+        T0,
+    )
+    assert stop.hold == D("0.004")  # 100 / 29999.9 = 0.00333.. rounded up to the 0.001 increment
+
+
+@pytest.mark.parametrize(
+    "display", [{"hidden": True}, {"iceberg": True, "visible_size": D("0.05")}, {}]
+)
+def test_hidden_and_iceberg_makers_pay_the_taker_rate(display: dict[str, object]) -> None:
+    ex = exchange()
+    a, b = user(ex), user(ex)
+    limit(ex, a, Side.SELL, "30000", "0.1", **display)
+    limit(ex, b, Side.BUY, "30000", "0.05")
+    (fill,) = ex.fills(a)
+    expected = D("0.002") if display else D("0.001")
+    assert fill.fee_rate == expected and fill.fee == D("1500.0") * expected
+    assert fill.liquidity.value == "maker"
+
+
+def test_price_protection_refuses_limit_and_truncates_market() -> None:
+    from kucoin_sim.engine import Codes, EngineError
+
+    ex = exchange()  # priceLimitRate 0.1: bound 33000 above a 30000 best ask
+    a, b = user(ex), user(ex)
+    limit(ex, a, Side.SELL, "30000", "0.1")
+    limit(ex, a, Side.SELL, "34000", "0.1")
+    with pytest.raises(EngineError) as info:
+        limit(ex, b, Side.BUY, "34000", "0.2")
+    assert info.value.code == Codes.PARAM and "price protection" in info.value.message
+    assert bal(ex, b, "USDT")[1] == 0 and ex.orders(b) == []
+    ok = limit(ex, b, Side.BUY, "34000", "0.05")
+    assert ok.deal_size == D("0.05") and ok.done_reason is DoneReason.FILLED
+    swept = market(ex, b, Side.BUY, size="0.2")
+    assert swept.deal_size == D("0.05") and swept.done_reason is DoneReason.CANCELED
+    limit(ex, a, Side.BUY, "20000", "0.1")
+    limit(ex, a, Side.BUY, "29000", "0.1")
+    sold = market(ex, b, Side.SELL, size="0.2")
+    assert sold.deal_size == D("0.1") and ex.fills(b)[0].price == D(29000)
+
+
+def test_triggered_stop_beyond_protection_is_cancelled() -> None:
+    ex = exchange()
+    a, b = user(ex), user(ex)
+    limit(ex, a, Side.SELL, "30000", "0.1")
+    limit(ex, a, Side.SELL, "34000", "0.1")
+    stop = limit(ex, b, Side.BUY, "34000", "0.2", stop=StopKind.ENTRY, stop_price=D("31000"))
+    ex.set_price("BTC-USDT", D(31000), T0)
+    done = ex.get(b, stop.id)
+    assert done is not None and done.stop_triggered and done.done_reason is DoneReason.CANCELED
+    assert done.deal_size == 0 and bal(ex, b, "USDT")[1] == 0

@@ -58,7 +58,7 @@ async def _seed_book(sim: Sim) -> None:
         )
 
 
-async def _exercise(ex: Any, sim: Sim) -> None:
+async def _exercise(ex: Any, sim: Sim, hf: bool) -> None:
     await ex.load_markets()
     assert "BTC/USDT" in ex.markets
     assert abs(await ex.fetch_time() - sim.apps.state.now_ms()) < 5_000
@@ -73,6 +73,7 @@ async def _exercise(ex: Any, sim: Sim) -> None:
     order = await ex.create_order("BTC/USDT", "limit", "buy", 0.001, 20000)
     fetched = await ex.fetch_order(order["id"], "BTC/USDT")
     assert fetched["status"] == "open" and fetched["price"] == 20000
+    assert ("inOrderBook" in fetched["info"]) is hf  # HF paths answer the HF order shape
     assert [o["id"] for o in await ex.fetch_open_orders("BTC/USDT")] == [order["id"]]
     await ex.cancel_order(order["id"], "BTC/USDT")
     assert (await ex.fetch_order(order["id"], "BTC/USDT"))["status"] == "canceled"
@@ -87,7 +88,7 @@ async def test_ccxt_async_kucoin(hf: bool) -> None:
         acct = await sim.account(hf=hf)
         ex = _point(ccxt_async.kucoin(_creds(acct)), sim.spot, sim.futures)
         try:
-            await _exercise(ex, sim)
+            await _exercise(ex, sim, hf)
         finally:
             await ex.close()
         orders = await sim.admin("GET", f"/_sim/fills?uid={acct['uid']}")

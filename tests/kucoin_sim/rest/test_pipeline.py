@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+
 import aiohttp
 import pytest
 
@@ -190,3 +194,31 @@ async def test_bad_input_never_500s() -> None:
             },
         )
         assert ok["orderId"]
+
+
+async def test_python_kucoin_style_v1_headers_and_unknown_partner() -> None:
+    """No KC-API-KEY-VERSION, plain passphrase, python-kucoin's own partner, query with %2C."""
+    async with running_sim(SimConfig(tick_ms=0, engine=NO_MM)) as sim:
+        acct = await sim.account()
+        ts = str(sim.apps.state.now_ms())
+        signed = "/api/v1/prices?base=USD&currencies=BTC,USDT"
+        mac = hmac.new(acct["secret"].encode(), (ts + "GET" + signed).encode(), hashlib.sha256)
+        headers = {
+            "KC-API-KEY": acct["apiKey"],
+            "KC-API-SIGN": base64.b64encode(mac.digest()).decode(),
+            "KC-API-TIMESTAMP": ts,
+            "KC-API-PASSPHRASE": acct["passphrase"],
+            "KC-API-PARTNER": "python-kucoinspot",
+            "KC-API-PARTNER-SIGN": "bm90LW91cnM=",
+            "KC-API-PARTNER-VERIFY": "true",
+        }
+        url = sim.spot + "/api/v1/prices?base=USD&currencies=BTC%2CUSDT"
+        async with sim.session.get(url, headers=headers) as resp:
+            assert (await resp.json())["data"] == {"USDT": "1"}
+        # the same headers on a private route: v1 plain passphrase + unknown partner accepted
+        path = "/api/v1/accounts?type=trade"
+        mac = hmac.new(acct["secret"].encode(), (ts + "GET" + path).encode(), hashlib.sha256)
+        headers["KC-API-SIGN"] = base64.b64encode(mac.digest()).decode()
+        async with sim.session.get(sim.spot + path, headers=headers) as resp:
+            body = await resp.json()
+        assert body["code"] == "200000" and body["data"]

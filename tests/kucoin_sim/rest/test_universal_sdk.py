@@ -23,11 +23,19 @@ def _sdk() -> Any:
     return client_mod, order_mod, option_mod, transport_mod
 
 
-def _client(acct: dict[str, Any], spot: str, futures: str) -> Any:
+def _client(
+    acct: dict[str, Any], spot: str, futures: str, broker: dict[str, Any] | None = None
+) -> Any:
     client_mod, _, option_mod, transport_mod = _sdk()
+    builder = option_mod.ClientOptionBuilder()
+    if broker is not None:
+        builder = (
+            builder.set_broker_partner(broker["partner"])
+            .set_broker_name(broker["brokerName"])
+            .set_broker_key(broker["brokerKey"])
+        )
     option = (
-        option_mod.ClientOptionBuilder()
-        .set_key(acct["apiKey"])
+        builder.set_key(acct["apiKey"])
         .set_secret(acct["secret"])
         .set_passphrase(acct["passphrase"])
         .set_spot_endpoint(spot)
@@ -81,3 +89,37 @@ async def test_universal_sdk_hf_order_round_trip() -> None:
         assert cancelled.order_id == got.id
         seen = await sim.admin("GET", "/_sim/orders?clientOid=sdk-1")
         assert seen["accepted"] == 1 and seen["orders"][0]["active"] is False
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")
+async def test_universal_sdk_nd_broker_calls_carry_valid_partner_headers() -> None:
+    partner = {"partner": "SDKPARTNER", "name": "SDKBROKER"}
+    cfg = SimConfig(tick_ms=0, engine={"market_makers": []}, partners=(partner,))
+    async with running_sim(cfg) as sim:
+        broker = sim.apps.created_accounts[0]
+
+        def run() -> tuple[Any, Any]:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                import kucoin_universal_sdk.generate.broker.ndbroker as nd
+            api = (
+                _client(broker, sim.spot, sim.futures, broker)
+                .rest_service()
+                .get_broker_service()
+                .get_nd_broker_api()
+            )
+            info = api.get_broker_info(
+                nd.GetBrokerInfoReqBuilder()
+                .set_begin("20240101")
+                .set_end("20240201")
+                .set_trade_type(nd.GetBrokerInfoReq.TradeTypeEnum.T_1)
+                .build()
+            )
+            sub = api.add_sub_account(
+                nd.AddSubAccountReqBuilder().set_account_name("sdk-sub").build()
+            )
+            return info, sub
+
+        info, sub = await asyncio.to_thread(run)
+        assert info.account_size == 0
+        assert sub.account_name == "sdk-sub" and sub.uid in sim.apps.state.users
