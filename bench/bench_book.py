@@ -21,6 +21,7 @@ import json
 import random
 import sys
 import time
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -103,8 +104,27 @@ def _books_match(gens: list[MarketGen], ours: dict[str, Any], ex: Any) -> bool:
     return True
 
 
+def _key_costs(frames: list[bytes]) -> tuple[float, float]:
+    """Microseconds to turn one change's price into a sort key: float vs Decimal (the choice)."""
+    prices = [
+        change[0]
+        for raw in frames[:5_000]
+        for side in json.loads(raw)["data"]["changes"].values()
+        for change in side
+    ]
+    results = []
+    for convert in (float, Decimal):
+        start = time.perf_counter()
+        for _ in range(5):
+            for price in prices:
+                convert(price)
+        results.append((time.perf_counter() - start) / (5 * len(prices)) * 1e6)
+    return results[0], results[1]
+
+
 def main() -> int:
     gens, snapshots, frames, changes = _generate()
+    key_float, key_decimal = _key_costs(frames)
     best_ours = best_ccxt = float("inf")
     ours: dict[str, Any] = {}
     ex: Any = None
@@ -123,6 +143,7 @@ def main() -> int:
             f"({secs:.3f} s)"
         )
     print(f"ratio {ratio:.2f}x, final books match (top {TOP}): {match}")
+    print(f"price -> sort key: float {key_float:.3f} us, Decimal {key_decimal:.3f} us")
     result = {
         "bench": "l2_book_sync",
         "unit": "changes/s",
@@ -132,6 +153,8 @@ def main() -> int:
         "ccxt_pro_msgs_per_s": round(messages / best_ccxt),
         "ratio_vs_ccxt_pro": round(ratio, 2),
         "books_match": match,
+        "key_float_us": round(key_float, 3),
+        "key_decimal_us": round(key_decimal, 3),
         "goal": "ratio_vs_ccxt_pro >= 2 with matching books",
         "met": match and ratio >= 2,
     }

@@ -15,6 +15,9 @@ discounts noise from other processes on this shared machine):
 - ``floor``: bare stdlib: ``json.dumps`` compact, ``hmac.new`` + ``base64`` for the sign and
   for the passphrase, a header dict.
 
+The body serialisation alone is also timed: stdlib ``json.dumps`` (compact) against
+``encode_body`` (msgspec plus the no-float check), the choice behind ``kucoin/body.py``.
+
 Every contender reads the clock once per request (ccxt and the SDK do so internally). Before
 timing, each contender's KC-API-SIGN is checked against an independent re-computation.
 Credentials are generated at run time. Run: ``.venv/bin/python bench/bench_signing.py``.
@@ -109,6 +112,8 @@ def _contenders(key: str, secret: str, passphrase: str) -> dict[str, Callable[[]
         "ccxt": lambda: ex.sign("orders", ["private"], "POST", order),
         "ccxt_with_partner": lambda: ex_partner.sign("orders", ["private"], "POST", order),
         "sdk": sdk,
+        "body_json_dumps": lambda: json.dumps(order, separators=(",", ":")).encode(),
+        "body_encode_body": lambda: encode_body(order),
         "_order": lambda: order,
         "_sdk_body": sdk_req.to_json,
     }
@@ -160,8 +165,9 @@ def main() -> int:
     funcs = _contenders(key, secret, passphrase)
     _check(funcs, secret)
     names = ["kcgateway", "floor", "hmac_only", "ccxt", "ccxt_with_partner", "sdk"]
-    us = _measure(funcs, names)
-    for name in names:
+    bodies = ["body_json_dumps", "body_encode_body"]
+    us = _measure(funcs, names + bodies)
+    for name in names + bodies:
         print(f"{name:18s} {us[name]:7.2f} us/request")
     # Every ratio is peer time / our time: above 1 means kcgateway is faster.
     ratio = {name: us[name] / us["kcgateway"] for name in names}
@@ -179,6 +185,8 @@ def main() -> int:
         "ccxt": round(us["ccxt"], 3),
         "ccxt_with_partner": round(us["ccxt_with_partner"], 3),
         "sdk": round(us["sdk"], 3),
+        "body_json_dumps": round(us["body_json_dumps"], 3),
+        "body_encode_body": round(us["body_encode_body"], 3),
         "ratio_vs_floor": round(ratio["floor"], 3),
         "ratio_vs_hmac_only": round(ratio["hmac_only"], 3),
         "ratio_vs_ccxt": round(ratio["ccxt"], 2),

@@ -28,9 +28,10 @@ _OPAD = bytes(x ^ 0x5C for x in range(256))
 class _Mac:
     """HMAC-SHA256 with its key already absorbed: the RFC 2104 inner and outer pads, hashed once.
 
-    ``mac(msg)`` copies the two prepared SHA-256 states instead of re-deriving them from the key
-    on every call, which halves the cost of a signature. The states are key material: this
-    object has no useful repr and refuses to be pickled or copied.
+    ``b64(msg)`` copies the two prepared SHA-256 states instead of re-deriving them from the
+    key on every call, which halves the cost of a signature. The states are key material: this
+    object has no useful repr and refuses to be pickled; it is never mutated, so ``copy`` and
+    ``deepcopy`` (``dataclasses.asdict``) return it unchanged, as :class:`Secret` does.
     """
 
     __slots__ = ("_inner", "_outer")
@@ -55,6 +56,12 @@ class _Mac:
 
     def __reduce__(self) -> tuple[object, ...]:
         raise TypeError("key material cannot be pickled")
+
+    def __copy__(self) -> _Mac:
+        return self
+
+    def __deepcopy__(self, memo: dict[int, object]) -> _Mac:
+        return self
 
 
 @dataclass(frozen=True, slots=True)

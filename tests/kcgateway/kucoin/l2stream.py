@@ -37,6 +37,7 @@ class MarketGen:
         self.spread = spread
         self.bids: dict[int, str] = {}
         self.asks: dict[int, str] = {}
+        self.inner_snapshot: L2Snapshot | None = None
         for _ in range(levels):
             self.bids[self.mid - rng.randint(1, spread)] = self._size()
             self.asks[self.mid + rng.randint(1, spread)] = self._size()
@@ -50,12 +51,22 @@ class MarketGen:
         units = self.rng.randint(1, 10**8)
         return f"{units // 10**4}.{units % 10**4:04d}"
 
-    def next_data(self, max_changes: int = 6) -> dict[str, Any]:
-        """Make one delta, apply it to the reference book, return its ``data`` object."""
+    def next_data(self, max_changes: int = 6, *, capture: bool = False) -> dict[str, Any]:
+        """Make one delta, apply it to the reference book, return its ``data`` object.
+
+        With ``capture``, :attr:`inner_snapshot` becomes the book as it was part-way through
+        this delta (None for a one-change delta): a snapshot whose sequence lies inside the
+        delta, so a client must skip the changes it already holds.
+        """
         start = self.seq + 1
         per_side: dict[str, dict[int, tuple[str, int]]] = {"asks": {}, "bids": {}}
         zero_price: list[list[str]] = []
-        for _ in range(self.rng.randint(1, max_changes)):
+        count = self.rng.randint(1, max_changes)
+        capture_after = self.rng.randint(1, count - 1) if capture and count > 1 else None
+        self.inner_snapshot = None
+        for index in range(count):
+            if index == capture_after:
+                self.inner_snapshot = self.snapshot()
             self.seq += 1
             if self.rng.random() < 0.02:
                 zero_price.append(["0", "0", str(self.seq)])

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import base64
+import copy
 import dataclasses
 import hashlib
 import hmac
@@ -260,6 +261,10 @@ def test_key_material_is_not_printable_or_picklable() -> None:
     assert repr(mac) == "_Mac(***)"
     with pytest.raises(TypeError):
         pickle.dumps(mac)
+    assert copy.copy(mac) is mac
+    assert copy.deepcopy(mac) is mac
+    fields = dataclasses.asdict(creds)  # works as before the derived state was added
+    assert fields["secret"] == Secret(secret)
 
 
 def test_replace_recomputes_the_derived_state() -> None:

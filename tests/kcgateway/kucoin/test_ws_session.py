@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import json
+import random
 from typing import Any
 
 import pytest
 
 from kcgateway.errors import ProtocolError, ValidationError
+from kcgateway.kucoin.orderbook import FetchSnapshot, L2Synchronizer, parse_l2_data
 from kcgateway.kucoin.ws_session import (
     Acked,
     Close,
@@ -20,6 +22,7 @@ from kcgateway.kucoin.ws_session import (
     WsSession,
     topic_keys,
 )
+from tests.kcgateway.kucoin.l2stream import MarketGen
 
 T0 = 1_700_000_000_000
 
@@ -189,3 +192,23 @@ def test_close_by_client() -> None:
     s.subscribe("/market/ticker:A", T0)
     assert s.close() == [Close("closed by client")]
     assert s.state is SessionState.CLOSED
+
+
+def test_level2_frames_through_the_session_into_a_book() -> None:
+    gen = MarketGen("BTC-USDT", random.Random(3))
+    s = opened()
+    (sub,) = frames(s.subscribe("/market/level2:BTC-USDT", T0))
+    s.receive_frame(json.dumps({"id": sub["id"], "type": "ack"}), T0)
+    sync = L2Synchronizer("BTC-USDT")
+    snapshot_due = -1
+    for i in range(300):
+        for event in s.receive_frame(gen.frame(gen.next_data()), T0 + i):
+            assert isinstance(event, DataMessage)
+            assert event.topic == "/market/level2:BTC-USDT"
+            actions = sync.receive_delta(parse_l2_data(event.data))
+            if any(isinstance(a, FetchSnapshot) for a in actions):
+                snapshot_due = i + 3
+        if i == snapshot_due:
+            sync.receive_snapshot(gen.snapshot())
+    assert sync.sequence == gen.seq
+    assert sync.depth(1_000) == gen.levels()
