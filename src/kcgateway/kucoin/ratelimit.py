@@ -12,6 +12,8 @@ Invariants of :class:`PoolBudget` (checked by property tests):
 - a priority request (a cancel) may use that headroom: it is admitted while
   ``used + weight <= limit``, so placing orders can never starve cancels;
 - nothing is admitted while the pool is blocked after a 429;
+- a request heavier than its cap (only possible when the server reports a tiny limit) is
+  admitted alone in an empty window, so a limiter never refuses a request forever;
 - ``reserve`` returns 0 and debits the weight, or returns the ms to wait and debits nothing.
 
 What the server reports wins when it is worse than what we counted (another process may share
@@ -114,19 +116,18 @@ class PoolBudget:
     def reserve(self, weight: int, now_ms: int, *, priority: bool = False) -> int:
         """Debit ``weight`` and return 0, or return the ms to wait (nothing debited).
 
-        A weight larger than the cap it may use (the soft limit, or the whole limit for a
-        priority request) can never be admitted and raises :class:`ValueError`.
+        A request heavier than its cap (the soft limit, or the whole limit for a priority
+        request; possible only after the server reported a tiny limit) is admitted alone, in an
+        otherwise empty window, rather than refused forever.
         """
         if weight < 0:
             raise ValueError(f"weight must not be negative, not {weight}")
-        cap = self.limit if priority else self.soft_limit
-        if weight > cap:
-            raise ValueError(f"weight {weight} can never fit under {cap} in one window")
         self._roll(now_ms)
         if self.blocked_until_ms is not None:
             return self.blocked_until_ms - now_ms
-        if self.used + weight > cap:
-            # used > 0 here (weight <= cap), and a positive ``used`` always has a window end
+        cap = self.limit if priority else self.soft_limit
+        if self.used + weight > cap and self.used:
+            # a positive ``used`` always has a window end
             return (self.window_end_ms or now_ms + WINDOW_MS) - now_ms
         if self.window_end_ms is None and weight:
             self.window_end_ms = now_ms + WINDOW_MS
@@ -166,12 +167,24 @@ class PoolBudget:
 
 
 class RateLimiter:
-    """One :class:`PoolBudget` per pool, for one KuCoin account (UID) or, for PUBLIC, one IP."""
+    """One :class:`PoolBudget` per pool, for one KuCoin account (UID).
+
+    The PUBLIC pool is counted per IP, not per UID: give every account's limiter the same
+    public budget through ``shared`` (``shared={Pool.PUBLIC: public_budget}``) so that
+    market-data calls made for different accounts share one budget.
+    """
 
     def __init__(
-        self, quotas: Mapping[Pool, int] = VIP0_QUOTAS, *, share: float = DEFAULT_SHARE
+        self,
+        quotas: Mapping[Pool, int] = VIP0_QUOTAS,
+        *,
+        share: float = DEFAULT_SHARE,
+        shared: Mapping[Pool, PoolBudget] | None = None,
     ) -> None:
-        self._pools = {pool: PoolBudget(quotas[pool], share=share) for pool in Pool}
+        given = dict(shared or {})
+        self._pools = {
+            pool: given.get(pool) or PoolBudget(quotas[pool], share=share) for pool in Pool
+        }
 
     def budget(self, pool: Pool) -> PoolBudget:
         """The budget of ``pool``."""

@@ -175,6 +175,7 @@ def test_spot_order_book() -> None:
     book = _both(m.parse_order_book, s.BOOK)
     assert book.bids[0] == (Decimal("66976.4"), Decimal("0.69109872"))
     assert book.asks[-1] == (Decimal("66976.6"), Decimal("0.00002"))
+    assert book.seq == 14610502970
     with pytest.raises(errors.ProtocolError):
         m.parse_order_book(dict(s.BOOK, sequence="abc"))
 
@@ -530,3 +531,19 @@ def test_margin_models() -> None:
     assert acc.accounts[0].liability_interest == Decimal("0.001")
     assert m.parse_borrow({"orderNo": "bor-0001", "actualSize": "10"}).actual_size == Decimal(10)
     assert m.parse_borrow({"orderNo": "r1", "actualSize": "1", "timestamp": 5}).timestamp == 5
+
+
+def test_loads_exact_keeps_numbers_exact() -> None:
+    data = m.loads_exact(b'{"p":66968.10000000000000000001,"n":3,"s":"1.5"}')
+    assert data == {"p": Decimal("66968.10000000000000000001"), "n": 3, "s": "1.5"}
+    book = m.parse_futures_order_book(m.loads_exact(s.FUTURES_BOOK_RAW))
+    assert book.asks[0][0] == Decimal("66968.10000000000000000001")
+    with pytest.raises(errors.ProtocolError):
+        m.loads_exact(b"{")
+
+
+@pytest.mark.parametrize("msg", [b"null", b"5", b'{"a":1}', b"[]"])
+def test_envelope_with_odd_message_still_maps_the_code(msg: bytes) -> None:
+    with pytest.raises(errors.OrderNotFound) as info:
+        m.parse_envelope(b'{"code":"126043","msg":' + msg + b',"data":null}', http_status=200)
+    assert info.value.message == ""

@@ -63,11 +63,14 @@ def test_window_starts_at_first_request_and_refills() -> None:
     assert b.window_end_ms == 35_000 + WINDOW_MS
 
 
-def test_weights_that_never_fit_are_a_programming_error() -> None:
-    b = PoolBudget(100)
-    with pytest.raises(ValueError, match="never fit"):
-        b.reserve(81, 0)
-    assert b.reserve(81, 0, priority=True) == 0
+def test_oversized_requests_run_alone() -> None:
+    b = PoolBudget(100)  # soft limit 80
+    assert b.reserve(90, 0) == 0  # heavier than the share: admitted alone in an empty window
+    assert b.reserve(1, 0, priority=True) == 0
+    assert b.reserve(1, 0) == WINDOW_MS
+    assert b.reserve(150, WINDOW_MS, priority=True) == 0  # heavier than the whole limit
+    assert b.used == 150
+    assert b.remaining(WINDOW_MS) == 0
     with pytest.raises(ValueError, match="negative"):
         b.reserve(-1, 0)
 
@@ -189,3 +192,14 @@ def test_invariants_under_random_traffic(
             assert wait == 0  # a cancel is admitted whenever headroom remains
         if not priority and base + weight > b.soft_limit:
             assert wait > 0  # ordinary traffic never crosses the share
+
+
+def test_public_budget_can_be_shared_between_accounts() -> None:
+    public = PoolBudget(100)
+    alice = RateLimiter(shared={Pool.PUBLIC: public})
+    bob = RateLimiter(shared={Pool.PUBLIC: public})
+    assert alice.budget(Pool.PUBLIC) is bob.budget(Pool.PUBLIC) is public
+    assert alice.budget(Pool.SPOT) is not bob.budget(Pool.SPOT)
+    assert alice.reserve(Pool.PUBLIC, 80, 0) == 0
+    assert bob.reserve(Pool.PUBLIC, 1, 0) == WINDOW_MS  # the IP's budget is spent
+    assert bob.reserve(Pool.SPOT, 1, 0) == 0

@@ -14,6 +14,7 @@ from kcgateway.kucoin.models._base import (
     Cursor,
     Model,
     Paginated,
+    loads_exact,
     parse_as,
     parse_envelope,
 )
@@ -179,6 +180,7 @@ __all__ = [
     "TickerStats",
     "TransferDetail",
     "TransferResult",
+    "loads_exact",
     "parse_account_balance",
     "parse_account_overview",
     "parse_accounts",

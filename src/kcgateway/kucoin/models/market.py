@@ -176,6 +176,11 @@ class OrderBook(Model, frozen=True, kw_only=True):
         check_levels(self.bids)
         check_levels(self.asks)
 
+    @property
+    def seq(self) -> int:
+        """``sequence`` as an int, to compare with WebSocket ``sequenceStart``/``sequenceEnd``."""
+        return int(self.sequence)
+
 
 class FuturesOrderBook(Model, frozen=True, kw_only=True):
     """``GET /api/v1/level2/snapshot`` on the futures host: numbers, ``ts`` in ns.
