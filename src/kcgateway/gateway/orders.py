@@ -8,8 +8,9 @@ Life cycle (SECURITY.md section 3)::
 Invariants:
 
 - the intent row with its clientOid (unique per account) commits BEFORE any exchange call;
-- an intent is sent only by whoever moves it ``persisted -> sent`` (a compare-and-set), so it
-  is sent at most once by this code; the client resends only the same bytes (same clientOid);
+- an intent is sent only by the request that inserted its (account, clientOid) row and moved
+  it ``persisted -> sent`` in that same commit, so it is sent at most once by this code; the
+  client resends only the same bytes (same clientOid);
 - a timeout, reset, 5xx or unknown answer makes it ``unknown``; the :meth:`OrderRouter.reconcile`
   pass looks it up by clientOid: found -> open/filled/cancelled; not found after the grace
   period -> ``not_placed``. Nothing is ever resent under a new clientOid;
@@ -237,8 +238,6 @@ class OrderRouter:
         if reason is not None:
             raise RiskRejected(reason)
         intent = await self._persist(tenant_id, actor, req)
-        if not await self._move(intent, S.PERSISTED, S.SENT, actor=actor):
-            return await self._view(intent.id)
         await self._send(intent, actor, req.time_in_force)
         return await self._view(intent.id)
 
@@ -263,6 +262,9 @@ class OrderRouter:
                 session, AuditAction.ORDER_INTENT, actor=actor, subject=intent_id, now=now,
                 tenant_id=tenant_id, detail=_intent_detail(row),
             )  # fmt: skip
+            # persisted -> sent in the same commit: only the request that inserted the
+            # (account, clientOid) row sends it, and it is committed before the call
+            await self._transition(session, row, S.PERSISTED, S.SENT, actor=actor, now=now)
             return row
 
     async def _send(self, intent: OrderIntent, actor: str, time_in_force: str | None) -> None:
@@ -293,23 +295,39 @@ class OrderRouter:
         reason: str | None = None,
     ) -> bool:
         """Compare-and-set one transition plus its audit record; False if someone moved first."""
+        async with self._db.write() as session:
+            return await self._transition(
+                session, intent, expected, new, actor=actor, now=self._now(),
+                exchange_id=exchange_id, reason=reason,
+            )  # fmt: skip
+
+    @staticmethod
+    async def _transition(
+        session: AsyncSession,
+        intent: OrderIntent,
+        expected: OrderState,
+        new: OrderState,
+        *,
+        actor: str,
+        now: datetime,
+        exchange_id: str | None = None,
+        reason: str | None = None,
+    ) -> bool:
         if new not in TRANSITIONS.get(expected, frozenset()):
             raise ValueError(f"illegal transition {expected} -> {new}")
-        now = self._now()
-        async with self._db.write() as session:
-            moved = await OrderIntentRepository(session).set_state(
-                intent.id, expected=expected, new=new, now=now, exchange_order_id=exchange_id
-            )
-            if moved:
-                detail = {"from": expected.value, "to": new.value, "client_oid": intent.client_oid}
-                if exchange_id:
-                    detail["exchange_order_id"] = exchange_id
-                if reason:
-                    detail["reason"] = reason
-                await record(
-                    session, AuditAction.ORDER_STATE, actor=actor, subject=intent.id, now=now,
-                    detail=detail,
-                )  # fmt: skip
+        moved = await OrderIntentRepository(session).set_state(
+            intent.id, expected=expected, new=new, now=now, exchange_order_id=exchange_id
+        )
+        if moved:
+            detail = {"from": expected.value, "to": new.value, "client_oid": intent.client_oid}
+            if exchange_id:
+                detail["exchange_order_id"] = exchange_id
+            if reason:
+                detail["reason"] = reason
+            await record(
+                session, AuditAction.ORDER_STATE, actor=actor, subject=intent.id, now=now,
+                detail=detail,
+            )  # fmt: skip
         return moved
 
     async def _view(self, intent_id: str) -> IntentView:

@@ -8,7 +8,6 @@ without a declared scope); the OpenAPI document is served by a declared public r
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
@@ -21,6 +20,7 @@ from prometheus_client import (
     Gauge,
     generate_latest,
 )
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kcgateway.gateway.services import GatewayServices
 from kcgateway.store.types import OrderState
@@ -49,20 +49,35 @@ class Metrics:
         )
 
 
-def _route_of(request: Request) -> str:
-    route = request.scope.get("route")
-    return route.path if isinstance(route, APIRoute) else "unmatched"
+class CountRequests:
+    """Pure ASGI middleware counting requests by route template, method and status.
 
+    (Starlette's ``BaseHTTPMiddleware`` costs a task group per request; this costs nothing.)
+    """
 
-def _count_requests(metrics: Metrics) -> Any:
-    async def middleware(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        metrics.requests.labels(_route_of(request), request.method, response.status_code).inc()
-        return response
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
 
-    return middleware
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Pass the request on; count it when the response is done (or failed)."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        status = 500
+
+        async def capture(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, capture)
+        finally:
+            route = scope.get("route")
+            path = route.path if isinstance(route, APIRoute) else "unmatched"
+            self.metrics.requests.labels(path, scope["method"], status).inc()
 
 
 def _add_public_routes(app: FastAPI, metrics: Metrics) -> None:
@@ -120,7 +135,7 @@ def create_app(services: GatewayServices) -> FastAPI:
     app.state.services = services
     metrics = Metrics()
     app.state.metrics = metrics
-    app.middleware("http")(_count_requests(metrics))
+    app.add_middleware(CountRequests, metrics=metrics)
     errors.install(app)
     for router in (routes.router, admin.router):
         _mount(app, router)

@@ -201,3 +201,18 @@ async def test_backoff_then_suspension_and_last_used(tmp_path: Path) -> None:
             resp = await http.get("/v1/orders", headers=auth(good))
         assert resp.status_code == 401
         assert resp.headers["retry-after"] == "3600"
+
+
+async def test_metrics_count_requests_by_route_and_status(tmp_path: Path) -> None:
+    async with gateway_stack(tmp_path) as stack:
+        tenant = await stack.add_tenant("t1")
+        await stack.http.get("/v1/orders", headers=auth(tenant.admin_key))
+        await stack.http.get("/v1/orders")
+        await stack.http.post("/v1/orders", json=order_body("main"), headers=auth(tenant.admin_key))
+        await stack.http.get("/nowhere")
+        text = (await stack.http.get("/metrics")).text
+        assert 'route="/v1/orders",status="200"} 1.0' in text
+        assert 'route="/v1/orders",status="401"} 1.0' in text
+        assert 'route="/v1/orders",status="201"} 1.0' in text
+        assert 'route="unmatched",status="404"} 1.0' in text
+        assert 'kcgateway_order_intents{state="acked"} 1.0' in text
