@@ -5,6 +5,10 @@ asks above, from 50 users), then times N placements: 80% new resting orders at r
 inside the book, 20% marketable orders that take one or two levels. Events are recorded as in
 the server (the outbox is drained every 1,000 orders). No peer engine exists, so the figure is
 compared with the 2,000 orders/s floor the issue asks for.
+
+The rate is measured on the process's CPU time (``time.process_time``): the machine is shared
+with other jobs, and wall time there measures the neighbours. The wall-clock rate is printed
+too (``wall``).
 """
 
 from __future__ import annotations
@@ -69,22 +73,23 @@ def main() -> None:
     reqs = requests(rng, users)
     ex.limits = Limits(per_account=10**9, per_symbol=10**9)
     resting_before = len(ex.markets["BTC-USDT"].book)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for i, req in enumerate(reqs):
         ex.place(req, T0 + i)
         if i % 1000 == 999:
             ex.drain_events()
-    elapsed = time.perf_counter() - start
-    rate = N / elapsed
+    wall = N / (time.perf_counter() - start)
+    rate = N / (time.process_time() - cpu_start)
     print(f"resting before: {resting_before}, after: {len(ex.markets['BTC-USDT'].book)}")
     print(
         json.dumps(
             {
                 "bench": "engine_placements_10k_resting",
-                "unit": "orders/s",
+                "unit": "orders/s (CPU time)",
                 "ours": round(rate),
                 "floor": FLOOR,
                 "ratio_vs_floor": round(rate / FLOOR, 2),
+                "wall": round(wall),
                 "goal": f">= {FLOOR}",
                 "met": rate >= FLOOR,
             }

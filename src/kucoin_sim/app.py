@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from kcgateway.clock import Clock
 from kucoin_sim import admin
 from kucoin_sim.accounts import create_account, create_partner
 from kucoin_sim.config import SimConfig
@@ -72,7 +73,7 @@ def _market_makers(state: SimState, period_ms: int) -> Any:
 
 
 def build_apps(
-    config: SimConfig | None = None, seed: int | None = None, clock: Any = None
+    config: SimConfig | None = None, seed: int | None = None, clock: Clock | None = None
 ) -> SimApps:
     """Build both applications; ``seed`` overrides the config's seed."""
     cfg = config or SimConfig()

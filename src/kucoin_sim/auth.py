@@ -132,7 +132,9 @@ def _same(a: str, b: str) -> bool:
 
 
 def _check_headers(headers: Mapping[str, str]) -> None:
-    if any(not headers.get(name) for name in _REQUIRED):
+    for name in _REQUIRED:
+        if headers.get(name):
+            continue
         raise AuthFailure(
             "400001",
             "Please check the header of your request for KC-API-KEY, KC-API-SIGN, "

@@ -13,8 +13,8 @@ import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
+from kcgateway.clock import Clock
 from kucoin_sim.auth import ApiKey, Partner
 from kucoin_sim.engine import Exchange
 from kucoin_sim.faults import Faults
@@ -58,7 +58,7 @@ def wall_clock_ms() -> int:
 class SimState:
     """The mutable state shared by every route of one simulator instance."""
 
-    def __init__(self, exchange: Exchange, seed: int, clock: Any = None) -> None:
+    def __init__(self, exchange: Exchange, seed: int, clock: Clock | None = None) -> None:
         self.exchange = exchange
         self.rng = random.Random(seed)
         self._clock = clock
@@ -80,7 +80,7 @@ class SimState:
     def now_ms(self) -> int:
         """The simulator's clock: wall time (or the injected clock) plus the fault offset."""
         base = self._clock.now_ms() if self._clock is not None else wall_clock_ms()
-        return int(base) + self.faults.clock_offset_ms
+        return base + self.faults.clock_offset_ms
 
     def new_id(self) -> str:
         """A 24-hex id like KuCoin's, from the seeded RNG (deterministic per seed)."""

@@ -249,3 +249,24 @@ def test_repr_hides_secrets() -> None:
     key = _key_for(V)
     assert V["inputs"]["secret"] not in repr(key)
     assert V["inputs"]["passphrase"] not in repr(key)
+
+
+def _first(prefix: str) -> dict[str, Any]:
+    return next(v for v in VECTORS if v["id"].startswith(prefix))
+
+
+@pytest.mark.parametrize("prefix", ["ccxt/C3_post_spot_order/wire", "kucoin-universal-sdk/C2"])
+def test_every_single_byte_flip_of_path_query_and_body_is_400005(prefix: str) -> None:
+    vector = _first(prefix)
+    req = _request(vector)
+    for field in ("path", "raw_query", "body"):
+        value = getattr(req, field)
+        for i in range(len(value)):
+            if field == "body":
+                flipped: Any = bytes(value[:i]) + bytes([value[i] ^ 0x20]) + bytes(value[i + 1 :])
+            else:
+                flipped = value[:i] + chr(ord(value[i]) ^ 0x20) + value[i + 1 :]
+            bad = _request(vector, **{field: flipped})
+            assert _code(lambda b=bad: _auth(vector, b)) == "400005", (field, i)
+    method = "PUT" if req.method != "PUT" else "GET"
+    assert _code(lambda: _auth(vector, _request(vector, method=method))) == "400005"

@@ -39,6 +39,7 @@ from kcgateway.errors import (
     ConfigError,
     ExchangeError,
     OutcomeUnknown,
+    ProtocolError,
     RateLimited,
 )
 from kcgateway.exchange.budget import Budget, LocalBudget, reset_ms_from
@@ -237,21 +238,25 @@ class KuCoinClient:
             attempt += 1
             try:
                 return await self._attempt(req)
-            except ExchangeError as exc:
+            except (ExchangeError, ProtocolError) as exc:
+                # a garbled reply to an order is an unknown outcome too (classify: RECONCILE)
                 decision = self._decide(exc, req.endpoint, attempt, resynced)
                 if decision is Decision.STOP:
                     raise
                 if decision is Decision.RECONCILE:
                     if client_oid is None:
                         raise
+                    reason = exc.code if isinstance(exc, ExchangeError) else "unparseable reply"
                     raise OutcomeUnknown(
-                        client_oid, reason=exc.code, request_path=req.endpoint.path
+                        client_oid, reason=reason, request_path=req.endpoint.path
                     ) from exc
                 resynced = (
                     await self._before_retry(decision, exc, req.endpoint, attempt) or resynced
                 )
 
-    def _decide(self, exc: ExchangeError, ep: Endpoint, attempt: int, resynced: bool) -> Decision:
+    def _decide(
+        self, exc: ExchangeError | ProtocolError, ep: Endpoint, attempt: int, resynced: bool
+    ) -> Decision:
         if isinstance(exc, TransportError) and not exc.sent:
             # nothing left this process: resending the same bytes cannot duplicate anything
             if attempt < self.retry_policy.max_attempts:
@@ -267,7 +272,7 @@ class KuCoinClient:
         return decision
 
     async def _before_retry(
-        self, decision: Decision, exc: ExchangeError, ep: Endpoint, attempt: int
+        self, decision: Decision, exc: ExchangeError | ProtocolError, ep: Endpoint, attempt: int
     ) -> bool:
         """Do what ``decision`` asks before the next attempt; True if the clock was resynced."""
         if decision is Decision.RESYNC_CLOCK:
@@ -324,7 +329,7 @@ class KuCoinClient:
     async def _attempt(self, req: _Prepared) -> msgspec.Raw:
         ep = req.endpoint
         await self.budget.acquire(ep.pool, ep.weight, priority=ep.cancel)
-        if ep.private:
+        if ep.private and self.clock.stale():
             await self.clock.ensure_fresh(self.server_time)
         headers = await self._signed_headers(req, self.clock.now_ms())
         rid = f"{self._id_prefix}-{next(self._ids)}"

@@ -63,8 +63,16 @@ class Transport(Protocol):
         ...
 
 
+def _cap(value: float | None, cap: float) -> float:
+    return cap if value is None else min(value, cap)
+
+
 class AiohttpTransport:
     """A pooled aiohttp transport: TLS verified, no redirects, connect and read timeouts.
+
+    ``connect_timeout`` bounds opening a connection, ``read_timeout`` each wait for data,
+    ``total_timeout`` the whole exchange; None turns one off. A per-request ``timeout`` caps
+    all three.
 
     The :class:`aiohttp.ClientSession` is created on the first request (inside the running
     loop), so constructing the transport does no I/O and needs no event loop.
@@ -73,8 +81,8 @@ class AiohttpTransport:
     def __init__(
         self,
         *,
-        connect_timeout: float = 5.0,
-        read_timeout: float = 10.0,
+        connect_timeout: float | None = 5.0,
+        read_timeout: float | None = 10.0,
         total_timeout: float | None = 30.0,
         max_connections: int = 100,
     ) -> None:
@@ -106,8 +114,8 @@ class AiohttpTransport:
             return self._timeout
         return aiohttp.ClientTimeout(
             total=timeout,
-            sock_connect=min(timeout, self._connect_timeout),
-            sock_read=min(timeout, self._read_timeout),
+            sock_connect=_cap(self._connect_timeout, timeout),
+            sock_read=_cap(self._read_timeout, timeout),
         )
 
     async def request(

@@ -25,6 +25,7 @@ Public API (stable; the server builds on it)::
     ex.expire(now_ms)                                           # GTT orders
     ex.drain_events() -> [L2Change | TradeEvent | OrderEvent | BalanceEvent | PositionEvent]
     ex.cancel_partial(uid, order_id, size, now_ms); ex.check(req, now_ms)  # HF / test orders
+    ex.alter(uid, order_id, now_ms, new_price=, new_size=)      # HF modify -> new order
     ex.set_price(symbol, price, now_ms); ex.tick(now_ms)        # admin price, market makers
     futures: ex.position(uid, sym); ex.positions(uid); ex.account_overview(uid, "USDT");
       ex.get/set_margin_mode(uid, sym[, mode]); ex.get/set_cross_leverage(uid, sym[, lev]);
@@ -34,10 +35,16 @@ Public API (stable; the server builds on it)::
 Refusals raise :class:`EngineError` (``.code`` is KuCoin's code string, ``.message``); the
 codes chosen for each rule are listed in :class:`EngineError`'s docstring.
 
-Modules: ``types`` (values), ``accounts`` (ledger with holds), ``book`` (price levels in
-integer ticks), ``matching`` (the rules, shared by spot and futures), ``spot`` (spot
-settlement and fees), ``marketdata`` (tape, candles, 24h stats), ``registry`` (orders/fills
-look-ups), ``events`` (the outbox for WebSocket feeds), ``config`` (defaults, loading).
+Modules: ``types`` (values, the engine's 60-digit Decimal context), ``accounts`` (ledger
+with holds and history), ``book`` (price levels in integer ticks), ``matching`` (the rules,
+shared by spot and futures), ``spot`` (spot settlement and fees), ``futures`` (margin,
+positions, overview), ``protection`` (priceLimitRate), ``rules`` (symbol rules and codes),
+``marketdata`` (tape, candles, 24h stats), ``registry`` (orders/fills look-ups), ``events``
+(the outbox for WebSocket feeds), ``market_maker``, ``config`` (defaults, loading), ``ids``.
+
+Not modelled: liquidation, funding, index/mark price feeds (the mark is the maker's mid or the
+last price), margin borrowing, KuCoin's lower priority of hidden orders within a level, stop
+triggers on mark/index price (futures stops trigger on the last trade price).
 """
 
 from kucoin_sim.engine.accounts import Balance, LedgerEntry

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from kucoin_sim.engine.accounts import Balance, Ledger, LedgerEntry
+from kucoin_sim.engine.accounts import Balance, Ledger
 from kucoin_sim.engine.config import EngineConfig, MarketMakerConfig
 from kucoin_sim.engine.events import Event, Outbox
 from kucoin_sim.engine.futures import FuturesDesk, FuturesSettlement
@@ -24,6 +24,7 @@ from kucoin_sim.engine.ids import IdGenerator
 from kucoin_sim.engine.market_maker import MarketMaker
 from kucoin_sim.engine.marketdata_api import MarketDataApi
 from kucoin_sim.engine.matching import ActiveCounter, Context, Market
+from kucoin_sim.engine.queries_api import QueriesApi
 from kucoin_sim.engine.registry import OrderFilter, OrderRegistry
 from kucoin_sim.engine.rules import check_amount, check_numbers, check_spot, is_multiple
 from kucoin_sim.engine.spot import SpotSettlement
@@ -37,8 +38,8 @@ from kucoin_sim.engine.types import (
     Order,
     OrderRequest,
     OrderType,
-    Side,
     SymbolSpec,
+    exact,
 )
 
 NOT_FOUND_MSG = "order_not_exist_or_not_allow_to_cancel"
@@ -53,9 +54,10 @@ class Limits:
     per_symbol: int = 200
 
 
-class Exchange(FuturesApi, MarketDataApi):
+class Exchange(FuturesApi, MarketDataApi, QueriesApi):
     """Spot (and futures) matching, accounts and market data for the simulator."""
 
+    @exact
     def __init__(
         self,
         symbols: Iterable[SymbolSpec],
@@ -138,6 +140,7 @@ class Exchange(FuturesApi, MarketDataApi):
             self.exempt.add(uid)
         return uid
 
+    @exact
     def fund(
         self, uid: str, account_type: AccountType, currency: str, amount: Decimal, now_ms: int = 0
     ) -> Balance:
@@ -145,6 +148,7 @@ class Exchange(FuturesApi, MarketDataApi):
         check_amount(amount, "amount")
         return replace(self.ledger.fund(uid, account_type, currency, amount, now_ms))
 
+    @exact
     def transfer(
         self,
         uid: str,
@@ -165,40 +169,10 @@ class Exchange(FuturesApi, MarketDataApi):
             uid, currency, source=source, target=target, amount=amount, now_ms=now_ms, to_uid=to_uid
         )
 
-    def ledger_entries(
-        self,
-        uid: str,
-        *,
-        currency: str | None = None,
-        account_type: AccountType | None = None,
-        start_ms: int | None = None,
-        end_ms: int | None = None,
-    ) -> list[LedgerEntry]:
-        """A user's balance changes (the latest 1,000), newest first, filtered."""
-        return [
-            e
-            for e in self.ledger.entries(uid)
-            if (currency is None or e.currency == currency)
-            and (account_type is None or e.account_type is account_type)
-            and (start_ms is None or e.created_at_ms >= start_ms)
-            and (end_ms is None or e.created_at_ms <= end_ms)
-        ]
-
     def currencies(self) -> list[str]:
         """Every currency of every symbol and contract, sorted."""
         names = {c for symbol in self.markets for c in self.currencies_of(symbol)}
         return sorted(names)
-
-    def balances(
-        self, uid: str, account_type: AccountType | None = None, currency: str | None = None
-    ) -> list[Balance]:
-        """Snapshots of a user's accounts, filtered."""
-        return [replace(a) for a in self.ledger.accounts(uid, account_type, currency)]
-
-    def account(self, account_id: str) -> Balance | None:
-        """Snapshot of the account with this 24-hex id."""
-        acct = self.ledger.by_id(account_id)
-        return None if acct is None else replace(acct)
 
     # -- orders ------------------------------------------------------------------------------
 
@@ -209,6 +183,7 @@ class Exchange(FuturesApi, MarketDataApi):
             raise EngineError(Codes.NO_SYMBOL, "Symbol not exists")
         return market
 
+    @exact
     def place(self, req: OrderRequest, now_ms: int) -> Order:
         """Validate, reserve and execute one order; returns its snapshot after matching."""
         req = self.check(req, now_ms)
@@ -284,6 +259,7 @@ class Exchange(FuturesApi, MarketDataApi):
             reduce_only=req.reduce_only,
         )
 
+    @exact
     def cancel(
         self, uid: str, order_id: str, now_ms: int, account_type: AccountType | None = None
     ) -> Order:
@@ -294,6 +270,7 @@ class Exchange(FuturesApi, MarketDataApi):
         self.markets[order.symbol].cancel(order, now_ms)
         return order.snapshot()
 
+    @exact
     def cancel_partial(
         self,
         uid: str,
@@ -315,6 +292,50 @@ class Exchange(FuturesApi, MarketDataApi):
         market.reduce(order, cancel_size, now_ms)
         return order.snapshot()
 
+    @exact
+    def alter(
+        self,
+        uid: str,
+        order_id: str,
+        now_ms: int,
+        *,
+        new_price: Decimal | None = None,
+        new_size: Decimal | None = None,
+        account_type: AccountType | None = None,
+    ) -> Order:
+        """HF modify (``/api/v1/hf/orders/alter``): cancel and re-create a resting limit order.
+
+        The copy gets the new price and/or size (default: the remaining size) and the same
+        clientOid. Returns the new order (a new id). Like KuCoin's cancel-and-recreate, if the
+        new order is refused the old one stays cancelled.
+        """
+        old = self.registry.get(order_id)
+        if old is None or old.uid != uid or not old.active or old.waiting_stop:
+            raise _not_found(account_type)  # active and not a waiting stop: a resting limit
+        req = OrderRequest(
+            uid,
+            old.symbol,
+            old.side,
+            price=new_price if new_price is not None else old.price,
+            size=new_size if new_size is not None else old.remaining,
+            client_oid=old.client_oid,
+            tif=old.tif,
+            cancel_after_s=old.cancel_after_s,
+            post_only=old.post_only,
+            hidden=old.hidden,
+            iceberg=old.iceberg,
+            visible_size=old.visible_size,
+            stp=old.stp,
+            account_type=old.account_type,
+            remark=old.remark,
+            tags=old.tags,
+            leverage=old.leverage,
+            reduce_only=old.reduce_only,
+        )
+        self.cancel(uid, order_id, now_ms, account_type)
+        return self.place(req, now_ms)
+
+    @exact
     def check(self, req: OrderRequest, now_ms: int) -> OrderRequest:
         """Validate an order like :meth:`place` (rules, clientOid, limits) without placing it.
 
@@ -328,6 +349,7 @@ class Exchange(FuturesApi, MarketDataApi):
         self._check_limits(req)
         return req
 
+    @exact
     def cancel_by_client_oid(
         self, uid: str, client_oid: str, now_ms: int, account_type: AccountType | None = None
     ) -> Order:
@@ -337,6 +359,7 @@ class Exchange(FuturesApi, MarketDataApi):
             raise _not_found(account_type)
         return self.cancel(uid, order.id, now_ms, account_type)
 
+    @exact
     def cancel_all(
         self,
         uid: str,
@@ -346,63 +369,20 @@ class Exchange(FuturesApi, MarketDataApi):
         *,
         stop: bool | None = None,
     ) -> list[Order]:
-        """Cancel a user's active orders (``stop``: only stops / only non-stops / both)."""
+        """Cancel a user's active orders.
+
+        ``stop`` as in :meth:`orders`: waiting stops only, everything else, or both (None).
+        """
         flt = OrderFilter(symbol=symbol, account_type=account_type)
         victims = [
-            o for o in self.registry.orders(uid, True, flt) if stop is None or o.is_stop is stop
+            o
+            for o in self.registry.orders(uid, True, flt)
+            if stop is None or o.waiting_stop is stop
         ]
         victims.reverse()
         for order in victims:
             self.markets[order.symbol].cancel(order, now_ms)
         return [o.snapshot() for o in victims]
-
-    def get(self, uid: str, order_id: str) -> Order | None:
-        """Snapshot of one of ``uid``'s orders."""
-        order = self.registry.get(order_id)
-        return order.snapshot() if order is not None and order.uid == uid else None
-
-    def get_by_client_oid(self, uid: str, client_oid: str) -> Order | None:
-        """Snapshot of the latest order with this clientOid (active or done)."""
-        order = self.registry.by_client_oid(uid, client_oid)
-        return order.snapshot() if order is not None else None
-
-    def orders(
-        self,
-        uid: str,
-        *,
-        status: str | None = None,
-        symbol: str | None = None,
-        side: Side | None = None,
-        type: OrderType | None = None,
-        account_type: AccountType | None = None,
-        start_ms: int | None = None,
-        end_ms: int | None = None,
-        stop: bool | None = None,
-    ) -> list[Order]:
-        """A user's orders newest first; ``status`` is ``active``, ``done`` or None (both)."""
-        active = None if status is None else status == "active"
-        flt = OrderFilter(symbol, side, type, account_type, start_ms, end_ms)
-        return [
-            o.snapshot()
-            for o in self.registry.orders(uid, active, flt)
-            if stop is None or o.is_stop is stop
-        ]
-
-    def fills(
-        self,
-        uid: str,
-        *,
-        symbol: str | None = None,
-        order_id: str | None = None,
-        side: Side | None = None,
-        type: OrderType | None = None,
-        account_type: AccountType | None = None,
-        start_ms: int | None = None,
-        end_ms: int | None = None,
-    ) -> list[Fill]:
-        """A user's fills, newest first."""
-        flt = OrderFilter(symbol, side, type, account_type, start_ms, end_ms)
-        return list(self.registry.fills(uid, order_id, flt))
 
     def _on_fills(self, taker: Fill, maker: Fill) -> None:
         self.registry.add_fills((taker, maker))
@@ -423,6 +403,7 @@ class Exchange(FuturesApi, MarketDataApi):
 
     # -- market makers and time --------------------------------------------------------------
 
+    @exact
     def add_market_maker(self, cfg: MarketMakerConfig, now_ms: int = 0) -> MarketMaker:
         """Start a market maker on ``cfg.symbol`` and quote right away."""
         self.market(cfg.symbol)
@@ -432,6 +413,7 @@ class Exchange(FuturesApi, MarketDataApi):
         maker.quote(now_ms)
         return maker
 
+    @exact
     def set_price(self, symbol: str, price: Decimal, now_ms: int) -> None:
         """Move a symbol's price (admin).
 
@@ -447,6 +429,7 @@ class Exchange(FuturesApi, MarketDataApi):
         market.tape.last_price = price
         market.run_stops(now_ms)
 
+    @exact
     def tick(self, now_ms: int) -> None:
         """Advance time: expire GTT orders, step every market maker's random walk.
 
@@ -460,6 +443,7 @@ class Exchange(FuturesApi, MarketDataApi):
             market.tape.last_price = maker.mid_on_tick()
             market.run_stops(now_ms)
 
+    @exact
     def expire(self, now_ms: int) -> None:
         """Cancel every GTT order whose time is up."""
         for market in self.markets.values():

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from decimal import ROUND_FLOOR, ROUND_UP, Decimal
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, ROUND_UP, Decimal
 from typing import TYPE_CHECKING
 
 from kucoin_sim.engine.accounts import Balance, Ledger
@@ -241,8 +241,12 @@ class FuturesDesk:
         size = abs(pos.qty) * spec.multiplier
         unrealised = (mark_price - pos.avg_entry) * size * sign if pos.qty else ZERO
         inv = ONE / pos.leverage
-        liq = pos.avg_entry * (ONE - sign * (inv - spec.maint_margin)) if pos.qty else ZERO
-        bankrupt = pos.avg_entry * (ONE - sign * inv) if pos.qty else ZERO
+        liq = (
+            _tick(pos.avg_entry * (ONE - sign * (inv - spec.maint_margin)), spec)
+            if pos.qty
+            else ZERO
+        )
+        bankrupt = _tick(pos.avg_entry * (ONE - sign * inv), spec) if pos.qty else ZERO
         equity = pos.margin + unrealised
         mark_value = mark_price * size * sign
         return PositionView(
@@ -259,7 +263,9 @@ class FuturesDesk:
             liquidation_price=liq,
             bankrupt_price=bankrupt,
             leverage=pos.leverage,
-            real_leverage=abs(mark_value) / equity if equity > 0 else ZERO,
+            real_leverage=(abs(mark_value) / equity).quantize(Decimal("0.01"))
+            if equity > 0
+            else ZERO,
             margin_mode=self.margin_mode(uid, symbol),
             is_open=bool(pos.qty),
             settle_currency=spec.settle,
@@ -291,6 +297,11 @@ class FuturesDesk:
             available_balance=acct.available + min(unrealised, ZERO),
             risk_ratio=(maint / equity).quantize(Decimal("0.0001")) if equity > 0 else ZERO,
         )
+
+
+def _tick(price: Decimal, spec: ContractSpec) -> Decimal:
+    """``price`` rounded to the contract's tick (half up)."""
+    return (price / spec.tick_size).to_integral_value(ROUND_HALF_UP) * spec.tick_size
 
 
 def _reduces(pos: Position, side: Side) -> bool:
@@ -462,7 +473,7 @@ class FuturesSettlement:
         order.hold -= margin
         pos.margin += margin
         held = abs(pos.qty)
-        pos.avg_entry = (pos.avg_entry * held + price * lots) / (held + lots)
+        pos.avg_entry = ((pos.avg_entry * held + price * lots) / (held + lots)).quantize(Q8)
         pos.qty += lots if order.side is Side.BUY else -lots
         pos.leverage = order.leverage or ONE
         if not held:

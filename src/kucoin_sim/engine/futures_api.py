@@ -8,7 +8,7 @@ from kucoin_sim.engine.futures import AccountOverview, FuturesDesk, PositionView
 from kucoin_sim.engine.market_maker import MarketMaker
 from kucoin_sim.engine.matching import ActiveCounter, Market
 from kucoin_sim.engine.registry import OrderFilter, OrderRegistry
-from kucoin_sim.engine.types import ZERO, AccountType, ContractSpec, MarginMode
+from kucoin_sim.engine.types import ZERO, AccountType, ContractSpec, MarginMode, exact
 
 
 class FuturesApi:
@@ -58,6 +58,7 @@ class FuturesApi:
         )
         return self.futures.overview(uid, currency, marks, order_margin)
 
+    @exact
     def set_margin_mode(self, uid: str, symbol: str, mode: MarginMode) -> None:
         """Switch ISOLATED/CROSS (refused with an open position or orders)."""
         open_orders = self.active.per_symbol.get((uid, symbol), 0)
@@ -72,6 +73,7 @@ class FuturesApi:
         """The user's cross leverage for ``symbol``."""
         return self.futures.get_cross_leverage(uid, symbol)
 
+    @exact
     def set_cross_leverage(self, uid: str, symbol: str, leverage: Decimal) -> None:
         """Set the user's cross leverage for ``symbol`` (1 .. maxLeverage, else 300000)."""
         self.futures.set_cross_leverage(uid, symbol, leverage)

@@ -49,6 +49,7 @@ class OrderRegistry:
         self._orders: dict[str, Order] = {}
         self._by_user: dict[str, list[Order]] = {}
         self._by_client_oid: dict[tuple[str, str], Order] = {}
+        self._active: dict[str, dict[str, Order]] = {}
         self._fills: dict[str, list[Fill]] = {}
         self.ephemeral: set[str] = set()
 
@@ -59,9 +60,14 @@ class OrderRegistry:
             self._by_client_oid[(order.uid, order.client_oid)] = order
         if order.uid not in self.ephemeral:
             self._by_user.setdefault(order.uid, []).append(order)
+            if order.active:
+                self._active.setdefault(order.uid, {})[order.id] = order
 
     def done(self, order: Order) -> None:
-        """Forget a done order of an ephemeral user."""
+        """An order is done: off the active index; forgotten if its user is ephemeral."""
+        active = self._active.get(order.uid)
+        if active is not None:
+            active.pop(order.id, None)
         if order.uid in self.ephemeral:
             self._orders.pop(order.id, None)
             if order.client_oid:
@@ -80,8 +86,12 @@ class OrderRegistry:
         return self._by_user.get(uid, [])
 
     def orders(self, uid: str, active: bool | None, flt: OrderFilter) -> Iterator[Order]:
-        """A user's orders, newest first, filtered."""
-        for order in reversed(self.user_orders(uid)):
+        """A user's orders, newest first, filtered (active ones from their own index)."""
+        if active:
+            candidates: Iterable[Order] = reversed(self._active.get(uid, {}).values())
+        else:
+            candidates = reversed(self.user_orders(uid))
+        for order in candidates:
             if active is not None and order.active is not active:
                 continue
             if flt.accepts(

@@ -10,6 +10,7 @@ from kucoin_sim.rest import (
     accounts,
     broker,
     futures,
+    futures_market,
     margin,
     market,
     misc,
@@ -29,4 +30,4 @@ SPOT_TABLES: tuple[RouteTable, ...] = (
     margin.routes,
     broker.routes,
 )
-FUTURES_TABLES: tuple[RouteTable, ...] = (misc.futures, futures.routes)
+FUTURES_TABLES: tuple[RouteTable, ...] = (misc.futures, futures_market.routes, futures.routes)

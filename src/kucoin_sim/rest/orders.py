@@ -7,6 +7,7 @@ unknown fields, numbers as strings or JSON numbers.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -31,6 +32,7 @@ _TIFS = [t.value for t in TimeInForce]
 _STPS = [s.value for s in Stp]
 _STOPS = [s.value for s in StopKind]
 CLIENT_OID_MAX = 40
+_CLIENT_OID = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def engine_call(fn: Callable[[], Any]) -> Any:
@@ -50,7 +52,7 @@ def _client_oid(p: Params, required: bool) -> str | None:
     value = p.text("clientOid", max_len=CLIENT_OID_MAX)
     if value is None and required:
         raise ApiError("400100", "validation.createOrder.clientOidIsRequired")
-    if value is not None and not all(c.isalnum() or c in "-_" for c in value):
+    if value is not None and not _CLIENT_OID.fullmatch(value):
         raise bad("clientOid", "may hold letters, digits, - and _ only")
     return value
 

@@ -27,6 +27,8 @@ def bad(field: str, why: str = "invalid") -> ApiError:
 
 
 _MAX_DECIMAL = Decimal("1e30")
+_SCALARS = (str, int, float)
+_INT_OR_STR = (int, str)
 
 
 class Params:
@@ -42,11 +44,13 @@ class Params:
     def text(self, name: str, *, required: bool = False, max_len: int = 128) -> str | None:
         """A string field; numbers are accepted and turned into their text."""
         value = self.data.get(name)
+        if type(value) is str and value and len(value) <= max_len:  # the common case, fast
+            return value
         if value is None or value == "":
             if required:
                 raise bad(name, "is required")
             return None
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
+        if isinstance(value, bool) or not isinstance(value, _SCALARS):
             raise bad(name, "must be a string")
         text = value if isinstance(value, str) else str(value)
         if len(text) > max_len:
@@ -66,7 +70,7 @@ class Params:
             if required:
                 raise bad(name, "is required")
             return None
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
+        if isinstance(value, bool) or not isinstance(value, _SCALARS):
             raise bad(name, "must be a number")
         try:
             number = Decimal(str(value).strip())
@@ -84,7 +88,7 @@ class Params:
         if isinstance(value, bool):
             raise bad(name, "must be an integer")
         try:
-            number = int(value) if isinstance(value, int | str) else None
+            number = int(value) if isinstance(value, _INT_OR_STR) else None
         except ValueError as exc:
             raise bad(name, "must be an integer") from exc
         if number is None or not low <= number <= 2**62:

@@ -7,11 +7,10 @@ the answer's ``lastId`` is the cursor for the next page.
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 from kucoin_sim.auth import Permission
-from kucoin_sim.engine import AccountType, Order, OrderRequest
+from kucoin_sim.engine import AccountType, Order
 from kucoin_sim.ratelimit import Pool
 from kucoin_sim.rest import views
 from kucoin_sim.rest.orders import (
@@ -278,26 +277,26 @@ def fills(call: Call) -> object:
     "POST", "/api/v1/hf/orders/alter", pool=Pool.SPOT, weight=1, permission=SPOT, trading=True
 )
 def modify_order(call: Call) -> object:
-    """Modify = cancel + new order with the new price/size -> ``{newOrderId, clientOid}``."""
+    """Modify = cancel + re-create with the new price/size -> ``{newOrderId, clientOid}``."""
     p = call.json
+    ex = call.state.exchange
+    order_id, client_oid = p.text("orderId"), p.text("clientOid")
     old = (
-        call.state.exchange.get(call.uid, p.text("orderId") or "")
-        if p.text("orderId")
-        else call.state.exchange.get_by_client_oid(call.uid, p.text("clientOid") or "")
+        ex.get(call.uid, order_id) if order_id else ex.get_by_client_oid(call.uid, client_oid or "")
     )
-    if old is None or not old.active:
+    if old is None:
         raise ApiError("126043", "order not exist.")
-    engine_call(
-        lambda: call.state.exchange.cancel(call.uid, old.id, call.now_ms, AccountType.TRADE_HF)
+    new_price, new_size = p.decimal("newPrice"), p.decimal("newSize")
+    order: Order = engine_call(
+        lambda: ex.alter(
+            call.uid,
+            old.id,
+            call.now_ms,
+            new_price=new_price,
+            new_size=new_size,
+            account_type=AccountType.TRADE_HF,
+        )
     )
-    req = OrderRequest(
-        uid=call.uid,
-        symbol=old.symbol,
-        side=old.side,
-        price=p.decimal("newPrice") or old.price,
-        size=p.decimal("newSize") or old.remaining,
-        client_oid=None,
-        account_type=old.account_type,
-    )
-    order = place(call, replace(req, tags=old.tags))
-    return {"newOrderId": order.id, "clientOid": old.client_oid}
+    if order.client_oid:
+        call.state.accepted_by_client_oid[order.client_oid] += 1
+    return {"newOrderId": order.id, "clientOid": order.client_oid}

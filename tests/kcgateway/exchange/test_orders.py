@@ -240,3 +240,37 @@ async def test_batch_unknown_outcome_lists_every_client_oid() -> None:
         with pytest.raises(OutcomeUnknown) as info:
             await client.spot.hf.place_batch(orders)
     assert info.value.client_oid == "b0,b1"
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        RawResponse(200, {}, b"<html>gateway</html>"),  # not an envelope at all
+        RawResponse(200, {}, b'{"code":"200000","data":{"no":"orderId"}}'),  # envelope, bad data
+    ],
+)
+async def test_unreadable_reply_to_an_order_is_an_unknown_outcome(reply: RawResponse) -> None:
+    ex = Exchange()
+    ex.on("POST", "/api/v1/hf/orders", reply)
+    ex.on("POST", "/api/v1/orders", reply)
+    async with ex.client(KEYS, validate_orders=False) as client:
+        with pytest.raises(OutcomeUnknown) as spot:
+            await client.spot.hf.place(SYM, "buy", price=D("1"), size=D("1"), client_oid="u1")
+        with pytest.raises(OutcomeUnknown) as fut:
+            await client.futures.place(
+                FuturesOrderRequest(symbol="XBTUSDTM", side="buy", size=1, client_oid="u2")
+            )
+    assert (spot.value.client_oid, fut.value.client_oid) == ("u1", "u2")
+    assert spot.value.reason == fut.value.reason == "unparseable reply"
+    assert len(ex.calls) == 2  # neither was resent
+
+
+async def test_unreadable_reply_to_a_read_is_a_protocol_error_without_retry() -> None:
+    from kcgateway.errors import ProtocolError
+
+    ex = Exchange()
+    ex.on("GET", "/api/v1/accounts", RawResponse(200, {}, b"<html/>"))
+    async with ex.client(KEYS) as client:
+        with pytest.raises(ProtocolError):
+            await client.account.accounts()
+    assert len(ex.calls) == 1

@@ -118,3 +118,12 @@ class _transport:  # noqa: N801 - tiny async context helper
 
     async def __aexit__(self, *exc: object) -> None:
         await self.t.aclose()
+
+
+async def test_per_request_timeout_caps_the_defaults() -> None:
+    transport = AiohttpTransport(connect_timeout=5, read_timeout=None, total_timeout=None)
+    capped = transport._timeout_for(0.5)
+    assert (capped.total, capped.sock_connect, capped.sock_read) == (0.5, 0.5, 0.5)
+    default = transport._timeout_for(None)
+    assert (default.total, default.sock_connect, default.sock_read) == (None, 5, None)
+    await transport.aclose()

@@ -89,3 +89,18 @@ def bal(
 ) -> tuple[Decimal, Decimal]:
     (b,) = ex.balances(uid, acct, currency)
     return b.balance, b.holds
+
+
+def assert_conserved(ex: Exchange) -> None:
+    """Sum of balances + the exchange's book == funded, per currency (in the engine's context)."""
+    from collections import Counter
+    from decimal import localcontext
+
+    from kucoin_sim.engine.types import ENGINE_CONTEXT
+
+    with localcontext(ENGINE_CONTEXT):
+        totals: Counter[str] = Counter()
+        for acct in ex.ledger.all_accounts():
+            totals[acct.currency] += acct.balance
+        for cur, funded in ex.ledger.funded.items():
+            assert totals[cur] + ex.ledger.fees.get(cur, D(0)) == funded, cur

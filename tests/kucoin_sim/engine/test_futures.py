@@ -89,12 +89,16 @@ def test_position_flip_and_average_price() -> None:
     fut(ex, b, Side.BUY, 2, "30000", leverage=D(2))
     fut(ex, a, Side.SELL, 3, "30100", leverage=D(2))
     fut(ex, b, Side.BUY, 9, leverage=D(2))
-    assert ex.position(b, SYM).avg_entry_price == (D(30000) * 10 + D(30100) * 3) / 13
+    assert ex.position(b, SYM).avg_entry_price == ((D(30000) * 10 + D(30100) * 3) / 13).quantize(
+        D("0.00000001")
+    )
     fut(ex, a, Side.BUY, 10, "29000", leverage=D(2))
     flip = fut(ex, b, Side.SELL, 10, leverage=D(2))
     assert flip.deal_size == 10
     pos = ex.position(b, SYM)
-    assert pos.current_qty == 3 and pos.avg_entry_price == (D(30000) * 10 + D(30100) * 3) / 13
+    assert pos.current_qty == 3 and pos.avg_entry_price == (
+        (D(30000) * 10 + D(30100) * 3) / 13
+    ).quantize(D("0.00000001"))
     fut(ex, a, Side.BUY, 10, "28000", leverage=D(2))
     flip = fut(ex, b, Side.SELL, 10, leverage=D(2))
     pos = ex.position(b, SYM)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from decimal import Decimal
 
 import hypothesis.strategies as st
@@ -20,7 +19,7 @@ from kucoin_sim.engine import (
     Stp,
     TimeInForce,
 )
-from tests.kucoin_sim.engine.helpers import T0
+from tests.kucoin_sim.engine.helpers import T0, assert_conserved
 
 D = Decimal
 SYM = "XBTUSDTM"
@@ -115,11 +114,7 @@ class FuturesMachine(RuleBasedStateMachine):
 
     @invariant()
     def money_and_margins_add_up(self) -> None:
-        totals: Counter[str] = Counter()
-        for acct in self.ex.ledger.all_accounts():
-            totals[acct.currency] += acct.balance
-        for cur, funded in self.ex.ledger.funded.items():
-            assert totals[cur] + self.ex.ledger.fees.get(cur, D(0)) == funded
+        assert_conserved(self.ex)
         for uid in self.users:
             (acct,) = self.ex.balances(uid, AccountType.FUTURES, "USDT")
             orders = sum((o.hold for o in self.ex.orders(uid, status="active")), D(0))

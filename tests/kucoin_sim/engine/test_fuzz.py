@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import Counter
 from decimal import Decimal
 
 import hypothesis.strategies as st
@@ -23,7 +22,7 @@ from kucoin_sim.engine import (
     Stp,
     TimeInForce,
 )
-from tests.kucoin_sim.engine.helpers import T0
+from tests.kucoin_sim.engine.helpers import T0, assert_conserved
 
 sane = st.sampled_from(
     [Decimal(x) for x in ("1", "2", "5", "0.01", "0.1", "0.046", "3000", "65000", "64000")]
@@ -96,12 +95,9 @@ def test_any_request_is_accepted_or_refused_with_a_code(reqs: list[OrderRequest]
             EX.place(req, T0 + i)
         except EngineError as exc:
             assert exc.code.isdigit() and exc.message
-    totals: Counter[str] = Counter()
     for acct in EX.ledger.all_accounts():
         assert acct.holds >= 0
-        totals[acct.currency] += acct.balance
-    for cur, funded in EX.ledger.funded.items():
-        assert totals[cur] + EX.ledger.fees.get(cur, Decimal(0)) == funded
+    assert_conserved(EX)
     for spec in (*DEFAULT_SYMBOLS, *DEFAULT_CONTRACTS):
         book = EX.markets[spec.symbol].book
         bid, ask = book.bids.best(), book.asks.best()

@@ -391,3 +391,44 @@ def test_triggered_stop_beyond_protection_is_cancelled() -> None:
     done = ex.get(b, stop.id)
     assert done is not None and done.stop_triggered and done.done_reason is DoneReason.CANCELED
     assert done.deal_size == 0 and bal(ex, b, "USDT")[1] == 0
+
+
+def test_stop_filter_lists_waiting_stops_apart_from_normal_orders() -> None:
+    ex = exchange()
+    a, b = user(ex), user(ex)
+    waiting = limit(ex, b, Side.BUY, "25000", "0.01", stop=StopKind.LOSS, stop_price=D("20000"))
+    fired = limit(ex, b, Side.BUY, "25000", "0.01", stop=StopKind.ENTRY, stop_price=D("29000"))
+    normal = limit(ex, b, Side.BUY, "26000", "0.01")
+    limit(ex, a, Side.SELL, "30000", "0.01")
+    limit(ex, b, Side.BUY, "30000", "0.01")  # last 30000: the entry stop fires and rests
+    assert [o.id for o in ex.orders(b, status="active", stop=True)] == [waiting.id]
+    assert {o.id for o in ex.orders(b, status="active", stop=False)} == {fired.id, normal.id}
+    cancelled = ex.cancel_all(b, None, None, T0, stop=False)
+    assert {o.id for o in cancelled} == {fired.id, normal.id}
+    assert [o.id for o in ex.orders(b, status="active")] == [waiting.id]
+
+
+def test_alter_recreates_with_new_price_and_size_and_same_client_oid() -> None:
+    from kucoin_sim.engine import Codes, EngineError
+
+    ex = exchange()
+    a, b = user(ex), user(ex)
+    old = limit(ex, a, Side.BUY, "29000", "0.5", client_oid="alt-1")
+    limit(ex, b, Side.SELL, "29500", "0.1")
+    new = ex.alter(a, old.id, T0, new_price=D("29500"))
+    assert new.id != old.id and new.client_oid == "alt-1" and new.deal_size == D("0.1")
+    assert new.remaining == D("0.4") and new.status is OrderStatus.OPEN
+    assert ex.get(a, old.id).done_reason is DoneReason.CANCELED  # type: ignore[union-attr]
+    assert ex.get_by_client_oid(a, "alt-1").id == new.id  # type: ignore[union-attr]
+    smaller = ex.alter(a, new.id, T0, new_size=D("0.2"))
+    assert smaller.price == D("29500") and smaller.size == D("0.2")
+    assert bal(ex, a, "USDT")[1] == D("29500") * D("0.2") * D("1.002")
+    with pytest.raises(EngineError) as info:
+        ex.alter(a, old.id, T0, new_price=D(1))
+    assert info.value.code == Codes.PARAM
+    with pytest.raises(EngineError):
+        ex.alter(a, smaller.id, T0, new_price=D("29500.01"))
+    assert not ex.get(a, smaller.id).active  # type: ignore[union-attr]
+    stop = limit(ex, a, Side.BUY, "20000", "0.1", stop=StopKind.LOSS, stop_price=D("20000"))
+    with pytest.raises(EngineError):
+        ex.alter(a, stop.id, T0, new_price=D("21000"))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
+from collections import defaultdict
 from decimal import Decimal
 
 import hypothesis.strategies as st
@@ -13,6 +13,7 @@ from kucoin_sim.engine import (
     AccountType,
     EngineError,
     Exchange,
+    L2Change,
     Liquidity,
     OrderRequest,
     OrderType,
@@ -21,7 +22,7 @@ from kucoin_sim.engine import (
     Stp,
     TimeInForce,
 )
-from tests.kucoin_sim.engine.helpers import SPEC, T0
+from tests.kucoin_sim.engine.helpers import SPEC, T0, assert_conserved
 
 D = Decimal
 prices = st.integers(min_value=295, max_value=305).map(lambda p: D(p) * 100)
@@ -45,6 +46,8 @@ class EngineMachine(RuleBasedStateMachine):
             self.ex.fund(uid, AccountType.TRADE, "BTC", D(1), T0)
             self.users.append(uid)
         self.fok_ids: list[str] = []
+        self.replica: dict[tuple[Side, Decimal], Decimal] = {}
+        self.replica_seq = 0
 
     def _place(self, req: OrderRequest) -> None:
         self.now += 1
@@ -155,6 +158,25 @@ class EngineMachine(RuleBasedStateMachine):
         self.ex.set_price("BTC-USDT", price, self.now)
 
     @invariant()
+    def l2_deltas_replay_to_the_book(self) -> None:
+        """A client applying every L2Change in order holds exactly the engine's book."""
+        for event in self.ex.drain_events():
+            if isinstance(event, L2Change):
+                assert event.sequence == self.replica_seq + 1
+                self.replica_seq = event.sequence
+                if event.size:
+                    self.replica[(event.side, event.price)] = event.size
+                else:
+                    self.replica.pop((event.side, event.price), None)
+        snap = self.ex.book("BTC-USDT")
+        assert snap.sequence == self.replica_seq
+        bids = sorted(
+            ((p, s) for (side, p), s in self.replica.items() if side is Side.BUY), reverse=True
+        )
+        asks = sorted((p, s) for (side, p), s in self.replica.items() if side is Side.SELL)
+        assert (snap.bids, snap.asks) == (bids, asks)
+
+    @invariant()
     def book_not_crossed_and_consistent(self) -> None:
         book = self.ex.markets["BTC-USDT"].book
         bid, ask = book.bids.best(), book.asks.best()
@@ -171,12 +193,9 @@ class EngineMachine(RuleBasedStateMachine):
 
     @invariant()
     def money_is_conserved_and_holds_match_orders(self) -> None:
-        totals: Counter[str] = Counter()
         for acct in self.ex.ledger.all_accounts():
             assert D(0) <= acct.holds <= acct.balance
-            totals[acct.currency] += acct.balance
-        for cur, funded in self.ex.ledger.funded.items():
-            assert totals[cur] + self.ex.ledger.fees.get(cur, D(0)) == funded
+        assert_conserved(self.ex)
         need: dict[tuple[str, str], Decimal] = defaultdict(Decimal)
         for uid in self.users:
             for o in self.ex.orders(uid, status="active"):

@@ -11,8 +11,15 @@ NO_MM = {"market_makers": []}
 
 
 def _order(i: int, side: str = "buy", price: str = "20000", **kw: Any) -> dict[str, Any]:
-    return {"clientOid": f"o{i}", "side": side, "symbol": "BTC-USDT", "type": "limit",
-            "price": price, "size": "0.001", **kw}  # fmt: skip
+    return {
+        "clientOid": f"o{i}",
+        "side": side,
+        "symbol": "BTC-USDT",
+        "type": "limit",
+        "price": price,
+        "size": "0.001",
+        **kw,
+    }
 
 
 async def _trade(sim: Sim, hf: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -127,7 +134,11 @@ async def test_hf_cursor_pagination_sync_and_batch() -> None:
             "/api/v1/hf/orders/alter",
             {"symbol": "BTC-USDT", "orderId": got["id"], "newPrice": "18000"},
         )
-        assert alter["newOrderId"] != got["id"]
+        assert alter["newOrderId"] != got["id"] and alter["clientOid"] == "o20"
+        moved = await sim.ok(
+            acct, "GET", f"/api/v1/hf/orders/{alter['newOrderId']}?symbol=BTC-USDT"
+        )
+        assert moved["price"] == "18000" and moved["active"] is True
         assert await sim.ok(acct, "DELETE", "/api/v1/hf/orders?symbol=BTC-USDT") == "success"
         everything = await sim.ok(acct, "DELETE", "/api/v1/hf/orders/cancelAll")
         assert everything == {"succeedSymbols": [], "failedSymbols": []}
@@ -156,18 +167,36 @@ async def test_stop_orders_and_margin() -> None:
         margin = await sim.ok(acct, "GET", "/api/v3/margin/symbols")
         assert margin["items"][0]["symbol"]
         assert (await sim.ok(acct, "GET", "/api/v1/isolated/symbols"))[0]["maxLeverage"] == 10
-        await sim.ok(acct, "POST", "/api/v2/accounts/inner-transfer",
-                     {"clientOid": "x", "currency": "USDT", "from": "trade", "to": "margin",
-                      "amount": "500"})  # fmt: skip
+        await sim.ok(
+            acct,
+            "POST",
+            "/api/v2/accounts/inner-transfer",
+            {
+                "clientOid": "x",
+                "currency": "USDT",
+                "from": "trade",
+                "to": "margin",
+                "amount": "500",
+            },
+        )
         accounts = await sim.ok(acct, "GET", "/api/v3/margin/accounts")
         assert accounts["accounts"][0]["available"] == "500"
         placed = await sim.ok(acct, "POST", "/api/v3/hf/margin/order", _order(5, price="100"))
         await sim.ok(
             acct, "DELETE", f"/api/v3/hf/margin/orders/{placed['orderId']}?symbol=BTC-USDT"
         )
-        _, body, _ = await sim.call(acct, "POST", "/api/v2/accounts/inner-transfer",
-                                         {"clientOid": "y", "currency": "USDT", "from": "trade",
-                                          "to": "margin", "amount": "1e12"})  # fmt: skip
+        _, body, _ = await sim.call(
+            acct,
+            "POST",
+            "/api/v2/accounts/inner-transfer",
+            {
+                "clientOid": "y",
+                "currency": "USDT",
+                "from": "trade",
+                "to": "margin",
+                "amount": "1e12",
+            },
+        )
         assert body["code"] == "200004"
 
 
@@ -176,13 +205,89 @@ async def test_ledgers_partial_cancel_and_test_orders_apply_rules() -> None:
         acct = await sim.account(hf=True)
         ledger = await sim.ok(acct, "GET", "/api/v1/accounts/ledgers?currency=USDT")
         assert isinstance(ledger["items"], list)
-        placed = await sim.ok(acct, "POST", "/api/v1/hf/orders",
-                              {**_order(1, price="19000"), "size": "0.002"})  # fmt: skip
+        placed = await sim.ok(
+            acct, "POST", "/api/v1/hf/orders", {**_order(1, price="19000"), "size": "0.002"}
+        )
         target = f"/api/v1/hf/orders/cancel/{placed['orderId']}?symbol=BTC-USDT&cancelSize=0.001"
         part = await sim.ok(acct, "DELETE", target)
         assert part == {"orderId": placed["orderId"], "cancelSize": "0.001"}
         got = await sim.ok(acct, "GET", f"/api/v1/hf/orders/{placed['orderId']}?symbol=BTC-USDT")
         assert got["remainSize"] == "0.001"
-        _, body, _ = await sim.call(acct, "POST", "/api/v1/hf/orders/test",
-                                    {**_order(2), "price": "20000.05"})  # fmt: skip
+        _, body, _ = await sim.call(
+            acct, "POST", "/api/v1/hf/orders/test", {**_order(2), "price": "20000.05"}
+        )
         assert body["code"] == "400100"  # the price increment is checked without placing
+
+
+async def test_account_detail_transfers_and_more_cancels() -> None:
+    async with running_sim(SimConfig(tick_ms=0, engine=NO_MM)) as sim:
+        acct = await sim.account(permissions=["General", "Spot", "Transfer"])
+        accounts = await sim.ok(acct, "GET", "/api/v1/accounts?currency=USDT")
+        detail = await sim.ok(acct, "GET", f"/api/v1/accounts/{accounts[0]['id']}")
+        assert detail == {k: accounts[0][k] for k in ("currency", "balance", "available", "holds")}
+        other = await sim.account()
+        _, body, _ = await sim.call(other, "GET", f"/api/v1/accounts/{accounts[0]['id']}")
+        assert body["code"] == "400100"  # someone else's account
+        moved = await sim.ok(
+            acct,
+            "POST",
+            "/api/v3/accounts/universal-transfer",
+            {
+                "clientOid": "u1",
+                "type": "INTERNAL",
+                "currency": "USDT",
+                "amount": "10",
+                "fromAccountType": "TRADE",
+                "toAccountType": "MAIN",
+            },
+        )
+        assert moved["orderId"]
+        main = await sim.ok(acct, "GET", "/api/v1/accounts?type=main")
+        assert main[0]["balance"] == "10"
+        _, body, _ = await sim.call(
+            acct,
+            "POST",
+            "/api/v3/accounts/universal-transfer",
+            {
+                "clientOid": "u2",
+                "type": "EXTERNAL",
+                "currency": "USDT",
+                "amount": "1",
+                "fromAccountType": "MAIN",
+                "toAccountType": "TRADE",
+            },
+        )
+        assert body["code"] == "400100"
+        _, body, _ = await sim.call(other, "POST", "/api/v3/accounts/universal-transfer", {})
+        assert body["code"] == "400007"  # no Transfer permission by default
+        hf = await sim.account(hf=True)
+        a = await sim.ok(hf, "POST", "/api/v1/hf/orders", _order(1, price="19000"))
+        await sim.ok(hf, "POST", "/api/v1/hf/orders", _order(2, price="19000"))
+        sync = await sim.ok(hf, "DELETE", f"/api/v1/hf/orders/sync/{a['orderId']}?symbol=BTC-USDT")
+        assert sync["status"] == "done"
+        by_oid = await sim.ok(
+            hf, "DELETE", "/api/v1/hf/orders/sync/client-order/o2?symbol=BTC-USDT"
+        )
+        assert by_oid["status"] == "done"
+        _, body, _ = await sim.call(
+            hf, "DELETE", "/api/v1/hf/orders/client-order/o2?symbol=BTC-USDT"
+        )
+        assert body["code"] == "126043"
+        stop = await sim.ok(
+            acct, "POST", "/api/v1/stop-order", {**_order(9, "sell", "15000"), "stopPrice": "16000"}
+        )
+        await sim.ok(
+            acct,
+            "POST",
+            "/api/v1/stop-order",
+            {**_order(10, "sell", "15000"), "stopPrice": "16000"},
+        )
+        done = await sim.ok(
+            acct, "DELETE", "/api/v1/stop-order/cancelOrderByClientOid?clientOid=o9&symbol=BTC-USDT"
+        )
+        assert done["cancelledOrderId"] == stop["orderId"]
+        left = await sim.ok(acct, "GET", "/api/v1/stop-order")
+        assert left["totalNum"] == 1
+        await sim.ok(acct, "DELETE", f"/api/v1/stop-order/{left['items'][0]['id']}")
+        _, body, _ = await sim.call(acct, "GET", f"/api/v1/stop-order/{stop['orderId']}x")
+        assert body["code"] == "400100"

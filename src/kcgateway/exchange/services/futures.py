@@ -10,8 +10,6 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 
-import msgspec
-
 from kcgateway.errors import OrderNotFound, ValidationError
 from kcgateway.exchange.services.base import (
     NotFound,
@@ -22,6 +20,7 @@ from kcgateway.exchange.services.base import (
     opt_text,
     text,
 )
+from kcgateway.exchange.services.orders import placed_result
 from kcgateway.kucoin import models as m
 
 
@@ -115,10 +114,7 @@ class FuturesService(Service):
             raise ValidationError("futures size is a positive number of lots", field="size")
         oid = check_client_oid(order.client_oid)
         data = await self._client.call(endpoint, body=order.body(oid), client_oid=oid)
-        placed = m.parse_order_placed(data)
-        if placed.client_oid is None:
-            placed = msgspec.structs.replace(placed, client_oid=oid)
-        return placed
+        return placed_result(data, oid, endpoint)
 
     async def cancel(self, order_id: str) -> m.CancelResult:
         """``DELETE /api/v1/orders/{orderId}`` -> ``{cancelledOrderIds}``."""

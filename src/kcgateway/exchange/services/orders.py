@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from kcgateway.exchange.services.base import check_client_oid, opt_text
+from kcgateway.errors import OutcomeUnknown, ProtocolError
+from kcgateway.exchange.services.base import check_client_oid, opt_text, text
 from kcgateway.kucoin import models as m
 
 if TYPE_CHECKING:
@@ -36,8 +37,10 @@ class OrderOptions:
     tags: str | None = None
 
     def fields(self) -> dict[str, object]:
-        """The wire fields, camelCase, None dropped later."""
-        return {
+        """The wire fields that are set, camelCase."""
+        if self is NO_OPTIONS:
+            return {}
+        wire = {
             "timeInForce": self.time_in_force,
             "cancelAfter": self.cancel_after,
             "postOnly": self.post_only,
@@ -48,6 +51,7 @@ class OrderOptions:
             "remark": self.remark,
             "tags": self.tags,
         }
+        return {k: v for k, v in wire.items() if v is not None}
 
 
 NO_OPTIONS = OrderOptions()
@@ -65,21 +69,27 @@ def order_body(
     options: OrderOptions = NO_OPTIONS,
     extra: dict[str, object] | None = None,
 ) -> dict[str, object]:
-    """A spot/margin order body, clientOid first (the key order ccxt also uses)."""
+    """A spot/margin order body, clientOid first (the key order ccxt also uses).
+
+    None values are left out here, not only by the encoder, because batch bodies nest these.
+    """
     body: dict[str, object] = {
         "clientOid": client_oid,
         "side": side,
         "symbol": symbol,
         "type": order_type,
-        "price": opt_text(price),
-        "size": opt_text(size),
-        "funds": opt_text(funds),
     }
-    body.update(options.fields())
+    if price is not None:
+        body["price"] = text(price)
+    if size is not None:
+        body["size"] = text(size)
+    if funds is not None:
+        body["funds"] = text(funds)
+    if options is not NO_OPTIONS:
+        body.update(options.fields())
     if extra:
-        body.update(extra)
-    # dropped here, not only by the encoder, because batch bodies nest these dicts
-    return {k: v for k, v in body.items() if v is not None}
+        body.update({k: v for k, v in extra.items() if v is not None})
+    return body
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -132,7 +142,15 @@ async def place_one(
     client_oid = check_client_oid(order.client_oid)
     await validate(client, order)
     data = await client.call(endpoint, body=order.body(client_oid, extra), client_oid=client_oid)
-    placed = m.parse_order_placed(data)
+    return placed_result(data, client_oid, endpoint)
+
+
+def placed_result(data: msgspec.Raw, client_oid: str, endpoint: str) -> m.OrderPlaced:
+    """Parse a placement reply; one we cannot read leaves the outcome unknown (reconcile)."""
+    try:
+        placed = m.parse_order_placed(data)
+    except ProtocolError as exc:
+        raise OutcomeUnknown(client_oid, reason="unparseable reply", request_path=endpoint) from exc
     if placed.client_oid is None:
         placed = msgspec.structs.replace(placed, client_oid=client_oid)
     return placed
