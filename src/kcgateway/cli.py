@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kcgateway.commands import audit, db, debug, serve, sim, vault
+from kcgateway.commands import audit, db, debug, keys, serve, sim, vault
 
 app = typer.Typer(
     name="kcgateway",
@@ -18,6 +18,7 @@ app.add_typer(vault.app, name="vault")
 app.add_typer(debug.app, name="debug")
 app.add_typer(serve.app, name="serve")
 app.add_typer(audit.app, name="audit")
+app.add_typer(keys.app, name="keys")
 
 
 @app.command()

@@ -262,27 +262,57 @@ def banner(settings: Settings, key: Secret, sim: EmbeddedSim | None) -> list[str
     return lines
 
 
-async def serve(settings: Settings, echo: Callable[[str], None]) -> None:
-    """Run the gateway until SIGINT/SIGTERM."""
-    if not settings.is_dev:
-        raise ConfigError(
-            "prod mode needs a real exchange connection, which this first slice does not wire "
-            "yet: run in dev mode (KCGW_MODE=dev)"
-        )
-    settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+async def prepare(settings: Settings) -> tuple[GatewayServices, EmbeddedSim | None]:
+    """Keys, database and services; dev also starts the simulator as the exchange."""
+    if settings.is_dev:
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     ring = load_ring(settings)
     pepper = load_pepper(settings)
     db = await open_store(settings)
-    sim = await EmbeddedSim.start()
-    services = build_services(settings, db, ring, pepper, sim.hosts)
+    sim = None
+    if settings.is_dev:
+        sim = await EmbeddedSim.start()
+        hosts = sim.hosts
+    else:
+        hosts = Hosts(spot=str(settings.exchange_url))
+    return build_services(settings, db, ring, pepper, hosts), sim
+
+
+async def issue_admin_key(settings: Settings, tenant_name: str, owner: str) -> Secret:
+    """An admin key for ``tenant_name`` (created if missing); how prod gets its first key."""
+    pepper = load_pepper(settings)
+    db = await open_store(settings)
     try:
-        key = await bootstrap_demo(settings, services, sim)
+        keys = KeyService(db, pepper)
+        now = datetime.now(UTC)
+        async with db.write() as session:
+            tenants = TenantRepository(session)
+            tenant = await tenants.by_name(tenant_name)
+            tenant_id = tenant.id if tenant else await tenants.add(tenant_name, now=now)
+        full, _ = await keys.create(
+            tenant_id=tenant_id, owner=owner, scopes=frozenset({Scope.ADMIN}), actor="cli"
+        )
+        return full
+    finally:
+        await db.aclose()
+
+
+async def serve(settings: Settings, echo: Callable[[str], None]) -> None:
+    """Run the gateway until SIGINT/SIGTERM."""
+    services, sim = await prepare(settings)
+    try:
         services.start()
         config = uvicorn.Config(
             create_app(services), host=settings.host, port=settings.port, lifespan="off"
         )
-        echo("\n".join(banner(settings, key, sim)))
+        if sim is not None:
+            key = await bootstrap_demo(settings, services, sim)
+            echo("\n".join(banner(settings, key, sim)))
+        else:
+            echo(f"kcgateway prod mode on http://{settings.host}:{settings.port}")
+            echo("create the first key with: kcgateway keys create-admin --tenant NAME")
         await uvicorn.Server(config).serve()
     finally:
         await services.aclose()
-        await sim.aclose()
+        if sim is not None:
+            await sim.aclose()

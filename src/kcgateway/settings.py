@@ -12,8 +12,10 @@ Two modes:
   automatically; a local KEK file and a pepper file created on first run; the simulator started
   in-process as the exchange (paper trading).
 - ``prod``: refuses every dev default. It needs an explicit database URL, a configured KEK
-  (``KCGW_KEK``/``KCGW_KEK_FILE``/``KCGW_KEK_SPEC``), a pepper file, and a real exchange URL;
-  it never creates keys, never migrates on its own and never embeds the simulator.
+  (``KCGW_KEK``/``KCGW_KEK_FILE``/``KCGW_KEK_SPEC``), a pepper file, and the exchange's spot
+  REST URL; it never creates keys, never migrates on its own (``kcgateway db upgrade``), never
+  embeds the simulator, and refuses exchange keys without an IP whitelist. The first admin key
+  comes from ``kcgateway keys create-admin --tenant NAME``.
 
 The KEK itself is configured by :mod:`kcgateway.vault.config` (not duplicated here).
 """

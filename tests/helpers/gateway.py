@@ -20,6 +20,7 @@ from kcgateway.gateway.services import GatewayServices
 from kcgateway.main import EmbeddedSim, build_services, open_store
 from kcgateway.secret import Secret
 from kcgateway.settings import Settings
+from kcgateway.store.database import Database
 from kcgateway.store.repositories import TenantRepository
 from kcgateway.vault.kek import KeyRing, LocalKek
 from kcgateway.web.app import create_app
@@ -114,7 +115,9 @@ async def gateway_stack(
     grace_s: float = 30.0,
     max_notional: str = "100000",
     tick_ms: int = 0,
+    db: Database | None = None,
 ) -> AsyncIterator[Stack]:
+    """The whole gateway; ``db`` (already migrated, e.g. PostgreSQL) replaces the SQLite file."""
     sim = await EmbeddedSim.start(seed=7, tick_ms=tick_ms)
     settings = Settings(
         data_dir=tmp_path,
@@ -122,7 +125,7 @@ async def gateway_stack(
         reconcile_grace_s=grace_s,
         max_notional=max_notional,  # type: ignore[arg-type]
     )
-    db = await open_store(settings)
+    db = db if db is not None else await open_store(settings)
     ring = KeyRing(LocalKek(os.urandom(32)))
     services = build_services(settings, db, ring, Secret(secrets.token_hex(32)), sim.hosts)
     services.orders.settle_after = timedelta(seconds=timeout_s * 2)

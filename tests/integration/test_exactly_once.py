@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from kcgateway.store.database import open_database
 from kcgateway.store.ledger import OrderIntentRepository
 from kcgateway.store.types import OrderState
 from tests.helpers.gateway import Stack, auth, gateway_stack, order_body
@@ -63,8 +64,12 @@ async def _settle(stack: Stack, deadline_s: float) -> int:
 
 
 @pytest.mark.slow
-async def test_no_duplicate_and_no_lost_orders_under_faults(tmp_path: Path) -> None:
-    async with gateway_stack(tmp_path, timeout_s=0.4, grace_s=1.5) as stack:
+async def test_no_duplicate_and_no_lost_orders_under_faults(
+    tmp_path: Path, fresh_db_url: str
+) -> None:
+    """On SQLite and on PostgreSQL (``fresh_db_url`` is parametrized over both engines)."""
+    db = open_database(fresh_db_url)
+    async with gateway_stack(tmp_path, timeout_s=0.4, grace_s=1.5, db=db) as stack:
         tenant = await stack.add_tenant("t1", hf=True)
         classic = stack.sim.create_account(
             {"hf": False, "balances": {"USDT": "1000000"}, "secret": os.urandom(8).hex()}

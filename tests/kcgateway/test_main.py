@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import os
+import secrets
 import stat
 from pathlib import Path
 
@@ -12,6 +14,8 @@ import pytest
 from kcgateway import main
 from kcgateway.errors import ConfigError
 from kcgateway.settings import Mode, Settings
+from kcgateway.store.database import open_database
+from kcgateway.store.migrate import upgrade
 from kcgateway.web.app import create_app
 from tests.helpers.gateway import auth, order_body
 
@@ -52,12 +56,72 @@ def test_prod_creates_nothing(tmp_path: Path) -> None:
     assert not (tmp_path / "kek.key").exists()
 
 
-async def test_prod_serve_and_unmigrated_prod_database_refuse(tmp_path: Path) -> None:
+async def test_prod_refuses_an_unmigrated_database(tmp_path: Path) -> None:
     s = Settings(mode=Mode.PROD, data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/p.db")
-    with pytest.raises(ConfigError, match="dev mode"):
-        await main.serve(s, print)
     with pytest.raises(ConfigError, match="db upgrade"):
         await main.open_store(s)
+
+
+async def test_prod_wiring_against_an_external_exchange(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KCGW_KEK", base64.b64encode(os.urandom(32)).decode())
+    pepper = tmp_path / "pepper"
+    pepper.write_text(secrets.token_hex(32))
+    pepper.chmod(0o600)
+    url = f"sqlite+aiosqlite:///{tmp_path}/prod.db"
+    async with open_database(url) as db:
+        await upgrade(db.engine)  # what `kcgateway db upgrade` does
+    exchange = await main.EmbeddedSim.start(tick_ms=0)  # stands in for api.kucoin.com
+    s = Settings(mode=Mode.PROD, database_url=url, pepper_file=pepper,
+                 exchange_url=exchange.spot_url, data_dir=tmp_path / "unused")  # fmt: skip
+    try:
+        key = (await main.issue_admin_key(s, "acme", "ops")).reveal()
+        services, sim = await main.prepare(s)
+        assert sim is None and not (tmp_path / "unused").exists()
+        transport = httpx.ASGITransport(app=create_app(services), client=("127.0.0.1", 1))
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+                acct = exchange.create_account(
+                    {"secret": secrets.token_hex(16), "passphrase": secrets.token_hex(8),
+                     "balances": {"USDT": "1000"}, "permissions": ["General", "Spot"]}
+                )  # fmt: skip
+                body = {"name": "live", "apiKey": acct["apiKey"], "secret": acct["secret"],
+                        "passphrase": acct["passphrase"]}  # fmt: skip
+                resp = await http.post("/v1/accounts", json=body, headers=auth(key))
+                assert resp.status_code == 422, "prod refuses a key without an IP whitelist"
+                fenced = exchange.create_account(
+                    {"secret": secrets.token_hex(16), "passphrase": secrets.token_hex(8),
+                     "balances": {"USDT": "1000"}, "ipWhitelist": ["127.0.0.1"]}
+                )  # fmt: skip
+                body = {**body, "apiKey": fenced["apiKey"], "secret": fenced["secret"],
+                        "passphrase": fenced["passphrase"]}  # fmt: skip
+                resp = await http.post("/v1/accounts", json=body, headers=auth(key))
+                assert resp.status_code == 201, resp.text
+                resp = await http.post("/v1/orders", json=order_body("live"), headers=auth(key))
+                assert resp.status_code == 201, resp.text
+        finally:
+            await services.aclose()
+    finally:
+        await exchange.aclose()
+
+
+def test_cli_create_admin_prints_a_working_key_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from kcgateway.cli import app as cli
+
+    monkeypatch.setenv("KCGW_DATA_DIR", str(tmp_path / "d"))
+    (tmp_path / "d").mkdir()
+    result = CliRunner().invoke(cli, ["keys", "create-admin", "--tenant", "demo"])
+    assert result.exit_code == 0, result.output
+    printed = result.output.strip().splitlines()[-1]
+    assert printed.startswith("kgw_")
+    monkeypatch.setenv("KCGW_MODE", "prod")
+    bad = CliRunner().invoke(cli, ["keys", "create-admin", "--tenant", "demo"])
+    assert bad.exit_code == 1 and "KCGW_DATABASE_URL" in bad.output
 
 
 async def test_dev_bootstrap_then_restart(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -87,9 +88,13 @@ class ScriptedVenue:
     exchange: dict[str, ExchangeOrder] = field(default_factory=dict)
     placed: list[str] = field(default_factory=list)
     resolve_error: BaseException | None = None
+    crash_after_placing: bool = False
 
     async def place(self, order: Any) -> Any:
         self.placed.append(order.client_oid)
+        if self.crash_after_placing:
+            self.exchange[order.client_oid] = ExchangeOrder("ex-c", True, False, D(0))
+            raise asyncio.CancelledError  # the gateway dies after the exchange executed
         if self.outcome is not None:
             raise self.outcome
         self.exchange[order.client_oid] = ExchangeOrder("ex-1", True, False, D(0))
@@ -205,3 +210,29 @@ async def test_get_falls_back_to_the_stored_state_when_the_exchange_is_down(
         assert await router.reconcile() == 1, "deferred, not lost"
         venue.resolve_error = None
         assert (await router.get(tenant, view.id)).state is OrderState.OPEN
+
+
+@pytest.mark.parametrize("executed", [True, False])
+async def test_killed_between_send_and_ack(tmp_path: Path, executed: bool) -> None:
+    """The intent is left 'sent'; the reconciler settles it by clientOid, never resends."""
+    venue = ScriptedVenue(crash_after_placing=executed)
+    if not executed:
+        venue.outcome = asyncio.CancelledError()
+    router, clock, db, tenant = await _router(tmp_path, venue)
+    async with db:
+        with pytest.raises(asyncio.CancelledError):
+            await router.place(tenant, "k", req(client_oid="crash-1"))
+        assert (await router.by_client_oid(tenant, "crash-1")).state is OrderState.SENT
+        assert await router.reconcile() == 1, "a request may still be in flight"
+        clock.now += timedelta(seconds=11)
+        pending = await router.reconcile()
+        if executed:
+            assert pending == 0
+            assert (await router.by_client_oid(tenant, "crash-1")).state is OrderState.OPEN
+        else:
+            assert pending == 1, "not found, but inside the grace period"
+            clock.now += timedelta(seconds=30)
+            assert await router.reconcile() == 0
+            view = await router.by_client_oid(tenant, "crash-1")
+            assert view.state is OrderState.NOT_PLACED
+        assert venue.placed == ["crash-1"]

@@ -47,6 +47,7 @@ ALLOWED = {
     # a freshly issued gateway key, shown to its owner exactly once (banner, POST /v1/keys)
     "kcgateway/main.py": {"reveal"},
     "kcgateway/web/admin.py": {"reveal"},
+    "kcgateway/commands/keys.py": {"reveal"},
 }
 
 
