@@ -150,3 +150,16 @@ async def test_dev_bootstrap_then_restart(tmp_path: Path) -> None:
         finally:
             await services.aclose()
             await sim.aclose()
+
+
+def test_cli_serve_in_prod_without_settings_says_what_to_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from kcgateway.cli import app as cli
+
+    monkeypatch.setenv("KCGW_MODE", "prod")
+    result = CliRunner().invoke(cli, ["serve", "--port", "0"])
+    assert result.exit_code == 1
+    assert "KCGW_DATABASE_URL" in result.output and "KCGW_EXCHANGE_URL" in result.output

@@ -6,7 +6,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr
 
 from kcgateway.gateway.accounts import AccountView, ConnectRequest
 from kcgateway.gateway.keys import KeyView
@@ -57,7 +57,7 @@ class KeyBody(BaseModel):
     owner: str = Field(min_length=1, max_length=200)
     scopes: list[str] = Field(min_length=1)
     ip_allowlist: list[str] = Field(default_factory=list, alias="ipAllowlist", max_length=50)
-    expires_at: datetime | None = Field(default=None, alias="expiresAt")
+    expires_at: AwareDatetime | None = Field(default=None, alias="expiresAt")
 
 
 class RotateBody(BaseModel):

@@ -165,6 +165,18 @@ async def test_keys_create_list_revoke(tmp_path: Path) -> None:
         assert resp.status_code == 403
         resp = await stack.http.post("/v1/keys", json={"owner": "x", "scopes": ["nope"]}, headers=h)
         assert resp.status_code == 400
+        resp = await stack.http.post(
+            "/v1/keys",
+            json={"owner": "x", "scopes": ["read"], "expiresAt": "2030-01-01T00:00:00"},
+            headers=h,
+        )
+        assert resp.status_code == 422, "a timestamp without a zone is ambiguous"
+        resp = await stack.http.post(
+            "/v1/keys",
+            json={"owner": "x", "scopes": ["read"], "expiresAt": "2030-01-01T00:00:00Z"},
+            headers=h,
+        )
+        assert resp.status_code == 201 and resp.json()["expiresAt"].startswith("2030-01-01")
         resp = await stack.http.delete(f"/v1/keys/{new['keyId']}", headers=h)
         assert resp.status_code == 204
         assert (await stack.http.get("/v1/orders", headers=auth(new["key"]))).status_code == 401
