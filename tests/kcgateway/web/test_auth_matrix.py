@@ -180,6 +180,7 @@ async def test_readyz_fails_without_the_reconciler(tmp_path: Path) -> None:
 async def test_backoff_then_suspension_and_last_used(tmp_path: Path) -> None:
     async with gateway_stack(tmp_path) as stack:
         tenant = await stack.add_tenant("t1")
+        stack.services.keys.tracker = FailureTracker(base_ms=60_000)  # no race with the clock
         good = tenant.admin_key
         assert (await stack.http.get("/v1/keys", headers=auth(good))).status_code == 200
         listed = (await stack.http.get("/v1/keys", headers=auth(good))).json()

@@ -207,3 +207,31 @@ async def test_rotate_with_overlap(tmp_path: Path) -> None:
             f"/v1/keys/{newest['keyId']}/rotate", json={}, headers=auth(bob.admin_key)
         )
         assert resp.status_code == 404
+
+
+async def test_background_reconciler_settles_a_lost_response(tmp_path: Path) -> None:
+    import asyncio
+
+    async with gateway_stack(tmp_path, timeout_s=0.3, grace_s=0.5) as stack:
+        tenant = await stack.add_tenant("t1")
+        stack.services.reconcile_every_s = 0.1
+        stack.services.start()
+        await stack.sim_admin(
+            "POST",
+            "/_sim/faults",
+            {"kind": "lose_response", "pathPrefix": "/api/v1/hf/orders", "method": "POST"},
+        )
+        h = auth(tenant.admin_key)
+        resp = await stack.http.post("/v1/orders", json=order_body("main"), headers=h)
+        assert resp.status_code == 202, resp.text
+        assert resp.json()["state"] == "unknown"
+        order_id = resp.json()["id"]
+        for _ in range(50):
+            await asyncio.sleep(0.1)
+            listed = (await stack.http.get("/v1/orders", headers=h)).json()
+            if listed[0]["state"] != "unknown":
+                break
+        assert listed[0]["id"] == order_id
+        assert listed[0]["state"] == "open", "the order executed; the reconciler found it"
+        assert listed[0]["exchangeOrderId"]
+        assert await _accepted(stack, listed[0]["clientOid"]) == 1
