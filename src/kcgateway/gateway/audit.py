@@ -37,6 +37,7 @@ class AuditAction(StrEnum):
     ORDER_INTENT = "order.intent"
     ORDER_STATE = "order.state"
     ORDER_CANCEL = "order.cancel"
+    ORDER_ADOPTED = "order.adopted"
 
 
 async def record(

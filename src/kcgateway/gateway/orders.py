@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -36,7 +36,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kcgateway.errors import AuthError, KcgatewayError, Rejected, ValidationError
 from kcgateway.exchange.services.base import check_client_oid
 from kcgateway.gateway.audit import AuditAction, record
-from kcgateway.gateway.venue import ExchangeOrder, Venues, spot_order
+from kcgateway.gateway.venue import ActiveOrder, ExchangeOrder, Venues, spot_order
 from kcgateway.store.database import Database
 from kcgateway.store.ledger import DuplicateIntent, NewIntent, OrderIntentRepository
 from kcgateway.store.tables import ExchangeAccount, OrderIntent
@@ -398,6 +398,65 @@ class OrderRouter:
         await venue.cancel(row.client_oid, row.symbol)
         await self._settle(row, actor=actor)
         return await self._view(row.id)
+
+    async def adopt_strays(self, account_id: str) -> Sequence[str]:
+        """Record exchange orders this account has that no intent knows, and raise an alert.
+
+        SECURITY.md section 3: an order the gateway did not place (another tool using the same
+        key, or a bug) is adopted as an ``open`` intent with its own clientOid, audited as
+        ``order.adopted`` and logged at WARNING. Returns the adopted clientOids.
+        """
+        async with self._db.read() as session:
+            query = select(OrderIntent.symbol, OrderIntent.client_oid).where(
+                OrderIntent.account_id == account_id
+            )
+            rows = (await session.execute(query)).all()
+        known = {oid for _, oid in rows}
+        symbols = sorted({sym for sym, _ in rows})
+        venue = await self._venues.for_account(account_id)
+        adopted: list[str] = []
+        for order in await venue.active(symbols):
+            oid = order.client_oid or f"adopted-{order.order_id}"[:40]
+            if oid not in known and await self._adopt(account_id, oid, order):
+                adopted.append(oid)
+        return adopted
+
+    async def adopt_all(self) -> int:
+        """:meth:`adopt_strays` on every account that has intents; returns how many adopted."""
+        async with self._db.read() as session:
+            accounts = (await session.scalars(select(OrderIntent.account_id).distinct())).all()
+        adopted = 0
+        for account_id in accounts:
+            try:
+                adopted += len(await self.adopt_strays(account_id))
+            except KcgatewayError as exc:
+                log.info(
+                    "stray scan deferred: account=%s reason=%s", account_id, type(exc).__name__
+                )
+        return adopted
+
+    async def _adopt(self, account_id: str, client_oid: str, order: ActiveOrder) -> bool:
+        now = self._now()
+        log.warning("adopting an exchange order no intent knows: account=%s", account_id)
+        async with self._db.write() as session:
+            repo = OrderIntentRepository(session)
+            new = NewIntent(
+                account_id, client_oid, order.symbol, order.side, order.order_type,
+                order.price, order.size, None, state=S.OPEN,
+            )  # fmt: skip
+            try:
+                intent_id = await repo.add(new, now=now)
+            except DuplicateIntent:
+                return False
+            await repo.set_state(
+                intent_id, expected=S.OPEN, new=S.OPEN, now=now, exchange_order_id=order.order_id
+            )
+            await record(
+                session, AuditAction.ORDER_ADOPTED, actor="reconciler", subject=intent_id,
+                now=now, detail={"client_oid": client_oid, "exchange_order_id": order.order_id,
+                                 "symbol": order.symbol},
+            )  # fmt: skip
+        return True
 
     async def reconcile(self) -> int:
         """One pass over unsettled intents; returns how many are still pending after it."""

@@ -38,6 +38,8 @@ class GatewayServices:
     market: KuCoinClient
     trusted_proxies: tuple[str, ...] = ()
     reconcile_every_s: float = 2.0
+    #: look for exchange orders no intent knows every this many reconciliation passes
+    adopt_every_passes: int = 30
     _reconciler: asyncio.Task[None] | None = field(default=None, repr=False)
 
     async def balances(self, tenant_id: str, account: str) -> list[m.Account]:
@@ -72,11 +74,15 @@ class GatewayServices:
             self._reconciler = asyncio.get_running_loop().create_task(self._reconcile_forever())
 
     async def _reconcile_forever(self) -> None:
+        passes = 0
         while True:
             try:
                 await self.orders.reconcile()
+                if passes % self.adopt_every_passes == 0:
+                    await self.orders.adopt_all()
             except Exception:
                 log.exception("reconciliation pass failed")
+            passes += 1
             await asyncio.sleep(self.reconcile_every_s)
 
     async def aclose(self) -> None:

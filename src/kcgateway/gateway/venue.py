@@ -65,6 +65,19 @@ class ExchangeOrder:
     deal_size: Decimal
 
 
+@dataclass(frozen=True, slots=True)
+class ActiveOrder:
+    """An order open at the exchange, as listed (for finding orders nobody asked us for)."""
+
+    order_id: str
+    client_oid: str | None
+    symbol: str
+    side: str
+    order_type: str
+    price: Decimal
+    size: Decimal
+
+
 def _from_hf(o: m.HfOrder) -> ExchangeOrder:
     return ExchangeOrder(o.id, o.active, o.cancel_exist, o.deal_size)
 
@@ -111,6 +124,20 @@ class AccountVenue:
             await self.client.spot.hf.cancel_by_client_oid(client_oid, symbol)
         else:
             await self.client.spot.classic.cancel_by_client_oid(client_oid)
+
+    async def active(self, symbols: list[str]) -> list[ActiveOrder]:
+        """Every open order of the account on ``symbols`` (HF lists per symbol)."""
+        found: list[m.HfOrder | m.ClassicOrder] = []
+        if await self.is_hf():
+            for symbol in symbols:
+                found += await self.client.spot.hf.active_list(symbol)
+        else:
+            found = [o async for o in self.client.spot.classic.orders(status="active")]
+        return [
+            ActiveOrder(o.id, o.client_oid, o.symbol, o.side, o.type, o.price, o.size)
+            for o in found
+            if o.symbol in symbols or not symbols
+        ]
 
     async def balances(self) -> list[m.Account]:
         """Every balance of the account."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from kcgateway.gateway.apikeys import Scope
 from tests.helpers.gateway import Stack, auth, gateway_stack, order_body
 
@@ -235,3 +237,37 @@ async def test_background_reconciler_settles_a_lost_response(tmp_path: Path) -> 
         assert listed[0]["state"] == "open", "the order executed; the reconciler found it"
         assert listed[0]["exchangeOrderId"]
         assert await _accepted(stack, listed[0]["clientOid"]) == 1
+
+
+@pytest.mark.parametrize("hf", [True, False])
+async def test_orders_placed_behind_the_gateways_back_are_adopted(tmp_path: Path, hf: bool) -> None:
+    from decimal import Decimal
+
+    from kcgateway.exchange.rest import KuCoinClient
+    from kcgateway.exchange.transport import AiohttpTransport
+    from kcgateway.kucoin.signing import Credentials
+    from kcgateway.secret import Secret
+
+    async with gateway_stack(tmp_path) as stack:
+        tenant = await stack.add_tenant("t1", hf=hf)
+        h = auth(tenant.admin_key)
+        await stack.http.post("/v1/orders", json=order_body("main"), headers=h)
+        acct = tenant.sim_account
+        creds = Credentials(acct["apiKey"], Secret(acct["secret"]), Secret(acct["passphrase"]))
+        async with KuCoinClient(
+            creds, transport=AiohttpTransport(), hosts=stack.sim.hosts
+        ) as client:
+            family = client.spot.hf if hf else client.spot.classic
+            await family.place(
+                "BTC-USDT", "buy", price=Decimal(59000), size=Decimal("0.001"), client_oid="rogue1"
+            )
+        assert await stack.services.orders.adopt_all() == 1
+        assert await stack.services.orders.adopt_all() == 0, "adopted once"
+        listed = (await stack.http.get("/v1/orders", headers=h)).json()
+        rogue = [o for o in listed if o["clientOid"] == "rogue1"]
+        assert len(rogue) == 1 and rogue[0]["state"] == "open" and rogue[0]["exchangeOrderId"]
+        from kcgateway.store.ledger import AuditRepository
+
+        async with stack.services.db.read() as session:
+            actions = [r.action for r in await AuditRepository(session).all()]
+        assert "order.adopted" in actions
