@@ -15,9 +15,9 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## run: start kcgateway on its embedded default (today: the KuCoin simulator on loopback)
+## run: start kcgateway on its embedded default (SQLite, local KEK, simulator as the exchange)
 run: $(STAMP)
-	$(BIN)/kcgateway sim
+	$(BIN)/kcgateway serve
 
 sim: run
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kcgateway.commands import db, debug, sim, vault
+from kcgateway.commands import audit, db, debug, keys, serve, sim, vault
 
 app = typer.Typer(
     name="kcgateway",
@@ -12,10 +12,13 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(sim.app, name="sim")
 app.add_typer(db.app, name="db")
 app.add_typer(vault.app, name="vault")
 app.add_typer(debug.app, name="debug")
-app.add_typer(sim.app, name="sim")
+app.add_typer(serve.app, name="serve")
+app.add_typer(audit.app, name="audit")
+app.add_typer(keys.app, name="keys")
 
 
 @app.command()

@@ -30,7 +30,7 @@ import secrets
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from types import TracebackType
-from typing import Self
+from typing import Protocol, Self
 
 import msgspec
 
@@ -83,6 +83,20 @@ class Hosts:
         return self.broker.rstrip("/")
 
 
+class RequestSigner(Protocol):
+    """Signs one request without handing out secrets (the vault's Signer, bound to a credential).
+
+    Given instead of ``credentials``, it produces every ``KC-API-*`` header (broker partner
+    headers included, when the stored credential carries them).
+    """
+
+    async def sign(
+        self, *, method: str, path: str, body: bytes, timestamp_ms: int
+    ) -> dict[str, str]:
+        """The KuCoin headers for one request."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class _Prepared:
     """A request ready to sign and send (the same bytes on every attempt)."""
@@ -101,7 +115,9 @@ def encode_body(body: Mapping[str, object]) -> bytes:
 class KuCoinClient:
     """An async KuCoin REST client. The constructor does no I/O; use ``async with``.
 
-    ``credentials`` may be None for public data only. ``broker`` makes the client a broker:
+    ``credentials`` may be None for public data only; ``signer`` replaces them when the secrets
+    must stay in a vault (they are then never in this process's client objects). ``broker`` makes
+    the client a broker:
     ND-broker calls always carry the partner headers with VERIFY true, and every other signed
     call carries them too. ``budget`` defaults to an in-process :class:`LocalBudget`.
     """
@@ -121,8 +137,12 @@ class KuCoinClient:
         timeout: float | None = None,
         clock_refresh_s: float = 300.0,
         validate_orders: bool = True,
+        signer: RequestSigner | None = None,
     ) -> None:
+        if signer is not None and credentials is not None:
+            raise ConfigError("give the client credentials or a signer, not both")
         self._creds = credentials
+        self._signer = signer
         self._broker = broker
         self._transport: Transport = transport if transport is not None else AiohttpTransport()
         self.hosts = hosts if hosts is not None else Hosts()
@@ -265,6 +285,17 @@ class KuCoinClient:
         await self._sleep(self.retry_policy.backoff_ms(attempt, self._rand) / 1000)
         return False
 
+    async def _signed_headers(self, req: _Prepared, timestamp_ms: int) -> dict[str, str]:
+        ep = req.endpoint
+        if self._signer is None or not ep.private:
+            return self._headers(req, timestamp_ms)
+        headers = await self._signer.sign(
+            method=ep.method.value, path=req.signed_path, body=req.body, timestamp_ms=timestamp_ms
+        )
+        if req.body:
+            headers["Content-Type"] = _JSON
+        return headers
+
     def _headers(self, req: _Prepared, timestamp_ms: int) -> dict[str, str]:
         ep = req.endpoint
         if not ep.private:
@@ -300,7 +331,7 @@ class KuCoinClient:
         await self.budget.acquire(ep.pool, ep.weight, priority=ep.cancel)
         if ep.private and self.clock.stale():
             await self.clock.ensure_fresh(self.server_time)
-        headers = self._headers(req, self.clock.now_ms())
+        headers = await self._signed_headers(req, self.clock.now_ms())
         rid = f"{self._id_prefix}-{next(self._ids)}"
         started = self.clock.monotonic()
         status = 0

@@ -20,6 +20,9 @@ Allowed, and why:
   are HMAC'd for lookup; neither is an exchange credential and neither is returned.
 - exchange/services/broker.py: the passphrase of a NEW broker sub-account key is sent to
   KuCoin in the body of the call that creates that key.
+- main.py, web/admin.py, commands/keys.py: a newly issued gateway key is shown to its owner
+  exactly once (the dev start-up banner, the POST /v1/keys response, `kcgateway keys
+  create-admin`).
 """
 
 from __future__ import annotations
@@ -47,6 +50,10 @@ ALLOWED = {
     "kcgateway/kucoin/sign_diagnosis.py": {"reveal"},
     "kcgateway/gateway/apikeys.py": {"reveal"},
     "kcgateway/exchange/services/broker.py": {"reveal"},
+    # a freshly issued gateway key, shown to its owner exactly once (banner, POST /v1/keys)
+    "kcgateway/main.py": {"reveal"},
+    "kcgateway/web/admin.py": {"reveal"},
+    "kcgateway/commands/keys.py": {"reveal"},
 }
 
 

@@ -1,0 +1,36 @@
+"""``kcgateway serve``: run the gateway (dev: embedded database, KEK and simulator)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from kcgateway.errors import KcgatewayError
+
+app = typer.Typer(help="Run the gateway HTTP API.", invoke_without_command=True)
+
+
+@app.callback()
+def serve(
+    config: Annotated[
+        Path | None, typer.Option(help="TOML settings file (default: $KCGW_CONFIG).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default: $KCGW_PORT or 8140).")] = None,
+) -> None:
+    """Start the gateway; in dev mode print a one-time admin key and a first curl order."""
+    from kcgateway.main import serve as run
+    from kcgateway.settings import load_settings
+
+    try:
+        settings = load_settings(config_file=config)
+        if port is not None:
+            settings = settings.model_copy(update={"port": port})
+        asyncio.run(run(settings, typer.echo))
+    except KcgatewayError as exc:
+        typer.secho(f"error: {exc}", err=True, fg="red")
+        raise typer.Exit(1) from None
+    except KeyboardInterrupt:
+        typer.echo("gateway stopped")

@@ -1,0 +1,522 @@
+"""Placing, cancelling and reconciling orders: exactly one exchange order per intent.
+
+Life cycle (SECURITY.md section 3)::
+
+    received -> risk_ok -> persisted(clientOid) -> sent -> {acked | unknown}
+             -> {open | filled | cancelled | rejected | not_placed}
+
+Invariants:
+
+- the intent row with its clientOid (unique per account) commits BEFORE any exchange call;
+- an intent is sent only by the request that inserted its (account, clientOid) row and moved
+  it ``persisted -> sent`` in that same commit, so it is sent at most once by this code; the
+  client resends only the same bytes (same clientOid);
+- a timeout, reset, 5xx or unknown answer makes it ``unknown``; the :meth:`OrderRouter.reconcile`
+  pass looks it up by clientOid: found -> open/filled/cancelled; not found after the grace
+  period -> ``not_placed``. Nothing is ever resent under a new clientOid;
+- every state change is a compare-and-set plus an audit record in the same transaction.
+
+``received`` and ``risk_ok`` are checks done in memory before the row exists; the row starts
+at ``persisted``. The risk check here is a PLACEHOLDER (a maximum notional per order) until the
+risk engine (SECURITY.md section 4) lands.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from kcgateway.errors import AuthError, KcgatewayError, Rejected, ValidationError
+from kcgateway.exchange.services.base import check_client_oid
+from kcgateway.gateway.audit import AuditAction, record
+from kcgateway.gateway.venue import ActiveOrder, ExchangeOrder, Venues, spot_order
+from kcgateway.store.database import Database
+from kcgateway.store.ledger import DuplicateIntent, NewIntent, OrderIntentRepository
+from kcgateway.store.tables import ExchangeAccount, OrderIntent
+from kcgateway.store.types import OrderState
+
+log = logging.getLogger("kcgateway.gateway.orders")
+Now = Callable[[], datetime]
+S = OrderState
+
+#: states the reconciler still has to settle
+PENDING = (S.PERSISTED, S.SENT, S.UNKNOWN, S.ACKED)
+#: every allowed transition of a stored intent
+TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
+    S.PERSISTED: frozenset({S.SENT, S.NOT_PLACED}),
+    S.SENT: frozenset({S.ACKED, S.UNKNOWN, S.REJECTED, S.NOT_PLACED, S.OPEN, S.FILLED,
+                       S.CANCELLED}),
+    S.UNKNOWN: frozenset({S.OPEN, S.FILLED, S.CANCELLED, S.NOT_PLACED}),
+    S.ACKED: frozenset({S.OPEN, S.FILLED, S.CANCELLED}),
+    S.OPEN: frozenset({S.FILLED, S.CANCELLED}),
+}  # fmt: skip
+
+
+class NoSuchObject(LookupError):
+    """The object does not exist for this tenant (another tenant's object looks the same)."""
+
+
+class RiskRejected(Exception):
+    """The placeholder risk check refused the order; ``reason`` says which limit."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ClientOidTaken(Exception):
+    """This clientOid already names an intent of the account; ``intent_id`` is that intent."""
+
+    def __init__(self, intent_id: str) -> None:
+        super().__init__("clientOid already used on this account")
+        self.intent_id = intent_id
+
+
+class NotCancellable(Exception):
+    """The intent is in a state where a cancel makes no sense."""
+
+    def __init__(self, state: OrderState) -> None:
+        super().__init__(f"an order in state {state.value} cannot be cancelled")
+        self.state = state
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """A spot order as the API received it. ``account`` is an account id or name."""
+
+    account: str
+    symbol: str
+    side: str
+    order_type: str = "limit"
+    price: Decimal | None = None
+    size: Decimal | None = None
+    funds: Decimal | None = None
+    client_oid: str | None = None
+    time_in_force: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IntentView:
+    """An intent as the API shows it."""
+
+    id: str
+    account_id: str
+    client_oid: str
+    symbol: str
+    side: str
+    order_type: str
+    price: Decimal | None
+    size: Decimal | None
+    funds: Decimal | None
+    state: OrderState
+    exchange_order_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+def view(row: OrderIntent) -> IntentView:
+    """The API view of a stored intent."""
+    return IntentView(
+        row.id,
+        row.account_id,
+        row.client_oid,
+        row.symbol,
+        row.side,
+        row.order_type,
+        row.price,
+        row.size,
+        row.funds,
+        row.state,
+        row.exchange_order_id,
+        row.created_at,
+        row.updated_at,
+    )
+
+
+def _positive(value: Decimal | None, name: str) -> None:
+    if value is not None and (not value.is_finite() or value <= 0):
+        raise ValidationError(f"{name} must be a positive number", field=name)
+
+
+def validate(req: OrderRequest) -> None:
+    """Shape checks (``received``): raises ValidationError naming the field. Pure."""
+    if req.side not in ("buy", "sell"):
+        raise ValidationError("side must be buy or sell", field="side")
+    for value, name in ((req.price, "price"), (req.size, "size"), (req.funds, "funds")):
+        _positive(value, name)
+    if req.order_type == "limit":
+        if req.price is None or req.size is None or req.funds is not None:
+            raise ValidationError("a limit order needs price and size (no funds)", field="price")
+    elif req.order_type == "market":
+        if (req.size is None) == (req.funds is None) or req.price is not None:
+            raise ValidationError(
+                "a market order needs size or funds (one, no price)", field="size"
+            )
+    else:
+        raise ValidationError("type must be limit or market", field="type")
+    check_client_oid(req.client_oid)
+
+
+def notional(req: OrderRequest) -> Decimal | None:
+    """Quote amount of the order when it is known without a price feed. Pure."""
+    if req.funds is not None:
+        return req.funds
+    if req.price is not None and req.size is not None:
+        return req.price * req.size
+    return None
+
+
+def risk_check(req: OrderRequest, max_notional: Decimal) -> str | None:
+    """PLACEHOLDER risk check (``risk_ok``): a reason to refuse, or None. Pure.
+
+    Only a maximum notional per order; a market order by size has no known notional here and
+    passes. The risk engine of SECURITY.md section 4 replaces this.
+    """
+    amount = notional(req)
+    if amount is not None and amount > max_notional:
+        return f"notional {amount} exceeds the per-order maximum {max_notional}"
+    return None
+
+
+def state_of(order: ExchangeOrder) -> OrderState:
+    """Where an order found at the exchange stands. Pure."""
+    if order.active:
+        return S.OPEN
+    return S.CANCELLED if order.cancelled else S.FILLED
+
+
+def idempotent_client_oid(tenant_id: str, account: str, idempotency_key: str) -> str:
+    """A clientOid derived from an Idempotency-Key: concurrent retries collide on the intent."""
+    digest = hashlib.sha256(f"{tenant_id}\n{account}\n{idempotency_key}".encode()).hexdigest()
+    return f"ik{digest[:38]}"
+
+
+async def owned_account(session: AsyncSession, tenant_id: str, account: str) -> ExchangeAccount:
+    """The tenant's account by id or name; NoSuchObject otherwise (also for other tenants')."""
+    row = await session.get(ExchangeAccount, account)
+    if row is None:
+        query = select(ExchangeAccount).where(
+            ExchangeAccount.tenant_id == tenant_id, ExchangeAccount.name == account
+        )
+        row = await session.scalar(query)
+    if row is None or row.tenant_id != tenant_id:
+        raise NoSuchObject("account")
+    return row
+
+
+class OrderRouter:
+    """The order use cases over a database and the per-account venues."""
+
+    def __init__(
+        self,
+        db: Database,
+        venues: Venues,
+        *,
+        max_notional: Decimal,
+        grace: timedelta = timedelta(seconds=30),
+        settle_after: timedelta = timedelta(seconds=15),
+        now: Now = lambda: datetime.now(UTC),
+    ) -> None:
+        self._db = db
+        self._venues = venues
+        self.max_notional = max_notional
+        self.grace = grace
+        self.settle_after = settle_after
+        self._now = now
+
+    async def place(self, tenant_id: str, actor: str, req: OrderRequest) -> IntentView:
+        """Validate, check risk, persist the intent, send it once, record the outcome."""
+        validate(req)
+        reason = risk_check(req, self.max_notional)
+        if reason is not None:
+            raise RiskRejected(reason)
+        intent = await self._persist(tenant_id, actor, req)
+        await self._send(intent, actor, req.time_in_force)
+        return await self._view(intent.id)
+
+    async def _persist(self, tenant_id: str, actor: str, req: OrderRequest) -> OrderIntent:
+        client_oid = check_client_oid(req.client_oid)
+        now = self._now()
+        async with self._db.write() as session:
+            account = await owned_account(session, tenant_id, req.account)
+            repo = OrderIntentRepository(session)
+            new = NewIntent(
+                account.id, client_oid, req.symbol, req.side, req.order_type,
+                req.price, req.size, req.funds,
+            )  # fmt: skip
+            try:
+                intent_id = await repo.add(new, now=now)
+            except DuplicateIntent:
+                existing = await repo.by_client_oid(account.id, client_oid)
+                raise ClientOidTaken(existing.id if existing else "") from None
+            row = await repo.get(intent_id)
+            assert row is not None  # noqa: S101 - just inserted in this transaction
+            await record(
+                session, AuditAction.ORDER_INTENT, actor=actor, subject=intent_id, now=now,
+                tenant_id=tenant_id, detail=_intent_detail(row),
+            )  # fmt: skip
+            # persisted -> sent in the same commit: only the request that inserted the
+            # (account, clientOid) row sends it, and it is committed before the call
+            await self._transition(session, row, S.PERSISTED, S.SENT, actor=actor, now=now)
+            return row
+
+    async def _send(self, intent: OrderIntent, actor: str, time_in_force: str | None) -> None:
+        venue = await self._venues.for_account(intent.account_id)
+        order = spot_order(
+            client_oid=intent.client_oid, symbol=intent.symbol, side=intent.side,
+            order_type=intent.order_type, price=intent.price, size=intent.size,
+            funds=intent.funds, time_in_force=time_in_force,
+        )  # fmt: skip
+        try:
+            placed = await venue.place(order)
+        except (Rejected, AuthError, ValidationError) as exc:
+            await self._move(intent, S.SENT, S.REJECTED, actor=actor, reason=_code(exc))
+        except Exception as exc:  # unsure whether it exists: reconcile, never resend
+            log.info("order outcome unknown: intent=%s reason=%s", intent.id, type(exc).__name__)
+            await self._move(intent, S.SENT, S.UNKNOWN, actor=actor, reason=_code(exc))
+        else:
+            await self._move(intent, S.SENT, S.ACKED, actor=actor, exchange_id=placed.order_id)
+
+    async def _move(
+        self,
+        intent: OrderIntent,
+        expected: OrderState,
+        new: OrderState,
+        *,
+        actor: str,
+        exchange_id: str | None = None,
+        reason: str | None = None,
+    ) -> bool:
+        """Compare-and-set one transition plus its audit record; False if someone moved first."""
+        async with self._db.write() as session:
+            return await self._transition(
+                session, intent, expected, new, actor=actor, now=self._now(),
+                exchange_id=exchange_id, reason=reason,
+            )  # fmt: skip
+
+    @staticmethod
+    async def _transition(
+        session: AsyncSession,
+        intent: OrderIntent,
+        expected: OrderState,
+        new: OrderState,
+        *,
+        actor: str,
+        now: datetime,
+        exchange_id: str | None = None,
+        reason: str | None = None,
+    ) -> bool:
+        if new not in TRANSITIONS.get(expected, frozenset()):
+            raise ValueError(f"illegal transition {expected} -> {new}")
+        moved = await OrderIntentRepository(session).set_state(
+            intent.id, expected=expected, new=new, now=now, exchange_order_id=exchange_id
+        )
+        if moved:
+            detail = {"from": expected.value, "to": new.value, "client_oid": intent.client_oid}
+            if exchange_id:
+                detail["exchange_order_id"] = exchange_id
+            if reason:
+                detail["reason"] = reason
+            await record(
+                session, AuditAction.ORDER_STATE, actor=actor, subject=intent.id, now=now,
+                detail=detail,
+            )  # fmt: skip
+        return moved
+
+    async def _view(self, intent_id: str) -> IntentView:
+        async with self._db.read() as session:
+            row = await OrderIntentRepository(session).get(intent_id)
+        if row is None:
+            raise NoSuchObject("order")
+        return view(row)
+
+    async def _owned_intent(self, tenant_id: str, intent_id: str) -> OrderIntent:
+        query = (
+            select(OrderIntent)
+            .join(ExchangeAccount, ExchangeAccount.id == OrderIntent.account_id)
+            .where(OrderIntent.id == intent_id, ExchangeAccount.tenant_id == tenant_id)
+        )
+        async with self._db.read() as session:
+            row = await session.scalar(query)
+        if row is None:
+            raise NoSuchObject("order")
+        return row
+
+    async def get(self, tenant_id: str, intent_id: str) -> IntentView:
+        """One of the tenant's intents, refreshed from the exchange when it may have moved."""
+        row = await self._owned_intent(tenant_id, intent_id)
+        if row.state in (S.ACKED, S.OPEN):
+            try:
+                await self._settle(row, actor="gateway")
+            except KcgatewayError as exc:  # the stored state is still a true (older) answer
+                log.info("order refresh skipped: intent=%s reason=%s", row.id, type(exc).__name__)
+        return await self._view(row.id)
+
+    async def by_client_oid(self, tenant_id: str, client_oid: str) -> IntentView:
+        """The tenant's intent with this clientOid (any of its accounts)."""
+        query = (
+            select(OrderIntent.id)
+            .join(ExchangeAccount, ExchangeAccount.id == OrderIntent.account_id)
+            .where(OrderIntent.client_oid == client_oid, ExchangeAccount.tenant_id == tenant_id)
+        )
+        async with self._db.read() as session:
+            intent_id = await session.scalar(query)
+        if intent_id is None:
+            raise NoSuchObject("order")
+        return await self._view(intent_id)
+
+    async def list(self, tenant_id: str, *, limit: int = 100) -> list[IntentView]:
+        """The tenant's intents, newest first."""
+        query = (
+            select(OrderIntent)
+            .join(ExchangeAccount, ExchangeAccount.id == OrderIntent.account_id)
+            .where(ExchangeAccount.tenant_id == tenant_id)
+            .order_by(OrderIntent.created_at.desc(), OrderIntent.id)
+            .limit(limit)
+        )
+        async with self._db.read() as session:
+            return [view(r) for r in (await session.scalars(query)).all()]
+
+    async def cancel(self, tenant_id: str, intent_id: str, actor: str) -> IntentView:
+        """Ask the exchange to cancel (by clientOid), then record what it says."""
+        row = await self._owned_intent(tenant_id, intent_id)
+        if row.state not in (S.ACKED, S.OPEN):
+            raise NotCancellable(row.state)
+        async with self._db.write() as session:
+            await record(
+                session, AuditAction.ORDER_CANCEL, actor=actor, subject=row.id,
+                now=self._now(), tenant_id=tenant_id, detail={"client_oid": row.client_oid},
+            )  # fmt: skip
+        venue = await self._venues.for_account(row.account_id)
+        await venue.cancel(row.client_oid, row.symbol)
+        await self._settle(row, actor=actor)
+        return await self._view(row.id)
+
+    async def adopt_strays(self, account_id: str) -> Sequence[str]:
+        """Record exchange orders this account has that no intent knows, and raise an alert.
+
+        SECURITY.md section 3: an order the gateway did not place (another tool using the same
+        key, or a bug) is adopted as an ``open`` intent with its own clientOid, audited as
+        ``order.adopted`` and logged at WARNING. Returns the adopted clientOids.
+        """
+        async with self._db.read() as session:
+            query = select(OrderIntent.symbol, OrderIntent.client_oid).where(
+                OrderIntent.account_id == account_id
+            )
+            rows = (await session.execute(query)).all()
+        known = {oid for _, oid in rows}
+        symbols = sorted({sym for sym, _ in rows})
+        venue = await self._venues.for_account(account_id)
+        adopted: list[str] = []
+        for order in await venue.active(symbols):
+            oid = order.client_oid or f"adopted-{order.order_id}"[:40]
+            if oid not in known and await self._adopt(account_id, oid, order):
+                adopted.append(oid)
+        return adopted
+
+    async def adopt_all(self) -> int:
+        """:meth:`adopt_strays` on every account that has intents; returns how many adopted."""
+        async with self._db.read() as session:
+            accounts = (await session.scalars(select(OrderIntent.account_id).distinct())).all()
+        adopted = 0
+        for account_id in accounts:
+            try:
+                adopted += len(await self.adopt_strays(account_id))
+            except KcgatewayError as exc:
+                log.info(
+                    "stray scan deferred: account=%s reason=%s", account_id, type(exc).__name__
+                )
+        return adopted
+
+    async def _adopt(self, account_id: str, client_oid: str, order: ActiveOrder) -> bool:
+        now = self._now()
+        log.warning("adopting an exchange order no intent knows: account=%s", account_id)
+        async with self._db.write() as session:
+            repo = OrderIntentRepository(session)
+            new = NewIntent(
+                account_id, client_oid, order.symbol, order.side, order.order_type,
+                order.price, order.size, None, state=S.OPEN,
+            )  # fmt: skip
+            try:
+                intent_id = await repo.add(new, now=now)
+            except DuplicateIntent:
+                return False
+            await repo.set_state(
+                intent_id, expected=S.OPEN, new=S.OPEN, now=now, exchange_order_id=order.order_id
+            )
+            await record(
+                session, AuditAction.ORDER_ADOPTED, actor="reconciler", subject=intent_id,
+                now=now, detail={"client_oid": client_oid, "exchange_order_id": order.order_id,
+                                 "symbol": order.symbol},
+            )  # fmt: skip
+        return True
+
+    async def reconcile(self) -> int:
+        """One pass over unsettled intents; returns how many are still pending after it."""
+        async with self._db.read() as session:
+            rows = await OrderIntentRepository(session).in_states(PENDING)
+        pending = 0
+        for row in rows:
+            try:
+                settled = await self._reconcile_one(row)
+            except KcgatewayError as exc:
+                log.info("reconcile deferred: intent=%s reason=%s", row.id, type(exc).__name__)
+                settled = False
+            pending += not settled
+        return pending
+
+    async def _reconcile_one(self, row: OrderIntent) -> bool:
+        age = self._now() - row.updated_at
+        if row.state is S.PERSISTED:
+            # never sent (sending requires the persisted -> sent move first)
+            return age > self.grace and await self._move(
+                row, S.PERSISTED, S.NOT_PLACED, actor="reconciler", reason="never sent"
+            )
+        if row.state is S.SENT and age < self.settle_after:
+            return False  # a request may still be in flight
+        return await self._settle(row, actor="reconciler", allow_not_placed=age > self.grace)
+
+    async def _settle(
+        self, row: OrderIntent, *, actor: str, allow_not_placed: bool = False
+    ) -> bool:
+        """Look the clientOid up and move the intent accordingly; True when it is settled."""
+        venue = await self._venues.for_account(row.account_id)
+        found = await venue.resolve(row.client_oid, row.symbol)
+        if found is None:
+            if not allow_not_placed or row.state not in (S.SENT, S.UNKNOWN):
+                return False
+            return await self._move(
+                row, row.state, S.NOT_PLACED, actor=actor, reason="not found after grace"
+            )
+        target = state_of(found)
+        if target is row.state:
+            return row.state is not S.ACKED
+        return await self._move(row, row.state, target, actor=actor, exchange_id=found.order_id)
+
+
+def _code(exc: BaseException) -> str:
+    code = getattr(exc, "code", None)
+    return f"{type(exc).__name__}:{code}" if code else type(exc).__name__
+
+
+def _intent_detail(row: OrderIntent) -> dict[str, str | None]:
+    def text(v: Decimal | None) -> str | None:
+        return None if v is None else str(v)
+
+    return {
+        "account_id": row.account_id,
+        "client_oid": row.client_oid,
+        "symbol": row.symbol,
+        "side": row.side,
+        "type": row.order_type,
+        "price": text(row.price),
+        "size": text(row.size),
+        "funds": text(row.funds),
+    }

@@ -1,0 +1,97 @@
+"""Everything the web layer may call, in one typed bundle that :mod:`kcgateway.main` builds.
+
+The web layer receives this object; it never builds services or reads settings itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+
+from sqlalchemy import func, select, text
+
+from kcgateway.exchange.rest import KuCoinClient
+from kcgateway.gateway.accounts import AccountOnboarding
+from kcgateway.gateway.idempotency import Idempotency
+from kcgateway.gateway.keys import KeyService
+from kcgateway.gateway.orders import OrderRouter, owned_account
+from kcgateway.gateway.venue import Venues
+from kcgateway.kucoin import models as m
+from kcgateway.store.database import Database
+from kcgateway.store.tables import OrderIntent
+
+log = logging.getLogger("kcgateway.gateway")
+
+
+@dataclass
+class GatewayServices:
+    """The use cases plus what the health and metrics routes read."""
+
+    db: Database
+    keys: KeyService
+    orders: OrderRouter
+    accounts: AccountOnboarding
+    idempotency: Idempotency
+    venues: Venues
+    market: KuCoinClient
+    trusted_proxies: tuple[str, ...] = ()
+    reconcile_every_s: float = 2.0
+    #: look for exchange orders no intent knows every this many reconciliation passes
+    adopt_every_passes: int = 30
+    _reconciler: asyncio.Task[None] | None = field(default=None, repr=False)
+
+    async def balances(self, tenant_id: str, account: str) -> list[m.Account]:
+        """Balances of one of the tenant's accounts (NoSuchObject for anyone else's)."""
+        async with self.db.read() as session:
+            row = await owned_account(session, tenant_id, account)
+        venue = await self.venues.for_account(row.id)
+        return await venue.balances()
+
+    async def symbols(self) -> list[m.Symbol]:
+        """The exchange's spot symbols (public data)."""
+        return await self.market.market.symbols()
+
+    async def intents_by_state(self) -> dict[str, int]:
+        """How many intents are in each state (for /metrics)."""
+        query = select(OrderIntent.state, func.count()).group_by(OrderIntent.state)
+        async with self.db.read() as session:
+            return {str(s): int(n) for s, n in (await session.execute(query)).all()}
+
+    async def ready(self) -> bool:
+        """The database answers and the reconciler runs."""
+        try:
+            async with self.db.read() as session:
+                await session.execute(text("SELECT 1"))
+        except Exception:  # any failure means "not ready"
+            return False
+        return self._reconciler is not None and not self._reconciler.done()
+
+    def start(self) -> None:
+        """Start the background reconciler."""
+        if self._reconciler is None:
+            self._reconciler = asyncio.get_running_loop().create_task(self._reconcile_forever())
+
+    async def _reconcile_forever(self) -> None:
+        passes = 0
+        while True:
+            try:
+                await self.orders.reconcile()
+                if passes % self.adopt_every_passes == 0:
+                    await self.orders.adopt_all()
+            except Exception:
+                log.exception("reconciliation pass failed")
+            passes += 1
+            await asyncio.sleep(self.reconcile_every_s)
+
+    async def aclose(self) -> None:
+        """Stop the reconciler, close every client and the database."""
+        task, self._reconciler = self._reconciler, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.venues.aclose()
+        await self.market.aclose()
+        await self.db.aclose()

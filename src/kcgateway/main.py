@@ -1,0 +1,318 @@
+"""The composition root: the only module that wires settings, store, vault, exchange and web.
+
+``kcgateway serve`` calls :func:`serve`. In ``dev`` mode (the embedded default) it creates what
+is missing: the data directory, a local KEK file and a pepper file (0600), the SQLite database
+(migrated), the simulator on loopback ports as the exchange (paper trading), a ``demo`` tenant
+with a funded simulated KuCoin account connected through the vault, and a fresh admin gateway
+key printed once. In ``prod`` mode nothing is created: missing pieces stop the start with a
+message that says what to set.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import stat
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from aiohttp import web
+
+from kcgateway.errors import ConfigError
+from kcgateway.exchange.rest import Hosts, KuCoinClient, RequestSigner
+from kcgateway.exchange.transport import AiohttpTransport
+from kcgateway.gateway.accounts import AccountOnboarding, ConnectRequest
+from kcgateway.gateway.apikeys import Scope
+from kcgateway.gateway.idempotency import Idempotency
+from kcgateway.gateway.keys import KeyService
+from kcgateway.gateway.orders import OrderRouter
+from kcgateway.gateway.services import GatewayServices
+from kcgateway.gateway.venue import Venues
+from kcgateway.kucoin.signing import Credentials
+from kcgateway.secret import Secret
+from kcgateway.settings import Settings
+from kcgateway.store.credential_store import SqlCredentialStore
+from kcgateway.store.database import Database, open_database
+from kcgateway.store.migrate import ensure_migrated, upgrade
+from kcgateway.store.repositories import AccountRepository, TenantRepository
+from kcgateway.vault.config import configured_kek
+from kcgateway.vault.credentials import CredentialVault
+from kcgateway.vault.kek import KeyRing, check_key_file_mode, init_kek_file, local_kek_from_file
+from kcgateway.vault.signer import SealedRecordCache, Signer
+from kcgateway.web.app import create_app
+from kucoin_sim.accounts import create_account
+from kucoin_sim.app import build_apps
+from kucoin_sim.config import SimConfig
+
+DEMO_TENANT = "demo"
+DEMO_ACCOUNT = "paper"
+ADMIN_OWNER = "serve-admin"
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def load_pepper(settings: Settings) -> Secret:
+    """The key-hashing pepper; dev creates it on first run, prod requires the file."""
+    path = settings.pepper_path()
+    if not path.exists():
+        if not settings.is_dev:
+            raise ConfigError(f"pepper file {path} does not exist: create it (0600, 32+ bytes)")
+        _write_private(path, secrets.token_hex(32))
+    if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(f"pepper file {path} is readable by others: chmod 600 {path}")
+    text = path.read_text(encoding="utf-8").strip()
+    if len(text) < 32:
+        raise ConfigError(f"pepper file {path} is too short: write 32+ random bytes into it")
+    return Secret(text)
+
+
+def load_ring(settings: Settings) -> KeyRing:
+    """The KEK ring; dev falls back to (and creates) ``<data dir>/kek.key``."""
+    try:
+        return KeyRing(configured_kek())
+    except ConfigError:
+        if not settings.is_dev:
+            raise
+    path = settings.data_dir / "kek.key"
+    if path.exists():
+        check_key_file_mode(path)
+        return KeyRing(local_kek_from_file(path))
+    return KeyRing(init_kek_file(path))
+
+
+async def open_store(settings: Settings) -> Database:
+    """The database; dev migrates it, prod refuses one that is not at the head revision."""
+    db = open_database(settings.sqlite_url())
+    try:
+        if settings.is_dev:
+            await upgrade(db.engine)
+        await ensure_migrated(db.engine)
+    except BaseException:
+        await db.aclose()
+        raise
+    return db
+
+
+def client_factory(
+    hosts: Hosts, timeout_s: float
+) -> Callable[[RequestSigner | Credentials | None], KuCoinClient]:
+    """Clients that talk to ``hosts`` over aiohttp, signed by a vault signer or credentials."""
+
+    def make(auth: RequestSigner | Credentials | None) -> KuCoinClient:
+        transport = AiohttpTransport(read_timeout=timeout_s, total_timeout=timeout_s * 2)
+        if isinstance(auth, Credentials):
+            return KuCoinClient(auth, transport=transport, hosts=hosts, timeout=timeout_s)
+        return KuCoinClient(signer=auth, transport=transport, hosts=hosts, timeout=timeout_s)
+
+    return make
+
+
+def build_services(
+    settings: Settings,
+    db: Database,
+    ring: KeyRing,
+    pepper: Secret,
+    hosts: Hosts,
+    *,
+    now: Callable[[], datetime] = lambda: datetime.now(UTC),
+) -> GatewayServices:
+    """Wire every use case. Does no I/O."""
+    make = client_factory(hosts, settings.exchange_timeout_s)
+    store = SqlCredentialStore(db)
+    signer = Signer(SealedRecordCache(store), ring)
+    venues = Venues(db, signer, make)
+    orders = OrderRouter(
+        db,
+        venues,
+        max_notional=settings.max_notional,
+        grace=timedelta(seconds=settings.reconcile_grace_s),
+        settle_after=timedelta(seconds=settings.exchange_timeout_s * 3),
+        now=now,
+    )
+    onboarding = AccountOnboarding(
+        db, CredentialVault(store, ring), make, require_ip_whitelist=not settings.is_dev, now=now
+    )
+    return GatewayServices(
+        db=db,
+        keys=KeyService(db, pepper, now=now),
+        orders=orders,
+        accounts=onboarding,
+        idempotency=Idempotency(db, now=now),
+        venues=venues,
+        market=make(None),
+        trusted_proxies=settings.trusted_proxies,
+        reconcile_every_s=settings.reconcile_every_s,
+    )
+
+
+@dataclass
+class EmbeddedSim:
+    """The simulator served on loopback ports, in this process (dev/paper mode only)."""
+
+    runners: list[Any]
+    state: Any
+    spot_url: str
+    futures_url: str
+
+    @classmethod
+    async def start(cls, seed: int | None = None, *, tick_ms: int = 200) -> EmbeddedSim:
+        """Build and serve both simulator apps on free loopback ports.
+
+        ``tick_ms`` is the market makers' period (0: no market makers, a quiet book).
+        """
+        apps = build_apps(SimConfig(tick_ms=tick_ms), seed)
+        urls = []
+        runners = []
+        for app in (apps.spot, apps.futures):
+            runner = web.AppRunner(app, access_log=None)
+            await runner.setup()
+            await web.TCPSite(runner, "127.0.0.1", 0).start()
+            runners.append(runner)
+            host, port = runner.addresses[0][:2]
+            urls.append(f"http://{host}:{port}")
+        apps.state.spot_base_url, apps.state.futures_base_url = urls
+        return cls(runners, apps.state, urls[0], urls[1])
+
+    @property
+    def hosts(self) -> Hosts:
+        """Client hosts pointing at this simulator."""
+        return Hosts(spot=self.spot_url, futures=self.futures_url, broker=self.spot_url)
+
+    def create_account(self, spec: dict[str, Any]) -> dict[str, Any]:
+        """A simulator user with one key (see ``POST /_sim/accounts``)."""
+        result: dict[str, Any] = create_account(self.state, spec, self.state.now_ms())
+        return result
+
+    async def aclose(self) -> None:
+        """Stop serving."""
+        for runner in self.runners:
+            await runner.cleanup()
+
+
+def _sim_key(settings: Settings) -> dict[str, str]:
+    """The paper account's simulator key, kept in a 0600 dev file so restarts reconnect it."""
+    path = settings.data_dir / "paper-account.json"
+    if not path.exists():
+        spec = {
+            "apiKey": secrets.token_hex(12),
+            "secret": secrets.token_hex(16),
+            "passphrase": secrets.token_hex(8),
+        }
+        _write_private(path, json.dumps(spec))
+    loaded: dict[str, str] = json.loads(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+async def bootstrap_demo(settings: Settings, services: GatewayServices, sim: EmbeddedSim) -> Secret:
+    """Demo tenant, funded paper account connected through the vault, a fresh admin key."""
+    now = datetime.now(UTC)
+    async with services.db.write() as session:
+        tenants = TenantRepository(session)
+        tenant = await tenants.by_name(DEMO_TENANT)
+        tenant_id = tenant.id if tenant else await tenants.add(DEMO_TENANT, now=now)
+    key = _sim_key(settings)
+    balances = {"USDT": "100000", "BTC": "2", "ETH": "20"}
+    spec = {**key, "hf": True, "balances": balances, "permissions": ["General", "Spot"]}
+    sim.create_account(spec)
+    async with services.db.read() as session:
+        names = {a.name for a in await AccountRepository(session).for_tenant(tenant_id)}
+    if DEMO_ACCOUNT not in names:
+        request = ConnectRequest(
+            DEMO_ACCOUNT, key["apiKey"], Secret(key["secret"]), Secret(key["passphrase"])
+        )
+        await services.accounts.connect(tenant_id, "serve", request)
+    for old in await services.keys.list(tenant_id):
+        if old.owner == ADMIN_OWNER and old.revoked_at is None:
+            await services.keys.revoke(tenant_id, old.key_id, actor="serve")
+    full, _ = await services.keys.create(
+        tenant_id=tenant_id, owner=ADMIN_OWNER, scopes=frozenset({Scope.ADMIN}), actor="serve"
+    )
+    return full
+
+
+def banner(settings: Settings, key: Secret, sim: EmbeddedSim | None) -> list[str]:
+    """What ``serve`` prints once at startup (the only time the admin key is shown)."""
+    base = f"http://{settings.host}:{settings.port}"
+    order = (
+        '{"account":"paper","symbol":"BTC-USDT","side":"buy","type":"limit",'
+        '"price":"60000","size":"0.001"}'
+    )
+    lines = [f"kcgateway {settings.mode.value} mode listening on {base}"]
+    if sim is not None:
+        lines.append(f"exchange: embedded simulator (paper trading) at {sim.spot_url}")
+    lines += [
+        f"data directory: {settings.data_dir}",
+        "admin key (shown once, store it now; a new one is issued on every dev start):",
+        f"  {key.reveal()}",
+        "place a first order:",
+        f"  curl -s -X POST {base}/v1/orders -H 'Authorization: Bearer {key.reveal()}' \\",
+        f"       -H 'Content-Type: application/json' -d '{order}'",
+        f"  curl -s {base}/v1/orders -H 'Authorization: Bearer {key.reveal()}'",
+    ]
+    return lines
+
+
+async def prepare(settings: Settings) -> tuple[GatewayServices, EmbeddedSim | None]:
+    """Keys, database and services; dev also starts the simulator as the exchange."""
+    if settings.is_dev:
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ring = load_ring(settings)
+    pepper = load_pepper(settings)
+    db = await open_store(settings)
+    sim = None
+    if settings.is_dev:
+        sim = await EmbeddedSim.start()
+        hosts = sim.hosts
+    else:
+        hosts = Hosts(spot=str(settings.exchange_url))
+    return build_services(settings, db, ring, pepper, hosts), sim
+
+
+async def issue_admin_key(settings: Settings, tenant_name: str, owner: str) -> Secret:
+    """An admin key for ``tenant_name`` (created if missing); how prod gets its first key."""
+    pepper = load_pepper(settings)
+    db = await open_store(settings)
+    try:
+        keys = KeyService(db, pepper)
+        now = datetime.now(UTC)
+        async with db.write() as session:
+            tenants = TenantRepository(session)
+            tenant = await tenants.by_name(tenant_name)
+            tenant_id = tenant.id if tenant else await tenants.add(tenant_name, now=now)
+        full, _ = await keys.create(
+            tenant_id=tenant_id, owner=owner, scopes=frozenset({Scope.ADMIN}), actor="cli"
+        )
+        return full
+    finally:
+        await db.aclose()
+
+
+async def serve(settings: Settings, echo: Callable[[str], None]) -> None:
+    """Run the gateway until SIGINT/SIGTERM."""
+    services, sim = await prepare(settings)
+    try:
+        services.start()
+        config = uvicorn.Config(
+            create_app(services), host=settings.host, port=settings.port, lifespan="off"
+        )
+        if sim is not None:
+            key = await bootstrap_demo(settings, services, sim)
+            echo("\n".join(banner(settings, key, sim)))
+        else:
+            echo(f"kcgateway prod mode on http://{settings.host}:{settings.port}")
+            echo("create the first key with: kcgateway keys create-admin --tenant NAME")
+        await uvicorn.Server(config).serve()
+    finally:
+        await services.aclose()
+        if sim is not None:
+            await sim.aclose()

@@ -1,0 +1,89 @@
+"""The /v1 management routes: gateway keys and exchange accounts. Each declares its scope."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, HTTPException, Request, Response
+
+from kcgateway.gateway.apikeys import Scope, parse_scopes
+from kcgateway.gateway.keys import NoSuchKey
+from kcgateway.gateway.orders import NoSuchObject
+from kcgateway.web.auth import AccountManager, KeyManager, Reader, services_of
+from kcgateway.web.schemas import AccountBody, KeyBody, RotateBody, account_json, key_json
+
+router = APIRouter(prefix="/v1")
+
+
+@router.post("/keys", status_code=201)
+async def create_key(body: KeyBody, request: Request, principal: KeyManager) -> dict[str, Any]:
+    """Issue a key. The full key is in this answer only; it is never shown again.
+
+    A key can grant only scopes it holds itself (``admin`` may grant any).
+    """
+    scopes = parse_scopes(body.scopes)
+    if not all(principal.allows(s) for s in scopes):
+        raise HTTPException(403, "a key cannot grant a scope it does not hold")
+    if Scope.ADMIN in scopes and Scope.ADMIN not in principal.scopes:
+        raise HTTPException(403, "only an admin key can create an admin key")
+    full, view = await services_of(request).keys.create(
+        tenant_id=principal.tenant_id,
+        owner=body.owner,
+        scopes=scopes,
+        ip_allowlist=body.ip_allowlist,
+        expires_at=body.expires_at,
+        actor=principal.key_id,
+    )
+    return {"key": full.reveal(), **key_json(view)}
+
+
+@router.get("/keys")
+async def list_keys(request: Request, principal: KeyManager) -> list[dict[str, Any]]:
+    """The tenant's keys (never their secrets)."""
+    return [key_json(v) for v in await services_of(request).keys.list(principal.tenant_id)]
+
+
+@router.delete("/keys/{key_id}", status_code=204)
+async def revoke_key(key_id: str, request: Request, principal: KeyManager) -> Response:
+    """Revoke one of the tenant's keys (takes effect on the next request)."""
+    revoked = await services_of(request).keys.revoke(
+        principal.tenant_id, key_id, actor=principal.key_id
+    )
+    if not revoked:
+        raise NoSuchObject("key")
+    return Response(status_code=204)
+
+
+@router.post("/keys/{key_id}/rotate", status_code=201)
+async def rotate_key(
+    key_id: str, body: RotateBody, request: Request, principal: KeyManager
+) -> dict[str, Any]:
+    """A successor key (shown once); the old one stops working after ``overlapSeconds``."""
+    try:
+        full, view = await services_of(request).keys.rotate(
+            principal.tenant_id,
+            key_id,
+            overlap=timedelta(seconds=body.overlap_seconds),
+            actor=principal.key_id,
+        )
+    except NoSuchKey:
+        raise NoSuchObject("key") from None
+    return {"key": full.reveal(), **key_json(view)}
+
+
+@router.post("/accounts", status_code=201)
+async def connect_account(
+    body: AccountBody, request: Request, principal: AccountManager
+) -> dict[str, Any]:
+    """Connect a KuCoin API key: checked at the exchange first, then sealed in the vault."""
+    view = await services_of(request).accounts.connect(
+        principal.tenant_id, principal.key_id, body.to_request()
+    )
+    return account_json(view)
+
+
+@router.get("/accounts")
+async def list_accounts(request: Request, principal: Reader) -> list[dict[str, Any]]:
+    """The tenant's connected accounts."""
+    return [account_json(v) for v in await services_of(request).accounts.list(principal.tenant_id)]

@@ -1,0 +1,142 @@
+"""A whole gateway over a real in-process simulator on loopback, wired by kcgateway.main."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import httpx
+
+from kcgateway.gateway.accounts import ConnectRequest
+from kcgateway.gateway.apikeys import Scope
+from kcgateway.gateway.services import GatewayServices
+from kcgateway.main import EmbeddedSim, build_services, open_store
+from kcgateway.secret import Secret
+from kcgateway.settings import Settings
+from kcgateway.store.database import Database
+from kcgateway.store.repositories import TenantRepository
+from kcgateway.vault.kek import KeyRing, LocalKek
+from kcgateway.web.app import create_app
+
+CLIENT_IP = "127.0.0.1"
+
+
+@dataclass
+class Tenant:
+    id: str
+    admin_key: str
+    account_id: str
+    sim_account: dict[str, Any]
+
+
+@dataclass
+class Stack:
+    sim: EmbeddedSim
+    services: GatewayServices
+    app: Any
+    http: httpx.AsyncClient
+    session: aiohttp.ClientSession
+    tenants: dict[str, Tenant] = field(default_factory=dict)
+    responses: list[bytes] = field(default_factory=list)
+
+    def client(self, ip: str = CLIENT_IP) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=self.app, client=(ip, 40000))
+        return httpx.AsyncClient(transport=transport, base_url="http://gateway")
+
+    async def sim_admin(self, method: str, path: str, body: Any = None) -> Any:
+        async with self.session.request(method, self.sim.spot_url + path, json=body) as resp:
+            data = await resp.json()
+            assert resp.status == 200, data
+            return data
+
+    async def add_tenant(self, name: str, *, hf: bool = True, **spec: Any) -> Tenant:
+        now = datetime.now(UTC)
+        async with self.services.db.write() as session:
+            tenant_id = await TenantRepository(session).add(name, now=now)
+        account = self.sim.create_account(
+            {
+                "hf": hf,
+                "balances": {"USDT": "1000000", "BTC": "50"},
+                "secret": secrets.token_hex(16),
+                "passphrase": secrets.token_hex(8),
+                **spec,
+            }
+        )
+        view = await self.services.accounts.connect(
+            tenant_id,
+            "test",
+            ConnectRequest(
+                "main", account["apiKey"], Secret(account["secret"]), Secret(account["passphrase"])
+            ),
+        )
+        full, _ = await self.services.keys.create(
+            tenant_id=tenant_id, owner="admin", scopes=frozenset({Scope.ADMIN}), actor="test"
+        )
+        tenant = Tenant(tenant_id, full.reveal(), view.id, account)
+        self.tenants[name] = tenant
+        return tenant
+
+    async def key(self, tenant: Tenant, *scopes: Scope, **kw: Any) -> str:
+        full, _ = await self.services.keys.create(
+            tenant_id=tenant.id, owner="bot", scopes=frozenset(scopes), actor="test", **kw
+        )
+        return full.reveal()
+
+
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def order_body(account: str, **over: Any) -> dict[str, Any]:
+    body = {
+        "account": account,
+        "symbol": "BTC-USDT",
+        "side": "buy",
+        "type": "limit",
+        "price": "60000",
+        "size": "0.001",
+    }
+    body.update(over)
+    return body
+
+
+@asynccontextmanager
+async def gateway_stack(
+    tmp_path: Path,
+    *,
+    timeout_s: float = 2.0,
+    grace_s: float = 30.0,
+    max_notional: str = "100000",
+    tick_ms: int = 0,
+    db: Database | None = None,
+) -> AsyncIterator[Stack]:
+    """The whole gateway; ``db`` (already migrated, e.g. PostgreSQL) replaces the SQLite file."""
+    sim = await EmbeddedSim.start(seed=7, tick_ms=tick_ms)
+    settings = Settings(
+        data_dir=tmp_path,
+        exchange_timeout_s=timeout_s,
+        reconcile_grace_s=grace_s,
+        max_notional=max_notional,  # type: ignore[arg-type]
+    )
+    db = db if db is not None else await open_store(settings)
+    ring = KeyRing(LocalKek(os.urandom(32)))
+    services = build_services(settings, db, ring, Secret(secrets.token_hex(32)), sim.hosts)
+    services.orders.settle_after = timedelta(seconds=timeout_s * 2)
+    app = create_app(services)
+    session = aiohttp.ClientSession()
+    stack = Stack(sim, services, app, httpx.AsyncClient(), session)
+    stack.http = stack.client()
+    try:
+        yield stack
+    finally:
+        await stack.http.aclose()
+        await session.close()
+        await services.aclose()
+        await sim.aclose()

@@ -1,0 +1,238 @@
+"""The order use case's pure rules and the reconciler, with a scripted venue."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kcgateway.errors import OutcomeUnknown, ValidationError
+from kcgateway.gateway import orders as o
+from kcgateway.gateway.venue import ExchangeOrder
+from kcgateway.store.database import open_database
+from kcgateway.store.migrate import upgrade
+from kcgateway.store.repositories import AccountRepository, TenantRepository
+from kcgateway.store.types import OrderState
+
+D = Decimal
+
+
+def req(**kw: Any) -> o.OrderRequest:
+    base: dict[str, Any] = {"account": "a", "symbol": "BTC-USDT", "side": "buy",
+                            "price": D("100"), "size": D("2")}  # fmt: skip
+    base.update(kw)
+    return o.OrderRequest(**base)
+
+
+@pytest.mark.parametrize(
+    ("kw", "field"),
+    [
+        ({"side": "hold"}, "side"),
+        ({"price": None}, "price"),
+        ({"price": D("-1")}, "price"),
+        ({"size": D("NaN")}, "size"),
+        ({"order_type": "market", "price": None, "size": None}, "size"),
+        ({"order_type": "market", "funds": D("5")}, "size"),
+        ({"order_type": "stop"}, "type"),
+        ({"client_oid": "bad oid!"}, "client_oid"),
+    ],
+)
+def test_validate_names_the_field(kw: dict[str, Any], field: str) -> None:
+    with pytest.raises(ValidationError) as info:
+        o.validate(req(**kw))
+    assert info.value.field == field
+
+
+def test_placeholder_risk_check_is_a_max_notional() -> None:
+    o.validate(req())
+    assert o.notional(req()) == D("200")
+    assert o.risk_check(req(), D("200")) is None
+    assert "exceeds" in (o.risk_check(req(), D("199.99")) or "")
+    market = req(order_type="market", price=None, size=None, funds=D("50"))
+    o.validate(market)
+    assert o.risk_check(market, D("49")) is not None
+    by_size = req(order_type="market", price=None)
+    assert o.notional(by_size) is None and o.risk_check(by_size, D("1")) is None
+
+
+def test_state_of_exchange_orders() -> None:
+    assert o.state_of(ExchangeOrder("x", True, False, D(0))) is OrderState.OPEN
+    assert o.state_of(ExchangeOrder("x", False, True, D(0))) is OrderState.CANCELLED
+    assert o.state_of(ExchangeOrder("x", False, False, D(1))) is OrderState.FILLED
+
+
+def test_transitions_never_leave_a_final_state() -> None:
+    finals = {OrderState.FILLED, OrderState.CANCELLED, OrderState.REJECTED, OrderState.NOT_PLACED}
+    assert not finals & set(o.TRANSITIONS)
+    assert OrderState.SENT not in o.TRANSITIONS[OrderState.UNKNOWN], "never resend"
+
+
+def test_idempotent_client_oid_is_stable_and_valid() -> None:
+    a = o.idempotent_client_oid("t", "acct", "key-1")
+    assert a == o.idempotent_client_oid("t", "acct", "key-1")
+    assert a != o.idempotent_client_oid("t2", "acct", "key-1")
+    assert len(a) == 40
+    o.validate(req(client_oid=a))
+
+
+@dataclass
+class ScriptedVenue:
+    """Place raises what ``outcome`` says; resolve answers from ``exchange``."""
+
+    outcome: BaseException | None = None
+    exchange: dict[str, ExchangeOrder] = field(default_factory=dict)
+    placed: list[str] = field(default_factory=list)
+    resolve_error: BaseException | None = None
+    crash_after_placing: bool = False
+
+    async def place(self, order: Any) -> Any:
+        self.placed.append(order.client_oid)
+        if self.crash_after_placing:
+            self.exchange[order.client_oid] = ExchangeOrder("ex-c", True, False, D(0))
+            raise asyncio.CancelledError  # the gateway dies after the exchange executed
+        if self.outcome is not None:
+            raise self.outcome
+        self.exchange[order.client_oid] = ExchangeOrder("ex-1", True, False, D(0))
+        return type("Placed", (), {"order_id": "ex-1"})()
+
+    async def resolve(self, client_oid: str, symbol: str) -> ExchangeOrder | None:
+        if self.resolve_error is not None:
+            raise self.resolve_error
+        return self.exchange.get(client_oid)
+
+
+@dataclass
+class OneVenue:
+    venue: ScriptedVenue
+
+    async def for_account(self, account_id: str) -> ScriptedVenue:
+        return self.venue
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+async def _router(tmp_path: Path, venue: ScriptedVenue) -> tuple[o.OrderRouter, Clock, Any, str]:
+    db = open_database(f"sqlite+aiosqlite:///{tmp_path / 'o.db'}")
+    await upgrade(db.engine)
+    clock = Clock()
+    async with db.write() as s:
+        tenant = await TenantRepository(s).add("t", now=clock.now)
+        await AccountRepository(s).add(tenant, "a", now=clock.now)
+    router = o.OrderRouter(
+        db, OneVenue(venue), max_notional=D(1000), grace=timedelta(seconds=30),  # type: ignore[arg-type]
+        settle_after=timedelta(seconds=10), now=clock,
+    )  # fmt: skip
+    return router, clock, db, tenant
+
+
+async def test_unknown_then_found_is_open(tmp_path: Path) -> None:
+    venue = ScriptedVenue(outcome=OutcomeUnknown("x", reason="timeout"))
+    router, _clock, db, tenant = await _router(tmp_path, venue)
+    async with db:
+        view = await router.place(tenant, "k", req())
+        assert view.state is OrderState.UNKNOWN
+        assert await router.reconcile() == 1, "not found yet and inside the grace period"
+        venue.exchange[view.client_oid] = ExchangeOrder("ex-9", True, False, D(0))
+        assert await router.reconcile() == 0
+        final = await router.get(tenant, view.id)
+        assert final.state is OrderState.OPEN and final.exchange_order_id == "ex-9"
+        assert venue.placed == [view.client_oid], "sent exactly once"
+
+
+async def test_unknown_and_never_found_is_not_placed_after_grace(tmp_path: Path) -> None:
+    venue = ScriptedVenue(outcome=OutcomeUnknown("x", reason="5xx"))
+    router, clock, db, tenant = await _router(tmp_path, venue)
+    async with db:
+        view = await router.place(tenant, "k", req())
+        clock.now += timedelta(seconds=29)
+        assert await router.reconcile() == 1
+        clock.now += timedelta(seconds=2)
+        assert await router.reconcile() == 0
+        assert (await router.get(tenant, view.id)).state is OrderState.NOT_PLACED
+        assert venue.placed == [view.client_oid]
+
+
+async def test_rejected_and_stale_persisted(tmp_path: Path) -> None:
+    from kcgateway.errors import InsufficientFunds
+    from kcgateway.store.ledger import NewIntent, OrderIntentRepository
+
+    venue = ScriptedVenue(outcome=InsufficientFunds("200004", "no money"))
+    router, clock, db, tenant = await _router(tmp_path, venue)
+    async with db:
+        view = await router.place(tenant, "k", req())
+        assert view.state is OrderState.REJECTED
+        with pytest.raises(o.NotCancellable):
+            await router.cancel(tenant, view.id, "k")
+        with pytest.raises(o.NoSuchObject):
+            await router.get("other-tenant", view.id)
+        with pytest.raises(o.RiskRejected):
+            await router.place(tenant, "k", req(size=D("100")))
+        with pytest.raises(o.NoSuchObject):
+            await router.place(tenant, "k", req(account="nope"))
+        # an intent left persisted by a crash before sending is closed as not placed
+        async with db.write() as s:
+            account = (await AccountRepository(s).for_tenant(tenant))[0]
+            await OrderIntentRepository(s).add(
+                NewIntent(account.id, "crashed-1", "BTC-USDT", "buy", "limit", D(1), D(1)),
+                now=clock.now,
+            )
+        assert await router.reconcile() == 1
+        clock.now += timedelta(seconds=31)
+        assert await router.reconcile() == 0
+        crashed = await router.by_client_oid(tenant, "crashed-1")
+        assert crashed.state is OrderState.NOT_PLACED
+        assert "crashed-1" not in venue.placed
+
+
+async def test_get_falls_back_to_the_stored_state_when_the_exchange_is_down(
+    tmp_path: Path,
+) -> None:
+    from kcgateway.errors import ExchangeUnavailable
+
+    venue = ScriptedVenue()
+    router, _clock, db, tenant = await _router(tmp_path, venue)
+    async with db:
+        view = await router.place(tenant, "k", req())
+        assert view.state is OrderState.ACKED
+        venue.resolve_error = ExchangeUnavailable("503000", "down")
+        assert (await router.get(tenant, view.id)).state is OrderState.ACKED
+        assert await router.reconcile() == 1, "deferred, not lost"
+        venue.resolve_error = None
+        assert (await router.get(tenant, view.id)).state is OrderState.OPEN
+
+
+@pytest.mark.parametrize("executed", [True, False])
+async def test_killed_between_send_and_ack(tmp_path: Path, executed: bool) -> None:
+    """The intent is left 'sent'; the reconciler settles it by clientOid, never resends."""
+    venue = ScriptedVenue(crash_after_placing=executed)
+    if not executed:
+        venue.outcome = asyncio.CancelledError()
+    router, clock, db, tenant = await _router(tmp_path, venue)
+    async with db:
+        with pytest.raises(asyncio.CancelledError):
+            await router.place(tenant, "k", req(client_oid="crash-1"))
+        assert (await router.by_client_oid(tenant, "crash-1")).state is OrderState.SENT
+        assert await router.reconcile() == 1, "a request may still be in flight"
+        clock.now += timedelta(seconds=11)
+        pending = await router.reconcile()
+        if executed:
+            assert pending == 0
+            assert (await router.by_client_oid(tenant, "crash-1")).state is OrderState.OPEN
+        else:
+            assert pending == 1, "not found, but inside the grace period"
+            clock.now += timedelta(seconds=30)
+            assert await router.reconcile() == 0
+            view = await router.by_client_oid(tenant, "crash-1")
+            assert view.state is OrderState.NOT_PLACED
+        assert venue.placed == ["crash-1"]

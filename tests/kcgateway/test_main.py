@@ -1,0 +1,165 @@
+"""The composition root: dev creates what is missing, prod refuses, the demo bootstrap works."""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import stat
+from pathlib import Path
+
+import httpx
+import pytest
+
+from kcgateway import main
+from kcgateway.errors import ConfigError
+from kcgateway.settings import Mode, Settings
+from kcgateway.store.database import open_database
+from kcgateway.store.migrate import upgrade
+from kcgateway.web.app import create_app
+from tests.helpers.gateway import auth, order_body
+
+
+@pytest.fixture(autouse=True)
+def _no_kek_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for var in ("KCGW_KEK", "KCGW_KEK_FILE", "KCGW_KEK_SPEC"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home" / ".config"))
+
+
+def test_dev_creates_kek_and_pepper_once(tmp_path: Path) -> None:
+    s = Settings(data_dir=tmp_path / "d")
+    ring = main.load_ring(s)
+    assert stat.S_IMODE(os.stat(tmp_path / "d" / "kek.key").st_mode) == 0o600
+    assert main.load_ring(s).kek_ids == ring.kek_ids
+    pepper = main.load_pepper(s)
+    assert main.load_pepper(s).reveal() == pepper.reveal()
+    assert stat.S_IMODE(os.stat(s.pepper_path()).st_mode) == 0o600
+
+
+def test_prod_creates_nothing(tmp_path: Path) -> None:
+    s = Settings(mode=Mode.PROD, data_dir=tmp_path, pepper_file=tmp_path / "pepper")
+    with pytest.raises(ConfigError, match="init-kek"):
+        main.load_ring(s)
+    with pytest.raises(ConfigError, match="does not exist"):
+        main.load_pepper(s)
+    (tmp_path / "pepper").write_text("x" * 40)
+    os.chmod(tmp_path / "pepper", 0o644)
+    with pytest.raises(ConfigError, match="chmod 600"):
+        main.load_pepper(s)
+    os.chmod(tmp_path / "pepper", 0o600)
+    assert main.load_pepper(s).reveal() == "x" * 40
+    (tmp_path / "pepper").write_text("short")
+    with pytest.raises(ConfigError, match="too short"):
+        main.load_pepper(s)
+    assert not (tmp_path / "kek.key").exists()
+
+
+async def test_prod_refuses_an_unmigrated_database(tmp_path: Path) -> None:
+    s = Settings(mode=Mode.PROD, data_dir=tmp_path, database_url=f"sqlite:///{tmp_path}/p.db")
+    with pytest.raises(ConfigError, match="db upgrade"):
+        await main.open_store(s)
+
+
+async def test_prod_wiring_against_an_external_exchange(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KCGW_KEK", base64.b64encode(os.urandom(32)).decode())
+    pepper = tmp_path / "pepper"
+    pepper.write_text(secrets.token_hex(32))
+    pepper.chmod(0o600)
+    url = f"sqlite+aiosqlite:///{tmp_path}/prod.db"
+    async with open_database(url) as db:
+        await upgrade(db.engine)  # what `kcgateway db upgrade` does
+    exchange = await main.EmbeddedSim.start(tick_ms=0)  # stands in for api.kucoin.com
+    s = Settings(mode=Mode.PROD, database_url=url, pepper_file=pepper,
+                 exchange_url=exchange.spot_url, data_dir=tmp_path / "unused")  # fmt: skip
+    try:
+        key = (await main.issue_admin_key(s, "acme", "ops")).reveal()
+        services, sim = await main.prepare(s)
+        assert sim is None and not (tmp_path / "unused").exists()
+        transport = httpx.ASGITransport(app=create_app(services), client=("127.0.0.1", 1))
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+                acct = exchange.create_account(
+                    {"secret": secrets.token_hex(16), "passphrase": secrets.token_hex(8),
+                     "balances": {"USDT": "1000"}, "permissions": ["General", "Spot"]}
+                )  # fmt: skip
+                body = {"name": "live", "apiKey": acct["apiKey"], "secret": acct["secret"],
+                        "passphrase": acct["passphrase"]}  # fmt: skip
+                resp = await http.post("/v1/accounts", json=body, headers=auth(key))
+                assert resp.status_code == 422, "prod refuses a key without an IP whitelist"
+                fenced = exchange.create_account(
+                    {"secret": secrets.token_hex(16), "passphrase": secrets.token_hex(8),
+                     "balances": {"USDT": "1000"}, "ipWhitelist": ["127.0.0.1"]}
+                )  # fmt: skip
+                body = {**body, "apiKey": fenced["apiKey"], "secret": fenced["secret"],
+                        "passphrase": fenced["passphrase"]}  # fmt: skip
+                resp = await http.post("/v1/accounts", json=body, headers=auth(key))
+                assert resp.status_code == 201, resp.text
+                resp = await http.post("/v1/orders", json=order_body("live"), headers=auth(key))
+                assert resp.status_code == 201, resp.text
+        finally:
+            await services.aclose()
+    finally:
+        await exchange.aclose()
+
+
+def test_cli_create_admin_prints_a_working_key_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from kcgateway.cli import app as cli
+
+    monkeypatch.setenv("KCGW_DATA_DIR", str(tmp_path / "d"))
+    (tmp_path / "d").mkdir()
+    result = CliRunner().invoke(cli, ["keys", "create-admin", "--tenant", "demo"])
+    assert result.exit_code == 0, result.output
+    printed = result.output.strip().splitlines()[-1]
+    assert printed.startswith("kgw_")
+    monkeypatch.setenv("KCGW_MODE", "prod")
+    bad = CliRunner().invoke(cli, ["keys", "create-admin", "--tenant", "demo"])
+    assert bad.exit_code == 1 and "KCGW_DATABASE_URL" in bad.output
+
+
+async def test_dev_bootstrap_then_restart(tmp_path: Path) -> None:
+    s = Settings(data_dir=tmp_path / "d")
+    keys = []
+    for _run in range(2):  # a restart: same database, a fresh simulator
+        ring, pepper = main.load_ring(s), main.load_pepper(s)
+        db = await main.open_store(s)
+        sim = await main.EmbeddedSim.start(tick_ms=0)
+        services = main.build_services(s, db, ring, pepper, sim.hosts)
+        try:
+            key = await main.bootstrap_demo(s, services, sim)
+            keys.append(key.reveal())
+            text = "\n".join(main.banner(s, key, sim))
+            assert key.reveal() in text and "curl" in text
+            transport = httpx.ASGITransport(app=create_app(services), client=("127.0.0.1", 1))
+            async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+                resp = await http.post(
+                    "/v1/orders", json=order_body("paper"), headers=auth(key.reveal())
+                )
+                assert resp.status_code == 201, resp.text
+                if len(keys) == 2:
+                    old = await http.get("/v1/orders", headers=auth(keys[0]))
+                    assert old.status_code == 401, "the previous start's admin key is revoked"
+                    assert len((await http.get("/v1/orders", headers=auth(keys[1]))).json()) == 2
+        finally:
+            await services.aclose()
+            await sim.aclose()
+
+
+def test_cli_serve_in_prod_without_settings_says_what_to_set(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from kcgateway.cli import app as cli
+
+    monkeypatch.setenv("KCGW_MODE", "prod")
+    result = CliRunner().invoke(cli, ["serve", "--port", "0"])
+    assert result.exit_code == 1
+    assert "KCGW_DATABASE_URL" in result.output and "KCGW_EXCHANGE_URL" in result.output
