@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from kcgateway.commands import db, debug, vault
+from kcgateway.commands import db, debug, sim, vault
 
 app = typer.Typer(
     name="kcgateway",
@@ -15,6 +15,7 @@ app = typer.Typer(
 app.add_typer(db.app, name="db")
 app.add_typer(vault.app, name="vault")
 app.add_typer(debug.app, name="debug")
+app.add_typer(sim.app, name="sim")
 
 
 @app.command()

@@ -1,1 +1,1 @@
-"""Sub-commands of the ``kcgateway`` command line, one module per command group."""
+"""Sub-commands of the ``kcgateway`` CLI, one module per command group."""

@@ -1,0 +1,354 @@
+"""Signed limit orders per second against one loopback aiohttp stub, kcgateway vs its peers.
+
+The stub runs in its own process (so each client gets a full core) and answers
+``{"code":"200000","data":{"orderId":...}}`` at once. Measured in the same run:
+
+- kcgateway ``client.spot.hf.place`` (validation from cached rules, signing, budget, parsing);
+- ccxt ``async_support.kucoin.create_order`` (options hf=True, uta=False, no client throttle);
+- the universal SDK ``add_order`` (sync, requests; sequential only);
+- a bare aiohttp loop POSTing the same pre-signed bytes (the ceiling).
+
+Sequentially and with 20 requests in flight; the clients are interleaved over ``ROUNDS`` rounds
+and each keeps its best round (the machine is shared, so single runs are noisy).
+Goal: >= 1.3x ccxt in both modes and >= 80% of the bare loop. Ends with one JSON line.
+Run: ``.venv/bin/python bench/bench_rest.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from decimal import Decimal
+
+SEQ_N = int(os.environ.get("BENCH_SEQ_N", "400"))
+PAR_N = int(os.environ.get("BENCH_PAR_N", "1200"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+IN_FLIGHT = 20
+SYMBOL = "BTC-USDT"
+
+SYMBOL_ROW = {
+    "symbol": SYMBOL,
+    "name": SYMBOL,
+    "baseCurrency": "BTC",
+    "quoteCurrency": "USDT",
+    "feeCurrency": "USDT",
+    "market": "USDS",
+    "baseMinSize": "0.00001",
+    "quoteMinSize": "0.1",
+    "baseMaxSize": "10000000000",
+    "quoteMaxSize": "99999999",
+    "baseIncrement": "0.00000001",
+    "quoteIncrement": "0.000001",
+    "priceIncrement": "0.1",
+    "priceLimitRate": "0.1",
+    "minFunds": "0.1",
+    "isMarginEnabled": False,
+    "enableTrading": True,
+    "feeCategory": 1,
+    "makerFeeCoefficient": "1.00",
+    "takerFeeCoefficient": "1.00",
+    "st": False,
+}
+
+
+def _serve(port: int) -> None:
+    """The stub server (child process)."""
+    from aiohttp import web
+
+    order = json.dumps(
+        {"code": "200000", "data": {"orderId": "stub-order-1", "clientOid": "x"}}
+    ).encode()
+    replies = {
+        "/api/v1/timestamp": None,
+        "/api/v2/symbols": {"code": "200000", "data": [SYMBOL_ROW]},
+        "/api/v3/currencies": {"code": "200000", "data": []},
+        "/api/v1/market/allTickers": {"code": "200000", "data": {"time": 0, "ticker": []}},
+        "/api/v1/contracts/active": {"code": "200000", "data": []},
+        "/api/v3/margin/symbols": {"code": "200000", "data": {"timestamp": 0, "items": []}},
+        "/api/v1/isolated/symbols": {"code": "200000", "data": []},
+        "/api/v1/hf/accounts/opened": {"code": "200000", "data": True},
+        "/api/ua/v1/account/mode": {"code": "200000", "data": {"selfAccountMode": "CLASSIC"}},
+    }
+    static = {k: json.dumps(v).encode() for k, v in replies.items() if v is not None}
+    headers = {"Content-Type": "application/json"}
+
+    async def handle(request: web.Request) -> web.Response:
+        if request.method == "POST":
+            await request.read()
+            return web.Response(body=order, headers=headers)
+        if request.path == "/api/v1/timestamp":
+            now = json.dumps({"code": "200000", "data": time.time_ns() // 1_000_000})
+            return web.Response(body=now.encode(), headers=headers)
+        body = static.get(request.path, b'{"code":"404000","msg":"Not Found"}')
+        return web.Response(body=body, headers=headers)
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handle)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_port(port: int) -> None:
+    for _ in range(200):
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("stub did not start")
+
+
+def _creds() -> tuple[str, str, str]:
+    return secrets.token_hex(12), str(uuid.uuid4()), secrets.token_hex(8)
+
+
+async def _rate(fn: Callable[[], Awaitable[object]], n: int, in_flight: int) -> float:
+    """Calls per second of ``fn``: ``n`` calls by ``in_flight`` concurrent workers."""
+    per_worker = n // in_flight
+
+    async def worker() -> None:
+        for _ in range(per_worker):
+            await fn()
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(in_flight)))
+    return per_worker * in_flight / (time.perf_counter() - t0)
+
+
+Place = Callable[[], Awaitable[object]]
+
+
+@asynccontextmanager
+async def kcgateway_client(base: str) -> AsyncIterator[Place]:
+    from kcgateway.clock import SystemClock
+    from kcgateway.exchange.budget import LocalBudget
+    from kcgateway.exchange.rest import Hosts, KuCoinClient
+    from kcgateway.kucoin.endpoints import Pool
+    from kcgateway.kucoin.ratelimit import RateLimiter
+    from kcgateway.kucoin.signing import Credentials
+    from kcgateway.secret import Secret
+
+    key, secret, passphrase = _creds()
+    creds = Credentials(key, Secret(secret), Secret(passphrase))
+    # the stub has no rate limit: give the budget a quota it never reaches (still consulted)
+    budget = LocalBudget(SystemClock(), RateLimiter(dict.fromkeys(Pool, 10**12)))
+    hosts = Hosts(spot=base, futures=base, broker=base)
+    async with KuCoinClient(creds, hosts=hosts, budget=budget) as client:
+        price, size = Decimal("30000.1"), Decimal("0.001")
+
+        async def place() -> object:
+            return await client.spot.hf.place(SYMBOL, "buy", "limit", price=price, size=size)
+
+        yield place
+
+
+@asynccontextmanager
+async def ccxt_client(base: str) -> AsyncIterator[Place]:
+    import ccxt.async_support as ccxt_async
+
+    key, secret, passphrase = _creds()
+    ex = ccxt_async.kucoin(
+        {"apiKey": key, "secret": secret, "password": passphrase, "enableRateLimit": False}
+    )
+    try:
+        for name, value in list(ex.urls["api"].items()):
+            if isinstance(value, str):
+                ex.urls["api"][name] = base
+        ex.options["hf"] = True
+        ex.options["uta"] = False
+        await ex.load_markets()
+
+        async def place() -> object:
+            return await ex.create_order("BTC/USDT", "limit", "buy", 0.001, 30000.1)
+
+        yield place
+    finally:
+        await ex.close()
+
+
+@asynccontextmanager
+async def bare_client(base: str) -> AsyncIterator[Place]:
+    import aiohttp
+
+    from kcgateway.kucoin.signing import Credentials, sign_request
+    from kcgateway.secret import Secret
+
+    key, secret, passphrase = _creds()
+    body = json.dumps(
+        {
+            "clientOid": uuid.uuid4().hex,
+            "side": "buy",
+            "symbol": SYMBOL,
+            "type": "limit",
+            "price": "30000.1",
+            "size": "0.001",
+        },
+        separators=(",", ":"),
+    ).encode()
+    creds = Credentials(key, Secret(secret), Secret(passphrase))
+    headers = sign_request(
+        creds,
+        method="POST",
+        path="/api/v1/hf/orders",
+        body=body,
+        timestamp_ms=time.time_ns() // 1_000_000,
+    )
+    headers["Content-Type"] = "application/json"
+    url = base + "/api/v1/hf/orders"
+    async with aiohttp.ClientSession() as session:
+
+        async def place() -> object:
+            async with session.post(url, data=body, headers=headers) as resp:
+                return await resp.read()
+
+        yield place
+
+
+async def bench_async(base: str) -> dict[str, tuple[float, float]]:
+    """Best of ROUNDS interleaved rounds per client and mode (the machine is shared)."""
+    best: dict[str, list[float]] = {}
+    async with AsyncExitStack() as stack:
+        clients = {
+            "bare": await stack.enter_async_context(bare_client(base)),
+            "ours": await stack.enter_async_context(kcgateway_client(base)),
+            "ccxt": await stack.enter_async_context(ccxt_client(base)),
+        }
+        for place in clients.values():
+            for _ in range(50):
+                await place()  # warm up connections and caches
+        names = list(clients)
+        for round_no in range(ROUNDS):
+            # rotate who goes first: order effects on a shared machine are not small
+            for name in names[round_no % 3 :] + names[: round_no % 3]:
+                place = clients[name]
+                seq = await _rate(place, SEQ_N, 1)
+                par = await _rate(place, PAR_N, IN_FLIGHT)
+                print(f"  round {name:<5} seq {seq:7.0f}/s  20-in-flight {par:7.0f}/s", flush=True)
+                old = best.get(name, [0.0, 0.0])
+                best[name] = [max(old[0], seq), max(old[1], par)]
+    return {name: (v[0], v[1]) for name, v in best.items()}
+
+
+def bench_sdk(base: str) -> float:
+    from kucoin_universal_sdk.api.client import DefaultClient
+    from kucoin_universal_sdk.generate.spot.order.model_add_order_req import (
+        AddOrderReq,
+        AddOrderReqBuilder,
+    )
+    from kucoin_universal_sdk.model.client_option import ClientOptionBuilder
+    from kucoin_universal_sdk.model.transport_option import TransportOptionBuilder
+
+    key, secret, passphrase = _creds()
+    option = (
+        ClientOptionBuilder()
+        .set_key(key)
+        .set_secret(secret)
+        .set_passphrase(passphrase)
+        .set_spot_endpoint(base)
+        .set_futures_endpoint(base)
+        .set_broker_endpoint(base)
+        .set_transport_option(TransportOptionBuilder().build())
+        .build()
+    )
+    api = DefaultClient(option).rest_service().get_spot_service().get_order_api()
+
+    def place() -> object:
+        req = (
+            AddOrderReqBuilder()
+            .set_client_oid(str(uuid.uuid4()))
+            .set_side(AddOrderReq.SideEnum.BUY)
+            .set_symbol(SYMBOL)
+            .set_type(AddOrderReq.TypeEnum.LIMIT)
+            .set_price("30000.1")
+            .set_size("0.001")
+            .build()
+        )
+        return api.add_order(req)
+
+    for _ in range(50):
+        place()
+    best = 0.0
+    for _ in range(ROUNDS):
+        t0 = time.perf_counter()
+        for _ in range(SEQ_N):
+            place()
+        best = max(best, SEQ_N / (time.perf_counter() - t0))
+    return best
+
+
+def main() -> None:
+    port = _free_port()
+    stub = subprocess.Popen([sys.executable, __file__, "--serve", str(port)])  # noqa: S603
+    try:
+        _wait_port(port)
+        base = f"http://127.0.0.1:{port}"
+        rates = asyncio.run(bench_async(base))
+        sdk = bench_sdk(base)
+        ours, ccxt, bare = rates["ours"], rates["ccxt"], rates["bare"]
+    finally:
+        stub.terminate()
+        stub.wait(timeout=10)
+    report(ours, ccxt, sdk, bare)
+
+
+def report(
+    ours: tuple[float, float], ccxt: tuple[float, float], sdk: float, bare: tuple[float, float]
+) -> None:
+    rows = [
+        ("kcgateway", *ours),
+        ("ccxt async", *ccxt),
+        ("universal SDK", sdk, float("nan")),
+        ("bare aiohttp", *bare),
+    ]
+    print(f"{'client':<16}{'sequential/s':>14}{'20 in flight/s':>16}")
+    for name, seq, par in rows:
+        print(f"{name:<16}{seq:>14.0f}{par:>16.0f}")
+    ratios = {
+        "ratio_vs_ccxt_seq": ours[0] / ccxt[0],
+        "ratio_vs_ccxt_20": ours[1] / ccxt[1],
+        "ratio_vs_sdk_seq": ours[0] / sdk,
+        "ratio_vs_bare_seq": ours[0] / bare[0],
+        "ratio_vs_bare_20": ours[1] / bare[1],
+    }
+    for name, value in ratios.items():
+        print(f"{name}: {value:.2f}")
+    met = (
+        ratios["ratio_vs_ccxt_seq"] >= 1.3
+        and ratios["ratio_vs_ccxt_20"] >= 1.3
+        and ratios["ratio_vs_bare_seq"] >= 0.8
+        and ratios["ratio_vs_bare_20"] >= 0.8
+    )
+    line = {
+        "bench": "rest_signed_limit_orders",
+        "unit": "orders/s (sequential, 20 in flight)",
+        "ours": [round(ours[0]), round(ours[1])],
+        "ccxt": [round(ccxt[0]), round(ccxt[1])],
+        "sdk": [round(sdk), None],
+        "bare_aiohttp": [round(bare[0]), round(bare[1])],
+        **{k: round(v, 3) for k, v in ratios.items()},
+        "ratio_vs_ccxt": round(min(ratios["ratio_vs_ccxt_seq"], ratios["ratio_vs_ccxt_20"]), 3),
+        "goal": ">=1.3x ccxt in both modes and >=0.8x bare aiohttp",
+        "met": met,
+    }
+    print(json.dumps(line))
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 3 and sys.argv[1] == "--serve":
+        _serve(int(sys.argv[2]))
+    else:
+        main()

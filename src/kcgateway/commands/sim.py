@@ -1,0 +1,95 @@
+"""``kcgateway sim``: run the KuCoin-compatible simulator on loopback until Ctrl-C."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+app = typer.Typer(help="Run the KuCoin-compatible exchange simulator.", invoke_without_command=True)
+
+
+def _banner(spot: str, futures: str, account: dict[str, Any] | None) -> list[str]:
+    lines = [
+        f"spot + broker REST : {spot}",
+        f"futures REST       : {futures}",
+        f"control API        : {spot}/_sim/  (docs/simulator.md)",
+    ]
+    if account is not None:
+        lines += [
+            "test account (generated for this run; a simulator key, not a KuCoin key):",
+            f"  uid        {account['uid']}",
+            f"  apiKey     {account['apiKey']}",
+            f"  secret     {account['secret']}",
+            f"  passphrase {account['passphrase']}",
+        ]
+    lines.append("Ctrl-C to stop.")
+    return lines
+
+
+async def _serve(
+    host: str, spot_port: int, futures_port: int, seed: int | None, config: Any
+) -> None:
+    from aiohttp import web
+
+    from kucoin_sim.accounts import create_account
+    from kucoin_sim.app import build_apps
+    from kucoin_sim.engine import AccountType
+
+    apps = build_apps(config, seed)
+    account = None
+    if not config.accounts:
+        balances = {"USDT": "100000", "BTC": "10", "ETH": "100"}
+        account = create_account(apps.state, {"balances": balances}, apps.state.now_ms())
+        apps.state.exchange.fund(account["uid"], AccountType.FUTURES, "USDT", Decimal(100000))
+    runners = [
+        web.AppRunner(apps.spot, access_log=None),
+        web.AppRunner(apps.futures, access_log=None),
+    ]
+    try:
+        for runner, port in zip(runners, (spot_port, futures_port), strict=True):
+            await runner.setup()
+            await web.TCPSite(runner, host, port).start()
+        spot_url, futures_url = f"http://{host}:{spot_port}", f"http://{host}:{futures_port}"
+        apps.state.spot_base_url, apps.state.futures_base_url = spot_url, futures_url
+        typer.echo("\n".join(_banner(spot_url, futures_url, account)))
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        typer.echo("simulator stopped")
+    finally:
+        for runner in runners:
+            await runner.cleanup()
+
+
+@app.callback()
+def sim(
+    host: Annotated[
+        str, typer.Option(help="Address to listen on (loopback by default).")
+    ] = "127.0.0.1",
+    spot_port: Annotated[int, typer.Option(help="Spot + broker REST port.")] = 8130,
+    futures_port: Annotated[int, typer.Option(help="Futures REST port.")] = 8131,
+    seed: Annotated[int | None, typer.Option(help="Seed for prices, ids and faults.")] = None,
+    config: Annotated[Path | None, typer.Option(help="TOML or JSON config file.")] = None,
+) -> None:
+    """Start the simulator and print its base URLs (and a generated test account)."""
+    from kucoin_sim.config import SimConfig, SimConfigError, load_config
+
+    try:
+        cfg = load_config(config) if config is not None else SimConfig()
+    except SimConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    try:
+        asyncio.run(_serve(host, spot_port, futures_port, seed, cfg))
+    except KeyboardInterrupt:
+        typer.echo("simulator stopped")
+    except OSError as exc:
+        typer.echo(f"error: cannot listen on {host}: {exc.strerror}; pick other ports", err=True)
+        raise typer.Exit(1) from exc

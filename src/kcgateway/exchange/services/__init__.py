@@ -1,0 +1,1 @@
+"""Typed KuCoin services (market, account, spot, margin, futures, broker, ws tokens)."""
