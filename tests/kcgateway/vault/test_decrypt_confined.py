@@ -18,6 +18,8 @@ Allowed, and why:
   headers and findings, never the secret (tested in tests/kcgateway/commands/test_debug.py).
 - gateway/apikeys.py: the gateway-key pepper and the secret part of a presented gateway key
   are HMAC'd for lookup; neither is an exchange credential and neither is returned.
+- exchange/services/broker.py: creating an ND sub-account API key sends the passphrase the
+  caller chose in the request body (the exchange needs it; it is never logged or returned).
 """
 
 from __future__ import annotations
@@ -44,6 +46,7 @@ ALLOWED = {
     "kcgateway/kucoin/signing.py": {"reveal"},
     "kcgateway/kucoin/sign_diagnosis.py": {"reveal"},
     "kcgateway/gateway/apikeys.py": {"reveal"},
+    "kcgateway/exchange/services/broker.py": {"reveal"},
 }
 
 
