@@ -130,6 +130,7 @@ class Hub:
         self.subscribers: dict[str, set[Connection]] = {}
         self.faults = WsFaults()
         self.sent = 0
+        self.record: list[Outgoing] | None = None  # tests set a list to see every message
         self._pump: asyncio.Task[None] | None = None
         self._users: Counter[str] = Counter()
         self._refs = 0
@@ -179,6 +180,8 @@ class Hub:
             return 0
         sent = 0
         for message in messages(self.state.exchange, events):
+            if self.record is not None:
+                self.record.append(message)
             sent += await self._publish(message)
         self.sent += sent
         return sent

@@ -20,6 +20,8 @@ Allowed, and why:
   are HMAC'd for lookup; neither is an exchange credential and neither is returned.
 - exchange/services/broker.py: creating an ND sub-account API key sends the passphrase the
   caller chose in the request body (the exchange needs it; it is never logged or returned).
+- exchange/ws.py: the WebSocket bullet token goes into the connect URL's query, as KuCoin
+  requires; it is not an exchange credential, lives 24 h, and the URL is never logged.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ ALLOWED = {
     "kcgateway/kucoin/sign_diagnosis.py": {"reveal"},
     "kcgateway/gateway/apikeys.py": {"reveal"},
     "kcgateway/exchange/services/broker.py": {"reveal"},
+    "kcgateway/exchange/ws.py": {"reveal"},
 }
 
 
