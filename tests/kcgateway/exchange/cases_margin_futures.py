@@ -117,7 +117,7 @@ CASES = [
         "POST",
         "/api/v3/margin/borrow",
         {"orderNo": "b1", "actualSize": "10"},
-        lambda r: r["orderNo"] == "b1",
+        lambda r: r.order_no == "b1" and r.actual_size == D("10"),
         body={"currency": "USDT", "size": "10", "timeInForce": "IOC", "isIsolated": False},
     ),
     Case(
@@ -126,7 +126,7 @@ CASES = [
         "POST",
         "/api/v3/margin/repay",
         {"orderNo": "r1", "actualSize": "10"},
-        lambda r: r["orderNo"] == "r1",
+        lambda r: r.order_no == "r1",
         body={"currency": "USDT", "size": "10", "isIsolated": False},
     ),
     Case(
@@ -134,8 +134,22 @@ CASES = [
         lambda c: c.margin.cross_account(),
         "GET",
         "/api/v3/margin/accounts",
-        {"totalAssetOfQuoteCurrency": "0", "accounts": []},
-        lambda r: r["accounts"] == [],
+        {
+            "totalAssetOfQuoteCurrency": "100",
+            "totalLiabilityOfQuoteCurrency": "5",
+            "debtRatio": "0.05",
+            "status": "EFFECTIVE",
+            "accounts": [
+                {
+                    "currency": "USDT",
+                    "total": "100",
+                    "available": "90",
+                    "hold": "10",
+                    "liability": "5",
+                }
+            ],
+        },
+        lambda r: r.debt_ratio == D("0.05") and r.accounts[0].liability == D("5"),
         query="quoteCurrency=USDT",
     ),
     Case(

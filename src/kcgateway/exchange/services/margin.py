@@ -131,7 +131,7 @@ class MarginService(Service):
         time_in_force: str = "IOC",
         symbol: str | None = None,
         isolated: bool = False,
-    ) -> dict[str, Any]:
+    ) -> m.BorrowResult:
         """``POST /api/v3/margin/borrow`` -> ``{orderNo, actualSize}`` (not idempotent)."""
         body = {
             "currency": currency,
@@ -140,22 +140,22 @@ class MarginService(Service):
             "symbol": symbol,
             "isIsolated": isolated,
         }
-        return m.parse_as(dict[str, Any], await self._client.call("margin.borrow", body=body))
+        return m.parse_borrow(await self._client.call("margin.borrow", body=body))
 
     async def repay(
         self, currency: str, size: Decimal, *, symbol: str | None = None, isolated: bool = False
-    ) -> dict[str, Any]:
+    ) -> m.BorrowResult:
         """``POST /api/v3/margin/repay`` -> ``{orderNo, actualSize}`` (not idempotent)."""
         body = {"currency": currency, "size": text(size), "symbol": symbol, "isIsolated": isolated}
-        return m.parse_as(dict[str, Any], await self._client.call("margin.repay", body=body))
+        return m.parse_borrow(await self._client.call("margin.repay", body=body))
 
-    async def cross_account(self, quote_currency: str = "USDT") -> dict[str, Any]:
+    async def cross_account(self, quote_currency: str = "USDT") -> m.CrossMarginAccount:
         """``GET /api/v3/margin/accounts`` (cross margin)."""
         query = {"quoteCurrency": quote_currency}
         data = await self._client.call("margin.cross_account", query=query)
-        return m.parse_as(dict[str, Any], data)
+        return m.parse_cross_margin_account(data)
 
     async def isolated_account(self, symbol: str | None = None) -> dict[str, Any]:
-        """``GET /api/v3/isolated/accounts``."""
+        """``GET /api/v3/isolated/accounts`` (untyped: the core has no model for it yet)."""
         data = await self._client.call("margin.isolated_account", query={"symbol": symbol})
         return m.parse_as(dict[str, Any], data)
