@@ -194,8 +194,7 @@ async def test_every_private_order_event_arrives_once_in_order() -> None:
         async with client(sim, account) as rest, PrivateFeed(rest, retry=FAST) as feed:
             feed.on_order(got.append)
             await feed.start()
-            await _until(lambda: feed.ws.connections[0].connects == 1)
-            await asyncio.sleep(0.2)  # the subscription is acknowledged
+            await _until(lambda: "/spotMarket/tradeOrdersV2" in feed.subscribed)
             await _fault(sim, kind="duplicate", topic="/spotMarket/tradeOrdersV2", count=5)
             for i in range(150):
                 await _place(sim, account, i)

@@ -95,6 +95,7 @@ class PrivateFeed:
         retry: RetryPolicy = DEFAULT_RETRY,
         rand: Callable[[], float] = random.random,
     ) -> None:
+        self.subscribed: set[str] = set()  # topics the server acknowledged (since connect)
         self._own_http = http is None
         self._http = http
         self._orders_topic = _FUTURES_ORDERS if futures else _SPOT_ORDERS
@@ -105,7 +106,7 @@ class PrivateFeed:
                 http,
                 source,
                 on_message=self._on_message,
-                on_subscribed=lambda keys: None,
+                on_subscribed=self.subscribed.update,
                 private=True,
                 clock=clock,
                 metrics=metrics,

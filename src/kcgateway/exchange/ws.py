@@ -165,6 +165,9 @@ class WsConnection:
                 welcomed = await self._connect_once()
             except (aiohttp.ClientError, OSError, TimeoutError, KcgatewayError) as exc:
                 welcomed, reason = False, type(exc).__name__
+            except Exception as exc:  # a failing handler must not end the feed silently
+                log.exception("websocket handler failed")
+                welcomed, reason = False, type(exc).__name__
             attempt = 1 if welcomed else attempt + 1
             self._metrics.reconnected(reason)
             log.info("websocket reconnecting", extra={"reason": reason, "attempt": attempt})
@@ -230,7 +233,9 @@ class WsConnection:
             elif isinstance(event, Acked) and event.kind == "subscribe":
                 self._on_subscribed(event.topics)
             elif isinstance(event, SubscribeFailed | ServerError):
-                log.warning("websocket refused", extra={"code": event.code, "msg": event.message})
+                log.warning(
+                    "websocket refused", extra={"code": event.code, "detail": event.message}
+                )
                 if isinstance(event, ServerError):
                     await ws.close()
                     return False
