@@ -151,10 +151,13 @@ async def load(
     if on_start is not None:
         on_start()
     start = time.perf_counter()
+    cpu_start = time.process_time()
     end = start + seconds
     await asyncio.gather(*(_worker(port, accounts, end, i, counts) for i in range(inflight)))
     elapsed = time.perf_counter() - start
-    return {"counts": counts, "elapsed": elapsed, "rate": counts.get("ok", 0) / elapsed}
+    client_cpu = time.process_time() - cpu_start
+    rate = counts.get("ok", 0) / elapsed
+    return {"counts": counts, "elapsed": elapsed, "rate": rate, "client_cpu": client_cpu}
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -202,7 +205,8 @@ def main() -> None:
     print(
         f"# {result['counts']} in {result['elapsed']:.1f} s; server CPU "
         f"{cpu * 1e6 / total:.0f} us/request -> one free core would do "
-        f"~{total / cpu:.0f}/s; load average {os.getloadavg()[0]:.2f}",
+        f"~{total / cpu:.0f}/s; load generator CPU {result['client_cpu'] * 1e6 / total:.0f} "
+        f"us/request; load average {os.getloadavg()[0]:.2f}",
         file=sys.stderr,
     )
     print(
