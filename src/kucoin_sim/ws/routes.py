@@ -43,6 +43,9 @@ def _faults_route(hub: Hub) -> Callable[[web.Request], Awaitable[web.StreamRespo
 async def _apply(hub: Hub, kind: str, body: dict[str, object]) -> int:
     if kind == "drop":
         return await hub.drop_all()
+    if kind == "tokenTtl":
+        hub.state.ws_tokens.ttl_ms = int(str(body["ttlMs"]))
+        return 0
     if kind == "expireTokens":
         expired = hub.state.ws_tokens.expire_all()
         await hub.drop_all()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import secrets
@@ -191,3 +192,44 @@ async def test_bad_fault_request_is_400() -> None:
         sim.session.post(sim.spot + "/_sim/ws/faults", json={"kind": "x"}) as resp,
     ):
         assert resp.status == 400
+
+
+async def test_tokens_expire_after_their_ttl() -> None:
+    async with running_sim() as sim:
+        await sim.admin("POST", "/_sim/ws/faults", {"kind": "tokenTtl", "ttlMs": 100})
+        token = await _token(sim)
+        await asyncio.sleep(0.2)
+        async with _connect(sim, token) as ws:
+            assert (await _recv(ws))["code"] == 401
+
+
+async def test_fifty_connections_per_user() -> None:
+    async with running_sim() as sim, contextlib.AsyncExitStack() as stack:
+        account = await sim.account(hf=True)
+        token = await _token(sim, account)
+        for _ in range(50):
+            ws = await stack.enter_async_context(_connect(sim, token))
+            assert (await _recv(ws))["type"] == "welcome"
+        extra = await stack.enter_async_context(_connect(sim, token))
+        assert (await _recv(extra))["code"] == 509
+
+
+async def test_ticker_and_match_topics() -> None:
+    async with running_sim() as sim:
+        maker, taker = await sim.account(hf=True), await sim.account(hf=True)
+        async with _connect(sim, await _token(sim)) as ws:
+            await _recv(ws)
+            await _request(ws, "/market/match:BTC-USDT")
+            await _request(ws, "/market/ticker:BTC-USDT")
+            await sim.apps.spot[HUB_KEY].pump_once()
+            await _drain(ws)
+            maker_id = await _place(sim, maker, "sell", "65000", "0.001")  # inside the spread
+            taker_id = await _place(sim, taker, "buy", "65000", "0.001")
+            frames: dict[str, dict[str, Any]] = {}
+            while len(frames) < 2 or frames["trade.ticker"]["data"]["price"] is None:
+                frame = await _recv(ws)
+                frames[frame["subject"]] = frame
+            match = frames["trade.l3match"]["data"]
+            assert (match["makerOrderId"], match["takerOrderId"]) == (maker_id, taker_id)
+            assert (match["price"], match["size"], match["side"]) == ("65000", "0.001", "buy")
+            assert frames["trade.ticker"]["data"]["price"] == "65000"
