@@ -8,6 +8,7 @@ import json
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
@@ -233,3 +234,37 @@ async def test_ticker_and_match_topics() -> None:
             assert (match["makerOrderId"], match["takerOrderId"]) == (maker_id, taker_id)
             assert (match["price"], match["size"], match["side"]) == ("65000", "0.001", "buy")
             assert frames["trade.ticker"]["data"]["price"] == "65000"
+
+
+async def test_futures_level2_orders_and_position_topics() -> None:
+    async with running_sim() as sim:
+        account = await sim.account()
+        funding = {"uid": account["uid"], "accountType": "futures", "balances": {"USDT": "10000"}}
+        await sim.admin("POST", "/_sim/fund", funding)
+        async with _connect(sim, await _token(sim, account, futures=True), futures=True) as ws:
+            await _recv(ws)
+            for topic in (
+                "/contractMarket/level2:XBTUSDTM",
+                "/contractMarket/tradeOrders",
+                "/contract/position:XBTUSDTM",
+            ):
+                assert (await _request(ws, topic))["type"] == "ack"
+            await sim.apps.spot[HUB_KEY].pump_once()
+            await _drain(ws)
+            body = {
+                "clientOid": secrets.token_hex(8),
+                "symbol": "XBTUSDTM",
+                "side": "buy",
+                "type": "market",
+                "size": 1,
+                "leverage": 5,
+            }
+            await sim.ok(account, "POST", "/api/v1/orders", body, futures=True)
+            subjects: dict[str, dict[str, Any]] = {}
+            while "position.change" not in subjects or "level2" not in subjects:
+                frame = await _recv(ws)
+                subjects[frame["subject"]] = frame["data"]
+            assert subjects["position.change"]["currentQty"] == "1"
+            price, side, _ = subjects["level2"]["change"].split(",")
+            assert side == "sell" and Decimal(price) > 0
+            assert subjects["orderChange"]["symbol"] == "XBTUSDTM"
