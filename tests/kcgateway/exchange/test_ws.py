@@ -15,7 +15,7 @@ from kcgateway.kucoin.retry import RetryPolicy
 from kcgateway.kucoin.ws_session import DataMessage
 from kucoin_sim.config import SimConfig
 from tests.integration.sim_client import client
-from tests.kucoin_sim.harness import Sim, running_sim
+from tests.kucoin_sim.harness import running_sim
 
 FAST = RetryPolicy(max_attempts=1, base_ms=10, cap_ms=50)
 
@@ -161,7 +161,3 @@ async def test_topics_are_spread_below_the_cap() -> None:
 async def _never() -> m.BulletToken:
     await asyncio.sleep(3600)
     raise AssertionError  # pragma: no cover
-
-
-async def _sim_account(sim: Sim) -> dict[str, Any]:
-    return await sim.account(hf=True)
