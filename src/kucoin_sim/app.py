@@ -26,6 +26,7 @@ from kucoin_sim.rest import FUTURES_TABLES, SPOT_TABLES
 from kucoin_sim.rest.dispatch import Dispatcher, not_found
 from kucoin_sim.rest.routing import RouteTable
 from kucoin_sim.state import SimState, wall_clock_ms
+from kucoin_sim.ws.routes import install as install_ws
 
 log = logging.getLogger("kucoin_sim")
 MARKET_MAKERS_KEY = web.AppKey("market_makers", asyncio.Task[None])
@@ -89,6 +90,7 @@ def build_apps(
     spot = web.Application(client_max_size=cfg.body_limit)
     futures = web.Application(client_max_size=cfg.body_limit)
     admin.register(spot, state)
+    install_ws(spot, futures, state)
     _install(spot, state, SPOT_TABLES)
     _install(futures, state, FUTURES_TABLES)
     if cfg.tick_ms > 0:

@@ -19,6 +19,7 @@ from kucoin_sim.auth import ApiKey, Partner
 from kucoin_sim.engine import Exchange
 from kucoin_sim.faults import Faults
 from kucoin_sim.ratelimit import RateLimiter
+from kucoin_sim.ws.tokens import TokenRegistry
 
 
 @dataclass
@@ -66,6 +67,7 @@ class SimState:
         self.keys: dict[str, ApiKey] = {}
         self.partners: dict[str, Partner] = {}
         self.limiter = RateLimiter()
+        self.ws_tokens = TokenRegistry()
         self.faults = Faults()
         self.accepted_by_client_oid: Counter[str] = Counter()
         self.unexpected_errors = 0

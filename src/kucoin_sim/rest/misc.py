@@ -26,30 +26,40 @@ def my_ip(call: Call) -> object:
     return call.request.remote or ""
 
 
-def _bullet(call: Call) -> object:
-    host = call.request.host
+def _bullet(call: Call, uid: str | None) -> object:
+    tokens = call.state.ws_tokens
     return {
-        "token": call.state.token(24),
+        "token": tokens.issue(uid, call.now_ms),
         "instanceServers": [
             {
-                "endpoint": f"ws://{host}/endpoint",
+                "endpoint": f"ws://{call.request.host}/endpoint",
                 "encrypt": False,
                 "protocol": "websocket",
-                "pingInterval": 18000,
-                "pingTimeout": 10000,
+                "pingInterval": tokens.ping_interval_ms,
+                "pingTimeout": tokens.ping_timeout_ms,
             }
         ],
     }
 
 
+def bullet_public(call: Call) -> object:
+    """A public WebSocket token (no user) and the endpoint to connect to."""
+    return _bullet(call, None)
+
+
+def bullet_private(call: Call) -> object:
+    """A private WebSocket token for the caller's uid (private topics need one)."""
+    return _bullet(call, call.uid)
+
+
 for table, weight in ((spot, 3), (futures, 2)):
     table.add("GET", "/api/v1/timestamp", pool=Pool.PUBLIC, weight=weight)(server_time)
     table.add("GET", "/api/v1/status", pool=Pool.PUBLIC, weight=3)(service_status)
-    table.add("POST", "/api/v1/bullet-public", pool=Pool.PUBLIC, weight=10)(_bullet)
+    table.add("POST", "/api/v1/bullet-public", pool=Pool.PUBLIC, weight=10)(bullet_public)
 spot.add("GET", "/api/v1/my-ip", pool=Pool.PUBLIC, weight=0)(my_ip)
 spot.add(
     "POST", "/api/v1/bullet-private", pool=Pool.SPOT, weight=10, permission=Permission.GENERAL
-)(_bullet)
+)(bullet_private)
 futures.add(
     "POST", "/api/v1/bullet-private", pool=Pool.FUTURES, weight=10, permission=Permission.GENERAL
-)(_bullet)
+)(bullet_private)

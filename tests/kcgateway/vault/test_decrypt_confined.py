@@ -23,6 +23,8 @@ Allowed, and why:
 - main.py, web/admin.py, commands/keys.py: a newly issued gateway key is shown to its owner
   exactly once (the dev start-up banner, the POST /v1/keys response, `kcgateway keys
   create-admin`).
+- exchange/ws.py: the WebSocket bullet token goes into the connect URL's query, as KuCoin
+  requires; it is not an exchange credential, lives 24 h, and the URL is never logged.
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ ALLOWED = {
     "kcgateway/main.py": {"reveal"},
     "kcgateway/web/admin.py": {"reveal"},
     "kcgateway/commands/keys.py": {"reveal"},
+    "kcgateway/exchange/ws.py": {"reveal"},
 }
 
 

@@ -1,0 +1,163 @@
+"""WsConnection / WsClient against the simulator over loopback: pings, refusals, reconnects."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import pytest
+
+from kcgateway.exchange.ws import NoMetrics, WsClient
+from kcgateway.kucoin import models as m
+from kcgateway.kucoin.retry import RetryPolicy
+from kcgateway.kucoin.ws_session import DataMessage
+from kucoin_sim.config import SimConfig
+from tests.integration.sim_client import client
+from tests.kucoin_sim.harness import running_sim
+
+FAST = RetryPolicy(max_attempts=1, base_ms=10, cap_ms=50)
+
+
+async def _until(predicate: Callable[[], bool], timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not predicate():
+            await asyncio.sleep(0.02)
+
+
+class Sink:
+    def __init__(self) -> None:
+        self.messages: list[DataMessage] = []
+        self.acked: list[str] = []
+        self.reasons: list[str] = []
+
+    def make(self, http: aiohttp.ClientSession, source: Any, **kw: Any) -> WsClient:
+        return WsClient(
+            http,
+            source,
+            on_message=self.messages.append,
+            on_subscribed=self.acked.extend,
+            retry=FAST,
+            **kw,
+        )
+
+    def reconnected(self, reason: str) -> None:
+        self.reasons.append(reason)
+
+    def gap(self, symbol: str) -> None:
+        pass  # pragma: no cover
+
+    def resynced(self, symbol: str) -> None:
+        pass  # pragma: no cover
+
+    def lag(self, symbol: str, lag_ms: int) -> None:
+        pass  # pragma: no cover
+
+
+async def test_pings_keep_a_quiet_connection_open_and_the_server_drops_silent_ones() -> None:
+    async with running_sim(SimConfig(tick_ms=0)) as sim:
+        tokens = sim.apps.state.ws_tokens
+        tokens.ping_interval_ms, tokens.ping_timeout_ms = 100, 150
+        sink = Sink()
+        async with client(sim, None) as rest, aiohttp.ClientSession() as http:
+            ws = sink.make(http, rest.ws.public_token, metrics=sink)
+            await ws.subscribe("/market/ticker:BTC-USDT")
+            await _until(lambda: sink.acked == ["/market/ticker:BTC-USDT"])
+            await asyncio.sleep(0.8)  # several ping intervals, far past the idle timeout
+            assert ws.connections[0].connects == 1
+            assert sink.reasons == []
+            token = (await rest.ws.public_token()).token.reveal()
+            url = sim.spot.replace("http", "ws") + f"/endpoint?token={token}"
+            async with http.ws_connect(url) as raw:
+                assert (await raw.receive(timeout=2)).json()["type"] == "welcome"
+                closed = await raw.receive(timeout=2)
+                assert closed.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+            await ws.aclose()
+
+
+async def test_refused_token_and_dropped_socket_reconnect_with_a_new_token() -> None:
+    async with running_sim(SimConfig(tick_ms=0)) as sim:
+        sink = Sink()
+        calls = 0
+        async with client(sim, None) as rest, aiohttp.ClientSession() as http:
+
+            async def source() -> m.BulletToken:
+                nonlocal calls
+                calls += 1
+                real = await rest.ws.public_token()
+                if calls == 1:
+                    raw = {"token": "expired", "instanceServers": [_server(real)]}
+                    return m.parse_bullet(raw)
+                return real
+
+            ws = sink.make(http, source, metrics=sink)
+            await ws.subscribe("/market/ticker:BTC-USDT")
+            await _until(lambda: len(sink.acked) == 1)
+            assert calls == 2 and len(sink.reasons) == 1
+            await ws.connections[0].drop()
+            await _until(lambda: len(sink.acked) == 2)  # resubscribed after the reconnect
+            assert calls == 3
+            await ws.aclose()
+
+
+def _server(token: m.BulletToken) -> dict[str, Any]:
+    server = token.instance_servers[0]
+    return {
+        "endpoint": server.endpoint,
+        "encrypt": False,
+        "protocol": "websocket",
+        "pingInterval": server.ping_interval,
+        "pingTimeout": server.ping_timeout,
+    }
+
+
+async def test_unreachable_endpoint_backs_off_and_retries() -> None:
+    sink = Sink()
+    calls = 0
+
+    async def source() -> m.BulletToken:
+        nonlocal calls
+        calls += 1
+        server = {"endpoint": "ws://127.0.0.1:9/endpoint", "pingInterval": 1, "pingTimeout": 1}
+        return m.parse_bullet({"token": "t", "instanceServers": [server]})
+
+    async with aiohttp.ClientSession() as http:
+        ws = sink.make(http, source, metrics=sink)
+        await ws.subscribe("/market/ticker:BTC-USDT")
+        await _until(lambda: calls >= 3)
+        assert set(sink.reasons) == {"ClientConnectorError"}
+        await ws.aclose()
+
+
+async def test_a_refused_topic_does_not_close_the_connection() -> None:
+    async with running_sim(SimConfig(tick_ms=0)) as sim:
+        sink = Sink()
+        async with client(sim, None) as rest, aiohttp.ClientSession() as http:
+            ws = sink.make(http, rest.ws.public_token, metrics=NoMetrics())
+            await ws.subscribe("/market/nothing:BTC-USDT")
+            await ws.subscribe("/market/ticker:BTC-USDT")
+            await _until(lambda: sink.acked == ["/market/ticker:BTC-USDT"])
+            await ws.subscribe("/market/ticker:BTC-USDT")  # already held: nothing sent
+            assert ws.connections[0].connects == 1
+            await ws.aclose()
+
+
+async def test_topics_are_spread_below_the_cap() -> None:
+    async with aiohttp.ClientSession() as http:
+        sink = Sink()
+        with pytest.raises(ValueError, match="max_topics"):
+            sink.make(http, None, max_topics=301)
+        ws = sink.make(http, _never, max_topics=2)
+        await ws.subscribe("/market/ticker:A,B,C,D,E")
+        assert [sorted(c.topics) for c in ws.connections] == [
+            ["/market/ticker:A", "/market/ticker:B"],
+            ["/market/ticker:C", "/market/ticker:D"],
+            ["/market/ticker:E"],
+        ]
+        await ws.aclose()
+
+
+async def _never() -> m.BulletToken:
+    await asyncio.sleep(3600)
+    raise AssertionError  # pragma: no cover
