@@ -46,7 +46,8 @@ from kcgateway.web.app import create_app
 
 N = int(os.environ.get("BENCH_N", "300"))
 WARMUP = 20
-GOAL_ADDED_MS = 15.0
+GOAL_ADDED_P99_MS = 5.0  # issue 7: p99 added latency under 5 ms on SQLite
+GOAL_KEY_CHECK_US = 50.0  # issue 7: key check under 50 us
 IOC = OrderOptions(time_in_force="IOC")  # nothing rests: no open-order limit is reached
 
 
@@ -136,6 +137,7 @@ async def main() -> None:
     p50, p99 = pct(ours, 50), pct(ours, 99)
     d50, d99 = pct(theirs, 50), pct(theirs, 99)
     added = p50 - d50
+    added_p99 = p99 - d99
     print(f"gateway  p50 {p50:.2f} ms  p99 {p99:.2f} ms  (N={N})")
     print(f"direct   p50 {d50:.2f} ms  p99 {d99:.2f} ms")
     us = key_check_us()
@@ -149,9 +151,10 @@ async def main() -> None:
         "ours_p99": round(p99, 2),
         "direct_client_p99": round(d99, 2),
         "added_p50_ms": round(added, 2),
+        "added_p99_ms": round(added_p99, 2),
         "key_check_us": round(us, 1),
-        "goal": f"added p50 <= {GOAL_ADDED_MS} ms",
-        "met": added <= GOAL_ADDED_MS,
+        "goal": f"added p99 < {GOAL_ADDED_P99_MS} ms and key check < {GOAL_KEY_CHECK_US} us",
+        "met": added_p99 < GOAL_ADDED_P99_MS and us < GOAL_KEY_CHECK_US,
     }
     print(json.dumps(result))
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 
 import msgspec
 
-from kcgateway.errors import ValidationError
+from kcgateway.errors import OrderNotFound, Rejected, ValidationError
 from kcgateway.kucoin.models import Cursor, Paginated
 
 if TYPE_CHECKING:
@@ -108,6 +108,28 @@ class Service:
             if page >= result.total_page or not result.items:
                 return
             page += 1
+
+    async def _resolve(
+        self,
+        name: str,
+        client_oid: str,
+        parse: Callable[[object], OrderT],
+        *,
+        path_params: Mapping[str, str] | None = None,
+        query: Mapping[str, object] | None = None,
+        not_found: tuple[type[Rejected], ...] = (OrderNotFound,),
+    ) -> Placed[OrderT] | NotFound:
+        """Look a clientOid up after OutcomeUnknown: placed (with the order) or not found.
+
+        ``null`` data and the ``not_found`` error classes both mean "not found".
+        """
+        try:
+            data = await self._client.call(name, path_params=path_params, query=query)
+        except not_found:
+            return NotFound(client_oid)
+        if is_null(data):
+            return NotFound(client_oid)
+        return Placed(parse(data))
 
     async def _cursor(
         self,

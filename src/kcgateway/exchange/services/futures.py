@@ -10,13 +10,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 
-from kcgateway.errors import OrderNotFound, ValidationError
+from kcgateway.errors import ValidationError
 from kcgateway.exchange.services.base import (
     NotFound,
     Placed,
     Service,
     check_client_oid,
-    is_null,
     opt_text,
     text,
 )
@@ -149,15 +148,12 @@ class FuturesService(Service):
 
     async def resolve(self, client_oid: str) -> Placed[m.FuturesOrder] | NotFound:
         """Look a clientOid up after OutcomeUnknown: placed (with the order) or not found."""
-        try:
-            data = await self._client.call(
-                "futures.get_by_client_oid", query={"clientOid": client_oid}
-            )
-        except OrderNotFound:
-            return NotFound(client_oid)
-        if is_null(data):
-            return NotFound(client_oid)
-        return Placed(m.parse_futures_order(data))
+        return await self._resolve(
+            "futures.get_by_client_oid",
+            client_oid,
+            m.parse_futures_order,
+            query={"clientOid": client_oid},
+        )
 
     def orders(
         self,

@@ -6,8 +6,7 @@ from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
-from kcgateway.errors import OrderNotFound
-from kcgateway.exchange.services.base import NotFound, Placed, Service, is_null, text
+from kcgateway.exchange.services.base import NotFound, Placed, Service, text
 from kcgateway.exchange.services.orders import SpotOrder, place_one
 from kcgateway.kucoin import models as m
 
@@ -76,17 +75,13 @@ class MarginService(Service):
 
     async def resolve(self, client_oid: str, symbol: str) -> Placed[m.HfOrder] | NotFound:
         """Look a clientOid up after OutcomeUnknown: placed (with the order) or not found."""
-        try:
-            data = await self._client.call(
-                "margin.hf.get_by_client_oid",
-                path_params={"clientOid": client_oid},
-                query={"symbol": symbol},
-            )
-        except OrderNotFound:
-            return NotFound(client_oid)
-        if is_null(data):
-            return NotFound(client_oid)
-        return Placed(m.parse_hf_order(data))
+        return await self._resolve(
+            "margin.hf.get_by_client_oid",
+            client_oid,
+            m.parse_hf_order,
+            path_params={"clientOid": client_oid},
+            query={"symbol": symbol},
+        )
 
     async def active_list(
         self, symbol: str, *, trade_type: str = "MARGIN_TRADE"

@@ -12,7 +12,7 @@ from decimal import Decimal
 import msgspec
 
 from kcgateway.errors import InvalidParameter, OrderNotFound
-from kcgateway.exchange.services.base import NotFound, Placed, Service, check_client_oid, is_null
+from kcgateway.exchange.services.base import NotFound, Placed, Service, check_client_oid
 from kcgateway.exchange.services.orders import (
     NO_OPTIONS,
     OrderOptions,
@@ -137,15 +137,13 @@ class ClassicOrders(Service):
         ("order not exist."); both mean "not found". The clientOid was checked by us before
         it was sent, so a 400100 cannot be about its format.
         """
-        try:
-            data = await self._client.call(
-                "spot.classic.get_by_client_oid", path_params={"clientOid": client_oid}
-            )
-        except (OrderNotFound, InvalidParameter):
-            return NotFound(client_oid)
-        if is_null(data):
-            return NotFound(client_oid)
-        return Placed(m.parse_classic_order(data))
+        return await self._resolve(
+            "spot.classic.get_by_client_oid",
+            client_oid,
+            m.parse_classic_order,
+            path_params={"clientOid": client_oid},
+            not_found=(OrderNotFound, InvalidParameter),
+        )
 
     def orders(
         self,

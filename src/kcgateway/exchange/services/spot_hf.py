@@ -10,8 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from decimal import Decimal
 
-from kcgateway.errors import OrderNotFound
-from kcgateway.exchange.services.base import NotFound, Placed, Service, check_client_oid, is_null
+from kcgateway.exchange.services.base import NotFound, Placed, Service, check_client_oid
 from kcgateway.exchange.services.orders import (
     NO_OPTIONS,
     OrderOptions,
@@ -114,17 +113,13 @@ class HfOrders(Service):
 
     async def resolve(self, client_oid: str, symbol: str) -> Placed[m.HfOrder] | NotFound:
         """Look a clientOid up after OutcomeUnknown: placed (with the order) or not found."""
-        try:
-            data = await self._client.call(
-                "spot.hf.get_by_client_oid",
-                path_params={"clientOid": client_oid},
-                query={"symbol": symbol},
-            )
-        except OrderNotFound:
-            return NotFound(client_oid)
-        if is_null(data):
-            return NotFound(client_oid)
-        return Placed(m.parse_hf_order(data))
+        return await self._resolve(
+            "spot.hf.get_by_client_oid",
+            client_oid,
+            m.parse_hf_order,
+            path_params={"clientOid": client_oid},
+            query={"symbol": symbol},
+        )
 
     async def active_list(self, symbol: str) -> list[m.HfOrder]:
         """``GET /api/v1/hf/orders/active?symbol=``: every active order, one call."""
