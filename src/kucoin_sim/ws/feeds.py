@@ -6,7 +6,8 @@ survivors gives the same book) and whose ``sequenceStart``/``sequenceEnd`` are t
 sequence of the batch; the engine bumps a symbol's sequence once per change, so consecutive
 messages are contiguous and agree with the REST snapshot's ``sequence``. Futures books send one
 ``/contractMarket/level2`` message per change (the sequence steps by one). Private messages carry
-the ``uid`` they belong to.
+the ``uid`` they belong to. Every spot ticker is also sent on ``/market/ticker:all`` with the
+symbol as its subject. Depth-5/50 and candle topics live in :mod:`kucoin_sim.ws.derived`.
 
 Sample (spot level2)::
 
@@ -76,7 +77,8 @@ def messages(exchange: Exchange, events: Iterable[Event]) -> list[Outgoing]:
             out.extend(_futures_l2(change) for change in changes)
         else:
             out.append(_spot_l2(symbol, changes))
-    out.extend(_ticker(exchange, symbol, time) for symbol, time in touched.items())
+    for symbol, time in touched.items():
+        out.extend(_tickers(exchange, symbol, time))
     return out
 
 
@@ -121,6 +123,14 @@ def _match(trade: TradeEvent) -> Outgoing:
         "time": str(trade.time_ms * 1_000_000),
     }
     return Outgoing(f"/market/match:{trade.symbol}", "trade.l3match", data)
+
+
+def _tickers(exchange: Exchange, symbol: str, time_ms: int) -> list[Outgoing]:
+    """The symbol's ticker; a spot one is also sent on ``/market/ticker:all`` (subject = symbol)."""
+    tick = _ticker(exchange, symbol, time_ms)
+    if symbol in exchange.contracts:
+        return [tick]
+    return [tick, Outgoing("/market/ticker:all", symbol, tick.data)]
 
 
 def _ticker(exchange: Exchange, symbol: str, time_ms: int) -> Outgoing:

@@ -8,7 +8,9 @@ closed), more than 50 connections per user. A bad or expired token gets error 40
 a connection silent for ``pingInterval + pingTimeout`` is closed (idle timeout).
 
 One pump task drains the engine's outbox every ``period_ms`` and fans the messages out to the
-subscribers of each topic (private ones only to their uid). Faults (:class:`WsFaults`): drop
+subscribers of each topic (private ones only to their uid); the depth-5/50 and candle topics
+come from :class:`~kucoin_sim.ws.derived.DerivedFeeds` (a pending throttled depth change is
+sent by a later pump even when the engine has nothing new). Faults (:class:`WsFaults`): drop
 every connection, skip the next n messages of a topic, duplicate or delay (send after the next
 one) the next n messages of a topic.
 """
@@ -26,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
+from kucoin_sim.ws.derived import CANDLES_PREFIX, DEPTHS, DerivedFeeds, candle_topic_ok
 from kucoin_sim.ws.feeds import Outgoing, messages
 from kucoin_sim.ws.tokens import Grant
 
@@ -45,6 +48,8 @@ PUBLIC_PREFIXES = (
     "/market/match",
     "/contractMarket/level2",
     "/contractMarket/tickerV2",
+    CANDLES_PREFIX,
+    *DEPTHS,
 )
 PRIVATE_TOPICS = (
     "/spotMarket/tradeOrdersV2",
@@ -129,6 +134,7 @@ class Hub:
         self.connections: set[Connection] = set()
         self.subscribers: dict[str, set[Connection]] = {}
         self.faults = WsFaults()
+        self.derived = DerivedFeeds()
         self.sent = 0
         self.record: list[Outgoing] | None = None  # tests set a list to see every message
         self._pump: asyncio.Task[None] | None = None
@@ -175,11 +181,15 @@ class Hub:
 
     async def pump_once(self) -> int:
         """Drain the engine and send every message; returns how many frames went out."""
-        events = self.state.exchange.drain_events()
-        if not events:
+        exchange = self.state.exchange
+        events = exchange.drain_events()
+        if not events and not self.derived.pending:
             return 0
+        subscribed = [topic for topic, conns in self.subscribers.items() if conns]
+        batch = messages(exchange, events)
+        batch += self.derived.messages(exchange, events, self.state.now_ms(), subscribed)
         sent = 0
-        for message in messages(self.state.exchange, events):
+        for message in batch:
             if self.record is not None:
                 self.record.append(message)
             sent += await self._publish(message)
@@ -300,11 +310,16 @@ class Hub:
             if prefix in PRIVATE_TOPICS:
                 if conn.grant.uid is None:
                     return 401, f"topic {key} needs a private token"
-            elif prefix not in PUBLIC_PREFIXES:
+            elif prefix not in PUBLIC_PREFIXES or not _known_public(key):
                 return 404, f"topic {key} is not found"
         if kind == "subscribe" and len(conn.topics | set(keys)) > MAX_TOPICS_PER_CONNECTION:
             return 509, "exceed max subscription count limitation of 300 per session"
         return None
+
+
+def _known_public(key: str) -> bool:
+    """Candle topics must name a known interval (``/market/candles:BTC-USDT_1min``)."""
+    return not key.startswith(CANDLES_PREFIX + ":") or candle_topic_ok(key)
 
 
 async def _error(conn: Connection, request_id: str, code: int, message: str) -> None:

@@ -162,6 +162,8 @@ async def test_faults_skip_duplicate_delay_and_drop() -> None:
         async with _connect(sim, await _token(sim)) as ws:
             await _recv(ws)
             await _request(ws, "/market/level2:BTC-USDT")
+            await hub.pump_once()  # the opening quotes must not be the message the fault skips
+            await _drain(ws)
             topic = "/market/level2:BTC-USDT"
             await sim.admin("POST", "/_sim/ws/faults", {"kind": "skip", "topic": topic})
             await _place(sim, account, "buy", "1000", "0.001")
