@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import socket
 import stat
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -297,8 +298,36 @@ async def issue_admin_key(settings: Settings, tenant_name: str, owner: str) -> S
         await db.aclose()
 
 
+def listen_socket(host: str, port: int) -> socket.socket:
+    """Bind the API's port before anything else starts, so a busy port fails first and cleanly.
+
+    (Otherwise a second dev start would issue and print a new admin key, revoking the running
+    gateway's, and only then fail to bind.)
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise ConfigError(
+            f"cannot listen on {host}:{port} ({exc.strerror}): stop the process using it, "
+            "or choose another port with --port or KCGW_PORT"
+        ) from None
+    return sock
+
+
 async def serve(settings: Settings, echo: Callable[[str], None]) -> None:
     """Run the gateway until SIGINT/SIGTERM."""
+    sock = listen_socket(settings.host, settings.port)
+    try:
+        await _serve_on(sock, settings, echo)
+    finally:
+        sock.close()
+
+
+async def _serve_on(sock: socket.socket, settings: Settings, echo: Callable[[str], None]) -> None:
     services, sim = await prepare(settings)
     try:
         services.start()
@@ -311,7 +340,7 @@ async def serve(settings: Settings, echo: Callable[[str], None]) -> None:
         else:
             echo(f"kcgateway prod mode on http://{settings.host}:{settings.port}")
             echo("create the first key with: kcgateway keys create-admin --tenant NAME")
-        await uvicorn.Server(config).serve()
+        await uvicorn.Server(config).serve(sockets=[sock])
     finally:
         await services.aclose()
         if sim is not None:

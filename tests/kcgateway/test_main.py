@@ -163,3 +163,25 @@ def test_cli_serve_in_prod_without_settings_says_what_to_set(
     result = CliRunner().invoke(cli, ["serve", "--port", "0"])
     assert result.exit_code == 1
     assert "KCGW_DATABASE_URL" in result.output and "KCGW_EXCHANGE_URL" in result.output
+
+
+def test_cli_serve_on_a_busy_port_fails_before_issuing_a_key(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    from typer.testing import CliRunner
+
+    from kcgateway.cli import app as cli
+
+    monkeypatch.setenv("KCGW_DATA_DIR", str(tmp_path / "data"))
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        port = busy.getsockname()[1]
+        result = CliRunner().invoke(cli, ["serve", "--port", str(port)])
+    assert result.exit_code == 1
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert "--port" in result.output
+    assert "kgw_" not in result.output
+    assert not (tmp_path / "data").exists()
