@@ -22,8 +22,6 @@ import contextlib
 import logging
 import random
 from collections.abc import AsyncIterator, Callable
-from types import TracebackType
-from typing import Self
 
 import aiohttp
 import msgspec
@@ -31,7 +29,7 @@ import msgspec
 from kcgateway.clock import Clock, SystemClock
 from kcgateway.errors import KcgatewayError, ProtocolError
 from kcgateway.exchange.rest import KuCoinClient
-from kcgateway.exchange.ws import DEFAULT_RETRY, StreamMetrics, WsClient
+from kcgateway.exchange.ws import DEFAULT_RETRY, StreamMetrics, WsClient, WsOwner
 from kcgateway.kucoin.orderbook import (
     Action,
     BookChanged,
@@ -57,7 +55,7 @@ _FUTURES_PREFIX = "/contractMarket/level2:"
 _futures_decoder = msgspec.json.Decoder(FuturesL2Delta)
 
 
-class BookFeed:
+class BookFeed(WsOwner):
     """Keeps the books of the watched symbols in step with the exchange (module docstring)."""
 
     def __init__(
@@ -74,9 +72,8 @@ class BookFeed:
     ) -> None:
         self.futures = futures
         self.snapshots = 0
+        super().__init__(http)
         self._client = client
-        self._own_http = http is None
-        self._http = http
         self._clock = clock or SystemClock()
         self._metrics = metrics
         self._retry = retry
@@ -87,38 +84,20 @@ class BookFeed:
         self._again: set[str] = set()
         self._waiters: dict[str, list[asyncio.Queue[Book]]] = {}
         self._callbacks: list[BookCallback] = []
-        self._ws: WsClient | None = None
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    @property
-    def ws(self) -> WsClient:
-        """The connections (opened at the first :meth:`watch`)."""
-        if self._ws is None:
-            if self._http is None:
-                self._http = aiohttp.ClientSession()
-            source = self._client.ws.futures_public_token if self.futures else None
-            self._ws = WsClient(
-                self._http,
-                source or self._client.ws.public_token,
-                on_message=self._on_message,
-                on_subscribed=self._on_subscribed,
-                clock=self._clock,
-                metrics=self._metrics,
-                retry=self._retry,
-                rand=self._rand,
-                max_topics=self._max_topics,
-            )
-        return self._ws
+    def _build_ws(self, http: aiohttp.ClientSession) -> WsClient:
+        source = self._client.ws.futures_public_token if self.futures else None
+        return WsClient(
+            http,
+            source or self._client.ws.public_token,
+            on_message=self._on_message,
+            on_subscribed=self._on_subscribed,
+            clock=self._clock,
+            metrics=self._metrics,
+            retry=self._retry,
+            rand=self._rand,
+            max_topics=self._max_topics,
+        )
 
     async def watch(self, *symbols: str) -> None:
         """Start keeping the books of ``symbols`` (spread over connections as needed)."""
@@ -156,14 +135,12 @@ class BookFeed:
 
     async def aclose(self) -> None:
         """Close the connections, the snapshot tasks and the HTTP session if we made it."""
-        if self._ws is not None:
-            await self._ws.aclose()
+        await self._close_ws()
         for task in list(self._fetching.values()):
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if self._own_http and self._http is not None:
-            await self._http.close()
+        await self._close_http()
 
     # -- pumping -------------------------------------------------------------------------------
 

@@ -19,15 +19,13 @@ import random
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
-from types import TracebackType
-from typing import Self
 
 import aiohttp
 import msgspec
 
 from kcgateway.clock import Clock
 from kcgateway.exchange.rest import KuCoinClient
-from kcgateway.exchange.ws import DEFAULT_RETRY, StreamMetrics, WsClient
+from kcgateway.exchange.ws import DEFAULT_RETRY, StreamMetrics, WsClient, WsOwner
 from kcgateway.kucoin.retry import RetryPolicy
 from kcgateway.kucoin.ws_session import DataMessage
 
@@ -81,7 +79,7 @@ _order_decoder = msgspec.json.Decoder(OrderChange)
 _balance_decoder = msgspec.json.Decoder(BalanceChange)
 
 
-class PrivateFeed:
+class PrivateFeed(WsOwner):
     """Order and balance events of the client's account (see the module docstring)."""
 
     def __init__(
@@ -95,9 +93,8 @@ class PrivateFeed:
         retry: RetryPolicy = DEFAULT_RETRY,
         rand: Callable[[], float] = random.random,
     ) -> None:
+        super().__init__(http)
         self.subscribed: set[str] = set()  # topics the server acknowledged (since connect)
-        self._own_http = http is None
-        self._http = http
         self._orders_topic = _FUTURES_ORDERS if futures else _SPOT_ORDERS
         source = client.ws.futures_private_token if futures else client.ws.private_token
 
@@ -115,31 +112,13 @@ class PrivateFeed:
             )
 
         self._make_ws = make_ws
-        self._ws: WsClient | None = None
         self._seen: OrderedDict[bytes, None] = OrderedDict()
         self._order_queues: list[asyncio.Queue[OrderChange]] = []
         self._balance_queues: list[asyncio.Queue[BalanceChange]] = []
         self._order_callbacks: list[Callable[[OrderChange], None]] = []
 
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
-
-    @property
-    def ws(self) -> WsClient:
-        """The connections (opened at the first subscription)."""
-        if self._ws is None:
-            if self._http is None:
-                self._http = aiohttp.ClientSession()
-            self._ws = self._make_ws(self._http)
-        return self._ws
+    def _build_ws(self, http: aiohttp.ClientSession) -> WsClient:
+        return self._make_ws(http)
 
     async def start(self) -> None:
         """Subscribe to the order topic (``orders()`` does it for you)."""
@@ -170,13 +149,6 @@ class PrivateFeed:
                 yield await queue.get()
         finally:
             self._balance_queues.remove(queue)
-
-    async def aclose(self) -> None:
-        """Close the connections and the HTTP session if we made it."""
-        if self._ws is not None:
-            await self._ws.aclose()
-        if self._own_http and self._http is not None:
-            await self._http.close()
 
     def _on_message(self, msg: DataMessage) -> None:
         if msg.data in self._seen:

@@ -20,7 +20,8 @@ import logging
 import random
 import secrets
 from collections.abc import Awaitable, Callable
-from typing import Protocol
+from types import TracebackType
+from typing import Protocol, Self
 
 import aiohttp
 
@@ -43,7 +44,7 @@ from kcgateway.kucoin.ws_session import (
     topic_keys,
 )
 
-__all__ = ["NoMetrics", "StreamMetrics", "TokenSource", "WsClient", "WsConnection"]
+__all__ = ["NoMetrics", "StreamMetrics", "TokenSource", "WsClient", "WsConnection", "WsOwner"]
 
 log = logging.getLogger("kcgateway.exchange.ws")
 
@@ -312,3 +313,52 @@ class WsClient:
         """Close every connection."""
         for conn in self.connections:
             await conn.aclose()
+
+
+class WsOwner:
+    """Base of the feeds: a :class:`WsClient` opened lazily, on the caller's or its own session.
+
+    The aiohttp session is made on first use when the caller gave none, and closed by
+    :meth:`aclose` only in that case. Subclasses say how to build their client.
+    """
+
+    def __init__(self, http: aiohttp.ClientSession | None) -> None:
+        self._own_http = http is None
+        self._http = http
+        self._ws: WsClient | None = None
+
+    def _build_ws(self, http: aiohttp.ClientSession) -> WsClient:
+        raise NotImplementedError
+
+    @property
+    def ws(self) -> WsClient:
+        """The connections (opened at the first subscription)."""
+        if self._ws is None:
+            if self._http is None:
+                self._http = aiohttp.ClientSession()
+            self._ws = self._build_ws(self._http)
+        return self._ws
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connections and the HTTP session if we made it."""
+        await self._close_ws()
+        await self._close_http()
+
+    async def _close_ws(self) -> None:
+        if self._ws is not None:
+            await self._ws.aclose()
+
+    async def _close_http(self) -> None:
+        if self._own_http and self._http is not None:
+            await self._http.close()
