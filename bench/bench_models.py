@@ -10,15 +10,20 @@ Also checks which library keeps a JSON-number price exact. Prints one JSON line 
 from __future__ import annotations
 
 import json
+import sys
 import time
 from collections.abc import Callable
 from decimal import Decimal
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import pydantic
 from pydantic.alias_generators import to_camel
 
 from kcgateway.kucoin import models
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.kcgateway.kucoin.model_samples import HF_ORDER
 
 T = TypeVar("T")
 
@@ -57,39 +62,14 @@ def symbol(i: int) -> dict[str, Any]:
 
 
 def order(i: int) -> dict[str, Any]:
+    """The test suite's HF order sample, varied per row (ids, side, price, times)."""
     return {
+        **HF_ORDER,
         "id": f"ord{i:021d}",
         "clientOid": f"coid-{i}",
-        "symbol": "BTC-USDT",
-        "opType": "DEAL",
-        "type": "limit",
         "side": "buy" if i % 2 else "sell",
         "price": f"{50000 + i}.5",
-        "size": "0.00001",
-        "funds": "0.5",
-        "dealSize": "0",
-        "dealFunds": "0",
-        "fee": "0",
-        "feeCurrency": "USDT",
-        "stp": None,
-        "timeInForce": "GTC",
-        "postOnly": False,
-        "hidden": False,
-        "iceberg": False,
-        "visibleSize": "0",
-        "cancelAfter": 0,
-        "channel": "API",
         "remark": None,
-        "tags": "",
-        "cancelExist": False,
-        "tradeType": "TRADE",
-        "inOrderBook": True,
-        "cancelledSize": "0",
-        "cancelledFunds": "0",
-        "remainSize": "0.00001",
-        "remainFunds": "0.5",
-        "tax": "0",
-        "active": True,
         "createdAt": 1729235902748 + i,
         "lastUpdatedAt": 1729235909862 + i,
     }
