@@ -240,7 +240,10 @@ class BookService:
         self._changed_at[book.symbol] = self._clock.now_ms()
 
     def _from_stream(self, symbol: str, depth: int) -> BookView | None:
-        book = self.feed.book(symbol)
+        try:
+            book = self.feed.book(symbol)
+        except KeyError:  # made room for another symbol meanwhile (max_symbols reached)
+            return None
         stale = symbol in self._stale
         if stale or book.state is not SyncState.LIVE or book.sequence is None:
             return None

@@ -146,6 +146,7 @@ async def test_symbols_are_bounded_and_idle_ones_dropped(tmp_path: Path) -> None
             clock.advance(10)
             await books.book("SOL-USDT", 1)
             assert books.watched == ["BTC-USDT", "SOL-USDT"]  # ETH made room
+            assert books._from_stream("ETH-USDT", 1) is None  # an unwatched book is no answer
             clock.advance(995)
             assert await books.sweep() == ["BTC-USDT"]
             assert books.watched == ["SOL-USDT"]
