@@ -29,10 +29,13 @@ from kcgateway.exchange.rest import Hosts, KuCoinClient, RequestSigner
 from kcgateway.exchange.transport import AiohttpTransport
 from kcgateway.gateway.accounts import AccountOnboarding, ConnectRequest
 from kcgateway.gateway.apikeys import Scope
+from kcgateway.gateway.books import BookService
+from kcgateway.gateway.events import OrderEvents
 from kcgateway.gateway.idempotency import Idempotency
 from kcgateway.gateway.keys import KeyService
 from kcgateway.gateway.orders import OrderRouter
 from kcgateway.gateway.services import GatewayServices
+from kcgateway.gateway.stream_counts import StreamCounts
 from kcgateway.gateway.venue import Venues
 from kcgateway.kucoin.signing import Credentials
 from kcgateway.secret import Secret
@@ -143,6 +146,8 @@ def build_services(
     onboarding = AccountOnboarding(
         db, CredentialVault(store, ring), make, require_ip_whitelist=not settings.is_dev, now=now
     )
+    market = make(None)
+    counts = StreamCounts()
     return GatewayServices(
         db=db,
         keys=KeyService(db, pepper, now=now),
@@ -150,9 +155,13 @@ def build_services(
         accounts=onboarding,
         idempotency=Idempotency(db, now=now),
         venues=venues,
-        market=make(None),
+        market=market,
         trusted_proxies=settings.trusted_proxies,
         reconcile_every_s=settings.reconcile_every_s,
+        books=BookService(market, metrics=counts.for_kind("book_spot")),
+        futures_books=BookService(market, futures=True, metrics=counts.for_kind("book_futures")),
+        events=OrderEvents(db, orders, venues, counts=counts),
+        stream_counts=counts,
     )
 
 

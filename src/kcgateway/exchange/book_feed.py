@@ -11,8 +11,11 @@ Every symbol has one :class:`~kcgateway.kucoin.orderbook.L2Synchronizer` (spot) 
 they arrive; a ``FetchSnapshot`` action starts one snapshot task per symbol (spot:
 ``GET /api/v3/market/orderbook/level2``, signed; futures: ``GET /api/v1/level2/snapshot``); when a
 subscription is (re)acknowledged, after a reconnect, the book is reset and rebuilt the same way.
-A failed snapshot is retried after a jittered backoff. ``books()`` yields only live books and
-skips intermediate states when the consumer is slower than the feed (latest wins).
+``snapshot_source`` replaces that REST call (the gateway passes a public, partial
+``level2_100`` source so that spot books need no credentials). A failed snapshot is retried
+after a jittered backoff. ``unwatch`` unsubscribes a symbol; ``resync`` rebuilds one book.
+``books()`` yields only live books and skips intermediate states when the consumer is slower
+than the feed (latest wins).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import aiohttp
 import msgspec
@@ -50,6 +53,8 @@ log = logging.getLogger("kcgateway.exchange.book_feed")
 
 Book = L2Synchronizer | FuturesL2Synchronizer
 BookCallback = Callable[[Book], None]
+#: ``await source(symbol)``: the raw ``data`` JSON of a REST order book snapshot for ``symbol``
+SnapshotSource = Callable[[str], Awaitable[bytes]]
 _SPOT_PREFIX = "/market/level2:"
 _FUTURES_PREFIX = "/contractMarket/level2:"
 _futures_decoder = msgspec.json.Decoder(FuturesL2Delta)
@@ -69,6 +74,7 @@ class BookFeed(WsOwner):
         retry: RetryPolicy = DEFAULT_RETRY,
         rand: Callable[[], float] = random.random,
         max_topics: int = 250,
+        snapshot_source: SnapshotSource | None = None,
     ) -> None:
         self.futures = futures
         self.snapshots = 0
@@ -79,6 +85,7 @@ class BookFeed(WsOwner):
         self._retry = retry
         self._rand = rand
         self._max_topics = max_topics
+        self._snapshot_source = snapshot_source
         self._books: dict[str, Book] = {}
         self._fetching: dict[str, asyncio.Task[None]] = {}
         self._again: set[str] = set()
@@ -113,6 +120,20 @@ class BookFeed(WsOwner):
                 await self.ws.subscribe(_FUTURES_PREFIX + symbol)
         else:
             await self.ws.subscribe(_SPOT_PREFIX + ",".join(new))
+
+    async def unwatch(self, symbol: str) -> None:
+        """Stop keeping ``symbol``'s book: unsubscribe and forget it (no-op when not watched)."""
+        if self._books.pop(symbol, None) is None:
+            return
+        self._again.discard(symbol)
+        task = self._fetching.get(symbol)
+        if task is not None:
+            task.cancel()
+        await self.ws.unsubscribe((_FUTURES_PREFIX if self.futures else _SPOT_PREFIX) + symbol)
+
+    def resync(self, symbol: str) -> None:
+        """Discard a watched book and rebuild it from a new snapshot (e.g. a partial one aged)."""
+        self._handle(self._books[symbol].reset())
 
     def book(self, symbol: str) -> Book:
         """The synchroniser of a watched symbol (check ``state`` before trusting it)."""
@@ -219,13 +240,17 @@ class BookFeed(WsOwner):
             del self._fetching[symbol]
 
     async def _load_snapshot(self, symbol: str) -> None:
-        if self.futures:
+        if self._snapshot_source is not None:
+            data: bytes | msgspec.Raw = await self._snapshot_source(symbol)
+        elif self.futures:
             data = await self._client.call("futures.level2_snapshot", query={"symbol": symbol})
         else:
             data = await self._client.call("market.level2_full", query={"symbol": symbol})
         snapshot = parse_l2_snapshot(symbol, b'{"data":' + bytes(data) + b"}")
         self.snapshots += 1
-        book = self._books[symbol]
+        book = self._books.get(symbol)
+        if book is None:  # unwatched while the snapshot was on its way
+            return
         actions = book.receive_snapshot(snapshot)
         if self._metrics is not None:
             self._metrics.resynced(symbol)

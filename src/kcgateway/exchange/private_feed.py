@@ -103,7 +103,7 @@ class PrivateFeed(WsOwner):
                 http,
                 source,
                 on_message=self._on_message,
-                on_subscribed=self.subscribed.update,
+                on_subscribed=self._on_subscribed,
                 private=True,
                 clock=clock,
                 metrics=metrics,
@@ -116,6 +116,7 @@ class PrivateFeed(WsOwner):
         self._order_queues: list[asyncio.Queue[OrderChange]] = []
         self._balance_queues: list[asyncio.Queue[BalanceChange]] = []
         self._order_callbacks: list[Callable[[OrderChange], None]] = []
+        self._subscribed_callbacks: list[Callable[[tuple[str, ...]], None]] = []
 
     def _build_ws(self, http: aiohttp.ClientSession) -> WsClient:
         return self._make_ws(http)
@@ -127,6 +128,19 @@ class PrivateFeed(WsOwner):
     def on_order(self, callback: Callable[[OrderChange], None]) -> None:
         """Call ``callback(change)`` for every order event."""
         self._order_callbacks.append(callback)
+
+    def on_subscribed(self, callback: Callable[[tuple[str, ...]], None]) -> None:
+        """Call ``callback(topic_keys)`` whenever the server acknowledges a subscription.
+
+        That is after every (re)connect: events from then on arrive, so it is the moment to
+        reconcile what may have been missed before.
+        """
+        self._subscribed_callbacks.append(callback)
+
+    def _on_subscribed(self, keys: tuple[str, ...]) -> None:
+        self.subscribed.update(keys)
+        for callback in self._subscribed_callbacks:
+            callback(keys)
 
     async def orders(self) -> AsyncIterator[OrderChange]:
         """Every order event, in the order the exchange sent them, each once."""

@@ -144,6 +144,17 @@ class WsConnection:
         for topic in _group(new):
             await self._perform(ws, session.subscribe(topic, now))
 
+    async def unsubscribe(self, keys: list[str]) -> None:
+        """Remove topic keys; they are unsubscribed now if connected (and not resubscribed)."""
+        gone = [key for key in keys if key in self.topics]
+        self.topics.difference_update(gone)
+        session, ws = self._session, self._ws
+        if session is None or ws is None or not gone:
+            return
+        now = self._clock.now_ms()
+        for topic in _group(gone):
+            await self._perform(ws, session.unsubscribe(topic, now))
+
     async def drop(self) -> None:
         """Close the current socket (the loop reconnects): for tests and operators."""
         if self._ws is not None:
@@ -300,6 +311,14 @@ class WsClient:
             batch, new = new[:room], new[room:]
             await conn.subscribe(batch)
             conn.start()
+
+    async def unsubscribe(self, topic: str) -> None:
+        """Unsubscribe ``prefix:SYM1,SYM2,...`` from whichever connections hold its keys."""
+        keys = set(topic_keys(topic))
+        for conn in self.connections:
+            held = [key for key in conn.topics if key in keys]
+            if held:
+                await conn.unsubscribe(held)
 
     def _with_room(self) -> WsConnection:
         for conn in self.connections:

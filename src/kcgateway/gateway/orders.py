@@ -330,6 +330,26 @@ class OrderRouter:
             )  # fmt: skip
         return moved
 
+    async def apply_exchange_event(
+        self, account_id: str, client_oid: str, state: OrderState, order_id: str
+    ) -> bool | None:
+        """Move the account's intent with ``client_oid`` to ``state``, as the exchange reported.
+
+        For the private order stream and its reconciliation (``gateway/events.py``): the same
+        compare-and-set plus audit as every move. None: no intent has this clientOid (a stray);
+        False: the intent is already there or past it (events come late or twice); True: moved.
+        """
+        for _ in range(3):  # a concurrent move (e.g. the placing request's ack) may win a race
+            async with self._db.read() as session:
+                row = await OrderIntentRepository(session).by_client_oid(account_id, client_oid)
+            if row is None:
+                return None
+            if state not in TRANSITIONS.get(row.state, frozenset()):
+                return False
+            if await self._move(row, row.state, state, actor="stream", exchange_id=order_id):
+                return True
+        return False
+
     async def _view(self, intent_id: str) -> IntentView:
         async with self._db.read() as session:
             row = await OrderIntentRepository(session).get(intent_id)

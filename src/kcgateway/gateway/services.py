@@ -14,9 +14,12 @@ from sqlalchemy import func, select, text
 
 from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.gateway.accounts import AccountOnboarding
+from kcgateway.gateway.books import BookService
+from kcgateway.gateway.events import OrderEvents
 from kcgateway.gateway.idempotency import Idempotency
 from kcgateway.gateway.keys import KeyService
 from kcgateway.gateway.orders import OrderRouter, owned_account
+from kcgateway.gateway.stream_counts import StreamCounts
 from kcgateway.gateway.venue import Venues
 from kcgateway.kucoin import models as m
 from kcgateway.store.database import Database
@@ -41,6 +44,13 @@ class GatewayServices:
     #: look for exchange orders no intent knows every this many reconciliation passes
     adopt_every_passes: int = 30
     _reconciler: asyncio.Task[None] | None = field(default=None, repr=False)
+    #: order books from the stream with a REST fallback (gateway/books.py)
+    books: BookService | None = None
+    futures_books: BookService | None = None
+    #: private order events moving intents in real time (gateway/events.py)
+    events: OrderEvents | None = None
+    #: WebSocket reconnects, gaps and resyncs per feed kind (for /metrics)
+    stream_counts: StreamCounts = field(default_factory=StreamCounts)
 
     async def balances(self, tenant_id: str, account: str) -> list[m.Account]:
         """Balances of one of the tenant's accounts (NoSuchObject for anyone else's)."""
@@ -72,6 +82,11 @@ class GatewayServices:
         """Start the background reconciler."""
         if self._reconciler is None:
             self._reconciler = asyncio.get_running_loop().create_task(self._reconcile_forever())
+        for books in (self.books, self.futures_books):
+            if books is not None:
+                books.start()
+        if self.events is not None:
+            self.events.start()
 
     async def _reconcile_forever(self) -> None:
         passes = 0
@@ -92,6 +107,11 @@ class GatewayServices:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        if self.events is not None:
+            await self.events.aclose()
+        for books in (self.books, self.futures_books):
+            if books is not None:
+                await books.aclose()
         await self.venues.aclose()
         await self.market.aclose()
         await self.db.aclose()

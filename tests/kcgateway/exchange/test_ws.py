@@ -161,3 +161,29 @@ async def test_topics_are_spread_below_the_cap() -> None:
 async def _never() -> m.BulletToken:
     await asyncio.sleep(3600)
     raise AssertionError  # pragma: no cover
+
+
+async def test_unsubscribed_topics_stop_and_stay_gone_after_a_reconnect() -> None:
+    async with running_sim(SimConfig(tick_ms=10)) as sim:
+        sink = Sink()
+        async with client(sim, None) as rest, aiohttp.ClientSession() as http:
+            ws = sink.make(http, rest.ws.public_token, metrics=NoMetrics())
+            await ws.subscribe("/market/ticker:BTC-USDT,ETH-USDT")
+            await _until(lambda: len(sink.acked) == 2)
+            await _until(lambda: {m.topic for m in sink.messages} >= {
+                "/market/ticker:BTC-USDT", "/market/ticker:ETH-USDT"
+            })  # fmt: skip
+            await ws.unsubscribe("/market/ticker:BTC-USDT")
+            await ws.unsubscribe("/market/ticker:SOL-USDT")  # never held: nothing to do
+            assert ws.connections[0].topics == {"/market/ticker:ETH-USDT"}
+            await asyncio.sleep(0.2)  # the unsubscribe is acknowledged meanwhile
+            sink.messages.clear()
+            await _until(lambda: len(sink.messages) > 10)
+            assert {m.topic for m in sink.messages} == {"/market/ticker:ETH-USDT"}  # live
+            sink.messages.clear()
+            await ws.connections[0].drop()
+            await _until(lambda: len(sink.acked) == 3)
+            assert sink.acked[-1] == "/market/ticker:ETH-USDT"  # BTC is not resubscribed
+            await _until(lambda: len(sink.messages) > 10)
+            assert {m.topic for m in sink.messages} == {"/market/ticker:ETH-USDT"}
+            await ws.aclose()

@@ -37,6 +37,8 @@ def routes(account: str) -> list[tuple[str, str, Scope, Any]]:
         ("POST", "/v1/keys/nope/rotate", Scope.KEYS_MANAGE, {"overlapSeconds": 60}),
         ("POST", "/v1/accounts", Scope.ACCOUNTS_MANAGE, _account_body()),
         ("GET", "/v1/accounts", Scope.READ, None),
+        ("GET", "/v1/orderbook/nope", Scope.READ, None),
+        ("GET", "/v1/futures/orderbook/nope", Scope.READ, None),
     ]
 
 
@@ -69,7 +71,8 @@ async def test_every_route_declares_exactly_one_scope(tmp_path: Path) -> None:
                 m,
                 p.replace("{order_id}", "{x}")
                 .replace("{client_oid}", "{x}")
-                .replace("{key_id}", "{x}"),
+                .replace("{key_id}", "{x}")
+                .replace("{symbol}", "{x}"),
             )
             for m, p in seen
         }
