@@ -137,6 +137,8 @@ class Hub:
         self.derived = DerivedFeeds()
         self.sent = 0
         self.record: list[Outgoing] | None = None  # tests set a list to see every message
+        #: True: the background pump skips its turns (a test drives :meth:`pump_once` itself)
+        self.paused = False
         self._pump: asyncio.Task[None] | None = None
         self._users: Counter[str] = Counter()
         self._refs = 0
@@ -173,6 +175,8 @@ class Hub:
     async def _pump_forever(self) -> None:
         while True:
             await asyncio.sleep(self.period_ms / 1000)
+            if self.paused:
+                continue
             try:
                 await self.pump_once()
             except Exception:  # one bad batch must not stop the feeds

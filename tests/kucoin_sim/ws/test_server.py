@@ -49,7 +49,10 @@ async def _drain(ws: aiohttp.ClientWebSocketResponse) -> None:
 
 async def _request(ws: aiohttp.ClientWebSocketResponse, topic: str, kind: str = "subscribe") -> Any:
     await ws.send_json({"id": "r1", "type": kind, "topic": topic, "response": True})
-    return await _recv(ws)
+    while True:  # feed messages of earlier subscriptions may come first: skip to the answer
+        frame = await _recv(ws)
+        if frame.get("id") == "r1":
+            return frame
 
 
 async def _place(sim: Sim, account: dict[str, Any], side: str, price: str, size: str) -> str:

@@ -16,10 +16,11 @@ START_MS = 1_699_999_980_000  # a multiple of 60 s: one-minute candles start her
 
 
 async def _subscribed(sim: Sim, ws: aiohttp.ClientWebSocketResponse, *topics: str) -> Hub:
+    hub = sim.apps.spot[HUB_KEY]
+    hub.paused = True  # only this test's pump_once calls send (and drain the engine)
     assert (await _recv(ws))["type"] == "welcome"
     for topic in topics:
         assert await _request(ws, topic) == {"id": "r1", "type": "ack"}
-    hub = sim.apps.spot[HUB_KEY]
     await hub.pump_once()  # the market makers' opening quotes
     await _drain(ws)
     return hub
@@ -41,8 +42,9 @@ async def test_ticker_all_carries_each_symbols_ticker_with_the_symbol_as_subject
     async with running_sim() as sim:
         account = await sim.account(hf=True)
         async with _connect(sim, await _token(sim)) as ws:
-            await _subscribed(sim, ws, "/market/ticker:all", "/market/ticker:BTC-USDT")
+            hub = await _subscribed(sim, ws, "/market/ticker:all", "/market/ticker:BTC-USDT")
             await _place(sim, account, "buy", "1000", "0.001")
+            await hub.pump_once()
             one = await _recv(ws)
             two = await _recv(ws)
             by_topic = {one["topic"]: one, two["topic"]: two}
@@ -62,6 +64,7 @@ async def test_depth5_and_depth50_match_the_book_and_are_throttled_to_100_ms() -
             hub = await _subscribed(sim, ws, topic5, topic50)
             clock.advance(100)
             await _place(sim, account, "buy", "64999", "0.001")  # a new best bid
+            await hub.pump_once()
             frames = {f["topic"]: f for f in [await _recv(ws), await _recv(ws)]}
             for topic, depth in ((topic5, 5), (topic50, 50)):
                 assert frames[topic]["subject"] == "level2"
@@ -86,6 +89,10 @@ async def test_depth_is_not_resent_when_the_top_did_not_change() -> None:
         topic5 = "/spotMarket/level2Depth5:BTC-USDT"
         async with _connect(sim, await _token(sim)) as ws:
             hub = await _subscribed(sim, ws, topic5)
+            clock.advance(1000)
+            await _place(sim, account, "buy", "64998", "0.001")  # a new top: the baseline
+            await hub.pump_once()
+            assert (await _until(ws, topic5))["data"]["bids"][0] == ["64998", "0.001"]
             clock.advance(1000)
             hub.record = []
             await _place(sim, account, "buy", "1000", "0.001")  # far below the top 5 bids
