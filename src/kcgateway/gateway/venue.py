@@ -176,6 +176,13 @@ class Venues:
             raise AccountNotConnected(f"account {account_id} has no credential")
         return credential_id
 
+    async def forget(self, account_id: str) -> None:
+        """Drop (and close) the account's client: its credential was removed."""
+        async with self._lock:
+            venue = self._venues.pop(account_id, None)
+        if venue is not None:
+            await venue.client.aclose()
+
     async def aclose(self) -> None:
         """Close every client."""
         venues, self._venues = list(self._venues.values()), {}

@@ -37,6 +37,7 @@ def routes(account: str) -> list[tuple[str, str, Scope, Any]]:
         ("POST", "/v1/keys/nope/rotate", Scope.KEYS_MANAGE, {"overlapSeconds": 60}),
         ("POST", "/v1/accounts", Scope.ACCOUNTS_MANAGE, _account_body()),
         ("GET", "/v1/accounts", Scope.READ, None),
+        ("DELETE", "/v1/accounts/nope", Scope.ACCOUNTS_MANAGE, None),
     ]
 
 
@@ -69,7 +70,8 @@ async def test_every_route_declares_exactly_one_scope(tmp_path: Path) -> None:
                 m,
                 p.replace("{order_id}", "{x}")
                 .replace("{client_oid}", "{x}")
-                .replace("{key_id}", "{x}"),
+                .replace("{key_id}", "{x}")
+                .replace("{account_id}", "{x}"),
             )
             for m, p in seen
         }
