@@ -140,9 +140,9 @@ def build_services(
     venues = Venues(db, signer, make)
 
     async def forget(account_id: str, credential_ids: Sequence[str]) -> None:
-        for credential_id in credential_ids:
+        cached = await venues.forget(account_id)
+        for credential_id in {*credential_ids, *([cached] if cached else [])}:
             sealed.invalidate(credential_id)
-        await venues.forget(account_id)
 
     orders = OrderRouter(
         db,

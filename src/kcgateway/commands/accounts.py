@@ -93,9 +93,8 @@ def remove(
     """Delete the account's sealed credential (nothing can sign for it again); keep its history.
 
     Refused while the account has pending or open orders, unless --force (the gateway then
-    stops tracking them: cancel them at KuCoin yourself). If the gateway is running, prefer
-    DELETE /v1/accounts/{id}: a running gateway may keep signing with the credential it has
-    in memory until it restarts.
+    stops tracking them: cancel them at KuCoin yourself). A running gateway drops what it
+    cached for the account on its next reconciliation pass (every few seconds).
     """
 
     async def work(admin: AdminServices) -> RemovedAccount:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Annotated
 
 import typer
@@ -19,7 +20,7 @@ async def _verify(url: str | None, head: str | None) -> tuple[bool, str]:
     columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     async with open_database(url) as db:
         # transient: the bar is for long chains on a terminal; the verdict line is what stays
-        with Progress(*columns, transient=True) as bar:
+        with Progress(*columns, transient=True, disable=not sys.stdout.isatty()) as bar:
             task = bar.add_task("verifying the audit chain", total=None)
             report = await verify_chain(
                 db,

@@ -159,6 +159,7 @@ class AccountOnboarding:
         self.require_ip_whitelist = require_ip_whitelist
         self._now = now
         self._forget = forget
+        self._swept: set[str] = set()
 
     async def check(self, req: ConnectRequest) -> m.ApiKeyInfo:
         """Ask the exchange what the key may do; KeyRefused when it may do too much."""
@@ -266,6 +267,20 @@ class AccountOnboarding:
             removed = RemovedAccount(row.id, row.name, len(credential_ids), live)
         await self._forget(removed.id, credential_ids)
         return removed
+
+    async def sweep_removed(self) -> int:
+        """Forget what this process holds for accounts removed elsewhere; returns how many.
+
+        `kcgateway accounts remove` runs in another process: a running gateway would otherwise
+        keep signing with the sealed credential it cached. Called on every reconciliation pass.
+        """
+        query = select(ExchangeAccount.id).where(ExchangeAccount.removed_at.is_not(None))
+        async with self._db.read() as session:
+            removed = set((await session.scalars(query)).all()) - self._swept
+        for account_id in sorted(removed):
+            await self._forget(account_id, ())
+        self._swept |= removed
+        return len(removed)
 
 
 async def _live_account(session: AsyncSession, tenant_id: str, account: str) -> ExchangeAccount:

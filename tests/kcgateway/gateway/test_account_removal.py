@@ -8,13 +8,19 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from kcgateway.gateway.accounts import AccountNameTaken, ConnectRequest, NoSuchAccount
+from kcgateway.gateway.accounts import (
+    AccountNameTaken,
+    AccountOnboarding,
+    ConnectRequest,
+    NoSuchAccount,
+)
 from kcgateway.gateway.audit import verify_chain
 from kcgateway.gateway.venue import AccountNotConnected
 from kcgateway.secret import Secret
 from kcgateway.store.credential_store import SqlCredentialStore
 from kcgateway.store.ledger import AuditRepository
 from kcgateway.store.tables import CredentialRow, OrderIntent
+from kcgateway.vault.credentials import CredentialVault
 from kcgateway.vault.signer import Signer
 from tests.helpers.gateway import Stack, auth, gateway_stack, order_body
 
@@ -130,3 +136,31 @@ async def test_removal_by_name_keeps_the_name_with_its_history(tmp_path: Path) -
         )
         view = await stack.services.accounts.connect(tenant.id, "test", renamed)
         assert [a.id for a in await stack.services.accounts.list(tenant.id)] == [view.id]
+
+
+async def test_a_removal_by_another_process_is_swept_from_the_running_gateway(
+    tmp_path: Path,
+) -> None:
+    async with gateway_stack(tmp_path) as stack:
+        tenant = await stack.add_tenant("t1")
+        [credential_id] = await _credential_ids(stack, tenant.account_id)
+        live_signer = stack.services.venues._signer
+        assert "KC-API-SIGN" in await live_signer.sign(credential_id, **REQUEST)
+        await stack.services.venues.for_account(tenant.account_id)  # a cached client
+        assert stack.ring is not None
+        cli = AccountOnboarding(  # what `kcgateway accounts remove` builds in its own process
+            stack.services.db,
+            CredentialVault(SqlCredentialStore(stack.services.db), stack.ring),
+            stack.services.venues._factory,  # type: ignore[arg-type]
+            require_ip_whitelist=False,
+        )
+        await cli.remove(tenant.id, "main", "cli")
+        # this process never heard of it: its cache still holds the sealed record...
+        assert "KC-API-SIGN" in await live_signer.sign(credential_id, **REQUEST)
+        # ...until the sweep the reconciler runs on every pass
+        assert await stack.services.accounts.sweep_removed() == 1
+        with pytest.raises(LookupError):
+            await live_signer.sign(credential_id, **REQUEST)
+        with pytest.raises(AccountNotConnected):
+            await stack.services.venues.for_account(tenant.account_id)
+        assert await stack.services.accounts.sweep_removed() == 0
