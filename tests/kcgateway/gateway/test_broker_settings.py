@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import os
 import secrets
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -199,3 +200,21 @@ async def test_cached_broker_rereads_after_its_ttl() -> None:
     cached.invalidate()
     await cached.current()
     assert Source.reads == 3
+
+
+async def test_the_store_reads_by_id_and_refuses_a_record_without_broker_info(
+    tmp_path: Path,
+) -> None:
+    async with gateway_stack(tmp_path) as stack:
+        store = SqlBrokerStore(stack.services.db)
+        with pytest.raises(LookupError):
+            await store.get("nope")
+        view = await _service(stack).set(
+            partner="P", name="n", broker_key=Secret("k" * 16), actor="t"
+        )
+        current = await store.current()
+        assert current is not None and current.broker is not None
+        assert (await store.get(current.credential_id)).broker == current.broker
+        assert view.partner == "P"
+        with pytest.raises(ValueError, match="broker info"):
+            await store.add(replace(current, broker=None), now=datetime.now(UTC))
