@@ -4,7 +4,19 @@ from __future__ import annotations
 
 import typer
 
-from kcgateway.commands import audit, db, debug, keys, serve, sim, vault
+from kcgateway.commands import (
+    accounts,
+    audit,
+    broker,
+    db,
+    debug,
+    keys,
+    orders,
+    serve,
+    sim,
+    tenants,
+    vault,
+)
 
 app = typer.Typer(
     name="kcgateway",
@@ -19,6 +31,10 @@ app.add_typer(debug.app, name="debug")
 app.add_typer(serve.app, name="serve")
 app.add_typer(audit.app, name="audit")
 app.add_typer(keys.app, name="keys")
+app.add_typer(tenants.app, name="tenants")
+app.add_typer(accounts.app, name="accounts")
+app.add_typer(orders.app, name="orders")
+app.add_typer(broker.app, name="broker")
 
 
 @app.command()

@@ -15,7 +15,8 @@ import os
 import secrets
 import socket
 import stat
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,20 +31,24 @@ from kcgateway.exchange.transport import AiohttpTransport
 from kcgateway.gateway.accounts import AccountOnboarding, ConnectRequest
 from kcgateway.gateway.apikeys import Scope
 from kcgateway.gateway.books import BookService
+from kcgateway.gateway.broker import BrokerService
 from kcgateway.gateway.events import OrderEvents
 from kcgateway.gateway.idempotency import Idempotency
 from kcgateway.gateway.keys import KeyService
 from kcgateway.gateway.orders import OrderRouter
 from kcgateway.gateway.services import GatewayServices
 from kcgateway.gateway.stream_counts import StreamCounts
+from kcgateway.gateway.tenants import TenantService
 from kcgateway.gateway.venue import Venues
 from kcgateway.kucoin.signing import Credentials
 from kcgateway.secret import Secret
 from kcgateway.settings import Settings
+from kcgateway.store.broker_store import SqlBrokerStore
 from kcgateway.store.credential_store import SqlCredentialStore
 from kcgateway.store.database import Database, open_database
 from kcgateway.store.migrate import ensure_migrated, upgrade
 from kcgateway.store.repositories import AccountRepository, TenantRepository
+from kcgateway.vault.broker import BrokerVault, CachedBroker
 from kcgateway.vault.config import configured_kek
 from kcgateway.vault.credentials import CredentialVault
 from kcgateway.vault.kek import KeyRing, check_key_file_mode, init_kek_file, local_kek_from_file
@@ -133,8 +138,15 @@ def build_services(
     """Wire every use case. Does no I/O."""
     make = client_factory(hosts, settings.exchange_timeout_s)
     store = SqlCredentialStore(db)
-    signer = Signer(SealedRecordCache(store), ring)
+    sealed = SealedRecordCache(store)
+    signer = Signer(sealed, ring, broker=CachedBroker(SqlBrokerStore(db)))
     venues = Venues(db, signer, make)
+
+    async def forget(account_id: str, credential_ids: Sequence[str]) -> None:
+        cached = await venues.forget(account_id)
+        for credential_id in {*credential_ids, *([cached] if cached else [])}:
+            sealed.invalidate(credential_id)
+
     orders = OrderRouter(
         db,
         venues,
@@ -144,8 +156,9 @@ def build_services(
         now=now,
     )
     onboarding = AccountOnboarding(
-        db, CredentialVault(store, ring), make, require_ip_whitelist=not settings.is_dev, now=now
-    )
+        db, CredentialVault(store, ring), make, require_ip_whitelist=not settings.is_dev, now=now,
+        forget=forget,
+    )  # fmt: skip
     market = make(None)
     counts = StreamCounts()
     return GatewayServices(
@@ -354,3 +367,39 @@ async def _serve_on(sock: socket.socket, settings: Settings, echo: Callable[[str
         await services.aclose()
         if sim is not None:
             await sim.aclose()
+
+
+@dataclass
+class AdminServices:
+    """What the administration commands use: the gateway's services plus tenants and broker."""
+
+    services: GatewayServices
+    tenants: TenantService
+    broker: BrokerService
+
+
+#: where the CLI's services would call the exchange when none is configured (never contacted
+#: except by `accounts add`, which asks for KCGW_EXCHANGE_URL first)
+NO_EXCHANGE = "http://exchange-not-configured.invalid"
+
+
+@asynccontextmanager
+async def admin_services(settings: Settings) -> AsyncIterator[AdminServices]:
+    """The gateway's services on its database, for the CLI (the same code the HTTP API runs).
+
+    No simulator is started: the exchange is ``settings.exchange_url`` (dev: unset unless
+    KCGW_EXCHANGE_URL points at e.g. `kcgateway sim`).
+    """
+    if settings.is_dev:
+        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    ring = load_ring(settings)
+    pepper = load_pepper(settings)
+    db = await open_store(settings)
+    hosts = Hosts(spot=settings.exchange_url or NO_EXCHANGE)
+    services = build_services(settings, db, ring, pepper, hosts)
+    broker_store = SqlBrokerStore(db)
+    broker = BrokerService(db, BrokerVault(broker_store, ring), broker_store)
+    try:
+        yield AdminServices(services, TenantService(db), broker)
+    finally:
+        await services.aclose()

@@ -45,6 +45,7 @@ class Stack:
     session: aiohttp.ClientSession
     tenants: dict[str, Tenant] = field(default_factory=dict)
     responses: list[bytes] = field(default_factory=list)
+    ring: KeyRing | None = None
 
     def client(self, ip: str = CLIENT_IP) -> httpx.AsyncClient:
         transport = httpx.ASGITransport(app=self.app, client=(ip, 40000))
@@ -131,7 +132,7 @@ async def gateway_stack(
     services.orders.settle_after = timedelta(seconds=timeout_s * 2)
     app = create_app(services)
     session = aiohttp.ClientSession()
-    stack = Stack(sim, services, app, httpx.AsyncClient(), session)
+    stack = Stack(sim, services, app, httpx.AsyncClient(), session, ring=ring)
     stack.http = stack.client()
     try:
         yield stack

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sys
 from typing import Annotated
 
 import typer
@@ -11,11 +12,21 @@ app = typer.Typer(help="Audit log tools.", no_args_is_help=True)
 
 
 async def _verify(url: str | None, head: str | None) -> tuple[bool, str]:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
     from kcgateway.gateway.audit import verify_chain
     from kcgateway.store.database import open_database
 
+    columns = ("{task.description}", BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     async with open_database(url) as db:
-        report = await verify_chain(db, head)
+        # transient: the bar is for long chains on a terminal; the verdict line is what stays
+        with Progress(*columns, transient=True, disable=not sys.stdout.isatty()) as bar:
+            task = bar.add_task("verifying the audit chain", total=None)
+            report = await verify_chain(
+                db,
+                head,
+                on_progress=lambda done, total: bar.update(task, completed=done, total=total),
+            )
     if report.broken_at is not None:
         return False, f"audit chain BROKEN at record {report.broken_at} (edited or deleted)"
     if not report.head_found:

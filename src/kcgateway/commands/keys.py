@@ -1,16 +1,53 @@
-"""``kcgateway keys create-admin``: the first admin key of a tenant (how prod bootstraps)."""
+"""``kcgateway keys``: issue, list, rotate and revoke gateway API keys.
+
+A new key is printed exactly once (``create``, ``create-admin``, ``rotate``): only an HMAC of
+its secret is stored, so it can never be shown again.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import re
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from kcgateway.commands._admin import ConfigOption, TenantOption, run, table, when
 from kcgateway.errors import KcgatewayError
 
+if TYPE_CHECKING:
+    from kcgateway.gateway.keys import KeyView
+    from kcgateway.main import AdminServices
+    from kcgateway.secret import Secret
+
 app = typer.Typer(help="Gateway API keys.", no_args_is_help=True)
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"^(\d+)([smhd]?)$")
+
+
+def parse_duration(text: str) -> timedelta:
+    """``90d``, ``12h``, ``30m``, ``45s`` or plain seconds; typer.BadParameter otherwise."""
+    match = _DURATION.match(text.strip())
+    if match is None:
+        raise typer.BadParameter(f"{text!r} is not a duration: use e.g. 90d, 12h, 30m or 3600")
+    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2) or "s"])
+
+
+def _status(view: KeyView, now: datetime) -> str:
+    if view.revoked_at is not None:
+        return "revoked"
+    if view.expires_at is not None and view.expires_at <= now:
+        return "expired"
+    return "active"
+
+
+def _print_once(full: Secret, view: KeyView) -> None:
+    typer.echo(f"key {view.key_id} for {view.owner}, scopes {', '.join(view.scopes)}")
+    typer.echo("the key (shown once, store it now; it cannot be shown again):")
+    typer.echo(full.reveal())
 
 
 @app.command("create-admin")
@@ -31,3 +68,110 @@ def create_admin(
         raise typer.Exit(1) from None
     typer.echo("admin key (shown once, store it now):")
     typer.echo(key.reveal())
+
+
+@app.command("create")
+def create(
+    *,
+    tenant: TenantOption,
+    owner: Annotated[str, typer.Option(help="Who (or which bot) holds the key.")],
+    scope: Annotated[
+        list[str],
+        typer.Option(
+            "--scope",
+            help="A scope (repeat): read, trade:spot, trade:margin, trade:futures, "
+            "keys:manage, accounts:manage, admin.",
+        ),
+    ],
+    ip: Annotated[
+        list[str] | None,
+        typer.Option("--ip", help="An allowed client IP or CIDR (repeat); default: any."),
+    ] = None,
+    expires_in: Annotated[
+        str | None,
+        typer.Option("--expires-in", help="Lifetime, e.g. 90d or 12h; default: none."),
+    ] = None,
+    config: ConfigOption = None,
+) -> None:
+    """Issue a key with the given scopes and print it once."""
+    from kcgateway.gateway.apikeys import parse_scopes
+
+    lifetime = parse_duration(expires_in) if expires_in is not None else None
+
+    async def work(admin: AdminServices) -> tuple[Secret, KeyView]:
+        tenant_id = await admin.tenants.resolve(tenant)
+        expires_at = None if lifetime is None else datetime.now(UTC) + lifetime
+        return await admin.services.keys.create(
+            tenant_id=tenant_id,
+            owner=owner,
+            scopes=parse_scopes(scope),
+            ip_allowlist=ip or (),
+            expires_at=expires_at,
+            actor="cli",
+        )
+
+    full, view = run(config, work)
+    _print_once(full, view)
+
+
+@app.command("list")
+def list_(tenant: TenantOption, config: ConfigOption = None) -> None:
+    """The tenant's keys, newest first (never their secrets: only the last 4 characters)."""
+
+    async def work(admin: AdminServices) -> list[KeyView]:
+        return await admin.services.keys.list(await admin.tenants.resolve(tenant))
+
+    views = run(config, work)
+    if not views:
+        typer.echo(f"tenant {tenant} has no keys: issue one with `kcgateway keys create`")
+        return
+    now = datetime.now(UTC)
+    rows = [
+        (
+            v.key_id, v.owner, f"...{v.last4}", " ".join(v.scopes),
+            " ".join(v.ip_allowlist) or "any",
+            _status(v, now), when(v.created_at), when(v.last_used_at), when(v.expires_at),
+        )
+        for v in views
+    ]  # fmt: skip
+    columns = ("key id", "owner", "ends", "scopes", "IPs", "status", "created (UTC)",
+               "last used", "expires")  # fmt: skip
+    table(f"keys of {tenant}", columns, rows)
+
+
+@app.command("rotate")
+def rotate(
+    key_id: Annotated[str, typer.Argument(help="The key id (see `kcgateway keys list`).")],
+    overlap: Annotated[
+        str, typer.Option(help="How long the old key keeps working, e.g. 1h or 0.")
+    ] = "1h",
+    config: ConfigOption = None,
+) -> None:
+    """Issue a successor with the same owner, scopes and IPs (printed once).
+
+    The old key keeps working for --overlap only.
+    """
+    window = parse_duration(overlap)
+
+    async def work(admin: AdminServices) -> tuple[Secret, KeyView]:
+        tenant_id = await admin.tenants.of_key(key_id)
+        return await admin.services.keys.rotate(tenant_id, key_id, overlap=window, actor="cli")
+
+    full, view = run(config, work)
+    typer.echo(f"the old key {key_id} stops working in {window}")
+    _print_once(full, view)
+
+
+@app.command("revoke")
+def revoke(
+    key_id: Annotated[str, typer.Argument(help="The key id (see `kcgateway keys list`).")],
+    config: ConfigOption = None,
+) -> None:
+    """Revoke a key now (the running gateway refuses it from its next request)."""
+
+    async def work(admin: AdminServices) -> bool:
+        tenant_id = await admin.tenants.of_key(key_id)
+        return await admin.services.keys.revoke(tenant_id, key_id, actor="cli")
+
+    run(config, work)
+    typer.echo(f"revoked key {key_id}")

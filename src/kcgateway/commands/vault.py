@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,6 +14,8 @@ import typer
 from kcgateway.errors import KcgatewayError
 
 if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
     from kcgateway.vault.kek import KekProvider
 
 app = typer.Typer(help="Key-encryption key (KEK) management.", no_args_is_help=True)
@@ -48,6 +51,10 @@ def init_kek(
     typer.echo("back this file up apart from the database: without it no credential decrypts")
 
 
+def _advance(bar: Progress, task: TaskID, done: int, total: int) -> None:
+    bar.update(task, completed=done, total=total)
+
+
 def _close(*providers: KekProvider) -> None:
     for provider in providers:
         close = getattr(provider, "close", None)
@@ -58,6 +65,7 @@ def _close(*providers: KekProvider) -> None:
 async def _rotate(url: str | None, new_spec: str, old_specs: list[str], batch: int) -> str:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+    from kcgateway.store.broker_store import SqlBrokerStore
     from kcgateway.store.credential_store import SqlCredentialStore
     from kcgateway.store.database import open_database
     from kcgateway.store.migrate import ensure_migrated
@@ -71,19 +79,27 @@ async def _rotate(url: str | None, new_spec: str, old_specs: list[str], batch: i
     try:
         async with open_database(url) as db:
             await ensure_migrated(db.engine)
+            results = []
             with Progress(*columns) as bar:
-                task = bar.add_task(f"rewrapping to {new.kek_id}", total=None)
-                result = await rotate_kek(
-                    SqlCredentialStore(db),
-                    KeyRing(new, *old),
-                    new,
-                    now=lambda: datetime.now(UTC),
-                    batch_size=batch,
-                    on_progress=lambda done, total: bar.update(task, completed=done, total=total),
-                )
+                for label, store in (
+                    ("credentials", SqlCredentialStore(db)),
+                    ("broker settings", SqlBrokerStore(db)),
+                ):
+                    task = bar.add_task(f"rewrapping {label} to {new.kek_id}", total=None)
+                    results.append(
+                        await rotate_kek(
+                            store,
+                            KeyRing(new, *old),
+                            new,
+                            now=lambda: datetime.now(UTC),
+                            batch_size=batch,
+                            on_progress=functools.partial(_advance, bar, task),
+                        )
+                    )
     finally:
         _close(new, *old)
-    return f"{result.rewrapped} of {result.total} data keys rewrapped; all on {result.new_kek_id}"
+    done, total = sum(r.rewrapped for r in results), sum(r.total for r in results)
+    return f"{done} of {total} data keys rewrapped; all on {new.kek_id}"
 
 
 @app.command("rotate-kek")
@@ -107,13 +123,17 @@ def rotate_kek_command(
 
 
 async def _status(url: str | None) -> dict[str, int]:
+    from kcgateway.store.broker_store import SqlBrokerStore
     from kcgateway.store.credential_store import SqlCredentialStore
     from kcgateway.store.database import open_database
     from kcgateway.store.migrate import ensure_migrated
 
     async with open_database(url) as db:
         await ensure_migrated(db.engine)
-        return await SqlCredentialStore(db).count_by_kek()
+        counts = await SqlCredentialStore(db).count_by_kek()
+        for kek_id, count in (await SqlBrokerStore(db).count_by_kek()).items():
+            counts[kek_id] = counts.get(kek_id, 0) + count
+        return counts
 
 
 @app.command()

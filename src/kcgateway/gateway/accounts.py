@@ -4,16 +4,23 @@ SECURITY.md section 1: the pasted key is first checked with ``GET /api/v1/user/a
 with a Transfer or withdrawal permission is refused (a trading gateway never needs to move
 funds out); in production a key without an IP whitelist is refused too. Only then is it stored,
 sealed by the vault, which returns an id: the plaintext is not kept anywhere else.
+
+Removing an account (:meth:`AccountOnboarding.remove`) crypto-shreds it: the sealed credential
+row (its wrapped data key and ciphertexts) is deleted, so nothing can sign for the account any
+more, while the account row, its order intents and the audit trail stay. It is refused while
+the account has orders the gateway is still tracking (pending or open), unless forced.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Protocol
 
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.gateway.audit import AuditAction, record
@@ -21,11 +28,27 @@ from kcgateway.kucoin import models as m
 from kcgateway.kucoin.signing import Credentials
 from kcgateway.secret import Secret
 from kcgateway.store.database import Database
-from kcgateway.store.repositories import AccountRepository
+from kcgateway.store.repositories import AccountRepository, CredentialRepository
+from kcgateway.store.tables import CredentialRow, ExchangeAccount, OrderIntent
+from kcgateway.store.types import OrderState
 
 Now = Callable[[], datetime]
 ProbeFactory = Callable[[Credentials], KuCoinClient]
 _REFUSED = ("transfer", "flextransfer")
+#: intents the gateway still tracks: removing their account would orphan them
+LIVE_STATES = (
+    OrderState.PERSISTED,
+    OrderState.SENT,
+    OrderState.UNKNOWN,
+    OrderState.ACKED,
+    OrderState.OPEN,
+)
+#: called after a removal commits, to drop in-process caches of the account and credentials
+Forget = Callable[[str, Sequence[str]], Awaitable[None]]
+
+
+async def _nothing_to_forget(account_id: str, credential_ids: Sequence[str]) -> None:
+    return None
 
 
 class CredentialSealer(Protocol):
@@ -56,6 +79,31 @@ class KeyRefused(Exception):
 
 class AccountNameTaken(Exception):
     """The tenant already has an account with this name."""
+
+
+class NoSuchAccount(LookupError):
+    """The tenant has no (live) account with this id or name; others' accounts look the same."""
+
+
+class AccountBusy(Exception):
+    """The account still has pending or open orders; ``live`` is how many."""
+
+    def __init__(self, name: str, live: int) -> None:
+        super().__init__(
+            f"account {name!r} has {live} pending or open order(s): cancel them and wait until "
+            "they settle, or force the removal (the gateway then stops tracking them)"
+        )
+        self.live = live
+
+
+@dataclass(frozen=True, slots=True)
+class RemovedAccount:
+    """What a removal did."""
+
+    id: str
+    name: str
+    credentials_deleted: int
+    live_orders: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,12 +151,15 @@ class AccountOnboarding:
         *,
         require_ip_whitelist: bool,
         now: Now = lambda: datetime.now(UTC),
+        forget: Forget = _nothing_to_forget,
     ) -> None:
         self._db = db
         self._vault = vault
         self._probe = probe
         self.require_ip_whitelist = require_ip_whitelist
         self._now = now
+        self._forget = forget
+        self._swept: set[str] = set()
 
     async def check(self, req: ConnectRequest) -> m.ApiKeyInfo:
         """Ask the exchange what the key may do; KeyRefused when it may do too much."""
@@ -160,11 +211,86 @@ class AccountOnboarding:
     async def _name_free(self, tenant_id: str, name: str) -> None:
         async with self._db.read() as session:
             rows = await AccountRepository(session).for_tenant(tenant_id)
-        if any(r.name == name for r in rows):
-            raise AccountNameTaken(f"an account named {name!r} exists")
+        for row in rows:
+            if row.name == name and row.removed_at is not None:
+                raise AccountNameTaken(
+                    f"an account named {name!r} was removed and its name stays with its order "
+                    "history: choose another name"
+                )
+            if row.name == name:
+                raise AccountNameTaken(f"an account named {name!r} exists")
 
     async def list(self, tenant_id: str) -> list[AccountView]:
-        """The tenant's accounts."""
+        """The tenant's accounts (removed ones are not listed)."""
         async with self._db.read() as session:
             rows = await AccountRepository(session).for_tenant(tenant_id)
-        return [AccountView(r.id, r.name, r.sub_uid, ()) for r in rows]
+        return [AccountView(r.id, r.name, r.sub_uid, ()) for r in rows if r.removed_at is None]
+
+    async def remove(
+        self, tenant_id: str, account: str, actor: str, *, force: bool = False
+    ) -> RemovedAccount:
+        """Delete the account's sealed credentials and mark it removed, in one transaction.
+
+        ``account`` is an id or a name. NoSuchAccount for another tenant's (or a removed)
+        account; AccountBusy while it has pending or open intents, unless ``force``. The intents
+        and the audit trail are kept; the removal is audited as ``account.removed``.
+        """
+        now = self._now()
+        async with self._db.write() as session:
+            row = await _live_account(session, tenant_id, account)
+            live = int(
+                await session.scalar(
+                    select(func.count())
+                    .select_from(OrderIntent)
+                    .where(OrderIntent.account_id == row.id, OrderIntent.state.in_(LIVE_STATES))
+                )
+                or 0
+            )
+            if live and not force:
+                raise AccountBusy(row.name, live)
+            query = select(CredentialRow.id).where(CredentialRow.account_id == row.id)
+            credential_ids = list((await session.scalars(query)).all())
+            repo = CredentialRepository(session)
+            for credential_id in credential_ids:
+                await repo.delete(credential_id)
+            row.removed_at = now
+            detail = {
+                "name": row.name,
+                "credential_ids": credential_ids,
+                "live_orders": live,
+                "forced": force,
+            }
+            await record(
+                session, AuditAction.ACCOUNT_REMOVED, actor=actor, subject=row.id, now=now,
+                tenant_id=tenant_id, detail=detail,
+            )  # fmt: skip
+            removed = RemovedAccount(row.id, row.name, len(credential_ids), live)
+        await self._forget(removed.id, credential_ids)
+        return removed
+
+    async def sweep_removed(self) -> int:
+        """Forget what this process holds for accounts removed elsewhere; returns how many.
+
+        `kcgateway accounts remove` runs in another process: a running gateway would otherwise
+        keep signing with the sealed credential it cached. Called on every reconciliation pass.
+        """
+        query = select(ExchangeAccount.id).where(ExchangeAccount.removed_at.is_not(None))
+        async with self._db.read() as session:
+            removed = set((await session.scalars(query)).all()) - self._swept
+        for account_id in sorted(removed):
+            await self._forget(account_id, ())
+        self._swept |= removed
+        return len(removed)
+
+
+async def _live_account(session: AsyncSession, tenant_id: str, account: str) -> ExchangeAccount:
+    row = await session.get(ExchangeAccount, account)
+    if row is None:
+        row = await session.scalar(
+            select(ExchangeAccount).where(
+                ExchangeAccount.tenant_id == tenant_id, ExchangeAccount.name == account
+            )
+        )
+    if row is None or row.tenant_id != tenant_id or row.removed_at is not None:
+        raise NoSuchAccount(account)
+    return row

@@ -14,6 +14,7 @@ Details never hold secrets: only ids, names, scopes, symbols, sides, amounts and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -22,7 +23,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kcgateway.store.database import Database
-from kcgateway.store.ledger import AuditRepository
+from kcgateway.store.ledger import GENESIS_HASH, AuditRepository, links
 
 
 class AuditAction(StrEnum):
@@ -38,6 +39,10 @@ class AuditAction(StrEnum):
     ORDER_STATE = "order.state"
     ORDER_CANCEL = "order.cancel"
     ORDER_ADOPTED = "order.adopted"
+    ACCOUNT_REMOVED = "account.removed"
+    TENANT_CREATED = "tenant.created"
+    BROKER_SET = "broker.set"
+    BROKER_CLEARED = "broker.cleared"
 
 
 async def record(
@@ -76,13 +81,34 @@ class ChainReport:
         return self.broken_at is None and self.head_found
 
 
-async def verify_chain(db: Database, expected_head: str | None = None) -> ChainReport:
-    """Walk the whole chain once (read-only)."""
+async def verify_chain(
+    db: Database,
+    expected_head: str | None = None,
+    *,
+    batch_size: int = 5000,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> ChainReport:
+    """Walk the whole chain once (read-only), ``batch_size`` records per read.
+
+    ``on_progress(done, total)`` is called after each batch (for a progress bar on long chains).
+    """
     async with db.read() as session:
-        repo = AuditRepository(session)
-        broken = await repo.verify()
-        rows = await repo.all()
-    hashes = {r.hash for r in rows}
-    head = rows[-1].hash if rows else None
-    found = expected_head is None or expected_head in hashes
-    return ChainReport(records=len(rows), head=head, broken_at=broken, head_found=found)
+        total = await AuditRepository(session).count()
+    prev, last_seq, records = GENESIS_HASH, 0, 0
+    broken: int | None = None
+    found = expected_head is None
+    while True:
+        async with db.read() as session:
+            page = await AuditRepository(session).page(after_seq=last_seq, limit=batch_size)
+        if not page:
+            break
+        for rec in page:
+            if broken is None and not links(rec, prev):
+                broken = rec.seq
+            found = found or rec.hash == expected_head
+            prev, last_seq = rec.hash, rec.seq
+        records += len(page)
+        if on_progress is not None:
+            on_progress(records, max(total, records))
+    head = None if records == 0 else prev
+    return ChainReport(records=records, head=head, broken_at=broken, head_found=found)

@@ -36,7 +36,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kcgateway.errors import AuthError, KcgatewayError, Rejected, ValidationError
 from kcgateway.exchange.services.base import check_client_oid
 from kcgateway.gateway.audit import AuditAction, record
-from kcgateway.gateway.venue import ActiveOrder, ExchangeOrder, Venues, spot_order
+from kcgateway.gateway.venue import (
+    AccountNotConnected,
+    ActiveOrder,
+    ExchangeOrder,
+    Venues,
+    spot_order,
+)
 from kcgateway.store.database import Database
 from kcgateway.store.ledger import DuplicateIntent, NewIntent, OrderIntentRepository
 from kcgateway.store.tables import ExchangeAccount, OrderIntent
@@ -198,8 +204,13 @@ def idempotent_client_oid(tenant_id: str, account: str, idempotency_key: str) ->
     return f"ik{digest[:38]}"
 
 
-async def owned_account(session: AsyncSession, tenant_id: str, account: str) -> ExchangeAccount:
-    """The tenant's account by id or name; NoSuchObject otherwise (also for other tenants')."""
+async def owned_account(
+    session: AsyncSession, tenant_id: str, account: str, *, include_removed: bool = False
+) -> ExchangeAccount:
+    """The tenant's account by id or name; NoSuchObject otherwise (also for other tenants').
+
+    A removed account (`accounts remove`) is not found unless ``include_removed`` (its history).
+    """
     row = await session.get(ExchangeAccount, account)
     if row is None:
         query = select(ExchangeAccount).where(
@@ -207,6 +218,8 @@ async def owned_account(session: AsyncSession, tenant_id: str, account: str) -> 
         )
         row = await session.scalar(query)
     if row is None or row.tenant_id != tenant_id:
+        raise NoSuchObject("account")
+    if row.removed_at is not None and not include_removed:
         raise NoSuchObject("account")
     return row
 
@@ -392,8 +405,19 @@ class OrderRouter:
             raise NoSuchObject("order")
         return await self._view(intent_id)
 
-    async def list(self, tenant_id: str, *, limit: int = 100) -> list[IntentView]:
-        """The tenant's intents, newest first."""
+    async def list(
+        self,
+        tenant_id: str,
+        *,
+        limit: int = 100,
+        account: str | None = None,
+        states: Sequence[OrderState] = (),
+    ) -> list[IntentView]:
+        """The tenant's intents, newest first.
+
+        Optionally of one account (id or name; NoSuchObject when it is not the tenant's) and in
+        the given states only.
+        """
         query = (
             select(OrderIntent)
             .join(ExchangeAccount, ExchangeAccount.id == OrderIntent.account_id)
@@ -401,7 +425,12 @@ class OrderRouter:
             .order_by(OrderIntent.created_at.desc(), OrderIntent.id)
             .limit(limit)
         )
+        if states:
+            query = query.where(OrderIntent.state.in_(states))
         async with self._db.read() as session:
+            if account is not None:
+                owned = await owned_account(session, tenant_id, account, include_removed=True)
+                query = query.where(OrderIntent.account_id == owned.id)
             return [view(r) for r in (await session.scalars(query)).all()]
 
     async def cancel(self, tenant_id: str, intent_id: str, actor: str) -> IntentView:
@@ -449,7 +478,7 @@ class OrderRouter:
         for account_id in accounts:
             try:
                 adopted += len(await self.adopt_strays(account_id))
-            except KcgatewayError as exc:
+            except (KcgatewayError, AccountNotConnected) as exc:  # e.g. a removed account
                 log.info(
                     "stray scan deferred: account=%s reason=%s", account_id, type(exc).__name__
                 )
@@ -486,7 +515,7 @@ class OrderRouter:
         for row in rows:
             try:
                 settled = await self._reconcile_one(row)
-            except KcgatewayError as exc:
+            except (KcgatewayError, AccountNotConnected) as exc:  # e.g. a removed account
                 log.info("reconcile deferred: intent=%s reason=%s", row.id, type(exc).__name__)
                 settled = False
             pending += not settled

@@ -92,6 +92,7 @@ class GatewayServices:
         passes = 0
         while True:
             try:
+                await self.accounts.sweep_removed()  # removed by another process (the CLI)
                 await self.orders.reconcile()
                 if passes % self.adopt_every_passes == 0:
                     await self.orders.adopt_all()

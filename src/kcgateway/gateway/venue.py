@@ -152,6 +152,7 @@ class Venues:
         self._signer = signer
         self._factory = factory
         self._venues: dict[str, AccountVenue] = {}
+        self._credentials: dict[str, str] = {}
         self._lock = asyncio.Lock()
 
     async def for_account(self, account_id: str) -> AccountVenue:
@@ -162,6 +163,7 @@ class Venues:
                 credential_id = await self._credential_of(account_id)
                 venue = AccountVenue(self._factory(BoundSigner(self._signer, credential_id)))
                 self._venues[account_id] = venue
+                self._credentials[account_id] = credential_id
             return venue
 
     async def _credential_of(self, account_id: str) -> str:
@@ -174,6 +176,18 @@ class Venues:
             credential_id = await session.scalar(query)
         if credential_id is None:
             raise AccountNotConnected(f"account {account_id} has no credential")
+        return credential_id
+
+    async def forget(self, account_id: str) -> str | None:
+        """Drop (and close) the account's client: its credential was removed.
+
+        Returns the credential id that client signed with (None when none was cached).
+        """
+        async with self._lock:
+            venue = self._venues.pop(account_id, None)
+            credential_id = self._credentials.pop(account_id, None)
+        if venue is not None:
+            await venue.client.aclose()
         return credential_id
 
     async def aclose(self) -> None:

@@ -13,7 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -154,6 +154,11 @@ def _record_hash(rec: AuditRecord) -> str:
     )
 
 
+def links(rec: AuditRecord, prev_hash: str) -> bool:
+    """True when ``rec`` follows ``prev_hash`` and its own hash matches its content."""
+    return rec.prev_hash == prev_hash and _record_hash(rec) == rec.hash
+
+
 class AuditRepository:
     """The append-only audit log. There is no update or delete method, on purpose."""
 
@@ -193,6 +198,20 @@ class AuditRepository:
     async def all(self) -> Sequence[AuditRecord]:
         """Every record, in order."""
         return (await self._s.scalars(select(AuditRecord).order_by(AuditRecord.seq))).all()
+
+    async def count(self) -> int:
+        """How many records there are."""
+        return int(await self._s.scalar(select(func.count()).select_from(AuditRecord)) or 0)
+
+    async def page(self, *, after_seq: int, limit: int) -> Sequence[AuditRecord]:
+        """Up to ``limit`` records after ``after_seq``, in order (to walk a long chain)."""
+        query = (
+            select(AuditRecord)
+            .where(AuditRecord.seq > after_seq)
+            .order_by(AuditRecord.seq)
+            .limit(limit)
+        )
+        return (await self._s.scalars(query)).all()
 
     async def verify(self) -> int | None:
         """The ``seq`` of the first record that breaks the chain, or None when it is intact."""

@@ -57,3 +57,8 @@ class Rewrap:
     old_wrapped_dek: bytes = field(repr=False)
     new_kek_id: str = ""
     new_wrapped_dek: bytes = field(repr=False, default=b"")
+
+
+#: the "tenant" a gateway-wide record (the broker settings) is sealed for: part of its AAD, so
+#: its ciphertexts cannot be moved into (or out of) a tenant's credential row
+GATEWAY_SCOPE = "_gateway"

@@ -66,6 +66,8 @@ class ExchangeAccount(Base):
     exchange: Mapped[str] = mapped_column(String(32), default="kucoin")
     sub_uid: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    #: set by `accounts remove`: the credential is gone, the row stays for the intent history
+    removed_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)
 
 
 class CredentialRow(Base):
@@ -84,6 +86,23 @@ class CredentialRow(Base):
     envelope_version: Mapped[int] = mapped_column(Integer)
     alg: Mapped[str] = mapped_column(String(32))
     kek_id: Mapped[str] = mapped_column(String(200), index=True)
+    wrapped_dek: Mapped[bytes] = mapped_column(LargeBinary)
+    sealed_fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class BrokerSettingRow(Base):
+    """The gateway-wide ND broker settings (at most one row): the broker key is sealed."""
+
+    __tablename__ = "broker_settings"
+
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    partner: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(128))
+    envelope_version: Mapped[int] = mapped_column(Integer)
+    alg: Mapped[str] = mapped_column(String(32))
+    kek_id: Mapped[str] = mapped_column(String(200))
     wrapped_dek: Mapped[bytes] = mapped_column(LargeBinary)
     sealed_fields: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -2,7 +2,8 @@
 
 ``Signer.sign(credential_id, method=..., path=..., body=..., timestamp_ms=...)`` reads the sealed
 record, unwraps its data key, decrypts the fields it needs, and returns the KuCoin ``KC-API-*``
-headers (plus the broker partner headers when the credential carries broker fields). The
+headers (plus the broker partner headers: from the credential's own broker fields if it has
+them, else from the gateway-wide broker settings when a ``broker`` source is given). The
 plaintext lives in local variables for that one call: it is never cached, logged, returned or put
 in an exception. There is deliberately no method that returns a secret.
 
@@ -15,8 +16,10 @@ from __future__ import annotations
 import asyncio
 from collections import OrderedDict
 
+from kcgateway.errors import CredentialUnreadable
 from kcgateway.kucoin.signing import BrokerCredentials, Credentials, sign_request
 from kcgateway.store.records import CredentialRecord
+from kcgateway.vault.broker import BrokerSource
 from kcgateway.vault.envelope import (
     BROKER_KEY,
     PASSPHRASE,
@@ -35,9 +38,12 @@ _BROKER = (SECRET, PASSPHRASE, BROKER_KEY)
 class Signer:
     """Signs KuCoin requests with stored credentials, decrypting them for each call."""
 
-    def __init__(self, source: CredentialSource, ring: KeyRing) -> None:
+    def __init__(
+        self, source: CredentialSource, ring: KeyRing, *, broker: BrokerSource | None = None
+    ) -> None:
         self._source = source
         self._ring = ring
+        self._broker = broker
 
     async def sign(
         self,
@@ -50,19 +56,36 @@ class Signer:
     ) -> dict[str, str]:
         """KuCoin headers for one request. Raises ``CredentialUnreadable``, never returns half."""
         record = await self._source.get(credential_id)
+        dek = await self._dek(record)
+        gateway_broker = None
+        if record.broker is None and self._broker is not None:
+            found = await self._broker.current()
+            if found is not None:
+                gateway_broker = (found, await self._dek(found))
+        return _headers(
+            record, dek, method=method, path=path, body=body, ts=timestamp_ms,
+            gateway_broker=gateway_broker,
+        )  # fmt: skip
+
+    async def _dek(self, record: CredentialRecord) -> bytes:
         provider = unwrap_provider(record, self._ring)
         if provider.performs_io:
-            dek = await asyncio.to_thread(unwrap_dek, record, provider)
-        else:
-            dek = unwrap_dek(record, provider)
-        return _headers(record, dek, method=method, path=path, body=body, ts=timestamp_ms)
+            return await asyncio.to_thread(unwrap_dek, record, provider)
+        return unwrap_dek(record, provider)
 
     def __repr__(self) -> str:
         return f"Signer(kek_ids={self._ring.kek_ids!r})"
 
 
 def _headers(
-    record: CredentialRecord, dek: bytes, *, method: str, path: str, body: bytes, ts: int
+    record: CredentialRecord,
+    dek: bytes,
+    *,
+    method: str,
+    path: str,
+    body: bytes,
+    ts: int,
+    gateway_broker: tuple[CredentialRecord, bytes] | None = None,
 ) -> dict[str, str]:
     info = record.broker
     opened = open_fields(record, dek, _PLAIN if info is None else _BROKER)
@@ -72,7 +95,18 @@ def _headers(
     broker = None
     if info is not None:
         broker = BrokerCredentials(info.partner, info.name, opened[BROKER_KEY], info.verify)
+    elif gateway_broker is not None:
+        broker = _gateway_broker(*gateway_broker)
     return sign_request(creds, method=method, path=path, body=body, timestamp_ms=ts, broker=broker)
+
+
+def _gateway_broker(record: CredentialRecord, dek: bytes) -> BrokerCredentials:
+    """The gateway-wide broker settings (``kcgateway broker set``), opened for one call."""
+    info = record.broker
+    if info is None:  # pragma: no cover - the broker store always sets it
+        raise CredentialUnreadable(record.credential_id, reason="not a broker record")
+    key = open_fields(record, dek, (BROKER_KEY,))[BROKER_KEY]
+    return BrokerCredentials(info.partner, info.name, key, verify=True)
 
 
 class SealedRecordCache:

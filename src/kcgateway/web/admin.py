@@ -6,7 +6,9 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
 
+from kcgateway.gateway.accounts import AccountBusy, NoSuchAccount
 from kcgateway.gateway.apikeys import Scope, parse_scopes
 from kcgateway.gateway.keys import NoSuchKey
 from kcgateway.gateway.orders import NoSuchObject
@@ -87,3 +89,29 @@ async def connect_account(
 async def list_accounts(request: Request, principal: Reader) -> list[dict[str, Any]]:
     """The tenant's connected accounts."""
     return [account_json(v) for v in await services_of(request).accounts.list(principal.tenant_id)]
+
+
+@router.delete("/accounts/{account_id}")
+async def remove_account(
+    account_id: str, request: Request, principal: AccountManager, force: bool = False
+) -> Any:
+    """Remove an account: its sealed credential is deleted, its order history kept.
+
+    409 ``account_busy`` while it has pending or open orders, unless ``?force=true``; 404 for
+    an account of another tenant (or one already removed).
+    """
+    try:
+        removed = await services_of(request).accounts.remove(
+            principal.tenant_id, account_id, principal.key_id, force=force
+        )
+    except NoSuchAccount:
+        raise NoSuchObject("account") from None
+    except AccountBusy as exc:
+        body = {"error": "account_busy", "message": str(exc), "liveOrders": exc.live}
+        return JSONResponse(body, status_code=409)
+    return {
+        "id": removed.id,
+        "name": removed.name,
+        "credentialsDeleted": removed.credentials_deleted,
+        "liveOrders": removed.live_orders,
+    }

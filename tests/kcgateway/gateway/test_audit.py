@@ -95,3 +95,21 @@ def test_cli_audit_verify(tmp_path: Path) -> None:
     bad = runner.invoke(cli, ["audit", "verify", "--url", url])
     assert bad.exit_code == 1
     assert "BROKEN at record 4" in bad.output
+
+
+async def test_a_long_chain_is_walked_in_batches_with_progress(tmp_path: Path) -> None:
+    db, _ = await _db(tmp_path)
+    async with db:
+        whole = await verify_chain(db)
+        seen: list[tuple[int, int]] = []
+        batched = await verify_chain(
+            db, whole.head, batch_size=2, on_progress=lambda d, t: seen.append((d, t))
+        )
+        assert batched == whole and batched.ok
+        assert seen == [(2, 5), (4, 5), (5, 5)]
+        async with db.write() as session:  # an edit in the middle of the second batch
+            await session.execute(
+                update(AuditRecord).where(AuditRecord.seq == 4).values(detail={"to": "x"})
+            )
+        report = await verify_chain(db, whole.head, batch_size=2)
+        assert report.broken_at == 4 and report.records == 5 and report.head_found

@@ -39,6 +39,7 @@ def routes(account: str) -> list[tuple[str, str, Scope, Any]]:
         ("GET", "/v1/accounts", Scope.READ, None),
         ("GET", "/v1/orderbook/nope", Scope.READ, None),
         ("GET", "/v1/futures/orderbook/nope", Scope.READ, None),
+        ("DELETE", "/v1/accounts/nope", Scope.ACCOUNTS_MANAGE, None),
     ]
 
 
@@ -72,7 +73,8 @@ async def test_every_route_declares_exactly_one_scope(tmp_path: Path) -> None:
                 p.replace("{order_id}", "{x}")
                 .replace("{client_oid}", "{x}")
                 .replace("{key_id}", "{x}")
-                .replace("{symbol}", "{x}"),
+                .replace("{symbol}", "{x}")
+                .replace("{account_id}", "{x}"),
             )
             for m, p in seen
         }

@@ -1,0 +1,62 @@
+"""``kcgateway orders list``: a tenant's order intents as the gateway recorded them."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from kcgateway.commands._admin import ConfigOption, TenantOption, run, table, when
+from kcgateway.store.types import OrderState
+
+if TYPE_CHECKING:
+    from kcgateway.gateway.orders import IntentView
+    from kcgateway.main import AdminServices
+
+app = typer.Typer(help="Order intents.", no_args_is_help=True)
+_STATES = ", ".join(s.value for s in OrderState)
+
+
+def _states(values: list[str] | None) -> list[OrderState]:
+    out = []
+    for value in values or ():
+        try:
+            out.append(OrderState(value))
+        except ValueError:
+            raise typer.BadParameter(f"{value!r} is not a state; states: {_STATES}") from None
+    return out
+
+
+@app.command("list")
+def list_(
+    tenant: TenantOption,
+    account: Annotated[str | None, typer.Option(help="Only this account (name or id).")] = None,
+    state: Annotated[
+        list[str] | None, typer.Option("--state", help=f"Only these states (repeat): {_STATES}.")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="At most this many.")] = 50,
+    config: ConfigOption = None,
+) -> None:
+    """The tenant's orders, newest first, from the gateway's records (no exchange call)."""
+    states = _states(state)
+
+    async def work(admin: AdminServices) -> list[IntentView]:
+        tenant_id = await admin.tenants.resolve(tenant)
+        return await admin.services.orders.list(
+            tenant_id, limit=limit, account=account, states=states
+        )
+
+    views = run(config, work)
+    if not views:
+        typer.echo("no orders match")
+        return
+    rows = [
+        (
+            v.id, v.account_id, v.client_oid, v.symbol, v.side, v.order_type, v.price, v.size,
+            v.funds, v.state.value, v.exchange_order_id, when(v.created_at),
+        )
+        for v in views
+    ]  # fmt: skip
+    columns = ("id", "account", "clientOid", "symbol", "side", "type", "price", "size", "funds",
+               "state", "exchange id", "created (UTC)")  # fmt: skip
+    table(f"orders of {tenant} (newest first, at most {limit})", columns, rows)
