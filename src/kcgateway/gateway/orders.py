@@ -36,7 +36,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kcgateway.errors import AuthError, KcgatewayError, Rejected, ValidationError
 from kcgateway.exchange.services.base import check_client_oid
 from kcgateway.gateway.audit import AuditAction, record
-from kcgateway.gateway.venue import ActiveOrder, ExchangeOrder, Venues, spot_order
+from kcgateway.gateway.markets import (
+    SPOT,
+    SPOT_TERMS,
+    MarketTerms,
+    active_orders,
+    cancel_intent,
+    cancel_symbol,
+    check_terms,
+    place_intent,
+    resolve_intent,
+    terms_of,
+)
+from kcgateway.gateway.venue import ActiveOrder, ExchangeOrder, Venues
 from kcgateway.store.database import Database
 from kcgateway.store.ledger import DuplicateIntent, NewIntent, OrderIntentRepository
 from kcgateway.store.tables import ExchangeAccount, OrderIntent
@@ -100,6 +112,7 @@ class OrderRequest:
     funds: Decimal | None = None
     client_oid: str | None = None
     time_in_force: str | None = None
+    terms: MarketTerms = SPOT_TERMS
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +132,7 @@ class IntentView:
     exchange_order_id: str | None
     created_at: datetime
     updated_at: datetime
+    terms: MarketTerms = SPOT_TERMS
 
 
 def view(row: OrderIntent) -> IntentView:
@@ -137,6 +151,7 @@ def view(row: OrderIntent) -> IntentView:
         row.exchange_order_id,
         row.created_at,
         row.updated_at,
+        terms_of(row),
     )
 
 
@@ -234,6 +249,7 @@ class OrderRouter:
     async def place(self, tenant_id: str, actor: str, req: OrderRequest) -> IntentView:
         """Validate, check risk, persist the intent, send it once, record the outcome."""
         validate(req)
+        check_terms(req)
         reason = risk_check(req, self.max_notional)
         if reason is not None:
             raise RiskRejected(reason)
@@ -247,9 +263,12 @@ class OrderRouter:
         async with self._db.write() as session:
             account = await owned_account(session, tenant_id, req.account)
             repo = OrderIntentRepository(session)
+            t = req.terms
             new = NewIntent(
                 account.id, client_oid, req.symbol, req.side, req.order_type,
-                req.price, req.size, req.funds,
+                req.price, req.size, req.funds, market=t.market, margin_mode=t.margin_mode,
+                leverage=t.leverage, reduce_only=t.reduce_only, close_order=t.close_order,
+                auto_borrow=t.auto_borrow, auto_repay=t.auto_repay,
             )  # fmt: skip
             try:
                 intent_id = await repo.add(new, now=now)
@@ -269,13 +288,8 @@ class OrderRouter:
 
     async def _send(self, intent: OrderIntent, actor: str, time_in_force: str | None) -> None:
         venue = await self._venues.for_account(intent.account_id)
-        order = spot_order(
-            client_oid=intent.client_oid, symbol=intent.symbol, side=intent.side,
-            order_type=intent.order_type, price=intent.price, size=intent.size,
-            funds=intent.funds, time_in_force=time_in_force,
-        )  # fmt: skip
         try:
-            placed = await venue.place(order)
+            placed = await place_intent(venue, intent, time_in_force)
         except (Rejected, AuthError, ValidationError) as exc:
             await self._move(intent, S.SENT, S.REJECTED, actor=actor, reason=_code(exc))
         except Exception as exc:  # unsure whether it exists: reconcile, never resend
@@ -337,7 +351,9 @@ class OrderRouter:
             raise NoSuchObject("order")
         return view(row)
 
-    async def _owned_intent(self, tenant_id: str, intent_id: str) -> OrderIntent:
+    async def _owned_intent(
+        self, tenant_id: str, intent_id: str, market: str | None = None
+    ) -> OrderIntent:
         query = (
             select(OrderIntent)
             .join(ExchangeAccount, ExchangeAccount.id == OrderIntent.account_id)
@@ -345,13 +361,16 @@ class OrderRouter:
         )
         async with self._db.read() as session:
             row = await session.scalar(query)
-        if row is None:
+        if row is None or (market is not None and row.market != market):
             raise NoSuchObject("order")
         return row
 
-    async def get(self, tenant_id: str, intent_id: str) -> IntentView:
-        """One of the tenant's intents, refreshed from the exchange when it may have moved."""
-        row = await self._owned_intent(tenant_id, intent_id)
+    async def get(self, tenant_id: str, intent_id: str, market: str | None = None) -> IntentView:
+        """One of the tenant's intents, refreshed from the exchange when it may have moved.
+
+        ``market`` (spot | margin | futures) limits the lookup to that market's intents.
+        """
+        row = await self._owned_intent(tenant_id, intent_id, market)
         if row.state in (S.ACKED, S.OPEN):
             try:
                 await self._settle(row, actor="gateway")
@@ -359,21 +378,27 @@ class OrderRouter:
                 log.info("order refresh skipped: intent=%s reason=%s", row.id, type(exc).__name__)
         return await self._view(row.id)
 
-    async def by_client_oid(self, tenant_id: str, client_oid: str) -> IntentView:
-        """The tenant's intent with this clientOid (any of its accounts)."""
+    async def by_client_oid(
+        self, tenant_id: str, client_oid: str, market: str | None = None
+    ) -> IntentView:
+        """The tenant's intent with this clientOid (any of its accounts; in ``market`` if given)."""
         query = (
             select(OrderIntent.id)
             .join(ExchangeAccount, ExchangeAccount.id == OrderIntent.account_id)
             .where(OrderIntent.client_oid == client_oid, ExchangeAccount.tenant_id == tenant_id)
         )
+        if market is not None:
+            query = query.where(OrderIntent.market == market)
         async with self._db.read() as session:
             intent_id = await session.scalar(query)
         if intent_id is None:
             raise NoSuchObject("order")
         return await self._view(intent_id)
 
-    async def list(self, tenant_id: str, *, limit: int = 100) -> list[IntentView]:
-        """The tenant's intents, newest first."""
+    async def list(
+        self, tenant_id: str, *, limit: int = 100, market: str | None = None
+    ) -> list[IntentView]:
+        """The tenant's intents, newest first (only ``market``'s when given)."""
         query = (
             select(OrderIntent)
             .join(ExchangeAccount, ExchangeAccount.id == OrderIntent.account_id)
@@ -381,12 +406,20 @@ class OrderRouter:
             .order_by(OrderIntent.created_at.desc(), OrderIntent.id)
             .limit(limit)
         )
+        if market is not None:
+            query = query.where(OrderIntent.market == market)
         async with self._db.read() as session:
             return [view(r) for r in (await session.scalars(query)).all()]
 
-    async def cancel(self, tenant_id: str, intent_id: str, actor: str) -> IntentView:
-        """Ask the exchange to cancel (by clientOid), then record what it says."""
-        row = await self._owned_intent(tenant_id, intent_id)
+    async def cancel(
+        self, tenant_id: str, intent_id: str, actor: str, market: str | None = SPOT
+    ) -> IntentView:
+        """Ask the exchange to cancel (by clientOid), then record what it says.
+
+        Only an intent of ``market`` (spot by default: the spot routes' trade:spot scope must
+        not cancel margin or futures orders); ``None`` accepts any market.
+        """
+        row = await self._owned_intent(tenant_id, intent_id, market)
         if row.state not in (S.ACKED, S.OPEN):
             raise NotCancellable(row.state)
         async with self._db.write() as session:
@@ -395,9 +428,44 @@ class OrderRouter:
                 now=self._now(), tenant_id=tenant_id, detail={"client_oid": row.client_oid},
             )  # fmt: skip
         venue = await self._venues.for_account(row.account_id)
-        await venue.cancel(row.client_oid, row.symbol)
+        await cancel_intent(venue, row)
         await self._settle(row, actor=actor)
         return await self._view(row.id)
+
+    async def cancel_symbol(
+        self, tenant_id: str, account: str, symbol: str, actor: str, market: str = SPOT
+    ) -> Sequence[IntentView]:
+        """Cancel every open order of the account on ``symbol`` in ``market`` at the exchange.
+
+        One exchange call (cancel-all for the symbol, which also reaches orders no intent
+        knows), one audit record, then each of the account's acked/open intents on the symbol
+        is settled by clientOid. Returns those intents as they stand afterwards.
+        """
+        async with self._db.write() as session:
+            row = await owned_account(session, tenant_id, account)
+            await record(
+                session, AuditAction.ORDER_CANCEL, actor=actor, subject=row.id,
+                now=self._now(), tenant_id=tenant_id,
+                detail={"symbol": symbol, "market": market, "all": True},
+            )  # fmt: skip
+        venue = await self._venues.for_account(row.id)
+        await cancel_symbol(venue, market, symbol)
+        query = select(OrderIntent).where(
+            OrderIntent.account_id == row.id,
+            OrderIntent.market == market,
+            OrderIntent.symbol == symbol,
+            OrderIntent.state.in_([S.ACKED, S.OPEN]),
+        )
+        async with self._db.read() as session:
+            intents = (await session.scalars(query)).all()
+        for intent in intents:
+            try:
+                await self._settle(intent, actor=actor)
+            except KcgatewayError as exc:  # the reconciler settles it later
+                log.info(
+                    "cancel settle deferred: intent=%s reason=%s", intent.id, type(exc).__name__
+                )
+        return [await self._view(intent.id) for intent in intents]
 
     async def adopt_strays(self, account_id: str) -> Sequence[str]:
         """Record exchange orders this account has that no intent knows, and raise an alert.
@@ -407,18 +475,20 @@ class OrderRouter:
         ``order.adopted`` and logged at WARNING. Returns the adopted clientOids.
         """
         async with self._db.read() as session:
-            query = select(OrderIntent.symbol, OrderIntent.client_oid).where(
+            query = select(OrderIntent.symbol, OrderIntent.client_oid, OrderIntent.market).where(
                 OrderIntent.account_id == account_id
             )
             rows = (await session.execute(query)).all()
-        known = {oid for _, oid in rows}
-        symbols = sorted({sym for sym, _ in rows})
+        known = {oid for _, oid, _ in rows}
         venue = await self._venues.for_account(account_id)
         adopted: list[str] = []
-        for order in await venue.active(symbols):
-            oid = order.client_oid or f"adopted-{order.order_id}"[:40]
-            if oid not in known and await self._adopt(account_id, oid, order):
-                adopted.append(oid)
+        for market in sorted({mk for _, _, mk in rows}):  # each market the account trades
+            symbols = sorted({sym for sym, _, mk in rows if mk == market})
+            for order in await active_orders(venue, market, symbols):
+                oid = order.client_oid or f"adopted-{order.order_id}"[:40]
+                if oid not in known and await self._adopt(account_id, oid, order, market):
+                    adopted.append(oid)
+                    known.add(oid)
         return adopted
 
     async def adopt_all(self) -> int:
@@ -435,14 +505,16 @@ class OrderRouter:
                 )
         return adopted
 
-    async def _adopt(self, account_id: str, client_oid: str, order: ActiveOrder) -> bool:
+    async def _adopt(
+        self, account_id: str, client_oid: str, order: ActiveOrder, market: str = SPOT
+    ) -> bool:
         now = self._now()
         log.warning("adopting an exchange order no intent knows: account=%s", account_id)
         async with self._db.write() as session:
             repo = OrderIntentRepository(session)
             new = NewIntent(
                 account_id, client_oid, order.symbol, order.side, order.order_type,
-                order.price, order.size, None, state=S.OPEN,
+                order.price, order.size, None, state=S.OPEN, market=market,
             )  # fmt: skip
             try:
                 intent_id = await repo.add(new, now=now)
@@ -454,7 +526,7 @@ class OrderRouter:
             await record(
                 session, AuditAction.ORDER_ADOPTED, actor="reconciler", subject=intent_id,
                 now=now, detail={"client_oid": client_oid, "exchange_order_id": order.order_id,
-                                 "symbol": order.symbol},
+                                 "symbol": order.symbol, "market": market},
             )  # fmt: skip
         return True
 
@@ -488,7 +560,7 @@ class OrderRouter:
     ) -> bool:
         """Look the clientOid up and move the intent accordingly; True when it is settled."""
         venue = await self._venues.for_account(row.account_id)
-        found = await venue.resolve(row.client_oid, row.symbol)
+        found = await resolve_intent(venue, row)
         if found is None:
             if not allow_not_placed or row.state not in (S.SENT, S.UNKNOWN):
                 return False
@@ -519,4 +591,5 @@ def _intent_detail(row: OrderIntent) -> dict[str, str | None]:
         "price": text(row.price),
         "size": text(row.size),
         "funds": text(row.funds),
+        "market": row.market,
     }
