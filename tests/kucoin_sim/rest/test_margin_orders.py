@@ -7,7 +7,7 @@ from typing import Any
 from kucoin_sim.config import SimConfig
 from tests.kucoin_sim.harness import Sim, running_sim
 
-NO_MM = {"market_makers": []}
+NO_MM: dict[str, Any] = {"market_makers": []}
 MARGIN = "/api/v3/hf/margin"
 
 
