@@ -34,14 +34,14 @@ async def list_orders(
     request: Request, principal: Reader, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[dict[str, Any]]:
     """The tenant's order intents, newest first."""
-    views = await services_of(request).orders.list(principal.tenant_id, limit=limit)
+    views = await services_of(request).orders.list(principal.tenant_id, limit=limit, market="spot")
     return [intent_json(v) for v in views]
 
 
 @router.get("/orders/{order_id}")
 async def get_order(order_id: str, request: Request, principal: Reader) -> dict[str, Any]:
     """One intent (refreshed from the exchange while it may still change)."""
-    return intent_json(await services_of(request).orders.get(principal.tenant_id, order_id))
+    return intent_json(await services_of(request).orders.get(principal.tenant_id, order_id, "spot"))
 
 
 @router.delete("/orders/{order_id}")
@@ -57,7 +57,7 @@ async def cancel_by_client_oid(
 ) -> dict[str, Any]:
     """Cancel by clientOid."""
     orders = services_of(request).orders
-    view = await orders.by_client_oid(principal.tenant_id, client_oid)
+    view = await orders.by_client_oid(principal.tenant_id, client_oid, "spot")
     return intent_json(await orders.cancel(principal.tenant_id, view.id, principal.key_id))
 
 

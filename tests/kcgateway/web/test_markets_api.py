@@ -78,6 +78,11 @@ async def test_place_get_list_and_cancel_three_ways(tmp_path: Path, market: str)
         assert (await stack.http.get(other, headers=auth(tenant.admin_key))).json() == []
         resp = await stack.http.delete(f"/v1/orders/{placed['id']}", headers=auth(tenant.admin_key))
         assert resp.status_code == 404, "a trade:spot route never cancels another market's order"
+        admin = auth(tenant.admin_key)
+        assert (
+            await stack.http.get(f"/v1/orders/{placed['id']}", headers=admin)
+        ).status_code == 404
+        assert (await stack.http.get("/v1/orders", headers=admin)).json() == [], "spot only"
         # 1. by id
         resp = await stack.http.delete(f"{base}/{placed['id']}", headers=h)
         assert resp.status_code == 200, resp.text
@@ -301,3 +306,60 @@ async def test_invalid_market_orders_are_refused_before_anything_is_stored(
             assert "error" in resp.json()
         for base, _, _ in MARKETS.values():
             assert (await stack.http.get(base, headers=h)).json() == []
+
+
+async def test_strays_are_adopted_into_their_own_market(tmp_path: Path) -> None:
+    from decimal import Decimal
+
+    from kcgateway.exchange.rest import KuCoinClient
+    from kcgateway.exchange.services.futures import FuturesOrderRequest
+    from kcgateway.exchange.services.orders import SpotOrder
+    from kcgateway.exchange.transport import AiohttpTransport
+    from kcgateway.kucoin.signing import Credentials
+    from kcgateway.secret import Secret
+
+    async with gateway_stack(tmp_path) as stack:
+        tenant = await _tenant(stack, "t1")
+        h = auth(tenant.admin_key)
+        await stack.http.post("/v1/orders", json=order_body("main"), headers=h)
+        for market, (base, _, _) in MARKETS.items():
+            resp = await stack.http.post(base, json=_body(market, "main"), headers=h)
+            assert resp.status_code == 201, resp.text
+        acct = tenant.sim_account
+        creds = Credentials(acct["apiKey"], Secret(acct["secret"]), Secret(acct["passphrase"]))
+        async with KuCoinClient(
+            creds, transport=AiohttpTransport(), hosts=stack.sim.hosts
+        ) as client:
+            await client.margin.place(
+                SpotOrder(
+                    symbol="BTC-USDT",
+                    side="buy",
+                    order_type="limit",
+                    price=Decimal(59000),
+                    size=Decimal("0.001"),
+                    client_oid="rogue-m",
+                )
+            )
+            await client.futures.place(
+                FuturesOrderRequest(
+                    symbol="XBTUSDTM",
+                    side="buy",
+                    size=1,
+                    price=Decimal(59000),
+                    leverage=5,
+                    client_oid="rogue-f",
+                )
+            )
+        assert await stack.services.orders.adopt_all() == 2
+        assert await stack.services.orders.adopt_all() == 0, "adopted once"
+        spot = await stack.services.orders.list(tenant.id, market="spot")
+        assert len(spot) == 1, "the spot scan adopts no margin or futures order as spot"
+        for market, oid in (("margin", "rogue-m"), ("futures", "rogue-f")):
+            listed = (await stack.http.get(MARKETS[market][0], headers=h)).json()
+            rogue = [o for o in listed if o["clientOid"] == oid]
+            assert len(rogue) == 1 and rogue[0]["state"] == "open", market
+            assert rogue[0]["market"] == market and rogue[0]["exchangeOrderId"]
+            # an adopted order is cancelled through its own market's endpoints
+            resp = await stack.http.delete(f"{MARKETS[market][0]}/{rogue[0]['id']}", headers=h)
+            assert resp.status_code == 200 and resp.json()["state"] == "cancelled", resp.text
+            assert (await _sim_orders(stack, oid))["orders"][0]["active"] is False
