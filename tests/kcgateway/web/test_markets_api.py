@@ -259,6 +259,15 @@ async def test_spot_cancel_all_for_a_symbol(tmp_path: Path) -> None:
         assert {o["state"] for o in resp.json()} == {"cancelled"}
         for oid in ("s1", "s2"):
             assert (await _sim_orders(stack, oid))["orders"][0]["active"] is False
+        # classic spot fills
+        resp = await stack.http.post(
+            "/v1/orders",
+            json=order_body("main", type="market", price=None, size=None, funds="100"),
+            headers=h,
+        )
+        assert resp.status_code == 201, resp.text
+        fills = (await stack.http.get("/v1/fills?account=main&symbol=BTC-USDT", headers=h)).json()
+        assert fills and {f["orderId"] for f in fills} == {resp.json()["exchangeOrderId"]}
 
 
 async def test_idempotency_key_per_market(tmp_path: Path) -> None:
