@@ -68,6 +68,8 @@ class _Shape(Protocol):
     @property
     def time_in_force(self) -> str | None: ...
     @property
+    def price(self) -> Decimal | None: ...
+    @property
     def terms(self) -> MarketTerms: ...
 
 
@@ -105,6 +107,21 @@ def _check_futures(req: _Shape) -> None:
         raise ValidationError("autoBorrow and autoRepay are margin terms", field="market")
     if req.time_in_force is not None and req.time_in_force not in FUTURES_TIME_IN_FORCE:
         raise ValidationError("futures timeInForce is GTC or IOC", field="timeInForce")
+
+
+def futures_notional(req: _Shape, contract: m.FuturesContract) -> Decimal | None:
+    """A futures order's value in the quote currency, from its contract. Pure.
+
+    Linear contracts: price x lots x multiplier (None for a market order: no price yet);
+    inverse contracts (negative multiplier, one lot = that many quote units): lots x |multiplier|.
+    """
+    if req.size is None:
+        return None
+    if contract.is_inverse:
+        return req.size * abs(contract.multiplier)
+    if req.price is None:
+        return None
+    return req.price * req.size * contract.multiplier
 
 
 def terms_of(row: OrderIntent) -> MarketTerms:

@@ -37,6 +37,7 @@ from kcgateway.errors import AuthError, KcgatewayError, Rejected, ValidationErro
 from kcgateway.exchange.services.base import check_client_oid
 from kcgateway.gateway.audit import AuditAction, record
 from kcgateway.gateway.markets import (
+    FUTURES,
     SPOT,
     SPOT_TERMS,
     MarketTerms,
@@ -44,6 +45,7 @@ from kcgateway.gateway.markets import (
     cancel_intent,
     cancel_symbol,
     check_terms,
+    futures_notional,
     place_intent,
     resolve_intent,
     terms_of,
@@ -188,13 +190,16 @@ def notional(req: OrderRequest) -> Decimal | None:
     return None
 
 
-def risk_check(req: OrderRequest, max_notional: Decimal) -> str | None:
+def risk_check(
+    req: OrderRequest, max_notional: Decimal, known: Decimal | None = None
+) -> str | None:
     """PLACEHOLDER risk check (``risk_ok``): a reason to refuse, or None. Pure.
 
     Only a maximum notional per order; a market order by size has no known notional here and
-    passes. The risk engine of SECURITY.md section 4 replaces this.
+    passes. ``known`` is a notional worked out elsewhere (futures: lots times the contract's
+    multiplier). The risk engine of SECURITY.md section 4 replaces this.
     """
-    amount = notional(req)
+    amount = known if known is not None else notional(req)
     if amount is not None and amount > max_notional:
         return f"notional {amount} exceeds the per-order maximum {max_notional}"
     return None
@@ -250,12 +255,21 @@ class OrderRouter:
         """Validate, check risk, persist the intent, send it once, record the outcome."""
         validate(req)
         check_terms(req)
-        reason = risk_check(req, self.max_notional)
+        reason = risk_check(req, self.max_notional, await self._futures_notional(tenant_id, req))
         if reason is not None:
             raise RiskRejected(reason)
         intent = await self._persist(tenant_id, actor, req)
         await self._send(intent, actor, req.time_in_force)
         return await self._view(intent.id)
+
+    async def _futures_notional(self, tenant_id: str, req: OrderRequest) -> Decimal | None:
+        """A futures order's quote value from its contract (None for other markets)."""
+        if req.terms.market != FUTURES:
+            return None
+        async with self._db.read() as session:
+            account = await owned_account(session, tenant_id, req.account)
+        venue = await self._venues.for_account(account.id)
+        return futures_notional(req, await venue.client.futures.contract(req.symbol))
 
     async def _persist(self, tenant_id: str, actor: str, req: OrderRequest) -> OrderIntent:
         client_oid = check_client_oid(req.client_oid)

@@ -1,4 +1,4 @@
-"""The market terms checks (pure) and the migration's defaults for existing rows."""
+"""The market terms checks and the futures notional (pure)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,16 @@ from decimal import Decimal
 import pytest
 
 from kcgateway.errors import ValidationError
-from kcgateway.gateway.markets import FUTURES, MARGIN, MarketTerms, check_terms, trade_type
+from kcgateway.gateway.markets import (
+    FUTURES,
+    MARGIN,
+    MarketTerms,
+    check_terms,
+    futures_notional,
+    trade_type,
+)
 from kcgateway.gateway.orders import OrderRequest
+from kcgateway.kucoin import models as m
 
 
 def _req(terms: MarketTerms, **over: object) -> OrderRequest:
@@ -72,3 +80,26 @@ def test_trade_types() -> None:
     assert trade_type("cross") == "MARGIN_TRADE"
     assert trade_type("isolated") == "MARGIN_ISOLATED_TRADE"
     assert trade_type(None) == "MARGIN_TRADE"
+
+
+def _contract(multiplier: str, *, inverse: bool = False) -> m.FuturesContract:
+    return m.FuturesContract(
+        symbol="XBTUSDM" if inverse else "XBTUSDTM",
+        base_currency="XBT",
+        quote_currency="USD" if inverse else "USDT",
+        settle_currency="XBT" if inverse else "USDT",
+        lot_size=Decimal(1),
+        tick_size=Decimal("0.1"),
+        multiplier=Decimal(multiplier),
+        is_inverse=inverse,
+    )
+
+
+def test_futures_notional_uses_the_contract() -> None:
+    linear = _contract("0.001")
+    assert futures_notional(_req(MarketTerms(FUTURES), size=Decimal(3)), linear) == Decimal(180)
+    market = _req(MarketTerms(FUTURES), order_type="market", price=None)
+    assert futures_notional(market, linear) is None, "no price, no notional"
+    inverse = _contract("-1", inverse=True)
+    assert futures_notional(_req(MarketTerms(FUTURES), size=Decimal(50)), inverse) == 50
+    assert futures_notional(_req(MarketTerms(FUTURES), size=None), linear) is None

@@ -372,3 +372,22 @@ async def test_strays_are_adopted_into_their_own_market(tmp_path: Path) -> None:
             resp = await stack.http.delete(f"{MARKETS[market][0]}/{rogue[0]['id']}", headers=h)
             assert resp.status_code == 200 and resp.json()["state"] == "cancelled", resp.text
             assert (await _sim_orders(stack, oid))["orders"][0]["active"] is False
+
+
+async def test_futures_risk_check_counts_the_contract_value(tmp_path: Path) -> None:
+    async with gateway_stack(tmp_path, max_notional="100") as stack:
+        tenant = await _tenant(stack, "t1")
+        h = auth(tenant.admin_key)
+        # XBTUSDTM: one lot is 0.001 XBT, so 1 lot at 60000 is worth 60 USDT, 2 lots 120
+        resp = await stack.http.post("/v1/futures/orders", json=futures_body("main"), headers=h)
+        assert resp.status_code == 201, resp.text
+        resp = await stack.http.post(
+            "/v1/futures/orders", json=futures_body("main", size=2), headers=h
+        )
+        assert resp.status_code == 422 and resp.json()["error"] == "risk_rejected", resp.text
+        resp = await stack.http.post(
+            "/v1/futures/orders", json=futures_body("main", symbol="NOPEUSDTM"), headers=h
+        )
+        assert resp.status_code == 422 and resp.json()["exchangeCode"] == "900001", resp.text
+        listed = (await stack.http.get("/v1/futures/orders", headers=h)).json()
+        assert len(listed) == 1, "refused orders are not stored"
