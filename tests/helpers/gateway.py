@@ -108,6 +108,20 @@ def order_body(account: str, **over: Any) -> dict[str, Any]:
     return body
 
 
+def futures_body(account: str, **over: Any) -> dict[str, Any]:
+    body = {
+        "account": account,
+        "symbol": "XBTUSDTM",
+        "side": "buy",
+        "type": "limit",
+        "price": "60000",
+        "size": 1,
+        "leverage": "5",
+    }
+    body.update(over)
+    return body
+
+
 @asynccontextmanager
 async def gateway_stack(
     tmp_path: Path,

@@ -36,13 +36,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kcgateway.errors import AuthError, KcgatewayError, Rejected, ValidationError
 from kcgateway.exchange.services.base import check_client_oid
 from kcgateway.gateway.audit import AuditAction, record
-from kcgateway.gateway.venue import (
-    AccountNotConnected,
-    ActiveOrder,
-    ExchangeOrder,
-    Venues,
-    spot_order,
+from kcgateway.gateway.markets import (
+    FUTURES,
+    SPOT,
+    SPOT_TERMS,
+    MarketTerms,
+    active_orders,
+    cancel_intent,
+    cancel_symbol,
+    check_terms,
+    futures_notional,
+    place_intent,
+    resolve_intent,
+    terms_of,
 )
+from kcgateway.gateway.venue import AccountNotConnected, ActiveOrder, ExchangeOrder, Venues
 from kcgateway.store.database import Database
 from kcgateway.store.ledger import DuplicateIntent, NewIntent, OrderIntentRepository
 from kcgateway.store.tables import ExchangeAccount, OrderIntent
@@ -106,6 +114,7 @@ class OrderRequest:
     funds: Decimal | None = None
     client_oid: str | None = None
     time_in_force: str | None = None
+    terms: MarketTerms = SPOT_TERMS
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +134,7 @@ class IntentView:
     exchange_order_id: str | None
     created_at: datetime
     updated_at: datetime
+    terms: MarketTerms = SPOT_TERMS
 
 
 def view(row: OrderIntent) -> IntentView:
@@ -143,6 +153,7 @@ def view(row: OrderIntent) -> IntentView:
         row.exchange_order_id,
         row.created_at,
         row.updated_at,
+        terms_of(row),
     )
 
 
@@ -179,13 +190,16 @@ def notional(req: OrderRequest) -> Decimal | None:
     return None
 
 
-def risk_check(req: OrderRequest, max_notional: Decimal) -> str | None:
+def risk_check(
+    req: OrderRequest, max_notional: Decimal, known: Decimal | None = None
+) -> str | None:
     """PLACEHOLDER risk check (``risk_ok``): a reason to refuse, or None. Pure.
 
     Only a maximum notional per order; a market order by size has no known notional here and
-    passes. The risk engine of SECURITY.md section 4 replaces this.
+    passes. ``known`` is a notional worked out elsewhere (futures: lots times the contract's
+    multiplier). The risk engine of SECURITY.md section 4 replaces this.
     """
-    amount = notional(req)
+    amount = known if known is not None else notional(req)
     if amount is not None and amount > max_notional:
         return f"notional {amount} exceeds the per-order maximum {max_notional}"
     return None
@@ -247,12 +261,22 @@ class OrderRouter:
     async def place(self, tenant_id: str, actor: str, req: OrderRequest) -> IntentView:
         """Validate, check risk, persist the intent, send it once, record the outcome."""
         validate(req)
-        reason = risk_check(req, self.max_notional)
+        check_terms(req)
+        reason = risk_check(req, self.max_notional, await self._futures_notional(tenant_id, req))
         if reason is not None:
             raise RiskRejected(reason)
         intent = await self._persist(tenant_id, actor, req)
         await self._send(intent, actor, req.time_in_force)
         return await self._view(intent.id)
+
+    async def _futures_notional(self, tenant_id: str, req: OrderRequest) -> Decimal | None:
+        """A futures order's quote value from its contract (None for other markets)."""
+        if req.terms.market != FUTURES:
+            return None
+        async with self._db.read() as session:
+            account = await owned_account(session, tenant_id, req.account)
+        venue = await self._venues.for_account(account.id)
+        return futures_notional(req, await venue.client.futures.contract(req.symbol))
 
     async def _persist(self, tenant_id: str, actor: str, req: OrderRequest) -> OrderIntent:
         client_oid = check_client_oid(req.client_oid)
@@ -260,9 +284,12 @@ class OrderRouter:
         async with self._db.write() as session:
             account = await owned_account(session, tenant_id, req.account)
             repo = OrderIntentRepository(session)
+            t = req.terms
             new = NewIntent(
                 account.id, client_oid, req.symbol, req.side, req.order_type,
-                req.price, req.size, req.funds,
+                req.price, req.size, req.funds, market=t.market, margin_mode=t.margin_mode,
+                leverage=t.leverage, reduce_only=t.reduce_only, close_order=t.close_order,
+                auto_borrow=t.auto_borrow, auto_repay=t.auto_repay,
             )  # fmt: skip
             try:
                 intent_id = await repo.add(new, now=now)
@@ -282,13 +309,8 @@ class OrderRouter:
 
     async def _send(self, intent: OrderIntent, actor: str, time_in_force: str | None) -> None:
         venue = await self._venues.for_account(intent.account_id)
-        order = spot_order(
-            client_oid=intent.client_oid, symbol=intent.symbol, side=intent.side,
-            order_type=intent.order_type, price=intent.price, size=intent.size,
-            funds=intent.funds, time_in_force=time_in_force,
-        )  # fmt: skip
         try:
-            placed = await venue.place(order)
+            placed = await place_intent(venue, intent, time_in_force)
         except (Rejected, AuthError, ValidationError) as exc:
             await self._move(intent, S.SENT, S.REJECTED, actor=actor, reason=_code(exc))
         except Exception as exc:  # unsure whether it exists: reconcile, never resend
@@ -370,7 +392,9 @@ class OrderRouter:
             raise NoSuchObject("order")
         return view(row)
 
-    async def _owned_intent(self, tenant_id: str, intent_id: str) -> OrderIntent:
+    async def _owned_intent(
+        self, tenant_id: str, intent_id: str, market: str | None = None
+    ) -> OrderIntent:
         query = (
             select(OrderIntent)
             .join(ExchangeAccount, ExchangeAccount.id == OrderIntent.account_id)
@@ -378,13 +402,16 @@ class OrderRouter:
         )
         async with self._db.read() as session:
             row = await session.scalar(query)
-        if row is None:
+        if row is None or (market is not None and row.market != market):
             raise NoSuchObject("order")
         return row
 
-    async def get(self, tenant_id: str, intent_id: str) -> IntentView:
-        """One of the tenant's intents, refreshed from the exchange when it may have moved."""
-        row = await self._owned_intent(tenant_id, intent_id)
+    async def get(self, tenant_id: str, intent_id: str, market: str | None = None) -> IntentView:
+        """One of the tenant's intents, refreshed from the exchange when it may have moved.
+
+        ``market`` (spot | margin | futures) limits the lookup to that market's intents.
+        """
+        row = await self._owned_intent(tenant_id, intent_id, market)
         if row.state in (S.ACKED, S.OPEN):
             try:
                 await self._settle(row, actor="gateway")
@@ -392,13 +419,17 @@ class OrderRouter:
                 log.info("order refresh skipped: intent=%s reason=%s", row.id, type(exc).__name__)
         return await self._view(row.id)
 
-    async def by_client_oid(self, tenant_id: str, client_oid: str) -> IntentView:
-        """The tenant's intent with this clientOid (any of its accounts)."""
+    async def by_client_oid(
+        self, tenant_id: str, client_oid: str, market: str | None = None
+    ) -> IntentView:
+        """The tenant's intent with this clientOid (any of its accounts; in ``market`` if given)."""
         query = (
             select(OrderIntent.id)
             .join(ExchangeAccount, ExchangeAccount.id == OrderIntent.account_id)
             .where(OrderIntent.client_oid == client_oid, ExchangeAccount.tenant_id == tenant_id)
         )
+        if market is not None:
+            query = query.where(OrderIntent.market == market)
         async with self._db.read() as session:
             intent_id = await session.scalar(query)
         if intent_id is None:
@@ -412,11 +443,12 @@ class OrderRouter:
         limit: int = 100,
         account: str | None = None,
         states: Sequence[OrderState] = (),
+        market: str | None = None,
     ) -> list[IntentView]:
         """The tenant's intents, newest first.
 
-        Optionally of one account (id or name; NoSuchObject when it is not the tenant's) and in
-        the given states only.
+        Optionally of one account (id or name; NoSuchObject when it is not the tenant's), in the
+        given states only, and of ``market`` only.
         """
         query = (
             select(OrderIntent)
@@ -427,15 +459,23 @@ class OrderRouter:
         )
         if states:
             query = query.where(OrderIntent.state.in_(states))
+        if market is not None:
+            query = query.where(OrderIntent.market == market)
         async with self._db.read() as session:
             if account is not None:
                 owned = await owned_account(session, tenant_id, account, include_removed=True)
                 query = query.where(OrderIntent.account_id == owned.id)
             return [view(r) for r in (await session.scalars(query)).all()]
 
-    async def cancel(self, tenant_id: str, intent_id: str, actor: str) -> IntentView:
-        """Ask the exchange to cancel (by clientOid), then record what it says."""
-        row = await self._owned_intent(tenant_id, intent_id)
+    async def cancel(
+        self, tenant_id: str, intent_id: str, actor: str, market: str | None = SPOT
+    ) -> IntentView:
+        """Ask the exchange to cancel (by clientOid), then record what it says.
+
+        Only an intent of ``market`` (spot by default: the spot routes' trade:spot scope must
+        not cancel margin or futures orders); ``None`` accepts any market.
+        """
+        row = await self._owned_intent(tenant_id, intent_id, market)
         if row.state not in (S.ACKED, S.OPEN):
             raise NotCancellable(row.state)
         async with self._db.write() as session:
@@ -444,9 +484,44 @@ class OrderRouter:
                 now=self._now(), tenant_id=tenant_id, detail={"client_oid": row.client_oid},
             )  # fmt: skip
         venue = await self._venues.for_account(row.account_id)
-        await venue.cancel(row.client_oid, row.symbol)
+        await cancel_intent(venue, row)
         await self._settle(row, actor=actor)
         return await self._view(row.id)
+
+    async def cancel_symbol(
+        self, tenant_id: str, account: str, symbol: str, actor: str, market: str = SPOT
+    ) -> Sequence[IntentView]:
+        """Cancel every open order of the account on ``symbol`` in ``market`` at the exchange.
+
+        One exchange call (cancel-all for the symbol, which also reaches orders no intent
+        knows), one audit record, then each of the account's acked/open intents on the symbol
+        is settled by clientOid. Returns those intents as they stand afterwards.
+        """
+        async with self._db.write() as session:
+            row = await owned_account(session, tenant_id, account)
+            await record(
+                session, AuditAction.ORDER_CANCEL, actor=actor, subject=row.id,
+                now=self._now(), tenant_id=tenant_id,
+                detail={"symbol": symbol, "market": market, "all": True},
+            )  # fmt: skip
+        venue = await self._venues.for_account(row.id)
+        await cancel_symbol(venue, market, symbol)
+        query = select(OrderIntent).where(
+            OrderIntent.account_id == row.id,
+            OrderIntent.market == market,
+            OrderIntent.symbol == symbol,
+            OrderIntent.state.in_([S.ACKED, S.OPEN]),
+        )
+        async with self._db.read() as session:
+            intents = (await session.scalars(query)).all()
+        for intent in intents:
+            try:
+                await self._settle(intent, actor=actor)
+            except KcgatewayError as exc:  # the reconciler settles it later
+                log.info(
+                    "cancel settle deferred: intent=%s reason=%s", intent.id, type(exc).__name__
+                )
+        return [await self._view(intent.id) for intent in intents]
 
     async def adopt_strays(self, account_id: str) -> Sequence[str]:
         """Record exchange orders this account has that no intent knows, and raise an alert.
@@ -456,18 +531,20 @@ class OrderRouter:
         ``order.adopted`` and logged at WARNING. Returns the adopted clientOids.
         """
         async with self._db.read() as session:
-            query = select(OrderIntent.symbol, OrderIntent.client_oid).where(
+            query = select(OrderIntent.symbol, OrderIntent.client_oid, OrderIntent.market).where(
                 OrderIntent.account_id == account_id
             )
             rows = (await session.execute(query)).all()
-        known = {oid for _, oid in rows}
-        symbols = sorted({sym for sym, _ in rows})
+        known = {oid for _, oid, _ in rows}
         venue = await self._venues.for_account(account_id)
         adopted: list[str] = []
-        for order in await venue.active(symbols):
-            oid = order.client_oid or f"adopted-{order.order_id}"[:40]
-            if oid not in known and await self._adopt(account_id, oid, order):
-                adopted.append(oid)
+        for market in sorted({mk for _, _, mk in rows}):  # each market the account trades
+            symbols = sorted({sym for sym, _, mk in rows if mk == market})
+            for order in await active_orders(venue, market, symbols):
+                oid = order.client_oid or f"adopted-{order.order_id}"[:40]
+                if oid not in known and await self._adopt(account_id, oid, order, market):
+                    adopted.append(oid)
+                    known.add(oid)
         return adopted
 
     async def adopt_all(self) -> int:
@@ -484,14 +561,16 @@ class OrderRouter:
                 )
         return adopted
 
-    async def _adopt(self, account_id: str, client_oid: str, order: ActiveOrder) -> bool:
+    async def _adopt(
+        self, account_id: str, client_oid: str, order: ActiveOrder, market: str = SPOT
+    ) -> bool:
         now = self._now()
         log.warning("adopting an exchange order no intent knows: account=%s", account_id)
         async with self._db.write() as session:
             repo = OrderIntentRepository(session)
             new = NewIntent(
                 account_id, client_oid, order.symbol, order.side, order.order_type,
-                order.price, order.size, None, state=S.OPEN,
+                order.price, order.size, None, state=S.OPEN, market=market,
             )  # fmt: skip
             try:
                 intent_id = await repo.add(new, now=now)
@@ -503,7 +582,7 @@ class OrderRouter:
             await record(
                 session, AuditAction.ORDER_ADOPTED, actor="reconciler", subject=intent_id,
                 now=now, detail={"client_oid": client_oid, "exchange_order_id": order.order_id,
-                                 "symbol": order.symbol},
+                                 "symbol": order.symbol, "market": market},
             )  # fmt: skip
         return True
 
@@ -537,7 +616,7 @@ class OrderRouter:
     ) -> bool:
         """Look the clientOid up and move the intent accordingly; True when it is settled."""
         venue = await self._venues.for_account(row.account_id)
-        found = await venue.resolve(row.client_oid, row.symbol)
+        found = await resolve_intent(venue, row)
         if found is None:
             if not allow_not_placed or row.state not in (S.SENT, S.UNKNOWN):
                 return False
@@ -568,4 +647,5 @@ def _intent_detail(row: OrderIntent) -> dict[str, str | None]:
         "price": text(row.price),
         "size": text(row.size),
         "funds": text(row.funds),
+        "market": row.market,
     }

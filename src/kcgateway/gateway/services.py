@@ -18,6 +18,7 @@ from kcgateway.gateway.books import BookService
 from kcgateway.gateway.events import OrderEvents
 from kcgateway.gateway.idempotency import Idempotency
 from kcgateway.gateway.keys import KeyService
+from kcgateway.gateway.market_reads import AccountReads
 from kcgateway.gateway.orders import OrderRouter, owned_account
 from kcgateway.gateway.stream_counts import StreamCounts
 from kcgateway.gateway.venue import Venues
@@ -58,6 +59,11 @@ class GatewayServices:
             row = await owned_account(session, tenant_id, account)
         venue = await self.venues.for_account(row.id)
         return await venue.balances()
+
+    @property
+    def reads(self) -> AccountReads:
+        """Fills, margin and futures balances, positions and contracts (read-only)."""
+        return AccountReads(self.db, self.venues, self.market)
 
     async def symbols(self) -> list[m.Symbol]:
         """The exchange's spot symbols (public data)."""

@@ -135,6 +135,7 @@ _TABLE: dict[str, CodeSpec] = {
     "126048": _spec(AccountRestricted, "HF: master account authentication required"),
     "400760": _spec(InvalidParameter, "order price outside the allowed range"),
     # --- futures ---
+    "100001": _spec(OrderNotFound, "futures: the order does not exist"),
     "300000": _spec(Rejected, "futures: order or position request refused"),
     "300003": _spec(InsufficientFunds, "futures: balance insufficient"),
     "300009": _spec(Rejected, "futures: no open position to close"),

@@ -38,6 +38,13 @@ class NewIntent:
     size: Decimal | None = None
     funds: Decimal | None = None
     state: OrderState = OrderState.PERSISTED
+    market: str = "spot"
+    margin_mode: str | None = None
+    leverage: Decimal | None = None
+    reduce_only: bool = False
+    close_order: bool = False
+    auto_borrow: bool = False
+    auto_repay: bool = False
 
 
 class DuplicateIntent(Exception):
@@ -63,6 +70,13 @@ class OrderIntentRepository:
             size=intent.size,
             funds=intent.funds,
             state=intent.state,
+            market=intent.market,
+            margin_mode=intent.margin_mode,
+            leverage=intent.leverage,
+            reduce_only=intent.reduce_only,
+            close_order=intent.close_order,
+            auto_borrow=intent.auto_borrow,
+            auto_repay=intent.auto_repay,
             created_at=now,
             updated_at=now,
         )

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -156,6 +157,14 @@ class OrderIntent(Base):
     exchange_order_id: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # which product the intent trades (spot | margin | futures) and that product's terms
+    market: Mapped[str] = mapped_column(String(8), default="spot", server_default="spot")
+    margin_mode: Mapped[str | None] = mapped_column(String(16))
+    leverage: Mapped[Decimal | None] = mapped_column(Money())
+    reduce_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    close_order: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    auto_borrow: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    auto_repay: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
 
 class AuditRecord(Base):

@@ -24,7 +24,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from kcgateway.gateway.services import GatewayServices
 from kcgateway.store.types import OrderState
-from kcgateway.web import admin, books, errors, routes
+from kcgateway.web import admin, books, errors, futures, margin, routes, spot_more
 from kcgateway.web.auth import PUBLIC, services_of
 
 _PUBLIC = [Depends(PUBLIC)]
@@ -120,6 +120,8 @@ def _mount(app: FastAPI, router: APIRouter) -> None:
             route.endpoint,
             methods=sorted(route.methods or ()),
             status_code=route.status_code,
+            response_model=route.response_model,
+            responses=route.responses,
         )
 
 
@@ -137,7 +139,11 @@ def create_app(services: GatewayServices) -> FastAPI:
     app.state.metrics = metrics
     app.add_middleware(CountRequests, metrics=metrics)
     errors.install(app)
-    for router in (routes.router, admin.router, books.router):
+    routers = (
+        routes.router, admin.router, spot_more.router, margin.router, futures.router,
+        books.router,
+    )  # fmt: skip
+    for router in routers:
         _mount(app, router)
     _add_public_routes(app, metrics)
     return app

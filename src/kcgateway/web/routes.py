@@ -2,64 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
-from kcgateway.gateway.idempotency import MAX_KEY_LEN, Reply, request_hash
-from kcgateway.gateway.keys import Principal
-from kcgateway.gateway.orders import (
-    ClientOidTaken,
-    IntentView,
-    OrderRequest,
-    idempotent_client_oid,
-)
-from kcgateway.gateway.services import GatewayServices
-from kcgateway.store.types import OrderState
 from kcgateway.web.auth import Reader, Trader, services_of
-from kcgateway.web.errors import describe
+from kcgateway.web.placing import IdempotencyKey, place_keyed
 from kcgateway.web.schemas import OrderBody, balance_json, intent_json, symbol_json
 
 router = APIRouter(prefix="/v1")
-_JSON = "application/json"
-IdempotencyKey = Annotated[str | None, Header(alias="Idempotency-Key", max_length=MAX_KEY_LEN)]
-
-
-def _status(view: IntentView) -> int:
-    if view.state in (OrderState.REJECTED, OrderState.NOT_PLACED):
-        return 422
-    if view.state in (OrderState.UNKNOWN, OrderState.SENT, OrderState.PERSISTED):
-        return 202
-    return 201
-
-
-def _reply_of(view: IntentView, status: int | None = None) -> Reply:
-    body = json.dumps(intent_json(view), separators=(",", ":"))
-    return Reply(status or _status(view), body)
-
-
-async def _place(
-    services: GatewayServices, principal: Principal, req: OrderRequest, *, keyed: bool
-) -> Reply:
-    """Place and turn every expected failure into a reply (so it can be stored and replayed)."""
-    try:
-        view = await services.orders.place(principal.tenant_id, principal.key_id, req)
-    except ClientOidTaken as exc:
-        if keyed:  # a concurrent retry of the same Idempotency-Key: answer with that intent
-            return _reply_of(await services.orders.get(principal.tenant_id, exc.intent_id), 200)
-        return _described(exc)
-    except Exception as exc:
-        if describe(exc) is None:
-            raise
-        return _described(exc)
-    return _reply_of(view)
-
-
-def _described(exc: BaseException) -> Reply:
-    described = describe(exc)
-    assert described is not None  # noqa: S101 - callers checked
-    return Reply(*described)
 
 
 @router.post("/orders", status_code=201)
@@ -67,22 +18,15 @@ async def place_order(
     body: OrderBody, request: Request, principal: Trader, idempotency_key: IdempotencyKey = None
 ) -> Response:
     """Place a spot order (HF or classic by the account's mode). Exactly once per intent."""
-    services = services_of(request)
-    if idempotency_key is None:
-        reply = await _place(services, principal, body.to_request(), keyed=False)
-        return Response(reply.body, status_code=reply.status, media_type=_JSON)
-    oid = body.client_oid or idempotent_client_oid(
-        principal.tenant_id, body.account, idempotency_key
-    )
-    fingerprint = request_hash("POST", "/v1/orders", await request.body())
-    reply = await services.idempotency.run(
-        f"{principal.tenant_id}:POST /v1/orders",
+    return await place_keyed(
+        request,
+        principal,
         idempotency_key,
-        fingerprint,
-        lambda: _place(services, principal, body.to_request(oid), keyed=True),
+        account=body.account,
+        client_oid=body.client_oid,
+        build=body.to_request,
+        render=intent_json,
     )
-    headers = {"Idempotent-Replayed": "true"} if reply.replayed else {}
-    return Response(reply.body, status_code=reply.status, media_type=_JSON, headers=headers)
 
 
 @router.get("/orders")
@@ -90,14 +34,14 @@ async def list_orders(
     request: Request, principal: Reader, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[dict[str, Any]]:
     """The tenant's order intents, newest first."""
-    views = await services_of(request).orders.list(principal.tenant_id, limit=limit)
+    views = await services_of(request).orders.list(principal.tenant_id, limit=limit, market="spot")
     return [intent_json(v) for v in views]
 
 
 @router.get("/orders/{order_id}")
 async def get_order(order_id: str, request: Request, principal: Reader) -> dict[str, Any]:
     """One intent (refreshed from the exchange while it may still change)."""
-    return intent_json(await services_of(request).orders.get(principal.tenant_id, order_id))
+    return intent_json(await services_of(request).orders.get(principal.tenant_id, order_id, "spot"))
 
 
 @router.delete("/orders/{order_id}")
@@ -113,7 +57,7 @@ async def cancel_by_client_oid(
 ) -> dict[str, Any]:
     """Cancel by clientOid."""
     orders = services_of(request).orders
-    view = await orders.by_client_oid(principal.tenant_id, client_oid)
+    view = await orders.by_client_oid(principal.tenant_id, client_oid, "spot")
     return intent_json(await orders.cancel(principal.tenant_id, view.id, principal.key_id))
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from kucoin_sim.auth import Permission
-from kucoin_sim.engine import AccountType, SymbolSpec
+from kucoin_sim.engine import AccountType, Order, SymbolSpec
 from kucoin_sim.ratelimit import Pool
 from kucoin_sim.rest import views
 from kucoin_sim.rest.orders import engine_call, parse_order, place, validate_only
 from kucoin_sim.rest.params import ApiError
 from kucoin_sim.rest.routing import Call, RouteTable
+from kucoin_sim.rest.spot_classic import filters
+from kucoin_sim.rest.spot_hf import cursor_page
 
 routes = RouteTable()
 GENERAL, MARGIN = Permission.GENERAL, Permission.MARGIN
@@ -133,3 +135,114 @@ def cancel_margin_order(call: Call) -> object:
         lambda: call.state.exchange.cancel(call.uid, order_id, call.now_ms, AccountType.MARGIN)
     )
     return {"orderId": order_id}
+
+
+# --- HF margin order queries and cancels (mirror HF spot, restricted to the margin account).
+# Cross and isolated margin share the one simulated margin account: ``tradeType``
+# (MARGIN_TRADE | MARGIN_ISOLATED_TRADE) is checked but both list the same orders.
+
+_TRADE_TYPES = ["MARGIN_TRADE", "MARGIN_ISOLATED_TRADE"]
+
+
+def _symbol(call: Call) -> str:
+    return call.query.req("symbol", max_len=32)
+
+
+def _trade_type(call: Call) -> str:
+    return call.query.pick("tradeType", _TRADE_TYPES, "MARGIN_TRADE")
+
+
+def _margin_only(order: Order | None) -> Order:
+    if order is None or order.account_type is not AccountType.MARGIN:
+        raise ApiError("126043", "order not exist.")
+    return order
+
+
+@routes.add(
+    "DELETE",
+    "/api/v3/hf/margin/orders/client-order/{clientOid}",
+    pool=Pool.SPOT,
+    weight=5,
+    permission=MARGIN,
+)
+def cancel_margin_by_client_oid(call: Call) -> object:
+    """Cancel a margin order by clientOid (``symbol`` required) -> ``{clientOid}``."""
+    _symbol(call)
+    client_oid = call.path("clientOid")
+    _margin_only(call.state.exchange.get_by_client_oid(call.uid, client_oid))
+    engine_call(
+        lambda: call.state.exchange.cancel_by_client_oid(
+            call.uid, client_oid, call.now_ms, AccountType.MARGIN
+        )
+    )
+    return {"clientOid": client_oid}
+
+
+@routes.add("DELETE", "/api/v3/hf/margin/orders", pool=Pool.SPOT, weight=10, permission=MARGIN)
+def cancel_margin_symbol(call: Call) -> object:
+    """Cancel every margin order of one symbol (``symbol``, ``tradeType``) -> ``"success"``."""
+    symbol = _symbol(call)
+    _trade_type(call)
+    call.state.exchange.cancel_all(call.uid, symbol, AccountType.MARGIN, call.now_ms, stop=False)
+    return "success"
+
+
+@routes.add("GET", "/api/v3/hf/margin/orders/active", pool=Pool.SPOT, weight=4, permission=GENERAL)
+def active_margin_orders(call: Call) -> object:
+    """Every active margin order of a symbol (a list)."""
+    symbol = _symbol(call)
+    _trade_type(call)
+    orders = call.state.exchange.orders(
+        call.uid, status="active", symbol=symbol, account_type=AccountType.MARGIN, stop=False
+    )
+    return [views.hf_order(o) for o in orders]
+
+
+@routes.add("GET", "/api/v3/hf/margin/orders/done", pool=Pool.SPOT, weight=10, permission=GENERAL)
+def done_margin_orders(call: Call) -> object:
+    """Done margin orders with cursor pagination -> ``{lastId, items}``."""
+    flt = filters(call)
+    flt["symbol"] = _symbol(call)
+    _trade_type(call)
+    orders = call.state.exchange.orders(
+        call.uid, status="done", account_type=AccountType.MARGIN, stop=False, **flt
+    )
+    page, last_id = cursor_page(orders, lambda o: o.seq, call)
+    return {"lastId": last_id, "items": [views.hf_order(o) for o in page]}
+
+
+@routes.add(
+    "GET",
+    "/api/v3/hf/margin/orders/client-order/{clientOid}",
+    pool=Pool.SPOT,
+    weight=5,
+    permission=GENERAL,
+)
+def get_margin_by_client_oid(call: Call) -> object:
+    """One margin order by clientOid (``symbol`` required)."""
+    _symbol(call)
+    order = call.state.exchange.get_by_client_oid(call.uid, call.path("clientOid"))
+    return views.hf_order(_margin_only(order))
+
+
+@routes.add(
+    "GET", "/api/v3/hf/margin/orders/{orderId}", pool=Pool.SPOT, weight=5, permission=GENERAL
+)
+def get_margin_order(call: Call) -> object:
+    """One margin order by id (``symbol`` required)."""
+    _symbol(call)
+    order = call.state.exchange.get(call.uid, call.path("orderId"))
+    return views.hf_order(_margin_only(order))
+
+
+@routes.add("GET", "/api/v3/hf/margin/fills", pool=Pool.SPOT, weight=5, permission=GENERAL)
+def margin_fills(call: Call) -> object:
+    """Margin fills with cursor pagination -> ``{items, lastId}``."""
+    flt = filters(call)
+    flt["symbol"] = _symbol(call)
+    _trade_type(call)
+    found = call.state.exchange.fills(
+        call.uid, order_id=call.query.text("orderId"), account_type=AccountType.MARGIN, **flt
+    )
+    page, last_id = cursor_page(found, lambda f: int(f.trade_id), call)
+    return {"items": [views.fill(f) for f in page], "lastId": last_id}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from kucoin_sim.auth import Permission
-from kucoin_sim.engine import OrderType, Side
+from kucoin_sim.engine import AccountType, OrderType, Side
 from kucoin_sim.ratelimit import Pool
 from kucoin_sim.rest import views
 from kucoin_sim.rest.orders import (
@@ -122,12 +122,23 @@ def filters(call: Call) -> dict[str, Any]:
     }
 
 
+def trade_type_accounts(call: Call) -> tuple[AccountType, ...]:
+    """The accounts a classic list covers: margin for ``MARGIN_TRADE``, else spot.
+
+    Never futures: futures orders live on the futures host.
+    """
+    if call.query.text("tradeType") in ("MARGIN_TRADE", "MARGIN_ISOLATED_TRADE"):
+        return (AccountType.MARGIN,)
+    return (AccountType.TRADE, AccountType.TRADE_HF)
+
+
 @routes.add("GET", "/api/v1/orders", pool=Pool.SPOT, weight=2, permission=Permission.GENERAL)
 def list_orders(call: Call) -> object:
     """Paginated orders; ``status`` active|done (default done)."""
     status = call.query.choice("status", ["active", "done"], "done")
     page, size = call.query.page(50, 500)
     orders = call.state.exchange.orders(call.uid, status=status, stop=False, **filters(call))
+    orders = [o for o in orders if o.account_type in trade_type_accounts(call)]
     return views.paginate([views.classic_order(o) for o in orders], page, size)
 
 
@@ -169,6 +180,7 @@ def list_fills(call: Call) -> object:
     fills = call.state.exchange.fills(
         call.uid, order_id=call.query.text("orderId"), **filters(call)
     )
+    fills = [f for f in fills if f.account_type in trade_type_accounts(call)]
     return views.paginate([views.fill(f) for f in fills], page, size)
 
 

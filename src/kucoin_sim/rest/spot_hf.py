@@ -204,7 +204,13 @@ def _get(call: Call, order: Order | None) -> object:
 @routes.add("GET", "/api/v1/hf/orders/active", pool=Pool.SPOT, weight=2, permission=GENERAL)
 def active_orders(call: Call) -> object:
     """Every active order of a symbol (a list)."""
-    orders = call.state.exchange.orders(call.uid, status="active", symbol=_symbol(call), stop=False)
+    orders = call.state.exchange.orders(
+        call.uid,
+        status="active",
+        symbol=_symbol(call),
+        stop=False,
+        account_type=AccountType.TRADE_HF,
+    )
     return [views.hf_order(o) for o in orders]
 
 
@@ -214,14 +220,22 @@ def active_orders_page(call: Call) -> object:
     q = call.query
     page = max(1, q.integer("pageNum", 1) or 1)
     size = min(max(q.integer("pageSize", 20) or 20, 1), 100)
-    orders = call.state.exchange.orders(call.uid, status="active", symbol=_symbol(call), stop=False)
+    orders = call.state.exchange.orders(
+        call.uid,
+        status="active",
+        symbol=_symbol(call),
+        stop=False,
+        account_type=AccountType.TRADE_HF,
+    )
     return views.paginate([views.hf_order(o) for o in orders], page, size)
 
 
 @routes.add("GET", "/api/v1/hf/orders/active/symbols", pool=Pool.SPOT, weight=2, permission=SPOT)
 def active_symbols(call: Call) -> object:
     """Symbols with active orders."""
-    orders = call.state.exchange.orders(call.uid, status="active", stop=False)
+    orders = call.state.exchange.orders(
+        call.uid, status="active", stop=False, account_type=AccountType.TRADE_HF
+    )
     return {"symbols": sorted({o.symbol for o in orders})}
 
 
@@ -240,7 +254,9 @@ def done_orders(call: Call) -> object:
     """Done orders with cursor pagination -> ``{lastId, items}``."""
     flt = filters(call)
     flt["symbol"] = _symbol(call)
-    orders = call.state.exchange.orders(call.uid, status="done", stop=False, **flt)
+    orders = call.state.exchange.orders(
+        call.uid, status="done", stop=False, account_type=AccountType.TRADE_HF, **flt
+    )
     page, last_id = cursor_page(orders, lambda o: o.seq, call)
     return {"lastId": last_id, "items": [views.hf_order(o) for o in page]}
 
@@ -268,7 +284,9 @@ def fills(call: Call) -> object:
     """Fills with cursor pagination -> ``{items, lastId}``."""
     flt = filters(call)
     flt["symbol"] = _symbol(call)
-    found = call.state.exchange.fills(call.uid, order_id=call.query.text("orderId"), **flt)
+    found = call.state.exchange.fills(
+        call.uid, order_id=call.query.text("orderId"), account_type=AccountType.TRADE_HF, **flt
+    )
     page, last_id = cursor_page(found, lambda f: int(f.trade_id), call)
     return {"items": [views.fill(f) for f in page], "lastId": last_id}
 

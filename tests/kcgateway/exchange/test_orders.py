@@ -117,6 +117,13 @@ async def test_resolve_400100_only_classic() -> None:
             await client.spot.hf.resolve("c1", SYM)
 
 
+async def test_futures_resolve_treats_100001_as_not_found() -> None:
+    """The futures host answers an unknown clientOid with 100001 ("The order does not exist.")."""
+    ex = _lookup(error_reply("100001", "The order does not exist."))
+    async with ex.client(KEYS) as client:
+        assert await client.futures.resolve("c1") == NotFound("c1")
+
+
 async def test_resolve_placed() -> None:
     ex = Exchange()
     ex.on("GET", "/api/v1/hf/orders/client-order/c1", sample.HF_ORDER)

@@ -16,7 +16,7 @@ from kcgateway.gateway.apikeys import Scope
 from kcgateway.gateway.failures import FailureTracker
 from kcgateway.web.app import create_app
 from kcgateway.web.auth import PUBLIC, ScopeGuard
-from tests.helpers.gateway import Stack, auth, gateway_stack, order_body
+from tests.helpers.gateway import Stack, auth, futures_body, gateway_stack, order_body
 
 PUBLIC_PATHS = {"/healthz", "/readyz", "/metrics", "/openapi.json"}
 
@@ -40,7 +40,38 @@ def routes(account: str) -> list[tuple[str, str, Scope, Any]]:
         ("GET", "/v1/orderbook/nope", Scope.READ, None),
         ("GET", "/v1/futures/orderbook/nope", Scope.READ, None),
         ("DELETE", "/v1/accounts/nope", Scope.ACCOUNTS_MANAGE, None),
+        *_market_routes(account),
     ]
+
+
+def _market_routes(account: str) -> list[tuple[str, str, Scope, Any]]:
+    """Spot extras, margin and futures: writes need the market's trade scope, reads need read."""
+    q = f"account={account}&symbol=BTC-USDT"
+    fq = f"account={account}&symbol=XBTUSDTM"
+    out: list[tuple[str, str, Scope, Any]] = [
+        ("DELETE", f"/v1/orders?{q}", Scope.TRADE_SPOT, None),
+        ("GET", f"/v1/fills?{q}", Scope.READ, None),
+        ("GET", f"/v1/margin/fills?{q}", Scope.READ, None),
+        ("GET", f"/v1/margin/balances?account={account}", Scope.READ, None),
+        ("GET", f"/v1/futures/fills?{fq}", Scope.READ, None),
+        ("GET", f"/v1/futures/positions?account={account}", Scope.READ, None),
+        ("GET", f"/v1/futures/balances?account={account}", Scope.READ, None),
+        ("GET", "/v1/futures/symbols", Scope.READ, None),
+    ]
+    for market, scope, body, query in (
+        ("margin", Scope.TRADE_MARGIN, order_body(account), q),
+        ("futures", Scope.TRADE_FUTURES, futures_body(account), fq),
+    ):
+        base = f"/v1/{market}/orders"
+        out += [
+            ("POST", base, scope, body),
+            ("GET", base, Scope.READ, None),
+            ("GET", f"{base}/nope", Scope.READ, None),
+            ("DELETE", f"{base}/nope", scope, None),
+            ("DELETE", f"{base}/by-client-oid/nope", scope, None),
+            ("DELETE", f"{base}?{query}", scope, None),
+        ]
+    return out
 
 
 def _account_body() -> dict[str, Any]:

@@ -7,7 +7,7 @@
   vault exactly like a credential field (own data key, wrapped by the KEK).
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from alembic import op
 from kcgateway.store.types import UtcDateTime
 
 revision = "0003"
-down_revision: str | None = "0001"
+down_revision: str | None = "0002"
 branch_labels: str | None = None
 depends_on: str | None = None
 

@@ -1,0 +1,41 @@
+"""More spot routes: fills, and cancel every order of an account on one symbol.
+
+In their own module next to :mod:`kcgateway.web.routes` (which other work also edits).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+
+from kcgateway.gateway.markets import SPOT
+from kcgateway.web import market_orders as mo
+from kcgateway.web.auth import Reader, Trader, services_of
+from kcgateway.web.market_schemas import FillOut, OrderOut
+
+router = APIRouter(prefix="/v1")
+Account = Annotated[str, Query(min_length=1, max_length=200, description="account id or name")]
+Symbol = Annotated[str, Query(min_length=3, max_length=40)]
+
+
+@router.delete("/orders")
+async def cancel_spot_symbol(
+    request: Request, principal: Trader, account: Account, symbol: Symbol
+) -> list[OrderOut]:
+    """Cancel every spot order of the account on ``symbol`` (HF or classic by its mode)."""
+    return await mo.cancel_all(request, principal, SPOT, account, symbol)
+
+
+@router.get("/fills")
+async def spot_fills(
+    request: Request,
+    principal: Reader,
+    account: Account,
+    symbol: Symbol,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[FillOut]:
+    """The account's spot fills on ``symbol``, newest first."""
+    reads = services_of(request).reads
+    fills = await reads.spot_fills(principal.tenant_id, account, symbol, limit=limit)
+    return [FillOut.of(f) for f in fills]
