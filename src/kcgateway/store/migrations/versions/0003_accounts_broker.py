@@ -25,8 +25,9 @@ depends_on: str | None = None
 
 def upgrade() -> None:
     """Add the removal time and the broker settings table."""
-    with op.batch_alter_table("exchange_accounts") as batch:
-        batch.add_column(sa.Column("removed_at", UtcDateTime(), nullable=True))
+    # plain ALTER TABLE (SQLite >= 3.35 has ADD/DROP COLUMN): a batch copy would have to drop
+    # exchange_accounts, which the intents and credentials reference
+    op.add_column("exchange_accounts", sa.Column("removed_at", UtcDateTime(), nullable=True))
     op.create_table(
         "broker_settings",
         sa.Column("id", sa.String(36), nullable=False),
@@ -46,5 +47,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     """Drop both (a downgrade forgets the broker settings and which accounts were removed)."""
     op.drop_table("broker_settings")
-    with op.batch_alter_table("exchange_accounts") as batch:
-        batch.drop_column("removed_at")
+    op.drop_column("exchange_accounts", "removed_at")
