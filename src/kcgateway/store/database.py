@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -32,6 +32,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from kcgateway.errors import ConfigError
+from kcgateway.store import inline_sqlite
+from kcgateway.store.inline_sqlite import InlineConnection
 
 DATA_DIR_ENV = "KCGW_DATA_DIR"
 DATABASE_URL_ENV = "KCGW_DATABASE_URL"
@@ -81,7 +83,8 @@ IMMEDIATE = "kcgw_begin_immediate"
 def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    # 0: a busy lock is waited for by InlineConnection (asyncio.sleep), not inside SQLite
+    cursor.execute("PRAGMA busy_timeout=0")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
@@ -101,6 +104,17 @@ def _prepare_sqlite_file(url: URL) -> None:
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         with contextlib.suppress(FileExistsError):  # an existing file keeps its owner's mode
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def _inline_creator(url: URL) -> Callable[[], Awaitable[InlineConnection]]:
+    """Connections that run SQLite on the loop's thread (see :mod:`.inline_sqlite`)."""
+    cargs, cparams = url.get_dialect()().create_connect_args(url)
+    connect = inline_sqlite.connector(*cargs, **cparams)
+
+    async def create() -> InlineConnection:
+        return await InlineConnection(connect, BUSY_TIMEOUT_MS / 1000)
+
+    return create
 
 
 class Database:
@@ -155,7 +169,7 @@ def open_database(url: str | None = None, *, echo: bool = False) -> Database:
     parsed = normalise_url(url or database_url())
     if parsed.get_backend_name() == "sqlite":
         _prepare_sqlite_file(parsed)
-        engine = create_async_engine(parsed, echo=echo)
+        engine = create_async_engine(parsed, echo=echo, async_creator=_inline_creator(parsed))
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
     else:

@@ -173,7 +173,12 @@ class AuditRepository:
         """Append one record chained to the last one. Call inside ``Database.write()``."""
         if self._s.get_bind().dialect.name == "postgresql":
             await self._s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})
-        last = await self._s.scalar(select(AuditRecord.hash).order_by(AuditRecord.seq.desc()))
+        # LIMIT 1: without it the async drivers buffer EVERY hash of the log before .scalar()
+        # picks the first, so each append cost grew with the log (measured: ~15 ms CPU per
+        # order after a few thousand records)
+        last = await self._s.scalar(
+            select(AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)
+        )
         prev = last or GENESIS_HASH
         detail = dict(detail or {})
         rec = AuditRecord(
