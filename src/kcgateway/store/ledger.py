@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, select, text, update
+from sqlalchemy import Table, delete, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -22,6 +23,8 @@ from kcgateway.store.tables import AuditRecord, IdempotencyRecord, OrderIntent
 from kcgateway.store.types import IntentId, OrderState
 
 GENESIS_HASH = "0" * 64
+_INTENTS = cast(Table, OrderIntent.__table__)
+_AUDIT = cast(Table, AuditRecord.__table__)
 _AUDIT_LOCK_KEY = 0x6B636777  # "kcgw": serialises appends on PostgreSQL
 
 
@@ -38,6 +41,24 @@ class NewIntent:
     size: Decimal | None = None
     funds: Decimal | None = None
     state: OrderState = OrderState.PERSISTED
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One audit record to append (see :meth:`AuditRepository.append_many`)."""
+
+    actor: str
+    action: str
+    subject: str
+    detail: dict[str, Any] | None = None
+    tenant_id: str | None = None
+
+
+def _insert_for(session: AsyncSession, table: Any) -> Any:
+    """The dialect's INSERT (it has ``on_conflict_do_nothing``)."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 class DuplicateIntent(Exception):
@@ -74,6 +95,62 @@ class OrderIntentRepository:
                 f"clientOid {intent.client_oid} already used on account {intent.account_id}"
             ) from exc
         return IntentId(row.id)
+
+    async def insert(self, intent: NewIntent, *, now: datetime) -> OrderIntent | None:
+        """Insert in one statement; the stored row, or None if the clientOid is taken.
+
+        The order hot path's form of :meth:`add`: ``INSERT ... ON CONFLICT (account_id,
+        client_oid) DO NOTHING RETURNING ...`` (SQLite 3.35+ and PostgreSQL) needs no
+        SAVEPOINT and no re-read, and returns the values as stored (PostgreSQL's NUMERIC
+        scale included). The returned object is not attached to the session.
+        """
+        values = {
+            "id": new_id(),
+            "account_id": intent.account_id,
+            "client_oid": intent.client_oid,
+            "symbol": intent.symbol,
+            "side": intent.side,
+            "order_type": intent.order_type,
+            "price": intent.price,
+            "size": intent.size,
+            "funds": intent.funds,
+            "state": intent.state,
+            "exchange_order_id": None,
+            "created_at": now,
+            "updated_at": now,
+        }
+        table = _INTENTS
+        statement = _insert_for(self._s, table).values(**values)
+        statement = statement.on_conflict_do_nothing(index_elements=["account_id", "client_oid"])
+        row = (await self._s.execute(statement.returning(*table.c))).first()
+        return None if row is None else OrderIntent(**row._mapping)
+
+    async def move(
+        self,
+        intent_id: str,
+        *,
+        expected: OrderState,
+        new: OrderState,
+        now: datetime,
+        exchange_order_id: str | None = None,
+    ) -> OrderIntent | None:
+        """:meth:`set_state` returning the row as updated (None: it was not in ``expected``).
+
+        One ``UPDATE ... RETURNING`` statement (Core, no ORM session synchronisation); the
+        returned object is not attached to the session.
+        """
+        values: dict[str, Any] = {"state": new, "updated_at": now}
+        if exchange_order_id is not None:
+            values["exchange_order_id"] = exchange_order_id
+        table = _INTENTS
+        statement = (
+            update(table)
+            .where(table.c.id == intent_id, table.c.state == expected)
+            .values(**values)
+            .returning(*table.c)
+        )
+        row = (await self._s.execute(statement)).first()
+        return None if row is None else OrderIntent(**row._mapping)
 
     async def get(self, intent_id: str) -> OrderIntent | None:
         """The intent, if any."""
@@ -194,6 +271,42 @@ class AuditRepository:
         self._s.add(rec)
         await self._s.flush()
         return rec
+
+    async def append_many(self, entries: Sequence[AuditEntry], *, now: datetime) -> str:
+        """Append records chained in order, reading the head once; returns the new head.
+
+        Same chain as calling :meth:`append` for each entry, in one INSERT (Core, no flush).
+        Call inside ``Database.write()``.
+        """
+        if self._s.get_bind().dialect.name == "postgresql":
+            await self._s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})
+        last = await self._s.scalar(
+            select(AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)
+        )
+        prev = last or GENESIS_HASH
+        rows = []
+        for entry in entries:
+            detail = dict(entry.detail or {})
+            digest = audit_hash(
+                prev, tenant_id=entry.tenant_id, actor=entry.actor, action=entry.action,
+                subject=entry.subject, detail=detail, created_at=now,
+            )  # fmt: skip
+            rows.append(
+                {
+                    "tenant_id": entry.tenant_id,
+                    "actor": entry.actor,
+                    "action": entry.action,
+                    "subject": entry.subject,
+                    "detail": detail,
+                    "created_at": now,
+                    "prev_hash": prev,
+                    "hash": digest,
+                }
+            )
+            prev = digest
+        if rows:
+            await self._s.execute(insert(_AUDIT), rows)
+        return prev
 
     async def all(self) -> Sequence[AuditRecord]:
         """Every record, in order."""
