@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kcgateway.errors import AuthError, KcgatewayError, Rejected, ValidationError
@@ -40,10 +40,13 @@ from kcgateway.gateway.venue import ActiveOrder, ExchangeOrder, Venues, spot_ord
 from kcgateway.store.database import Database
 from kcgateway.store.ledger import (
     AuditEntry,
-    AuditRepository,
     DuplicateIntent,
+    Executor,
     NewIntent,
     OrderIntentRepository,
+    append_audit,
+    insert_intent,
+    move_intent,
 )
 from kcgateway.store.tables import ExchangeAccount, OrderIntent
 from kcgateway.store.types import OrderState
@@ -217,15 +220,23 @@ async def owned_account(session: AsyncSession, tenant_id: str, account: str) -> 
     return row
 
 
-async def _owned_account_id(session: AsyncSession, tenant_id: str, account: str) -> str:
-    """:func:`owned_account` in one Core statement (the order hot path): the account's id."""
-    query = select(ExchangeAccount.id, ExchangeAccount.tenant_id).where(
-        or_(
-            ExchangeAccount.id == account,
-            and_(ExchangeAccount.tenant_id == tenant_id, ExchangeAccount.name == account),
-        )
+_ACCOUNTS = ExchangeAccount.__table__.c
+#: prebuilt (a statement object keeps its cache key): the account by id, or by name in a tenant
+_ACCOUNT_BY_ID_OR_NAME = select(_ACCOUNTS.id, _ACCOUNTS.tenant_id).where(
+    or_(
+        _ACCOUNTS.id == bindparam("account", type_=_ACCOUNTS.id.type),
+        and_(
+            _ACCOUNTS.tenant_id == bindparam("tenant_id", type_=_ACCOUNTS.tenant_id.type),
+            _ACCOUNTS.name == bindparam("account", type_=_ACCOUNTS.name.type),
+        ),
     )
-    rows = (await session.execute(query)).all()
+)
+
+
+async def _owned_account_id(ex: Executor, tenant_id: str, account: str) -> str:
+    """:func:`owned_account` in one Core statement (the order hot path): the account's id."""
+    params = {"account": account, "tenant_id": tenant_id}
+    rows = (await ex.execute(_ACCOUNT_BY_ID_OR_NAME, params)).all()
     # as owned_account: a match by id wins (and must be the tenant's), then a match by name
     by_id = [r for r in rows if r.id == account]
     row = by_id[0] if by_id else (rows[0] if rows else None)
@@ -279,21 +290,25 @@ class OrderRouter:
         now = self._now()
         if S.SENT not in TRANSITIONS[S.PERSISTED]:  # pragma: no cover - a table edit guard
             raise ValueError("illegal transition persisted -> sent")
-        async with self._db.write() as session:
-            account_id = await _owned_account_id(session, tenant_id, req.account)
-            repo = OrderIntentRepository(session)
+        async with self._db.write_connection() as conn:
+            account_id = await _owned_account_id(conn, tenant_id, req.account)
             new = NewIntent(
                 account_id, client_oid, req.symbol, req.side, req.order_type,
                 req.price, req.size, req.funds, state=S.SENT,
             )  # fmt: skip
-            row = await repo.insert(new, now=now)
+            row = await insert_intent(conn, new, now=now)
             if row is None:  # this (account, clientOid) is another intent's
-                existing = await repo.by_client_oid(account_id, client_oid)
-                raise ClientOidTaken(existing.id if existing else "")
+                existing = await conn.scalar(
+                    select(OrderIntent.id).where(
+                        OrderIntent.account_id == account_id, OrderIntent.client_oid == client_oid
+                    )
+                )
+                raise ClientOidTaken(existing or "")
             # only the request that inserted the (account, clientOid) row sends it, and it is
             # committed before the call
             sent = {"from": S.PERSISTED.value, "to": S.SENT.value, "client_oid": client_oid}
-            await AuditRepository(session).append_many(
+            await append_audit(
+                conn,
                 [
                     AuditEntry(actor, AuditAction.ORDER_INTENT.value, row.id,
                                _intent_detail(row), tenant_id),
@@ -349,15 +364,15 @@ class OrderRouter:
         reason: str | None = None,
     ) -> OrderIntent | None:
         """:meth:`_move` returning the row as updated (None if someone moved first)."""
-        async with self._db.write() as session:
+        async with self._db.write_connection() as conn:
             return await self._transition(
-                session, intent, expected, new, actor=actor, now=self._now(),
+                conn, intent, expected, new, actor=actor, now=self._now(),
                 exchange_id=exchange_id, reason=reason,
             )  # fmt: skip
 
     @staticmethod
     async def _transition(
-        session: AsyncSession,
+        ex: Executor,
         intent: OrderIntent,
         expected: OrderState,
         new: OrderState,
@@ -369,8 +384,8 @@ class OrderRouter:
     ) -> OrderIntent | None:
         if new not in TRANSITIONS.get(expected, frozenset()):
             raise ValueError(f"illegal transition {expected} -> {new}")
-        moved = await OrderIntentRepository(session).move(
-            intent.id, expected=expected, new=new, now=now, exchange_order_id=exchange_id
+        moved = await move_intent(
+            ex, intent.id, expected=expected, new=new, now=now, exchange_order_id=exchange_id
         )
         if moved is not None:
             detail = {"from": expected.value, "to": new.value, "client_oid": intent.client_oid}
@@ -379,7 +394,7 @@ class OrderRouter:
             if reason:
                 detail["reason"] = reason
             entry = AuditEntry(actor, AuditAction.ORDER_STATE.value, intent.id, detail)
-            await AuditRepository(session).append_many([entry], now=now)
+            await append_audit(ex, [entry], now=now)
         return moved
 
     async def _view(self, intent_id: str) -> IntentView:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -24,7 +25,9 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -93,7 +96,16 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
 
 def _sqlite_begin(conn: Connection) -> None:
     immediate = conn.get_execution_options().get(IMMEDIATE, False)
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    # straight on the DBAPI cursor: exec_driver_sql would build a whole execution context
+    # (and fire its events) for every transaction
+    statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(statement)
+    except sqlite3.Error as exc:  # the same SQLAlchemy error exec_driver_sql would raise
+        raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from None
+    finally:
+        cursor.close()
 
 
 def _prepare_sqlite_file(url: URL) -> None:
@@ -124,6 +136,7 @@ class Database:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         writer = engine.execution_options(**{IMMEDIATE: True}) if self.is_sqlite else engine
+        self._writer = writer
         self._write_sessions = async_sessionmaker(writer, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
@@ -152,6 +165,26 @@ class Database:
             return
         async with self._write_lock, self._write_sessions.begin() as session:
             yield session
+
+    @asynccontextmanager
+    async def read_connection(self) -> AsyncIterator[AsyncConnection]:
+        """:meth:`read` as a bare Core connection (no ORM session: less CPU per call)."""
+        async with self.engine.connect() as conn:
+            yield conn
+
+    @asynccontextmanager
+    async def write_connection(self) -> AsyncIterator[AsyncConnection]:
+        """:meth:`write` as a bare Core connection, for the order hot path.
+
+        Same transaction rules: ``BEGIN IMMEDIATE`` and the in-process write lock on SQLite,
+        committed on success, rolled back on error.
+        """
+        if self._write_lock is None:
+            async with self._writer.begin() as conn:
+                yield conn
+            return
+        async with self._write_lock, self._writer.begin() as conn:
+            yield conn
 
     async def aclose(self) -> None:
         """Close every pooled connection."""

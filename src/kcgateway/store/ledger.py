@@ -13,10 +13,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, select, text, update
+from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from kcgateway.store.repositories import new_id
 from kcgateway.store.tables import AuditRecord, IdempotencyRecord, OrderIntent
@@ -25,6 +25,116 @@ from kcgateway.store.types import IntentId, OrderState
 GENESIS_HASH = "0" * 64
 _INTENTS = cast(Table, OrderIntent.__table__)
 _AUDIT = cast(Table, AuditRecord.__table__)
+Executor = AsyncSession | AsyncConnection
+"""The hot-path statements run on a session or on a bare connection (cheaper per call)."""
+
+# Built once: a statement object caches its own cache key, so executing the same object with
+# new parameters skips rebuilding and re-keying it (measured: a large share of per-statement
+# CPU when a fresh statement was built per call).
+_HEAD = select(_AUDIT.c.hash).order_by(_AUDIT.c.seq.desc()).limit(1)
+_AUDIT_INSERT = insert(_AUDIT)
+_INSERT_INTENT = {
+    name: dialect.insert(_INTENTS)
+    .on_conflict_do_nothing(index_elements=["account_id", "client_oid"])
+    .returning(*_INTENTS.c)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+_MOVE = (
+    update(_INTENTS)
+    .where(
+        _INTENTS.c.id == bindparam("intent_id", type_=_INTENTS.c.id.type),
+        _INTENTS.c.state == bindparam("expected", type_=_INTENTS.c.state.type),
+    )
+    .values(
+        state=bindparam("new_state", type_=_INTENTS.c.state.type),
+        updated_at=bindparam("now", type_=_INTENTS.c.updated_at.type),
+        exchange_order_id=func.coalesce(
+            bindparam("new_exchange_id", type_=_INTENTS.c.exchange_order_id.type),
+            _INTENTS.c.exchange_order_id,
+        ),
+    )
+    .returning(*_INTENTS.c)
+)
+
+
+def _dialect(ex: Executor) -> str:
+    if isinstance(ex, AsyncConnection):
+        return ex.dialect.name
+    return ex.get_bind().dialect.name
+
+
+async def insert_intent(ex: Executor, intent: NewIntent, *, now: datetime) -> OrderIntent | None:
+    """See :meth:`OrderIntentRepository.insert`."""
+    values = {
+        "id": new_id(),
+        "account_id": intent.account_id,
+        "client_oid": intent.client_oid,
+        "symbol": intent.symbol,
+        "side": intent.side,
+        "order_type": intent.order_type,
+        "price": intent.price,
+        "size": intent.size,
+        "funds": intent.funds,
+        "state": intent.state,
+        "exchange_order_id": None,
+        "created_at": now,
+        "updated_at": now,
+    }
+    row = (await ex.execute(_INSERT_INTENT[_dialect(ex)], values)).first()
+    return None if row is None else OrderIntent(**row._mapping)
+
+
+async def move_intent(
+    ex: Executor,
+    intent_id: str,
+    *,
+    expected: OrderState,
+    new: OrderState,
+    now: datetime,
+    exchange_order_id: str | None = None,
+) -> OrderIntent | None:
+    """See :meth:`OrderIntentRepository.move` (a None exchange id keeps the stored one)."""
+    params = {
+        "intent_id": intent_id,
+        "expected": expected,
+        "new_state": new,
+        "now": now,
+        "new_exchange_id": exchange_order_id,
+    }
+    row = (await ex.execute(_MOVE, params)).first()
+    return None if row is None else OrderIntent(**row._mapping)
+
+
+async def append_audit(ex: Executor, entries: Sequence[AuditEntry], *, now: datetime) -> str:
+    """See :meth:`AuditRepository.append_many`."""
+    if _dialect(ex) == "postgresql":
+        await ex.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})
+    prev = (await ex.scalar(_HEAD)) or GENESIS_HASH
+    rows = []
+    for entry in entries:
+        detail = dict(entry.detail or {})
+        digest = audit_hash(
+            prev, tenant_id=entry.tenant_id, actor=entry.actor, action=entry.action,
+            subject=entry.subject, detail=detail, created_at=now,
+        )  # fmt: skip
+        rows.append(
+            {
+                "tenant_id": entry.tenant_id,
+                "actor": entry.actor,
+                "action": entry.action,
+                "subject": entry.subject,
+                "detail": detail,
+                "created_at": now,
+                "prev_hash": prev,
+                "hash": digest,
+            }
+        )
+        prev = digest
+    if rows:
+        await ex.execute(_AUDIT_INSERT, rows)
+    return str(prev)
+
+
 _AUDIT_LOCK_KEY = 0x6B636777  # "kcgw": serialises appends on PostgreSQL
 
 
@@ -52,13 +162,6 @@ class AuditEntry:
     subject: str
     detail: dict[str, Any] | None = None
     tenant_id: str | None = None
-
-
-def _insert_for(session: AsyncSession, table: Any) -> Any:
-    """The dialect's INSERT (it has ``on_conflict_do_nothing``)."""
-    if session.get_bind().dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
 
 
 class DuplicateIntent(Exception):
@@ -104,26 +207,7 @@ class OrderIntentRepository:
         SAVEPOINT and no re-read, and returns the values as stored (PostgreSQL's NUMERIC
         scale included). The returned object is not attached to the session.
         """
-        values = {
-            "id": new_id(),
-            "account_id": intent.account_id,
-            "client_oid": intent.client_oid,
-            "symbol": intent.symbol,
-            "side": intent.side,
-            "order_type": intent.order_type,
-            "price": intent.price,
-            "size": intent.size,
-            "funds": intent.funds,
-            "state": intent.state,
-            "exchange_order_id": None,
-            "created_at": now,
-            "updated_at": now,
-        }
-        table = _INTENTS
-        statement = _insert_for(self._s, table).values(**values)
-        statement = statement.on_conflict_do_nothing(index_elements=["account_id", "client_oid"])
-        row = (await self._s.execute(statement.returning(*table.c))).first()
-        return None if row is None else OrderIntent(**row._mapping)
+        return await insert_intent(self._s, intent, now=now)
 
     async def move(
         self,
@@ -139,18 +223,10 @@ class OrderIntentRepository:
         One ``UPDATE ... RETURNING`` statement (Core, no ORM session synchronisation); the
         returned object is not attached to the session.
         """
-        values: dict[str, Any] = {"state": new, "updated_at": now}
-        if exchange_order_id is not None:
-            values["exchange_order_id"] = exchange_order_id
-        table = _INTENTS
-        statement = (
-            update(table)
-            .where(table.c.id == intent_id, table.c.state == expected)
-            .values(**values)
-            .returning(*table.c)
-        )
-        row = (await self._s.execute(statement)).first()
-        return None if row is None else OrderIntent(**row._mapping)
+        return await move_intent(
+            self._s, intent_id, expected=expected, new=new, now=now,
+            exchange_order_id=exchange_order_id,
+        )  # fmt: skip
 
     async def get(self, intent_id: str) -> OrderIntent | None:
         """The intent, if any."""
@@ -253,9 +329,7 @@ class AuditRepository:
         # LIMIT 1: without it the async drivers buffer EVERY hash of the log before .scalar()
         # picks the first, so each append cost grew with the log (measured: ~15 ms CPU per
         # order after a few thousand records)
-        last = await self._s.scalar(
-            select(AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)
-        )
+        last = await self._s.scalar(_HEAD)
         prev = last or GENESIS_HASH
         detail = dict(detail or {})
         rec = AuditRecord(
@@ -278,35 +352,7 @@ class AuditRepository:
         Same chain as calling :meth:`append` for each entry, in one INSERT (Core, no flush).
         Call inside ``Database.write()``.
         """
-        if self._s.get_bind().dialect.name == "postgresql":
-            await self._s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})
-        last = await self._s.scalar(
-            select(AuditRecord.hash).order_by(AuditRecord.seq.desc()).limit(1)
-        )
-        prev = last or GENESIS_HASH
-        rows = []
-        for entry in entries:
-            detail = dict(entry.detail or {})
-            digest = audit_hash(
-                prev, tenant_id=entry.tenant_id, actor=entry.actor, action=entry.action,
-                subject=entry.subject, detail=detail, created_at=now,
-            )  # fmt: skip
-            rows.append(
-                {
-                    "tenant_id": entry.tenant_id,
-                    "actor": entry.actor,
-                    "action": entry.action,
-                    "subject": entry.subject,
-                    "detail": detail,
-                    "created_at": now,
-                    "prev_hash": prev,
-                    "hash": digest,
-                }
-            )
-            prev = digest
-        if rows:
-            await self._s.execute(insert(_AUDIT), rows)
-        return prev
+        return await append_audit(self._s, entries, now=now)
 
     async def all(self) -> Sequence[AuditRecord]:
         """Every record, in order."""

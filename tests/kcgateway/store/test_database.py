@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import secrets
 import sqlite3
 import uuid
@@ -90,7 +89,7 @@ async def test_fifty_concurrent_writers_on_sqlite_all_complete(tmp_path: Path) -
 
 
 async def test_two_engines_on_one_file_serialise_through_begin_immediate(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
 ) -> None:
     # two Database objects share no asyncio lock, like two processes: SQLite's own write lock
     # (taken up front by BEGIN IMMEDIATE, waited for by busy_timeout) must keep them apart
@@ -103,15 +102,18 @@ async def test_two_engines_on_one_file_serialise_through_begin_immediate(
             await AuditRepository(s).append(actor=f"p{i}", action="a", subject="-", now=NOW)
 
     try:
-        with caplog.at_level(logging.INFO, logger="sqlalchemy.engine"):
-            first.engine.sync_engine.echo = True
-            results = await asyncio.gather(
-                *(append(first if i % 2 else second, i) for i in range(40)),
-                return_exceptions=True,
-            )
-            first.engine.sync_engine.echo = False
+        results = await asyncio.gather(
+            *(append(first if i % 2 else second, i) for i in range(40)),
+            return_exceptions=True,
+        )
         assert [r for r in results if isinstance(r, BaseException)] == []
-        assert "BEGIN IMMEDIATE" in caplog.text
+        # the write lock is taken at BEGIN (IMMEDIATE), before the first write statement
+        async with first.write() as s:
+            await s.execute(text("SELECT 1"))
+            other = sqlite3.connect(path, timeout=0, isolation_level=None)
+            with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+                other.execute("BEGIN IMMEDIATE")
+            other.close()
         async with first.read() as s:
             assert len(await AuditRepository(s).all()) == 40
             assert await AuditRepository(s).verify() is None

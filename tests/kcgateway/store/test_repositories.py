@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import insert, text, update
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from kcgateway.store.database import Database
@@ -30,7 +30,7 @@ from kcgateway.store.repositories import (
     NotFoundInStore,
     TenantRepository,
 )
-from kcgateway.store.tables import AuditRecord, GatewayKey
+from kcgateway.store.tables import AuditRecord, GatewayKey, Tenant
 from kcgateway.store.types import OrderState
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
@@ -411,3 +411,18 @@ async def test_append_many_chains_like_append_and_verifies(db: Database) -> None
     assert [r.action for r in mine] == ["order.intent", "order.state", "x"]
     assert mine[1].prev_hash == mine[0].hash and mine[1].hash == head == single.prev_hash
     assert mine[0].tenant_id == "t1" and mine[1].detail == {"from": "persisted", "to": "sent"}
+
+
+async def test_write_connection_commits_or_rolls_back_like_write(db: Database) -> None:
+    tenants = Tenant.__table__
+    name = _name("conn")
+    async with db.write_connection() as conn:
+        await conn.execute(insert(tenants).values(id=str(uuid.uuid4()), name=name, created_at=NOW))
+    with pytest.raises(RuntimeError, match="boom"):
+        async with db.write_connection() as conn:
+            row = {"id": str(uuid.uuid4()), "name": name + "-lost", "created_at": NOW}
+            await conn.execute(insert(tenants).values(**row))
+            raise RuntimeError("boom")
+    async with db.read_connection() as conn:
+        names = set((await conn.execute(text("SELECT name FROM tenants"))).scalars())
+    assert name in names and name + "-lost" not in names
