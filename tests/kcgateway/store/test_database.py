@@ -12,8 +12,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from kcgateway.errors import ConfigError
-from kcgateway.store import database
+from kcgateway.store import database, inline_sqlite
 from kcgateway.store.database import Database, data_dir, database_url, normalise_url, open_database
+from kcgateway.store.inline_sqlite import InlineConnection
 from kcgateway.store.ledger import AuditRepository
 from kcgateway.store.repositories import TenantRepository
 from tests.helpers.databases import sqlite_database
@@ -177,3 +178,24 @@ async def test_a_lock_held_past_the_budget_fails_with_database_is_locked(
     finally:
         other.close()
         await db.aclose()
+
+
+async def test_inline_connection_runs_inline_and_refuses_calls_after_close(tmp_path: Path) -> None:
+    conn = await InlineConnection(inline_sqlite.connector(str(tmp_path / "i.db")), 0.05)
+    cursor = await conn.execute("SELECT 1")
+    assert list(await cursor.fetchall()) == [(1,)]
+    with pytest.raises(sqlite3.OperationalError, match="syntax"):  # not busy: raised at once
+        await conn.execute("SELEKT 1")
+    # a job handed to the queue directly (SQLAlchemy does so) settles its future either way
+    loop = asyncio.get_running_loop()
+    done, failed = loop.create_future(), loop.create_future()
+    conn._tx.put_nowait((done, lambda: 7))
+    conn._tx.put_nowait((failed, lambda: 1 // 0))
+    assert await done == 7
+    with pytest.raises(ZeroDivisionError):
+        await failed
+    await conn.close()
+    with pytest.raises(ValueError, match="no active connection"):
+        await conn.execute("SELECT 1")
+    with pytest.raises(ValueError, match="Connection closed"):  # an old cursor, too
+        await cursor.execute("SELECT 1")
