@@ -168,7 +168,8 @@ async def main() -> None:
     added_cpu = CPU_MS["ours"] - CPU_MS["direct_client"]
     print(
         f"process CPU per order: gateway {CPU_MS['ours']:.2f} ms, direct "
-        f"{CPU_MS['direct_client']:.2f} ms, added {added_cpu:.2f} ms (load-independent floor)"
+        f"{CPU_MS['direct_client']:.2f} ms, added {added_cpu:.2f} ms "
+        "(roughly what an idle machine would see)"
     )
     print(
         f"preempted (involuntary context switches) per order: gateway {PREEMPTED['ours']:.1f}, "
