@@ -24,7 +24,7 @@ from kcgateway.gateway.audit import AuditAction, record
 from kcgateway.gateway.failures import FailureTracker
 from kcgateway.secret import Secret
 from kcgateway.store.database import Database
-from kcgateway.store.repositories import GatewayKeyRepository
+from kcgateway.store.repositories import GatewayKeyRepository, gateway_key
 from kcgateway.store.tables import GatewayKey
 
 log = logging.getLogger("kcgateway.gateway.keys")
@@ -142,10 +142,8 @@ class KeyService:
         presented = _bearer(authorization)
         subjects = [f"ip:{ip}"] + ([f"key:{presented.key_id}"] if presented else [])
         self._check_backoff(subjects, now_ms)
-        async with self._db.read() as session:
-            row = await GatewayKeyRepository(session).get(
-                presented.key_id if presented else _DUMMY_KEY.key_id
-            )
+        async with self._db.read_connection() as conn:
+            row = await gateway_key(conn, presented.key_id if presented else _DUMMY_KEY.key_id)
         stored = row.secret_hmac if row is not None else _DUMMY_HASH
         ok = apikeys.secret_matches(self._pepper, presented or _DUMMY_KEY, stored)
         if presented is None or not _usable(row, ok, ip, now) or row is None:

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kcgateway.errors import AuthError, KcgatewayError, Rejected, ValidationError
@@ -52,7 +52,16 @@ from kcgateway.gateway.markets import (
 )
 from kcgateway.gateway.venue import AccountNotConnected, ActiveOrder, ExchangeOrder, Venues
 from kcgateway.store.database import Database
-from kcgateway.store.ledger import DuplicateIntent, NewIntent, OrderIntentRepository
+from kcgateway.store.ledger import (
+    AuditEntry,
+    DuplicateIntent,
+    Executor,
+    NewIntent,
+    OrderIntentRepository,
+    append_audit,
+    insert_intent,
+    move_intent,
+)
 from kcgateway.store.tables import ExchangeAccount, OrderIntent
 from kcgateway.store.types import OrderState
 
@@ -238,6 +247,31 @@ async def owned_account(
     return row
 
 
+_ACCOUNTS = ExchangeAccount.__table__.c
+#: prebuilt (a statement object keeps its cache key): the account by id, or by name in a tenant
+_ACCOUNT_BY_ID_OR_NAME = select(_ACCOUNTS.id, _ACCOUNTS.tenant_id, _ACCOUNTS.removed_at).where(
+    or_(
+        _ACCOUNTS.id == bindparam("account", type_=_ACCOUNTS.id.type),
+        and_(
+            _ACCOUNTS.tenant_id == bindparam("tenant_id", type_=_ACCOUNTS.tenant_id.type),
+            _ACCOUNTS.name == bindparam("account", type_=_ACCOUNTS.name.type),
+        ),
+    )
+)
+
+
+async def _owned_account_id(ex: Executor, tenant_id: str, account: str) -> str:
+    """:func:`owned_account` in one Core statement (the order hot path): the account's id."""
+    params = {"account": account, "tenant_id": tenant_id}
+    rows = (await ex.execute(_ACCOUNT_BY_ID_OR_NAME, params)).all()
+    # as owned_account: a match by id wins (and must be the tenant's), then a match by name
+    by_id = [r for r in rows if r.id == account]
+    row = by_id[0] if by_id else (rows[0] if rows else None)
+    if row is None or row.tenant_id != tenant_id or row.removed_at is not None:
+        raise NoSuchObject("account")  # a removed account trades no more (as owned_account)
+    return str(row.id)
+
+
 class OrderRouter:
     """The order use cases over a database and the per-account venues."""
 
@@ -266,8 +300,10 @@ class OrderRouter:
         if reason is not None:
             raise RiskRejected(reason)
         intent = await self._persist(tenant_id, actor, req)
-        await self._send(intent, actor, req.time_in_force)
-        return await self._view(intent.id)
+        settled = await self._send(intent, actor, req.time_in_force)
+        # the row as the outcome's UPDATE ... RETURNING gave it; re-read only if someone
+        # (the reconciler) moved the intent first
+        return view(settled) if settled is not None else await self._view(intent.id)
 
     async def _futures_notional(self, tenant_id: str, req: OrderRequest) -> Decimal | None:
         """A futures order's quote value from its contract (None for other markets)."""
@@ -279,45 +315,62 @@ class OrderRouter:
         return futures_notional(req, await venue.client.futures.contract(req.symbol))
 
     async def _persist(self, tenant_id: str, actor: str, req: OrderRequest) -> OrderIntent:
+        """Insert the intent and record ``persisted -> sent``, in ONE commit, before any call.
+
+        The row is inserted directly in ``sent``: persisted and sent share the commit, so no
+        reader can ever see the intent ``persisted`` (as before, when it was inserted then
+        updated in the same transaction); the audit log still records both steps, chained.
+        Statements: the account, ``INSERT ... ON CONFLICT DO NOTHING RETURNING``, the audit
+        head, one INSERT of both audit records.
+        """
         client_oid = check_client_oid(req.client_oid)
         now = self._now()
-        async with self._db.write() as session:
-            account = await owned_account(session, tenant_id, req.account)
-            repo = OrderIntentRepository(session)
+        if S.SENT not in TRANSITIONS[S.PERSISTED]:  # pragma: no cover - a table edit guard
+            raise ValueError("illegal transition persisted -> sent")
+        async with self._db.write_connection() as conn:
+            account_id = await _owned_account_id(conn, tenant_id, req.account)
             t = req.terms
             new = NewIntent(
-                account.id, client_oid, req.symbol, req.side, req.order_type,
-                req.price, req.size, req.funds, market=t.market, margin_mode=t.margin_mode,
-                leverage=t.leverage, reduce_only=t.reduce_only, close_order=t.close_order,
-                auto_borrow=t.auto_borrow, auto_repay=t.auto_repay,
+                account_id, client_oid, req.symbol, req.side, req.order_type,
+                req.price, req.size, req.funds, state=S.SENT, market=t.market,
+                margin_mode=t.margin_mode, leverage=t.leverage, reduce_only=t.reduce_only,
+                close_order=t.close_order, auto_borrow=t.auto_borrow, auto_repay=t.auto_repay,
             )  # fmt: skip
-            try:
-                intent_id = await repo.add(new, now=now)
-            except DuplicateIntent:
-                existing = await repo.by_client_oid(account.id, client_oid)
-                raise ClientOidTaken(existing.id if existing else "") from None
-            row = await repo.get(intent_id)
-            assert row is not None  # noqa: S101 - just inserted in this transaction
-            await record(
-                session, AuditAction.ORDER_INTENT, actor=actor, subject=intent_id, now=now,
-                tenant_id=tenant_id, detail=_intent_detail(row),
+            row = await insert_intent(conn, new, now=now)
+            if row is None:  # this (account, clientOid) is another intent's
+                existing = await conn.scalar(
+                    select(OrderIntent.id).where(
+                        OrderIntent.account_id == account_id, OrderIntent.client_oid == client_oid
+                    )
+                )
+                raise ClientOidTaken(existing or "")
+            # only the request that inserted the (account, clientOid) row sends it, and it is
+            # committed before the call
+            sent = {"from": S.PERSISTED.value, "to": S.SENT.value, "client_oid": client_oid}
+            await append_audit(
+                conn,
+                [
+                    AuditEntry(actor, AuditAction.ORDER_INTENT.value, row.id,
+                               _intent_detail(row), tenant_id),
+                    AuditEntry(actor, AuditAction.ORDER_STATE.value, row.id, sent),
+                ],
+                now=now,
             )  # fmt: skip
-            # persisted -> sent in the same commit: only the request that inserted the
-            # (account, clientOid) row sends it, and it is committed before the call
-            await self._transition(session, row, S.PERSISTED, S.SENT, actor=actor, now=now)
             return row
 
-    async def _send(self, intent: OrderIntent, actor: str, time_in_force: str | None) -> None:
+    async def _send(
+        self, intent: OrderIntent, actor: str, time_in_force: str | None
+    ) -> OrderIntent | None:
+        """Send once; the row after its outcome was recorded (None: someone moved it first)."""
         venue = await self._venues.for_account(intent.account_id)
         try:
             placed = await place_intent(venue, intent, time_in_force)
         except (Rejected, AuthError, ValidationError) as exc:
-            await self._move(intent, S.SENT, S.REJECTED, actor=actor, reason=_code(exc))
+            return await self._moved(intent, S.SENT, S.REJECTED, actor=actor, reason=_code(exc))
         except Exception as exc:  # unsure whether it exists: reconcile, never resend
             log.info("order outcome unknown: intent=%s reason=%s", intent.id, type(exc).__name__)
-            await self._move(intent, S.SENT, S.UNKNOWN, actor=actor, reason=_code(exc))
-        else:
-            await self._move(intent, S.SENT, S.ACKED, actor=actor, exchange_id=placed.order_id)
+            return await self._moved(intent, S.SENT, S.UNKNOWN, actor=actor, reason=_code(exc))
+        return await self._moved(intent, S.SENT, S.ACKED, actor=actor, exchange_id=placed.order_id)
 
     async def _move(
         self,
@@ -330,15 +383,31 @@ class OrderRouter:
         reason: str | None = None,
     ) -> bool:
         """Compare-and-set one transition plus its audit record; False if someone moved first."""
-        async with self._db.write() as session:
+        moved = await self._moved(
+            intent, expected, new, actor=actor, exchange_id=exchange_id, reason=reason
+        )
+        return moved is not None
+
+    async def _moved(
+        self,
+        intent: OrderIntent,
+        expected: OrderState,
+        new: OrderState,
+        *,
+        actor: str,
+        exchange_id: str | None = None,
+        reason: str | None = None,
+    ) -> OrderIntent | None:
+        """:meth:`_move` returning the row as updated (None if someone moved first)."""
+        async with self._db.write_connection() as conn:
             return await self._transition(
-                session, intent, expected, new, actor=actor, now=self._now(),
+                conn, intent, expected, new, actor=actor, now=self._now(),
                 exchange_id=exchange_id, reason=reason,
             )  # fmt: skip
 
     @staticmethod
     async def _transition(
-        session: AsyncSession,
+        ex: Executor,
         intent: OrderIntent,
         expected: OrderState,
         new: OrderState,
@@ -347,22 +416,20 @@ class OrderRouter:
         now: datetime,
         exchange_id: str | None = None,
         reason: str | None = None,
-    ) -> bool:
+    ) -> OrderIntent | None:
         if new not in TRANSITIONS.get(expected, frozenset()):
             raise ValueError(f"illegal transition {expected} -> {new}")
-        moved = await OrderIntentRepository(session).set_state(
-            intent.id, expected=expected, new=new, now=now, exchange_order_id=exchange_id
+        moved = await move_intent(
+            ex, intent.id, expected=expected, new=new, now=now, exchange_order_id=exchange_id
         )
-        if moved:
+        if moved is not None:
             detail = {"from": expected.value, "to": new.value, "client_oid": intent.client_oid}
             if exchange_id:
                 detail["exchange_order_id"] = exchange_id
             if reason:
                 detail["reason"] = reason
-            await record(
-                session, AuditAction.ORDER_STATE, actor=actor, subject=intent.id, now=now,
-                detail=detail,
-            )  # fmt: skip
+            entry = AuditEntry(actor, AuditAction.ORDER_STATE.value, intent.id, detail)
+            await append_audit(ex, [entry], now=now)
         return moved
 
     async def apply_exchange_event(

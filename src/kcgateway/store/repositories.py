@@ -10,9 +10,10 @@ import base64
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table, bindparam, delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from kcgateway.store.records import BrokerInfo, CredentialRecord, Rewrap, SealedField
 from kcgateway.store.tables import CredentialRow, ExchangeAccount, GatewayKey, Tenant
@@ -203,6 +204,19 @@ class CredentialRepository:
         """The tenant's credential ids."""
         query = select(CredentialRow.id).where(CredentialRow.tenant_id == tenant_id)
         return [CredentialId(i) for i in (await self._s.scalars(query)).all()]
+
+
+_KEYS = cast(Table, GatewayKey.__table__)
+_KEY_BY_ID = select(_KEYS).where(_KEYS.c.key_id == bindparam("key_id", type_=_KEYS.c.key_id.type))
+
+
+async def gateway_key(conn: AsyncConnection, key_id: str) -> GatewayKey | None:
+    """The key row by id in one prebuilt Core statement (the per-request authentication).
+
+    The object is built from the row and attached to no session.
+    """
+    row = (await conn.execute(_KEY_BY_ID, {"key_id": key_id})).first()
+    return None if row is None else GatewayKey(**row._mapping)
 
 
 class GatewayKeyRepository:

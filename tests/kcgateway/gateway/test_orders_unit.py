@@ -236,3 +236,62 @@ async def test_killed_between_send_and_ack(tmp_path: Path, executed: bool) -> No
             view = await router.by_client_oid(tenant, "crash-1")
             assert view.state is OrderState.NOT_PLACED
         assert venue.placed == ["crash-1"]
+
+
+async def test_place_returns_what_a_re_read_shows_and_audits_every_step(tmp_path: Path) -> None:
+    from kcgateway.store.ledger import AuditRepository
+
+    venue = ScriptedVenue()
+    router, clock, db, tenant = await _router(tmp_path, venue)
+    async with db:
+        placed = await router.place(tenant, "k", req(client_oid="hot-1"))
+        assert placed.state is OrderState.ACKED and placed.exchange_order_id == "ex-1"
+        assert placed == await router._view(placed.id), "the view built without a re-read"
+        async with db.read() as s:
+            audit = await AuditRepository(s).all()
+            assert await AuditRepository(s).verify() is None
+        steps = [(r.action, r.detail.get("from"), r.detail.get("to")) for r in audit]
+        assert steps == [
+            ("order.intent", None, None),
+            ("order.state", "persisted", "sent"),
+            ("order.state", "sent", "acked"),
+        ]
+        assert audit[0].tenant_id == tenant and audit[0].detail["price"] == "100"
+        # the same clientOid names the first intent; nothing is sent again
+        with pytest.raises(o.ClientOidTaken) as taken:
+            await router.place(tenant, "k", req(client_oid="hot-1"))
+        assert taken.value.intent_id == placed.id
+        # the account by its id works too; another tenant's account is not found
+        by_id = await router.place(tenant, "k", req(account=placed.account_id))
+        assert by_id.account_id == placed.account_id
+        async with db.write() as s:
+            other = await TenantRepository(s).add("other", now=clock.now)
+        with pytest.raises(o.NoSuchObject):
+            await router.place(other, "k", req(account=placed.account_id))
+        assert venue.placed == ["hot-1", by_id.client_oid]
+
+
+async def test_place_re_reads_when_the_reconciler_moved_first(tmp_path: Path) -> None:
+    # the outcome's compare-and-set loses (the reconciler settled the intent meanwhile):
+    # place answers with the stored state, not with its own stale idea of it
+    from kcgateway.store.ledger import OrderIntentRepository
+
+    venue = ScriptedVenue()
+    router, clock, db, tenant = await _router(tmp_path, venue)
+    real_place = venue.place
+
+    async def place_then_settled_elsewhere(order: Any) -> Any:
+        placed = await real_place(order)
+        async with db.write() as s:
+            repo = OrderIntentRepository(s)
+            row = await repo.by_client_oid((await repo.in_states([OrderState.SENT]))[0].account_id,
+                                           order.client_oid)  # fmt: skip
+            assert row is not None
+            await repo.set_state(row.id, expected=OrderState.SENT, new=OrderState.FILLED,
+                                 now=clock.now)  # fmt: skip
+        return placed
+
+    venue.place = place_then_settled_elsewhere  # type: ignore[method-assign]
+    async with db:
+        view = await router.place(tenant, "k", req(client_oid="raced-1"))
+        assert view.state is OrderState.FILLED

@@ -1,17 +1,20 @@
 from __future__ import annotations
 
 import asyncio
-import logging
 import secrets
+import sqlite3
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from kcgateway.errors import ConfigError
+from kcgateway.store import database, inline_sqlite
 from kcgateway.store.database import Database, data_dir, database_url, normalise_url, open_database
+from kcgateway.store.inline_sqlite import InlineConnection
 from kcgateway.store.ledger import AuditRepository
 from kcgateway.store.repositories import TenantRepository
 from tests.helpers.databases import sqlite_database
@@ -52,7 +55,9 @@ async def test_sqlite_runs_in_wal_with_a_busy_timeout_and_foreign_keys(tmp_path:
     try:
         async with db.read() as s:
             assert (await s.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
-            assert (await s.execute(text("PRAGMA busy_timeout"))).scalar() == 10_000
+            # SQLite runs on the loop's thread: its own busy wait would block the loop, so it
+            # is 0 and InlineConnection waits (asyncio.sleep) instead, see the tests below
+            assert (await s.execute(text("PRAGMA busy_timeout"))).scalar() == 0
             assert (await s.execute(text("PRAGMA foreign_keys"))).scalar() == 1
         assert (tmp_path / "deep" / "dir").stat().st_mode & 0o077 == 0
         assert (tmp_path / "deep" / "dir" / "k.db").stat().st_mode & 0o777 == 0o600
@@ -85,7 +90,7 @@ async def test_fifty_concurrent_writers_on_sqlite_all_complete(tmp_path: Path) -
 
 
 async def test_two_engines_on_one_file_serialise_through_begin_immediate(
-    tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tmp_path: Path,
 ) -> None:
     # two Database objects share no asyncio lock, like two processes: SQLite's own write lock
     # (taken up front by BEGIN IMMEDIATE, waited for by busy_timeout) must keep them apart
@@ -98,18 +103,99 @@ async def test_two_engines_on_one_file_serialise_through_begin_immediate(
             await AuditRepository(s).append(actor=f"p{i}", action="a", subject="-", now=NOW)
 
     try:
-        with caplog.at_level(logging.INFO, logger="sqlalchemy.engine"):
-            first.engine.sync_engine.echo = True
-            results = await asyncio.gather(
-                *(append(first if i % 2 else second, i) for i in range(40)),
-                return_exceptions=True,
-            )
-            first.engine.sync_engine.echo = False
+        results = await asyncio.gather(
+            *(append(first if i % 2 else second, i) for i in range(40)),
+            return_exceptions=True,
+        )
         assert [r for r in results if isinstance(r, BaseException)] == []
-        assert "BEGIN IMMEDIATE" in caplog.text
+        # the write lock is taken at BEGIN (IMMEDIATE), before the first write statement
+        async with first.write() as s:
+            await s.execute(text("SELECT 1"))
+            other = sqlite3.connect(path, timeout=0, isolation_level=None)
+            with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+                other.execute("BEGIN IMMEDIATE")
+            other.close()
         async with first.read() as s:
             assert len(await AuditRepository(s).all()) == 40
             assert await AuditRepository(s).verify() is None
     finally:
         await first.aclose()
         await second.aclose()
+
+
+async def test_a_lock_held_elsewhere_is_waited_for_without_blocking_the_loop(
+    tmp_path: Path,
+) -> None:
+    # another process's writer (a plain sqlite3 connection here) holds the write lock for a
+    # while: our write waits for it, and the event loop keeps serving other tasks meanwhile
+    path = tmp_path / "held.db"
+    db = await sqlite_database(path)
+    other = sqlite3.connect(path, isolation_level=None)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.005)
+
+    async def release_later() -> None:
+        await asyncio.sleep(0.3)
+        other.execute("COMMIT")
+
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        ticking = asyncio.create_task(ticker())
+        releasing = asyncio.create_task(release_later())
+        async with db.write() as s:
+            await TenantRepository(s).add("after-the-lock", now=NOW)  # BEGIN IMMEDIATE waits
+            ticks_while_waiting = ticks
+        await releasing
+        ticking.cancel()
+        assert ticks_while_waiting >= 10  # ~60 ticks of 5 ms ran while our BEGIN waited
+        async with db.read() as s:
+            assert await TenantRepository(s).by_name("after-the-lock") is not None
+    finally:
+        other.close()
+        await db.aclose()
+
+
+async def test_a_lock_held_past_the_budget_fails_with_database_is_locked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_MS", 50)
+    path = tmp_path / "stuck.db"
+    db = await sqlite_database(path)
+    other = sqlite3.connect(path, isolation_level=None)
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(OperationalError, match="database is locked"):
+            async with db.write() as s:
+                await TenantRepository(s).add("never", now=NOW)
+        other.execute("ROLLBACK")
+        async with db.write() as s:  # the connection is usable again once the lock is gone
+            await TenantRepository(s).add("later", now=NOW)
+    finally:
+        other.close()
+        await db.aclose()
+
+
+async def test_inline_connection_runs_inline_and_refuses_calls_after_close(tmp_path: Path) -> None:
+    conn = await InlineConnection(inline_sqlite.connector(str(tmp_path / "i.db")), 0.05)
+    cursor = await conn.execute("SELECT 1")
+    assert list(await cursor.fetchall()) == [(1,)]
+    with pytest.raises(sqlite3.OperationalError, match="syntax"):  # not busy: raised at once
+        await conn.execute("SELEKT 1")
+    # a job handed to the queue directly (SQLAlchemy does so) settles its future either way
+    loop = asyncio.get_running_loop()
+    done, failed = loop.create_future(), loop.create_future()
+    conn._tx.put_nowait((done, lambda: 7))
+    conn._tx.put_nowait((failed, lambda: 1 // 0))
+    assert await done == 7
+    with pytest.raises(ZeroDivisionError):
+        await failed
+    await conn.close()
+    with pytest.raises(ValueError, match="no active connection"):
+        await conn.execute("SELECT 1")
+    with pytest.raises(ValueError, match="Connection closed"):  # an old cursor, too
+        await cursor.execute("SELECT 1")

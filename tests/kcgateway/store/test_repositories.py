@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import text, update
+from sqlalchemy import insert, text, update
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from kcgateway.store.database import Database
 from kcgateway.store.ledger import (
     GENESIS_HASH,
+    AuditEntry,
     AuditRepository,
     DuplicateIntent,
     IdempotencyRepository,
@@ -28,7 +30,7 @@ from kcgateway.store.repositories import (
     NotFoundInStore,
     TenantRepository,
 )
-from kcgateway.store.tables import AuditRecord, GatewayKey
+from kcgateway.store.tables import AuditRecord, GatewayKey, Tenant
 from kcgateway.store.types import OrderState
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
@@ -343,3 +345,84 @@ async def test_a_rolled_back_write_leaves_nothing_even_after_a_savepoint(db: Dat
             raise _Abort
     async with db.read() as s:
         assert await OrderIntentRepository(s).by_client_oid(account, oid) is None
+
+
+async def test_insert_returns_the_stored_row_or_none_for_a_taken_client_oid(db: Database) -> None:
+    # the order hot path: one INSERT ... ON CONFLICT DO NOTHING RETURNING, no savepoint
+    _, account = await _tenant_and_account(db)
+    price, size = Decimal("60000"), Decimal("0.001")
+    new = NewIntent(account, _name("oid"), "BTC-USDT", "buy", "limit", price, size)
+    async with db.write() as s:
+        repo = OrderIntentRepository(s)
+        row = await repo.insert(new, now=NOW)
+        assert row is not None
+        assert await repo.insert(new, now=NOW) is None, "same (account, clientOid)"
+        # the transaction is still usable after the refused insert
+        assert await repo.insert(replace(new, client_oid=_name("oid2")), now=NOW) is not None
+    async with db.read() as s:
+        stored = await OrderIntentRepository(s).get(row.id)
+    assert stored is not None
+    # what RETURNING gave is what a re-read gives (PostgreSQL's NUMERIC scale included)
+    columns = (
+        "id", "account_id", "client_oid", "symbol", "side", "order_type", "price", "size",
+        "funds", "state", "exchange_order_id", "created_at", "updated_at",
+    )  # fmt: skip
+    assert [str(getattr(row, c)) for c in columns] == [str(getattr(stored, c)) for c in columns]
+    assert row.state is OrderState.PERSISTED and row.price == price
+
+
+async def test_move_is_compare_and_set_and_returns_the_updated_row(db: Database) -> None:
+    _, account = await _tenant_and_account(db)
+    later = NOW + timedelta(seconds=3)
+    async with db.write() as s:
+        repo = OrderIntentRepository(s)
+        row = await repo.insert(NewIntent(account, _name("m"), "BTC-USDT", "buy", "limit"), now=NOW)
+        assert row is not None
+        moved = await repo.move(
+            row.id, expected=OrderState.PERSISTED, new=OrderState.SENT, now=later,
+            exchange_order_id="ex-7",
+        )  # fmt: skip
+        assert moved is not None
+        assert (moved.state, moved.exchange_order_id, moved.updated_at) == (
+            OrderState.SENT, "ex-7", later
+        )  # fmt: skip
+        assert moved.created_at == NOW
+        again = await repo.move(
+            row.id, expected=OrderState.PERSISTED, new=OrderState.SENT, now=later
+        )
+        assert again is None, "no longer persisted: someone moved first"
+
+
+async def test_append_many_chains_like_append_and_verifies(db: Database) -> None:
+    async with db.write() as s:
+        head = await AuditRepository(s).append_many(
+            [
+                AuditEntry("k1", "order.intent", "i1", {"price": "1"}, "t1"),
+                AuditEntry("k1", "order.state", "i1", {"from": "persisted", "to": "sent"}),
+            ],
+            now=NOW,
+        )
+        single = await AuditRepository(s).append(actor="k1", action="x", subject="i1", now=NOW)
+        assert await AuditRepository(s).append_many([], now=NOW) == single.hash
+    async with db.read() as s:
+        rows = await AuditRepository(s).all()
+        assert await AuditRepository(s).verify() is None
+    mine = rows[-3:]
+    assert [r.action for r in mine] == ["order.intent", "order.state", "x"]
+    assert mine[1].prev_hash == mine[0].hash and mine[1].hash == head == single.prev_hash
+    assert mine[0].tenant_id == "t1" and mine[1].detail == {"from": "persisted", "to": "sent"}
+
+
+async def test_write_connection_commits_or_rolls_back_like_write(db: Database) -> None:
+    tenants = Tenant.__table__
+    name = _name("conn")
+    async with db.write_connection() as conn:
+        await conn.execute(insert(tenants).values(id=str(uuid.uuid4()), name=name, created_at=NOW))
+    with pytest.raises(RuntimeError, match="boom"):
+        async with db.write_connection() as conn:
+            row = {"id": str(uuid.uuid4()), "name": name + "-lost", "created_at": NOW}
+            await conn.execute(insert(tenants).values(**row))
+            raise RuntimeError("boom")
+    async with db.read_connection() as conn:
+        names = set((await conn.execute(text("SELECT name FROM tenants"))).scalars())
+    assert name in names and name + "-lost" not in names
