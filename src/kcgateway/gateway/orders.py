@@ -230,6 +230,8 @@ class OrderRouter:
         self.grace = grace
         self.settle_after = settle_after
         self._now = now
+        #: told the new state each time the reconciler settles an intent (metrics)
+        self.on_resolved: Callable[[str], None] | None = None
 
     async def place(self, tenant_id: str, actor: str, req: OrderRequest) -> IntentView:
         """Validate, check risk, persist the intent, send it once, record the outcome."""
@@ -296,10 +298,13 @@ class OrderRouter:
     ) -> bool:
         """Compare-and-set one transition plus its audit record; False if someone moved first."""
         async with self._db.write() as session:
-            return await self._transition(
+            moved = await self._transition(
                 session, intent, expected, new, actor=actor, now=self._now(),
                 exchange_id=exchange_id, reason=reason,
             )  # fmt: skip
+        if moved and actor == "reconciler" and self.on_resolved is not None:
+            self.on_resolved(new.value)
+        return moved
 
     @staticmethod
     async def _transition(
