@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST
@@ -25,6 +26,7 @@ from kcgateway.web.auth import PUBLIC, ScopeGuard, services_of
 from kcgateway.web.schemas import StatusOut, error_responses
 
 _PUBLIC = [Depends(PUBLIC)]
+BEARER = "gatewayKey"
 TITLE = "kcgateway"
 VERSION = "0.1.0"
 DESCRIPTION = (
@@ -178,7 +180,47 @@ def _build(services: GatewayServices | None) -> FastAPI:
     for router in (routes.router, admin.router):
         _mount(app, router)
     _add_public_routes(app, services_of)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _document(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _guard_of(route: APIRoute) -> ScopeGuard | None:
+    guards = [d.call for d in route.dependant.dependencies if isinstance(d.call, ScopeGuard)]
+    return guards[0] if guards else None
+
+
+def _document(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document plus the bearer scheme and, per operation, the scope it needs."""
+    doc = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+    )
+    doc.setdefault("components", {})["securitySchemes"] = {
+        BEARER: {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A gateway key: `Authorization: Bearer kgw_...`.",
+        }
+    }
+    for route in app.routes:
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        guard = _guard_of(route)
+        if guard is None or guard.scope is None:
+            continue
+        for method in route.methods or ():
+            operation = doc["paths"][route.path_format][method.lower()]
+            operation["security"] = [{BEARER: []}]
+            operation["x-required-scope"] = guard.scope.value
+    return doc
 
 
 def create_app(services: GatewayServices) -> FastAPI:

@@ -24,21 +24,43 @@ from kcgateway.store.types import OrderState
 
 _STRICT = ConfigDict(extra="forbid", populate_by_name=True)
 _HEADER_SAFE = r"^[!-~]+$"
+_SYMBOL = r"^[A-Za-z0-9]+-[A-Za-z0-9]+$"
+_DECIMAL_IN = (
+    'a positive decimal as a string ("0.001"): exact. A JSON number is accepted too, but '
+    "it may already have lost digits in the client's JSON encoder"
+)
 _HEADER_SAFE_RE = re.compile(_HEADER_SAFE)
 
 
 class OrderBody(BaseModel):
     """``POST /v1/orders``. Prices and sizes as strings ("0.001") keep them exact."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "account": "paper",
+                    "symbol": "BTC-USDT",
+                    "side": "buy",
+                    "type": "limit",
+                    "price": "60000",
+                    "size": "0.001",
+                }
+            ]
+        },
+    )
 
     account: str = Field(min_length=1, max_length=200, description="account id or name")
-    symbol: str = Field(min_length=3, max_length=40)
+    symbol: str = Field(
+        min_length=3, max_length=40, pattern=_SYMBOL, description="a spot symbol, BASE-QUOTE"
+    )
     side: Literal["buy", "sell"]
     type: Literal["limit", "market"] = "limit"
-    price: Decimal | None = None
-    size: Decimal | None = None
-    funds: Decimal | None = None
+    price: Decimal | None = Field(default=None, description=_DECIMAL_IN)
+    size: Decimal | None = Field(default=None, description=_DECIMAL_IN)
+    funds: Decimal | None = Field(default=None, description=_DECIMAL_IN)
     client_oid: str | None = Field(default=None, alias="clientOid", max_length=40)
     time_in_force: Literal["GTC", "GTT", "IOC", "FOK"] | None = Field(
         default=None, alias="timeInForce"

@@ -72,3 +72,30 @@ def test_every_operation_describes_its_answers() -> None:
     price = schemas["IntentOut"]["properties"]["price"]["anyOf"][0]
     assert price["type"] == "string" and "decimal" in price["description"]
     assert "HTTPValidationError" not in schemas, "422 must be our ErrorOut, not FastAPI's shape"
+
+
+async def test_guarded_operations_declare_the_bearer_key_and_their_scope(tmp_path: Path) -> None:
+    from fastapi.routing import APIRoute
+
+    from kcgateway.web.app import create_app
+    from kcgateway.web.auth import ScopeGuard
+
+    async with gateway_stack(tmp_path) as stack:
+        app = create_app(stack.services)
+        doc = app.openapi()
+    assert doc["components"]["securitySchemes"]["gatewayKey"]["scheme"] == "bearer"
+    checked = 0
+    for route in app.routes:
+        assert isinstance(route, APIRoute)
+        if not route.include_in_schema:
+            continue
+        guards = [d.call for d in route.dependant.dependencies if isinstance(d.call, ScopeGuard)]
+        for method in route.methods:
+            op = doc["paths"][route.path][method.lower()]
+            if guards[0].scope is None:
+                assert "security" not in op, route.path
+            else:
+                assert op["security"] == [{"gatewayKey": []}]
+                assert op["x-required-scope"] == guards[0].scope.value
+                checked += 1
+    assert checked >= 13
