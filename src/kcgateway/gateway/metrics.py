@@ -126,6 +126,9 @@ class ExchangeObserver:
     def __init__(self, metrics: GatewayMetrics, client: str) -> None:
         self._metrics = metrics
         self.client = client
+        # labelled children, cached: ``labels()`` takes a lock and hashes every call
+        self._calls: dict[tuple[str, str, int, str], Counter] = {}
+        self._pools: dict[str, tuple[Gauge, Gauge]] = {}
 
     def on_call(
         self,
@@ -136,11 +139,21 @@ class ExchangeObserver:
         ratelimit: tuple[int, int, int] | None,
     ) -> None:
         """Count the attempt; remember the budget the reply's headers reported."""
-        self._metrics.exchange_calls.labels(
-            endpoint.path, endpoint.method.value, str(http_status), code
-        ).inc()
+        key = (endpoint.path, endpoint.method.value, http_status, code)
+        counter = self._calls.get(key)
+        if counter is None:
+            counter = self._metrics.exchange_calls.labels(key[0], key[1], str(http_status), code)
+            self._calls[key] = counter
+        counter.inc()
         if ratelimit is not None:
             limit, remaining, _reset_ms = ratelimit
             pool = endpoint.pool.value
-            self._metrics.rate_limit.labels(self.client, pool).set(limit)
-            self._metrics.rate_remaining.labels(self.client, pool).set(remaining)
+            gauges = self._pools.get(pool)
+            if gauges is None:
+                gauges = (
+                    self._metrics.rate_limit.labels(self.client, pool),
+                    self._metrics.rate_remaining.labels(self.client, pool),
+                )
+                self._pools[pool] = gauges
+            gauges[0].set(limit)
+            gauges[1].set(remaining)
