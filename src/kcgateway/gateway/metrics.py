@@ -110,6 +110,14 @@ class GatewayMetrics:
         """A stream connection of ``kind`` was lost and is being re-opened."""
         self.ws_reconnects.labels(kind).inc()
 
+    def stream_metrics(self, kind: str) -> StreamObserver:
+        """A :class:`~kcgateway.exchange.ws.StreamMetrics` for the feeds of ``kind``.
+
+        Hand it to a ``WsConnection``/``BookFeed`` (``metrics=``): its gaps and reconnects are
+        counted under ``kind`` (symbols are not labels: they would explode the series).
+        """
+        return StreamObserver(self, kind)
+
     def set_intents(self, counts: Mapping[str, int], states: list[str]) -> None:
         """Set the intents gauge for every state (0 where ``counts`` has none)."""
         for state in states:
@@ -157,3 +165,25 @@ class ExchangeObserver:
                 self._pools[pool] = gauges
             gauges[0].set(limit)
             gauges[1].set(remaining)
+
+
+class StreamObserver:
+    """The stream feeds' metrics hooks, counted under one ``kind``."""
+
+    def __init__(self, metrics: GatewayMetrics, kind: str) -> None:
+        self._metrics = metrics
+        self.kind = kind
+
+    def reconnected(self, reason: str) -> None:
+        """A connection was lost and is being re-opened."""
+        self._metrics.on_ws_reconnect(self.kind)
+
+    def gap(self, symbol: str) -> None:
+        """A book or stream saw a sequence gap."""
+        self._metrics.on_ws_gap(self.kind)
+
+    def resynced(self, symbol: str) -> None:
+        """A book was rebuilt from a snapshot (counted by its gap already)."""
+
+    def lag(self, symbol: str, lag_ms: int) -> None:
+        """Update lag: not exported yet."""

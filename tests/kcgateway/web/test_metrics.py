@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from kcgateway.exchange.ws import StreamMetrics
 from kcgateway.gateway.metrics import GatewayMetrics
 from tests.helpers.gateway import Stack, auth, gateway_stack, order_body
 
@@ -113,6 +114,19 @@ async def test_ws_gaps_and_reconnects_are_exposed(tmp_path: Path) -> None:
         text = await _scrape(stack)
         assert _value(text, "kcgateway_ws_gaps_total", kind="book") == 2
         assert _value(text, "kcgateway_ws_reconnects_total", kind="private") == 1
+
+
+def test_stream_feeds_plug_in_through_the_stream_metrics_protocol() -> None:
+    metrics = GatewayMetrics()
+    hooks: StreamMetrics = metrics.stream_metrics("book")
+    hooks.gap("BTC-USDT")
+    hooks.reconnected("closed")
+    hooks.resynced("BTC-USDT")
+    hooks.lag("BTC-USDT", 5)
+    text = metrics.exposition().decode()
+    assert _value(text, "kcgateway_ws_gaps_total", kind="book") == 1
+    assert _value(text, "kcgateway_ws_reconnects_total", kind="book") == 1
+    assert "BTC-USDT" not in text
 
 
 def test_each_bundle_has_its_own_registry() -> None:
