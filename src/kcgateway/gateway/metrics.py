@@ -12,7 +12,9 @@ Every series the operator dashboard needs (issue #7):
 - ``kcgateway_reconcile_passes_total{result}`` and
   ``kcgateway_reconcile_resolved_total{outcome}``: background reconciliation;
 - ``kcgateway_ws_gaps_total{kind}`` and ``kcgateway_ws_reconnects_total{kind}``: the stream
-  feeds call :meth:`GatewayMetrics.on_ws_gap` / :meth:`GatewayMetrics.on_ws_reconnect`.
+  feeds call :meth:`GatewayMetrics.on_ws_gap` / :meth:`GatewayMetrics.on_ws_reconnect`, or
+  :meth:`GatewayMetrics.on_stream_event` as a ``hook(kind, event)`` (plus
+  ``kcgateway_ws_resyncs_total{kind}``).
 
 No label ever carries a secret, a body, a rendered path or a query string.
 """
@@ -89,6 +91,12 @@ class GatewayMetrics:
             ["kind"],
             registry=self.registry,
         )
+        self.ws_resyncs = Counter(
+            "kcgateway_ws_resyncs",
+            "Books rebuilt from a snapshot (or private orders reconciled after a resubscribe)",
+            ["kind"],
+            registry=self.registry,
+        )
 
     def exchange_observer(self, client: str = PUBLIC_CLIENT) -> ExchangeObserver:
         """A :class:`~kcgateway.exchange.rest.CallObserver` labelling budgets with ``client``."""
@@ -109,6 +117,15 @@ class GatewayMetrics:
     def on_ws_reconnect(self, kind: str) -> None:
         """A stream connection of ``kind`` was lost and is being re-opened."""
         self.ws_reconnects.labels(kind).inc()
+
+    def on_stream_event(self, kind: str, event: str) -> None:
+        """``hook(kind, event)`` for a stream counter: ``gap``, ``reconnect`` or ``resync``."""
+        if event == "gap":
+            self.on_ws_gap(kind)
+        elif event == "reconnect":
+            self.on_ws_reconnect(kind)
+        elif event == "resync":
+            self.ws_resyncs.labels(kind).inc()
 
     def stream_metrics(self, kind: str) -> StreamObserver:
         """A :class:`~kcgateway.exchange.ws.StreamMetrics` for the feeds of ``kind``.
@@ -183,7 +200,8 @@ class StreamObserver:
         self._metrics.on_ws_gap(self.kind)
 
     def resynced(self, symbol: str) -> None:
-        """A book was rebuilt from a snapshot (counted by its gap already)."""
+        """A book was rebuilt from a snapshot."""
+        self._metrics.on_stream_event(self.kind, "resync")
 
     def lag(self, symbol: str, lag_ms: int) -> None:
         """Update lag: not exported yet."""

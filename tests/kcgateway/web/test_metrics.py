@@ -126,7 +126,18 @@ def test_stream_feeds_plug_in_through_the_stream_metrics_protocol() -> None:
     text = metrics.exposition().decode()
     assert _value(text, "kcgateway_ws_gaps_total", kind="book") == 1
     assert _value(text, "kcgateway_ws_reconnects_total", kind="book") == 1
+    assert _value(text, "kcgateway_ws_resyncs_total", kind="book") == 1
     assert "BTC-USDT" not in text
+
+
+def test_stream_event_hook_maps_each_event() -> None:
+    metrics = GatewayMetrics()
+    for event in ("gap", "gap", "reconnect", "resync", "something-new"):
+        metrics.on_stream_event("private_spot", event)
+    text = metrics.exposition().decode()
+    assert _value(text, "kcgateway_ws_gaps_total", kind="private_spot") == 2
+    assert _value(text, "kcgateway_ws_reconnects_total", kind="private_spot") == 1
+    assert _value(text, "kcgateway_ws_resyncs_total", kind="private_spot") == 1
 
 
 def test_each_bundle_has_its_own_registry() -> None:
