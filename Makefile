@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install run sim test test-core-coverage lint format typecheck imports secrets check bench clean
+.PHONY: install run sim test test-core-coverage lint format typecheck imports secrets check bench clean openapi
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -50,6 +50,10 @@ secrets: $(STAMP)
 
 ## check: every gate, then the tests
 check: lint typecheck imports secrets test
+
+## openapi: regenerate the committed docs/openapi.json from the routes (a test checks it)
+openapi: $(STAMP)
+	$(BIN)/python -m kcgateway.web.openapi docs/openapi.json
 
 bench: $(STAMP)
 	@set -e; for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f; done

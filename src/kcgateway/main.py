@@ -35,6 +35,7 @@ from kcgateway.gateway.broker import BrokerService
 from kcgateway.gateway.events import OrderEvents
 from kcgateway.gateway.idempotency import Idempotency
 from kcgateway.gateway.keys import KeyService
+from kcgateway.gateway.metrics import PUBLIC_CLIENT, GatewayMetrics
 from kcgateway.gateway.orders import OrderRouter
 from kcgateway.gateway.services import GatewayServices
 from kcgateway.gateway.stream_counts import StreamCounts
@@ -112,16 +113,33 @@ async def open_store(settings: Settings) -> Database:
     return db
 
 
+def _client_label(auth: RequestSigner | Credentials | None) -> str:
+    """The metrics ``client`` label: public, onboarding (a key being checked) or the credential."""
+    if auth is None:
+        return PUBLIC_CLIENT
+    if isinstance(auth, Credentials):
+        return "onboarding"
+    return str(getattr(auth, "credential_id", "signer"))
+
+
 def client_factory(
-    hosts: Hosts, timeout_s: float
+    hosts: Hosts, timeout_s: float, metrics: GatewayMetrics | None = None
 ) -> Callable[[RequestSigner | Credentials | None], KuCoinClient]:
-    """Clients that talk to ``hosts`` over aiohttp, signed by a vault signer or credentials."""
+    """Clients that talk to ``hosts`` over aiohttp, signed by a vault signer or credentials.
+
+    With ``metrics``, every client reports its calls and rate budgets there.
+    """
 
     def make(auth: RequestSigner | Credentials | None) -> KuCoinClient:
         transport = AiohttpTransport(read_timeout=timeout_s, total_timeout=timeout_s * 2)
+        observer = None if metrics is None else metrics.exchange_observer(_client_label(auth))
         if isinstance(auth, Credentials):
-            return KuCoinClient(auth, transport=transport, hosts=hosts, timeout=timeout_s)
-        return KuCoinClient(signer=auth, transport=transport, hosts=hosts, timeout=timeout_s)
+            return KuCoinClient(
+                auth, transport=transport, hosts=hosts, timeout=timeout_s, observer=observer
+            )
+        return KuCoinClient(
+            signer=auth, transport=transport, hosts=hosts, timeout=timeout_s, observer=observer
+        )
 
     return make
 
@@ -136,7 +154,8 @@ def build_services(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
 ) -> GatewayServices:
     """Wire every use case. Does no I/O."""
-    make = client_factory(hosts, settings.exchange_timeout_s)
+    metrics = GatewayMetrics()
+    make = client_factory(hosts, settings.exchange_timeout_s, metrics)
     store = SqlCredentialStore(db)
     sealed = SealedRecordCache(store)
     signer = Signer(sealed, ring, broker=CachedBroker(SqlBrokerStore(db)))
@@ -160,7 +179,7 @@ def build_services(
         forget=forget,
     )  # fmt: skip
     market = make(None)
-    counts = StreamCounts()
+    counts = StreamCounts(hook=metrics.on_stream_event)
     return GatewayServices(
         db=db,
         keys=KeyService(db, pepper, now=now),
@@ -175,6 +194,7 @@ def build_services(
         futures_books=BookService(market, futures=True, metrics=counts.for_kind("book_futures")),
         events=OrderEvents(db, orders, venues, counts=counts),
         stream_counts=counts,
+        metrics=metrics,
     )
 
 

@@ -42,7 +42,7 @@ from kcgateway.errors import (
     ProtocolError,
     RateLimited,
 )
-from kcgateway.exchange.budget import Budget, LocalBudget, reset_ms_from
+from kcgateway.exchange.budget import Budget, LocalBudget, ratelimit_headers, reset_ms_from
 from kcgateway.exchange.rules import SymbolRulesCache
 from kcgateway.exchange.server_clock import ServerClock
 from kcgateway.exchange.services.account import AccountService
@@ -97,6 +97,31 @@ class RequestSigner(Protocol):
         ...
 
 
+class CallObserver(Protocol):
+    """Told about every attempt the client sends (wire it to metrics; ``None`` turns it off).
+
+    It sees the endpoint (its template, never the rendered path or query), the HTTP status
+    (0 when no reply came), the KuCoin code (``200000`` on success, ``network_*`` for a
+    transport failure, ``unparseable`` for a garbled reply) and the ``gw-ratelimit-*`` numbers
+    ``(limit, remaining, reset_ms)`` of the reply when it carried them. Never a body or a header.
+    """
+
+    def on_call(
+        self,
+        endpoint: Endpoint,
+        *,
+        http_status: int,
+        code: str,
+        ratelimit: tuple[int, int, int] | None,
+    ) -> None:
+        """One attempt is done (successful or not)."""
+        ...
+
+
+#: the code an observer is given for a successful reply
+SUCCESS_CODE = "200000"
+
+
 @dataclass(frozen=True, slots=True)
 class _Prepared:
     """A request ready to sign and send (the same bytes on every attempt)."""
@@ -138,11 +163,13 @@ class KuCoinClient:
         clock_refresh_s: float = 300.0,
         validate_orders: bool = True,
         signer: RequestSigner | None = None,
+        observer: CallObserver | None = None,
     ) -> None:
         if signer is not None and credentials is not None:
             raise ConfigError("give the client credentials or a signer, not both")
         self._creds = credentials
         self._signer = signer
+        self.observer = observer
         self._broker = broker
         self._transport: Transport = transport if transport is not None else AiohttpTransport()
         self.hosts = hosts if hosts is not None else Hosts()
@@ -335,16 +362,29 @@ class KuCoinClient:
         rid = f"{self._id_prefix}-{next(self._ids)}"
         started = self.clock.monotonic()
         status = 0
+        code = "error"
+        limits: tuple[int, int, int] | None = None
         try:
             resp = await self._transport.request(
                 ep.method.value, req.url, headers, req.body, self._timeout
             )
             status = resp.status
             self.budget.observe(ep.pool, resp.headers)
-            return self._decode(resp, ep, rid)
+            limits = ratelimit_headers(resp.headers)
+            raw = self._decode(resp, ep, rid)
+            code = SUCCESS_CODE
+            return raw
+        except ExchangeError as exc:
+            code = exc.code
+            raise
+        except ProtocolError:
+            code = "unparseable"
+            raise
         finally:
             if log.isEnabledFor(logging.DEBUG):
                 _log_request(rid, ep, status, (self.clock.monotonic() - started) * 1000)
+            if self.observer is not None:
+                self.observer.on_call(ep, http_status=status, code=code, ratelimit=limits)
 
     @staticmethod
     def _decode(resp: RawResponse, ep: Endpoint, rid: str) -> msgspec.Raw:

@@ -291,6 +291,8 @@ class OrderRouter:
         self.grace = grace
         self.settle_after = settle_after
         self._now = now
+        #: told the new state each time the reconciler settles an intent (metrics)
+        self.on_resolved: Callable[[str], None] | None = None
 
     async def place(self, tenant_id: str, actor: str, req: OrderRequest) -> IntentView:
         """Validate, check risk, persist the intent, send it once, record the outcome."""
@@ -400,10 +402,13 @@ class OrderRouter:
     ) -> OrderIntent | None:
         """:meth:`_move` returning the row as updated (None if someone moved first)."""
         async with self._db.write_connection() as conn:
-            return await self._transition(
+            row = await self._transition(
                 conn, intent, expected, new, actor=actor, now=self._now(),
                 exchange_id=exchange_id, reason=reason,
             )  # fmt: skip
+        if row is not None and actor == "reconciler" and self.on_resolved is not None:
+            self.on_resolved(new.value)
+        return row
 
     @staticmethod
     async def _transition(

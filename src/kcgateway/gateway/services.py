@@ -19,12 +19,14 @@ from kcgateway.gateway.events import OrderEvents
 from kcgateway.gateway.idempotency import Idempotency
 from kcgateway.gateway.keys import KeyService
 from kcgateway.gateway.market_reads import AccountReads
+from kcgateway.gateway.metrics import GatewayMetrics
 from kcgateway.gateway.orders import OrderRouter, owned_account
 from kcgateway.gateway.stream_counts import StreamCounts
 from kcgateway.gateway.venue import Venues
 from kcgateway.kucoin import models as m
 from kcgateway.store.database import Database
 from kcgateway.store.tables import OrderIntent
+from kcgateway.store.types import OrderState
 
 log = logging.getLogger("kcgateway.gateway")
 
@@ -44,6 +46,8 @@ class GatewayServices:
     reconcile_every_s: float = 2.0
     #: look for exchange orders no intent knows every this many reconciliation passes
     adopt_every_passes: int = 30
+    #: the Prometheus series (one registry per bundle); build_services shares it with clients
+    metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
     _reconciler: asyncio.Task[None] | None = field(default=None, repr=False)
     #: order books from the stream with a REST fallback (gateway/books.py)
     books: BookService | None = None
@@ -75,6 +79,16 @@ class GatewayServices:
         async with self.db.read() as session:
             return {str(s): int(n) for s, n in (await session.execute(query)).all()}
 
+    def __post_init__(self) -> None:
+        if self.orders.on_resolved is None:
+            self.orders.on_resolved = self.metrics.on_resolved
+
+    async def refresh_metrics(self) -> bytes:
+        """The /metrics exposition, with the intents gauge read from the database now."""
+        counts = await self.intents_by_state()
+        self.metrics.set_intents(counts, [state.value for state in OrderState])
+        return self.metrics.exposition()
+
     async def ready(self) -> bool:
         """The database answers and the reconciler runs."""
         try:
@@ -94,16 +108,26 @@ class GatewayServices:
         if self.events is not None:
             self.events.start()
 
+    async def reconcile_once(self, passes: int = 0) -> None:
+        """One reconciliation pass (plus the stray scan every ``adopt_every_passes``), counted.
+
+        Never raises: a failed pass is logged and counted, and the next one tries again.
+        """
+        try:
+            await self.accounts.sweep_removed()  # removed by another process (the CLI)
+            await self.orders.reconcile()
+            if passes % self.adopt_every_passes == 0:
+                await self.orders.adopt_all()
+        except Exception:
+            log.exception("reconciliation pass failed")
+            self.metrics.on_reconcile_pass(failed=True)
+        else:
+            self.metrics.on_reconcile_pass(failed=False)
+
     async def _reconcile_forever(self) -> None:
         passes = 0
         while True:
-            try:
-                await self.accounts.sweep_removed()  # removed by another process (the CLI)
-                await self.orders.reconcile()
-                if passes % self.adopt_every_passes == 0:
-                    await self.orders.adopt_all()
-            except Exception:
-                log.exception("reconciliation pass failed")
+            await self.reconcile_once(passes)
             passes += 1
             await asyncio.sleep(self.reconcile_every_s)
 

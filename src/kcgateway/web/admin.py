@@ -2,23 +2,43 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 
+from kcgateway.errors import AuthError
 from kcgateway.gateway.accounts import AccountBusy, NoSuchAccount
 from kcgateway.gateway.apikeys import Scope, parse_scopes
 from kcgateway.gateway.keys import NoSuchKey
 from kcgateway.gateway.orders import NoSuchObject
 from kcgateway.web.auth import AccountManager, KeyManager, Reader, services_of
-from kcgateway.web.schemas import AccountBody, KeyBody, RotateBody, account_json, key_json
+from kcgateway.web.errors import error_body
+from kcgateway.web.schemas import (
+    AUTHED,
+    EXCHANGE,
+    AccountBody,
+    AccountOut,
+    CreatedKeyOut,
+    KeyBody,
+    KeyOut,
+    RotateBody,
+    account_json,
+    error_responses,
+    key_json,
+)
 
 router = APIRouter(prefix="/v1")
 
 
-@router.post("/keys", status_code=201)
+@router.post(
+    "/keys",
+    status_code=201,
+    response_model=CreatedKeyOut,
+    responses=error_responses(*AUTHED, 400),
+)
 async def create_key(body: KeyBody, request: Request, principal: KeyManager) -> dict[str, Any]:
     """Issue a key. The full key is in this answer only; it is never shown again.
 
@@ -40,13 +60,18 @@ async def create_key(body: KeyBody, request: Request, principal: KeyManager) -> 
     return {"key": full.reveal(), **key_json(view)}
 
 
-@router.get("/keys")
+@router.get("/keys", response_model=list[KeyOut], responses=error_responses(*AUTHED))
 async def list_keys(request: Request, principal: KeyManager) -> list[dict[str, Any]]:
     """The tenant's keys (never their secrets)."""
     return [key_json(v) for v in await services_of(request).keys.list(principal.tenant_id)]
 
 
-@router.delete("/keys/{key_id}", status_code=204)
+@router.delete(
+    "/keys/{key_id}",
+    status_code=204,
+    response_class=Response,
+    responses=error_responses(*AUTHED, 404),
+)
 async def revoke_key(key_id: str, request: Request, principal: KeyManager) -> Response:
     """Revoke one of the tenant's keys (takes effect on the next request)."""
     revoked = await services_of(request).keys.revoke(
@@ -57,7 +82,12 @@ async def revoke_key(key_id: str, request: Request, principal: KeyManager) -> Re
     return Response(status_code=204)
 
 
-@router.post("/keys/{key_id}/rotate", status_code=201)
+@router.post(
+    "/keys/{key_id}/rotate",
+    status_code=201,
+    response_model=CreatedKeyOut,
+    responses=error_responses(*AUTHED, 404),
+)
 async def rotate_key(
     key_id: str, body: RotateBody, request: Request, principal: KeyManager
 ) -> dict[str, Any]:
@@ -74,18 +104,35 @@ async def rotate_key(
     return {"key": full.reveal(), **key_json(view)}
 
 
-@router.post("/accounts", status_code=201)
+@router.post(
+    "/accounts",
+    status_code=201,
+    response_model=AccountOut,
+    responses=error_responses(*AUTHED, *EXCHANGE, 400, 409),
+)
 async def connect_account(
     body: AccountBody, request: Request, principal: AccountManager
-) -> dict[str, Any]:
-    """Connect a KuCoin API key: checked at the exchange first, then sealed in the vault."""
-    view = await services_of(request).accounts.connect(
-        principal.tenant_id, principal.key_id, body.to_request()
-    )
+) -> dict[str, Any] | JSONResponse:
+    """Connect a KuCoin API key: checked at the exchange first, then sealed in the vault.
+
+    A key the exchange does not accept is the caller's to fix (422 ``exchange_auth_failed``),
+    not an exchange failure: the caller typed it.
+    """
+    try:
+        view = await services_of(request).accounts.connect(
+            principal.tenant_id, principal.key_id, body.to_request()
+        )
+    except AuthError as exc:
+        message = (
+            f"the exchange refused this key ({exc.message or exc.code}): check apiKey, secret, "
+            "passphrase and keyVersion"
+        )
+        body_text = error_body(422, "exchange_auth_failed", message, exchangeCode=exc.code)
+        return JSONResponse(json.loads(body_text), status_code=422)
     return account_json(view)
 
 
-@router.get("/accounts")
+@router.get("/accounts", response_model=list[AccountOut], responses=error_responses(*AUTHED))
 async def list_accounts(request: Request, principal: Reader) -> list[dict[str, Any]]:
     """The tenant's connected accounts."""
     return [account_json(v) for v in await services_of(request).accounts.list(principal.tenant_id)]

@@ -8,45 +8,33 @@ without a declared scope); the OpenAPI document is served by a declared public r
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from prometheus_client import (
-    CONTENT_TYPE_LATEST,
-    CollectorRegistry,
-    Counter,
-    Gauge,
-    generate_latest,
-)
+from prometheus_client import CONTENT_TYPE_LATEST
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kcgateway.gateway.metrics import GatewayMetrics
 from kcgateway.gateway.services import GatewayServices
-from kcgateway.store.types import OrderState
 from kcgateway.web import admin, books, errors, futures, margin, routes, spot_more
-from kcgateway.web.auth import PUBLIC, services_of
+from kcgateway.web.auth import PUBLIC, ScopeGuard, services_of
+from kcgateway.web.schemas import StatusOut, error_responses
 
 _PUBLIC = [Depends(PUBLIC)]
-
-
-class Metrics:
-    """One registry per app (tests build many apps), with the gateway's series."""
-
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "kcgateway_http_requests",
-            "HTTP requests by route template, method and status",
-            ["route", "method", "status"],
-            registry=self.registry,
-        )
-        self.intents = Gauge(
-            "kcgateway_order_intents",
-            "Order intents by state",
-            ["state"],
-            registry=self.registry,
-        )
+BEARER = "gatewayKey"
+TITLE = "kcgateway"
+VERSION = "0.1.0"
+DESCRIPTION = (
+    "A self-hosted KuCoin trading gateway. Authenticate with `Authorization: Bearer kgw_...`; "
+    "each route names the scope it needs. Money (prices, sizes, funds, balances) is always an "
+    'exact decimal **string**, never a JSON number. Errors are `{"error": code, '
+    "\"message\": text}`: 4xx is the caller's to fix, 502/503 the exchange's."
+)
 
 
 class CountRequests:
@@ -55,7 +43,7 @@ class CountRequests:
     (Starlette's ``BaseHTTPMiddleware`` costs a task group per request; this costs nothing.)
     """
 
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    def __init__(self, app: ASGIApp, metrics: GatewayMetrics) -> None:
         self.app = app
         self.metrics = metrics
 
@@ -80,64 +68,114 @@ class CountRequests:
             self.metrics.requests.labels(path, scope["method"], status).inc()
 
 
-def _add_public_routes(app: FastAPI, metrics: Metrics) -> None:
-    @app.get("/healthz", dependencies=_PUBLIC, include_in_schema=False)
+def _add_public_routes(app: FastAPI, services: Callable[[Request], GatewayServices]) -> None:
+    @app.get("/healthz", dependencies=_PUBLIC, response_model=StatusOut, tags=["health"])
     async def healthz() -> dict[str, str]:
         """The process is up."""
         return {"status": "ok"}
 
-    @app.get("/readyz", dependencies=_PUBLIC, include_in_schema=False)
+    @app.get(
+        "/readyz",
+        dependencies=_PUBLIC,
+        response_model=StatusOut,
+        tags=["health"],
+        responses={503: {"model": StatusOut, "description": "Not ready (status: not ready)."}},
+    )
     async def readyz(request: Request) -> JSONResponse:
         """The database answers and the reconciler runs."""
-        ready = await services_of(request).ready()
+        ready = await services(request).ready()
         status = "ready" if ready else "not ready"
         return JSONResponse({"status": status}, status_code=200 if ready else 503)
 
-    @app.get("/metrics", dependencies=_PUBLIC, include_in_schema=False)
+    @app.get(
+        "/metrics",
+        dependencies=_PUBLIC,
+        response_class=Response,
+        tags=["health"],
+        responses={
+            200: {
+                "description": "Prometheus text exposition format.",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        },
+    )
     async def metrics_route(request: Request) -> Response:
         """Prometheus text format."""
-        counts = await services_of(request).intents_by_state()
-        for state in OrderState:
-            metrics.intents.labels(state.value).set(counts.get(state.value, 0))
-        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        text = await services(request).refresh_metrics()
+        return Response(text, media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/openapi.json", dependencies=_PUBLIC, include_in_schema=False)
     async def openapi() -> dict[str, Any]:
-        """The OpenAPI document."""
+        """The OpenAPI document (the same as the committed docs/openapi.json)."""
         return app.openapi()
+
+
+#: APIRoute attributes that _mount carries over (everything the spec and the behaviour use)
+_ROUTE_ATTRS = (
+    "response_model",
+    "status_code",
+    "tags",
+    "summary",
+    "description",
+    "response_description",
+    "responses",
+    "deprecated",
+    "name",
+    "operation_id",
+    "response_class",
+    "include_in_schema",
+)
+
+
+def _implied_errors(route: APIRoute) -> dict[int | str, dict[str, Any]]:
+    """The error answers every route of its kind can give, whether it declares them or not.
+
+    A key-guarded route can answer 401/403; one with parameters or a body 422 (our
+    ``invalid_request`` body, not FastAPI's default shape); one with a body 400 (not JSON).
+    """
+    statuses: list[int] = []
+    guarded = any(
+        isinstance(d.call, ScopeGuard) and d.call.scope is not None
+        for d in route.dependant.dependencies
+    )
+    if guarded:
+        statuses += [401, 403]
+    dependant = route.dependant
+    if route.body_field is not None or dependant.query_params or dependant.path_params:
+        statuses.append(422)
+    if dependant.header_params or dependant.cookie_params:
+        statuses.append(422)
+    if route.body_field is not None:
+        statuses.append(400)
+    return error_responses(*statuses)
 
 
 def _mount(app: FastAPI, router: APIRouter) -> None:
     """Copy the router's routes onto the app itself.
 
     ``app.routes`` is then one flat list of :class:`APIRoute` (each with its scope dependency)
-    that a test can enumerate.
+    that a test can enumerate. Every documenting attribute is carried over so the OpenAPI
+    document describes the real answers.
     """
     for route in router.routes:
         assert isinstance(route, APIRoute)  # noqa: S101 - our routers hold API routes only
-        app.add_api_route(
-            route.path,
-            route.endpoint,
-            methods=sorted(route.methods or ()),
-            status_code=route.status_code,
-            response_model=route.response_model,
-            responses=route.responses,
-        )
+        kwargs: dict[str, Any] = {name: getattr(route, name) for name in _ROUTE_ATTRS}
+        kwargs["responses"] = {**_implied_errors(route), **(route.responses or {})}
+        app.add_api_route(route.path, route.endpoint, methods=sorted(route.methods or ()), **kwargs)
 
 
-def create_app(services: GatewayServices) -> FastAPI:
-    """The gateway's HTTP API over ``services`` (whose lifecycle the caller owns)."""
+def _build(services: GatewayServices | None) -> FastAPI:
     app = FastAPI(
-        title="kcgateway",
-        version="0.1.0",
+        title=TITLE,
+        version=VERSION,
+        description=DESCRIPTION,
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
     )
     app.state.services = services
-    metrics = Metrics()
-    app.state.metrics = metrics
-    app.add_middleware(CountRequests, metrics=metrics)
+    if services is not None:
+        app.add_middleware(CountRequests, metrics=services.metrics)
     errors.install(app)
     routers = (
         routes.router, admin.router, spot_more.router, margin.router, futures.router,
@@ -145,5 +183,60 @@ def create_app(services: GatewayServices) -> FastAPI:
     )  # fmt: skip
     for router in routers:
         _mount(app, router)
-    _add_public_routes(app, metrics)
+    _add_public_routes(app, services_of)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _document(app)
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
     return app
+
+
+def _guard_of(route: APIRoute) -> ScopeGuard | None:
+    guards = [d.call for d in route.dependant.dependencies if isinstance(d.call, ScopeGuard)]
+    return guards[0] if guards else None
+
+
+def _document(app: FastAPI) -> dict[str, Any]:
+    """FastAPI's document plus the bearer scheme and, per operation, the scope it needs."""
+    doc = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+    )
+    doc.setdefault("components", {})["securitySchemes"] = {
+        BEARER: {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A gateway key: `Authorization: Bearer kgw_...`.",
+        }
+    }
+    for route in app.routes:
+        if not isinstance(route, APIRoute) or not route.include_in_schema:
+            continue
+        guard = _guard_of(route)
+        if guard is None or guard.scope is None:
+            continue
+        for method in route.methods or ():
+            operation = doc["paths"][route.path_format][method.lower()]
+            operation["security"] = [{BEARER: []}]
+            operation["x-required-scope"] = guard.scope.value
+    return doc
+
+
+def create_app(services: GatewayServices) -> FastAPI:
+    """The gateway's HTTP API over ``services`` (whose lifecycle the caller owns)."""
+    return _build(services)
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document of the app's routes (no services needed: nothing is called)."""
+    return _build(None).openapi()
+
+
+def openapi_text() -> str:
+    """The committed form of :func:`openapi_document`: sorted keys, 2-space indent, newline."""
+    return json.dumps(openapi_document(), indent=2, sort_keys=True, ensure_ascii=False) + "\n"

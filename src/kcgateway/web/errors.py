@@ -97,9 +97,12 @@ async def _request_invalid(request: Request, exc: Exception) -> JSONResponse:
 
 async def _http(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, HTTPException)  # noqa: S101 - registered for this type
-    code = {401: "unauthenticated", 403: "forbidden", 404: "not_found"}.get(
-        exc.status_code, "error"
-    )
+    code = {
+        400: "invalid_request",  # e.g. a body that is not JSON (FastAPI's parse error)
+        401: "unauthenticated",
+        403: "forbidden",
+        404: "not_found",
+    }.get(exc.status_code, "error")
     return JSONResponse(
         {"error": code, "message": exc.detail}, status_code=exc.status_code, headers=exc.headers
     )

@@ -1,34 +1,66 @@
-"""Request bodies (validated by pydantic) and response shapes. Money is a decimal string."""
+"""Request bodies (validated by pydantic) and response shapes. Money is a decimal string.
+
+The ``*Out`` models are the response contract published in ``docs/openapi.json``: every route
+declares one (``response_model``) plus the error bodies it can answer with
+(:func:`error_responses`), so a schema checker can hold the app to it.
+"""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, field_validator
+from pydantic.alias_generators import to_camel
 
 from kcgateway.gateway.accounts import AccountView, ConnectRequest
 from kcgateway.gateway.keys import KeyView
 from kcgateway.gateway.orders import IntentView, OrderRequest
 from kcgateway.kucoin import models as m
 from kcgateway.secret import Secret
+from kcgateway.store.types import OrderState
 
 _STRICT = ConfigDict(extra="forbid", populate_by_name=True)
+_HEADER_SAFE = r"^[!-~]+$"
+_SYMBOL = r"^[A-Za-z0-9]+-[A-Za-z0-9]+$"
+_DECIMAL_IN = (
+    'a positive decimal as a string ("0.001"): exact. A JSON number is accepted too, but '
+    "it may already have lost digits in the client's JSON encoder"
+)
+_HEADER_SAFE_RE = re.compile(_HEADER_SAFE)
 
 
 class OrderBody(BaseModel):
     """``POST /v1/orders``. Prices and sizes as strings ("0.001") keep them exact."""
 
-    model_config = _STRICT
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "account": "paper",
+                    "symbol": "BTC-USDT",
+                    "side": "buy",
+                    "type": "limit",
+                    "price": "60000",
+                    "size": "0.001",
+                }
+            ]
+        },
+    )
 
     account: str = Field(min_length=1, max_length=200, description="account id or name")
-    symbol: str = Field(min_length=3, max_length=40)
+    symbol: str = Field(
+        min_length=3, max_length=40, pattern=_SYMBOL, description="a spot symbol, BASE-QUOTE"
+    )
     side: Literal["buy", "sell"]
     type: Literal["limit", "market"] = "limit"
-    price: Decimal | None = None
-    size: Decimal | None = None
-    funds: Decimal | None = None
+    price: Decimal | None = Field(default=None, description=_DECIMAL_IN)
+    size: Decimal | None = Field(default=None, description=_DECIMAL_IN)
+    funds: Decimal | None = Field(default=None, description=_DECIMAL_IN)
     client_oid: str | None = Field(default=None, alias="clientOid", max_length=40)
     time_in_force: Literal["GTC", "GTT", "IOC", "FOK"] | None = Field(
         default=None, alias="timeInForce"
@@ -74,10 +106,22 @@ class AccountBody(BaseModel):
     model_config = _STRICT
 
     name: str = Field(min_length=1, max_length=200)
-    api_key: str = Field(alias="apiKey", min_length=1, max_length=128)
+    # both travel in HTTP headers to the exchange: printable ASCII only, no spaces
+    api_key: str = Field(alias="apiKey", min_length=1, max_length=128, pattern=_HEADER_SAFE)
     secret: SecretStr = Field(min_length=1, max_length=256)
-    passphrase: SecretStr = Field(min_length=1, max_length=256)
+    passphrase: SecretStr = Field(
+        min_length=1,
+        max_length=256,
+        description="printable ASCII without spaces (KuCoin sends it in a header)",
+    )
     key_version: Literal[1, 2, 3] = Field(default=3, alias="keyVersion")
+
+    @field_validator("passphrase")
+    @classmethod
+    def _header_safe(cls, value: SecretStr) -> SecretStr:
+        if not _HEADER_SAFE_RE.fullmatch(value.get_secret_value()):
+            raise ValueError("the passphrase must be printable ASCII without spaces")
+        return value
 
     def to_request(self) -> ConnectRequest:
         """Wrap the secrets in :class:`Secret` for the use case."""
@@ -162,4 +206,172 @@ def symbol_json(s: m.Symbol) -> dict[str, Any]:
         "baseIncrement": _num(s.base_increment),
         "priceIncrement": _num(s.price_increment),
         "minFunds": _money(s.min_funds),
+    }
+
+
+# ---- responses ---------------------------------------------------------------------------
+
+_OUT = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+Money = Annotated[
+    str,
+    Field(
+        pattern=r"^-?[0-9]+(\.[0-9]+)?$",
+        description='an exact decimal number as a string (never a JSON number), e.g. "0.001"',
+        examples=["0.001"],
+    ),
+]
+Timestamp = Annotated[
+    str,
+    Field(
+        description="an ISO 8601 / RFC 3339 date-time with its UTC offset",
+        json_schema_extra={"format": "date-time"},
+    ),
+]
+
+
+class IntentOut(BaseModel):
+    """An order intent: what the gateway knows of one order."""
+
+    model_config = _OUT
+
+    id: str = Field(description="the gateway's order id")
+    account: str = Field(description="the account id")
+    client_oid: str
+    symbol: str
+    side: str
+    type: str
+    price: Money | None
+    size: Money | None
+    funds: Money | None
+    state: OrderState
+    exchange_order_id: str | None
+    created_at: Timestamp | None
+    updated_at: Timestamp | None
+
+
+class KeyOut(BaseModel):
+    """A gateway key (its secret is never shown again)."""
+
+    model_config = _OUT
+
+    key_id: str
+    owner: str
+    last4: str
+    scopes: list[str]
+    ip_allowlist: list[str]
+    created_at: Timestamp | None
+    last_used_at: Timestamp | None
+    expires_at: Timestamp | None
+    revoked_at: Timestamp | None
+
+
+class CreatedKeyOut(BaseModel):
+    """A key just issued: ``key`` is the full key, shown in this answer only."""
+
+    model_config = _OUT
+
+    key: str = Field(description="the full key (shown once: store it now)")
+    key_id: str
+    owner: str
+    last4: str
+    scopes: list[str]
+    ip_allowlist: list[str]
+    created_at: Timestamp | None
+    last_used_at: Timestamp | None
+    expires_at: Timestamp | None
+    revoked_at: Timestamp | None
+
+
+class AccountOut(BaseModel):
+    """A connected exchange account (no credential material)."""
+
+    model_config = _OUT
+
+    id: str
+    name: str
+    uid: str | None
+    permissions: list[str]
+
+
+class BalanceOut(BaseModel):
+    """One balance line of an account."""
+
+    model_config = _OUT
+
+    currency: str
+    type: str
+    balance: Money
+    available: Money
+    holds: Money
+
+
+class SymbolOut(BaseModel):
+    """One spot symbol's trading rules."""
+
+    model_config = _OUT
+
+    symbol: str
+    base: str
+    quote: str
+    base_min_size: Money
+    base_increment: Money
+    price_increment: Money
+    min_funds: Money | None
+
+
+class StatusOut(BaseModel):
+    """A health answer."""
+
+    status: str
+
+
+class Problem(BaseModel):
+    """One invalid part of a request."""
+
+    field: str = Field(description="where: e.g. body.price, query.limit, header.Idempotency-Key")
+    message: str
+
+
+class ErrorOut(BaseModel):
+    """Every error answer: ``error`` is a stable code, ``message`` says what to do.
+
+    Never echoes request input. The optional members appear with the errors that have them.
+    """
+
+    model_config = _OUT
+
+    error: str = Field(description="a stable code, e.g. not_found, invalid_request")
+    message: str
+    field: str | None = Field(default=None, description="the invalid field (invalid_request)")
+    order_id: str | None = Field(default=None, description="the intent (client_oid_taken)")
+    exchange_code: str | None = Field(default=None, description="KuCoin's code (exchange_*)")
+    problems: list[Problem] | None = Field(
+        default=None, description="each invalid part (request validation)"
+    )
+
+
+_ERRORS: dict[int, str] = {
+    400: "The request is invalid (invalid_request): see message and field.",
+    401: "Missing, invalid, expired or revoked key (unauthenticated); Retry-After in backoff.",
+    403: "The key lacks the scope this route needs (forbidden).",
+    404: "No such object for this tenant (not_found).",
+    409: "Conflicts with the current state (e.g. not_cancellable, client_oid_taken).",
+    422: "The request body, query or headers are invalid (invalid_request, with problems), "
+    "or the order was refused (risk_rejected, exchange_rejected).",
+    502: "The exchange refused the gateway (exchange_auth_failed, exchange_error).",
+    503: "The exchange is unavailable or the outcome is unknown (exchange_*): retry later.",
+}
+
+#: the errors every route that needs a key can answer with
+AUTHED = (401, 403, 422)
+#: what a route that calls the exchange can add
+EXCHANGE = (502, 503)
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """``responses=`` for a route: each status with the :class:`ErrorOut` body."""
+    return {
+        status: {"model": ErrorOut, "description": _ERRORS[status]}
+        for status in sorted(set(statuses))
     }

@@ -80,8 +80,18 @@ async def test_connect_then_trade_and_refusals(tmp_path: Path) -> None:
 
         wrong = {**_body("wrong", good), "secret": secrets.token_hex(16)}
         resp = await stack.http.post("/v1/accounts", json=wrong, headers=h)
-        assert resp.status_code == 502
+        # the caller typed the key: a 4xx to fix, not an exchange failure (found by schemathesis)
+        assert resp.status_code == 422
         assert resp.json()["error"] == "exchange_auth_failed"
+        assert "check apiKey, secret" in resp.json()["message"]
+
+        # values that cannot travel in an HTTP header are refused before the exchange is asked
+        for field, value in (("apiKey", "abc\ndef"), ("passphrase", "pass\x0eword")):
+            resp = await stack.http.post(
+                "/v1/accounts", json={**_body("ctl", good), field: value}, headers=h
+            )
+            assert resp.status_code == 422, resp.text
+            assert resp.json()["problems"][0]["field"] == f"body.{field}"
         assert wrong["secret"] not in resp.text
 
         # a malformed body is refused without echoing any of it back
