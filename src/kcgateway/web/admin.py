@@ -138,7 +138,7 @@ async def list_accounts(request: Request, principal: Reader) -> list[dict[str, A
     return [account_json(v) for v in await services_of(request).accounts.list(principal.tenant_id)]
 
 
-@router.delete("/accounts/{account_id}")
+@router.delete("/accounts/{account_id}", responses=error_responses(*AUTHED, 404, 409))
 async def remove_account(
     account_id: str, request: Request, principal: AccountManager, force: bool = False
 ) -> Any:

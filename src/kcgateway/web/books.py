@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from kcgateway.gateway.books import MAX_DEPTH, BookService, BookView
 from kcgateway.web.auth import Reader, services_of
+from kcgateway.web.schemas import AUTHED, EXCHANGE, error_responses
 
 router = APIRouter(prefix="/v1")
 
@@ -48,7 +49,7 @@ def _service(service: BookService | None) -> BookService:
     return service
 
 
-@router.get("/orderbook/{symbol}")
+@router.get("/orderbook/{symbol}", responses=error_responses(*AUTHED, *EXCHANGE, 404))
 async def spot_order_book(
     symbol: Symbol, request: Request, principal: Reader, depth: Depth = 20
 ) -> OrderBookOut:
@@ -57,7 +58,7 @@ async def spot_order_book(
     return _out(await books.book(symbol, depth))
 
 
-@router.get("/futures/orderbook/{symbol}")
+@router.get("/futures/orderbook/{symbol}", responses=error_responses(*AUTHED, *EXCHANGE, 404))
 async def futures_order_book(
     symbol: Symbol, request: Request, principal: Reader, depth: Depth = 20
 ) -> OrderBookOut:

@@ -24,6 +24,7 @@ from kcgateway.web.market_schemas import (
     order_json,
 )
 from kcgateway.web.placing import IdempotencyKey, place_keyed
+from kcgateway.web.schemas import AUTHED, EXCHANGE, error_responses
 
 router = APIRouter(prefix="/v1/futures")
 FuturesTrader = Annotated[Principal, Depends(require(Scope.TRADE_FUTURES))]
@@ -51,7 +52,7 @@ async def place_futures_order(
     )
 
 
-@router.get("/orders")
+@router.get("/orders", responses=error_responses(*AUTHED))
 async def list_futures_orders(
     request: Request, principal: Reader, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[OrderOut]:
@@ -59,13 +60,13 @@ async def list_futures_orders(
     return await mo.list_of(request, principal, FUTURES, limit)
 
 
-@router.get("/orders/{order_id}")
+@router.get("/orders/{order_id}", responses=error_responses(*AUTHED, *EXCHANGE, 404, 409))
 async def get_futures_order(order_id: str, request: Request, principal: Reader) -> OrderOut:
     """One futures intent (refreshed from the exchange while it may still change)."""
     return await mo.one_of(request, principal, FUTURES, order_id)
 
 
-@router.delete("/orders/{order_id}")
+@router.delete("/orders/{order_id}", responses=mo.CANCEL_RESPONSES)
 async def cancel_futures_order(
     order_id: str, request: Request, principal: FuturesTrader
 ) -> OrderOut:
@@ -73,7 +74,10 @@ async def cancel_futures_order(
     return await mo.cancel_one(request, principal, FUTURES, order_id)
 
 
-@router.delete("/orders/by-client-oid/{client_oid}")
+@router.delete(
+    "/orders/by-client-oid/{client_oid}",
+    responses=error_responses(*AUTHED, *EXCHANGE, 400, 404, 409),
+)
 async def cancel_futures_by_client_oid(
     client_oid: str, request: Request, principal: FuturesTrader
 ) -> OrderOut:
@@ -81,7 +85,7 @@ async def cancel_futures_by_client_oid(
     return await mo.cancel_by_oid(request, principal, FUTURES, client_oid)
 
 
-@router.delete("/orders")
+@router.delete("/orders", responses=error_responses(*AUTHED, *EXCHANGE, 404, 409))
 async def cancel_futures_symbol(
     request: Request, principal: FuturesTrader, account: Account, symbol: Symbol
 ) -> list[OrderOut]:
@@ -89,7 +93,7 @@ async def cancel_futures_symbol(
     return await mo.cancel_all(request, principal, FUTURES, account, symbol)
 
 
-@router.get("/fills")
+@router.get("/fills", responses=error_responses(*AUTHED, *EXCHANGE, 404))
 async def futures_fills(
     request: Request,
     principal: Reader,
@@ -103,7 +107,7 @@ async def futures_fills(
     return [FuturesFillOut.of(f) for f in fills]
 
 
-@router.get("/positions")
+@router.get("/positions", responses=error_responses(*AUTHED, *EXCHANGE, 404))
 async def futures_positions(
     request: Request, principal: Reader, account: Account
 ) -> list[PositionOut]:
@@ -112,7 +116,7 @@ async def futures_positions(
     return [PositionOut.of(p) for p in positions]
 
 
-@router.get("/balances")
+@router.get("/balances", responses=error_responses(*AUTHED, *EXCHANGE, 404))
 async def futures_balances(
     request: Request,
     principal: Reader,
@@ -126,7 +130,7 @@ async def futures_balances(
     )
 
 
-@router.get("/symbols")
+@router.get("/symbols", responses=error_responses(*AUTHED, *EXCHANGE))
 async def futures_symbols(request: Request, principal: Reader) -> list[ContractOut]:
     """Active futures contracts and their trading rules."""
     return [ContractOut.of(c) for c in await services_of(request).reads.contracts()]

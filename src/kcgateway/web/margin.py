@@ -22,6 +22,7 @@ from kcgateway.web.market_schemas import (
     order_json,
 )
 from kcgateway.web.placing import IdempotencyKey, place_keyed
+from kcgateway.web.schemas import AUTHED, EXCHANGE, error_responses
 
 router = APIRouter(prefix="/v1/margin")
 MarginTrader = Annotated[Principal, Depends(require(Scope.TRADE_MARGIN))]
@@ -50,7 +51,7 @@ async def place_margin_order(
     )
 
 
-@router.get("/orders")
+@router.get("/orders", responses=error_responses(*AUTHED))
 async def list_margin_orders(
     request: Request, principal: Reader, limit: Annotated[int, Query(ge=1, le=1000)] = 100
 ) -> list[OrderOut]:
@@ -58,19 +59,22 @@ async def list_margin_orders(
     return await mo.list_of(request, principal, MARGIN, limit)
 
 
-@router.get("/orders/{order_id}")
+@router.get("/orders/{order_id}", responses=error_responses(*AUTHED, *EXCHANGE, 404, 409))
 async def get_margin_order(order_id: str, request: Request, principal: Reader) -> OrderOut:
     """One margin intent (refreshed from the exchange while it may still change)."""
     return await mo.one_of(request, principal, MARGIN, order_id)
 
 
-@router.delete("/orders/{order_id}")
+@router.delete("/orders/{order_id}", responses=mo.CANCEL_RESPONSES)
 async def cancel_margin_order(order_id: str, request: Request, principal: MarginTrader) -> OrderOut:
     """Cancel a margin order by the gateway's id."""
     return await mo.cancel_one(request, principal, MARGIN, order_id)
 
 
-@router.delete("/orders/by-client-oid/{client_oid}")
+@router.delete(
+    "/orders/by-client-oid/{client_oid}",
+    responses=error_responses(*AUTHED, *EXCHANGE, 400, 404, 409),
+)
 async def cancel_margin_by_client_oid(
     client_oid: str, request: Request, principal: MarginTrader
 ) -> OrderOut:
@@ -78,7 +82,7 @@ async def cancel_margin_by_client_oid(
     return await mo.cancel_by_oid(request, principal, MARGIN, client_oid)
 
 
-@router.delete("/orders")
+@router.delete("/orders", responses=error_responses(*AUTHED, *EXCHANGE, 404, 409))
 async def cancel_margin_symbol(
     request: Request, principal: MarginTrader, account: Account, symbol: Symbol
 ) -> list[OrderOut]:
@@ -86,7 +90,7 @@ async def cancel_margin_symbol(
     return await mo.cancel_all(request, principal, MARGIN, account, symbol)
 
 
-@router.get("/fills")
+@router.get("/fills", responses=error_responses(*AUTHED, *EXCHANGE, 404))
 async def margin_fills(  # noqa: PLR0917 - FastAPI passes route parameters positionally
     request: Request,
     principal: Reader,
@@ -101,7 +105,7 @@ async def margin_fills(  # noqa: PLR0917 - FastAPI passes route parameters posit
     return [FillOut.of(f) for f in fills]
 
 
-@router.get("/balances")
+@router.get("/balances", responses=error_responses(*AUTHED, *EXCHANGE, 404))
 async def margin_balances(
     request: Request, principal: Reader, account: Account
 ) -> list[MarginBalanceOut]:

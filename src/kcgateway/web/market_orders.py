@@ -13,12 +13,23 @@ from fastapi import Request
 from kcgateway.gateway.keys import Principal
 from kcgateway.web.auth import services_of
 from kcgateway.web.market_schemas import OrderOut
+from kcgateway.web.schemas import AUTHED, EXCHANGE, ErrorOut, error_responses
 
 #: the POST routes' extra answers (201 is the route's own status)
 PLACE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **error_responses(*AUTHED, *EXCHANGE, 400, 404, 409),
+    422: {
+        "model": OrderOut | ErrorOut,
+        "description": "The order was refused: an intent (rejected, not_placed) or an error "
+        "(invalid_request with problems, risk_rejected, exchange_rejected).",
+    },
     202: {"model": OrderOut, "description": "sent, outcome unknown: the reconciler settles it"},
     200: {"model": OrderOut, "description": "a concurrent retry of the same Idempotency-Key"},
 }
+
+
+#: a cancel by id or clientOid
+CANCEL_RESPONSES = error_responses(*AUTHED, *EXCHANGE, 400, 404, 409)
 
 
 async def list_of(

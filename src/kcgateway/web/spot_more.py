@@ -13,13 +13,14 @@ from kcgateway.gateway.markets import SPOT
 from kcgateway.web import market_orders as mo
 from kcgateway.web.auth import Reader, Trader, services_of
 from kcgateway.web.market_schemas import FillOut, OrderOut
+from kcgateway.web.schemas import AUTHED, EXCHANGE, error_responses
 
 router = APIRouter(prefix="/v1")
 Account = Annotated[str, Query(min_length=1, max_length=200, description="account id or name")]
 Symbol = Annotated[str, Query(min_length=3, max_length=40)]
 
 
-@router.delete("/orders")
+@router.delete("/orders", responses=error_responses(*AUTHED, *EXCHANGE, 404, 409))
 async def cancel_spot_symbol(
     request: Request, principal: Trader, account: Account, symbol: Symbol
 ) -> list[OrderOut]:
@@ -27,7 +28,7 @@ async def cancel_spot_symbol(
     return await mo.cancel_all(request, principal, SPOT, account, symbol)
 
 
-@router.get("/fills")
+@router.get("/fills", responses=error_responses(*AUTHED, *EXCHANGE, 404))
 async def spot_fills(
     request: Request,
     principal: Reader,
