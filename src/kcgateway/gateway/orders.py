@@ -210,7 +210,7 @@ def risk_check(
     """
     amount = known if known is not None else notional(req)
     if amount is not None and amount > max_notional:
-        return f"notional {amount} exceeds the per-order maximum {max_notional}"
+        return f"notional {amount:f} exceeds the per-order maximum {max_notional:f}"
     return None
 
 

@@ -295,3 +295,8 @@ async def test_place_re_reads_when_the_reconciler_moved_first(tmp_path: Path) ->
     async with db:
         view = await router.place(tenant, "k", req(client_oid="raced-1"))
         assert view.state is OrderState.FILLED
+
+
+def test_risk_refusal_shows_plain_decimals_not_exponents() -> None:
+    big = req(price=D("6E+3"), size=D("1000"))  # a JSON number such as 6e3 parses like this
+    assert o.risk_check(big, D("1E+5")) == ("notional 6000000 exceeds the per-order maximum 100000")
