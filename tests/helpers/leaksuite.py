@@ -35,7 +35,8 @@ import json
 import logging
 import os
 import re
-from collections.abc import Awaitable, Callable, Iterator, MutableMapping
+import time
+from collections.abc import Awaitable, Callable, Generator, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,12 @@ PLUGIN_NAME = "kcgw-leaksuite"
 _KEY_ROUTE = re.compile(r"^/v1/keys(/[^/]+/rotate)?$")
 _SEPARATOR = b"\n\x00\x00\n"
 _STANDARD_RECORD_KEYS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+
+# Loggers opened up for the test: the root at DEBUG, and SQLAlchemy (which sets itself to WARN)
+# at INFO, so statements and their parameters are scanned on PostgreSQL too (on SQLite the
+# aiosqlite DEBUG records already carry them). Not DEBUG: result rows come from the database
+# files, which are scanned as files.
+LEVELS = {"": logging.DEBUG, "sqlalchemy": logging.INFO}
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -305,6 +312,7 @@ class Totals:
     canaries: int = 0
     captured_bytes: int = 0
     hits: int = 0
+    scan_seconds: float = 0.0
     failed_tests: list[str] = field(default_factory=list)
 
 
@@ -315,7 +323,7 @@ class LeakSuitePlugin:
         self.dirs: set[Path] = set()
         self.totals = Totals()
         self._handler: _LogCapture | None = None
-        self._root_level = logging.WARNING
+        self._levels: dict[str, int] = {}
         self._undo: list[Callable[[], None]] = []
         self._reported: set[Hit] = set()
 
@@ -330,9 +338,11 @@ class LeakSuitePlugin:
         self._reported = set()
         self._handler = _LogCapture(_Active.registry)
         root = logging.getLogger()
-        self._root_level = root.level
         root.addHandler(self._handler)
-        root.setLevel(logging.DEBUG)
+        for name, level in LEVELS.items():
+            logger = logging.getLogger(name)
+            self._levels[name] = logger.level
+            logger.setLevel(level)
         self._patch()
 
     def _patch(self) -> None:
@@ -353,22 +363,26 @@ class LeakSuitePlugin:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
         self, item: pytest.Item, call: pytest.CallInfo[None]
-    ) -> Iterator[None]:
-        report: pytest.TestReport = yield  # type: ignore[misc]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
         registry = _Active.registry
         if registry is None or not self.applies(item):
-            return report  # type: ignore[return-value]
+            return report
         if call.when == "call":
             registry.capture("captured stdout", report.capstdout.encode())
             registry.capture("captured stderr", report.capstderr.encode())
-        if call.when in ("call", "teardown"):
             self._check(report, registry, call.when)
-        if call.when == "teardown":
-            self._finish(registry)
-        return report  # type: ignore[return-value]
+        elif call.when == "teardown":
+            try:
+                self._check(report, registry, call.when)  # what fixtures did while closing
+            finally:
+                self._finish(registry)
+        return report
 
     def _check(self, report: pytest.TestReport, registry: Registry, when: str) -> None:
+        started = time.perf_counter()
         hits = [h for h in registry.scan() if h not in self._reported]
+        self.totals.scan_seconds += time.perf_counter() - started
         if not hits:
             return
         self._reported.update(hits)
@@ -391,7 +405,9 @@ class LeakSuitePlugin:
         root = logging.getLogger()
         if self._handler is not None:
             root.removeHandler(self._handler)
-        root.setLevel(self._root_level)
+        for name, level in self._levels.items():
+            logging.getLogger(name).setLevel(level)
+        self._levels.clear()
         while self._undo:
             self._undo.pop()()
         self._handler = None
@@ -402,7 +418,7 @@ class LeakSuitePlugin:
         return (
             f"leak scan: {t.tests} tests scanned ({t.tests_with_canaries} with canaries), "
             f"{t.canaries} canaries registered, {t.captured_bytes} bytes captured, "
-            f"{t.hits} hits"
+            f"{t.hits} hits; {t.scan_seconds:.2f} s scanning"
         )
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
@@ -424,4 +440,4 @@ def activate(config: pytest.Config, directory: Path) -> None:
     if plugin is None:
         plugin = LeakSuitePlugin()
         config.pluginmanager.register(plugin, PLUGIN_NAME)
-    plugin.dirs.add(directory.resolve())
+    plugin.dirs |= {directory, directory.resolve()}
