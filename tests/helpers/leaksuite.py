@@ -79,6 +79,7 @@ class Registry:
     test_id: str
     canaries: dict[str, str | bytes] = field(default_factory=dict)
     captures: list[Capture] = field(default_factory=list)
+    shown_once: int = 0  # keys registered from (and allowed in) their creating response
 
     def register(self, name: str, value: str | bytes) -> str:
         """Add a canary; returns its (made unique) name. A value already known is not re-added."""
@@ -258,6 +259,7 @@ def _record_response(
         name = register_gateway_key(full, registry) if isinstance(full, str) else None
         if name is not None:
             allowed.add(name)
+            registry.shown_once += 1
     registry.capture(f"response {method} {path} -> {status}", head + body, allowed)
 
 
@@ -311,6 +313,7 @@ class Totals:
     tests_with_canaries: int = 0
     canaries: int = 0
     captured_bytes: int = 0
+    keys_shown_once: int = 0
     hits: int = 0
     scan_seconds: float = 0.0
     failed_tests: list[str] = field(default_factory=list)
@@ -401,6 +404,7 @@ class LeakSuitePlugin:
         self.totals.tests += 1
         self.totals.canaries += len(registry.canaries)
         self.totals.tests_with_canaries += bool(registry.canaries)
+        self.totals.keys_shown_once += registry.shown_once
         self.totals.captured_bytes += sum(len(c.data) for c in registry.captures)
         root = logging.getLogger()
         if self._handler is not None:
@@ -417,7 +421,8 @@ class LeakSuitePlugin:
         t = self.totals
         return (
             f"leak scan: {t.tests} tests scanned ({t.tests_with_canaries} with canaries), "
-            f"{t.canaries} canaries registered, {t.captured_bytes} bytes captured, "
+            f"{t.canaries} canaries registered ({t.keys_shown_once} keys from the response "
+            f"that shows them once), {t.captured_bytes} bytes captured, "
             f"{t.hits} hits; {t.scan_seconds:.2f} s scanning"
         )
 

@@ -64,7 +64,7 @@ def test_a_planted_leak_fails_its_test_without_showing_the_value(
             r"  planted \(raw\) in log kcgateway.somewhere DEBUG #\d+ at byte \d+",
             r"_+ test_prints_a_registered_secret _+",
             r"  printed \(raw\) in captured stdout at byte 5",
-            r"leak scan: 3 tests scanned \(3 with canaries\), 3 canaries registered, .* 2 hits",
+            r"leak scan: 3 tests scanned \(3 with canaries\), 3 canaries registered .* 2 hits",
         ]
     )
     assert value not in out and value.upper() not in out, "the report never shows the value"
@@ -108,6 +108,7 @@ def test_the_key_creating_response_is_allowed_once_and_only_there() -> None:
     create = {"type": "http", "method": "POST", "path": "/v1/keys"}
     _record_response(registry, create, 201, b"content-type: application/json\n", body)
     assert len(registry.canaries) == 1, "the key in the creating answer is registered"
+    assert registry.shown_once == 1
     assert registry.scan() == [], "and allowed in that answer"
     listing = {"type": "http", "method": "GET", "path": "/v1/keys"}
     _record_response(registry, listing, 200, b"", body)
