@@ -24,6 +24,7 @@ from kcgateway.store.database import Database
 from kcgateway.store.repositories import TenantRepository
 from kcgateway.vault.kek import KeyRing, LocalKek
 from kcgateway.web.app import create_app
+from tests.helpers import leaksuite
 
 CLIENT_IP = "127.0.0.1"
 
@@ -81,6 +82,7 @@ class Stack:
             tenant_id=tenant_id, owner="admin", scopes=frozenset({Scope.ADMIN}), actor="test"
         )
         tenant = Tenant(tenant_id, full.reveal(), view.id, account)
+        leaksuite.register_gateway_key(tenant.admin_key)
         self.tenants[name] = tenant
         return tenant
 
@@ -88,7 +90,9 @@ class Stack:
         full, _ = await self.services.keys.create(
             tenant_id=tenant.id, owner="bot", scopes=frozenset(scopes), actor="test", **kw
         )
-        return full.reveal()
+        key = full.reveal()
+        leaksuite.register_gateway_key(key)
+        return key
 
 
 def auth(key: str) -> dict[str, str]:
@@ -141,10 +145,13 @@ async def gateway_stack(
         max_notional=max_notional,  # type: ignore[arg-type]
     )
     db = db if db is not None else await open_store(settings)
-    ring = KeyRing(LocalKek(os.urandom(32)))
-    services = build_services(settings, db, ring, Secret(secrets.token_hex(32)), sim.hosts)
+    kek, pepper = os.urandom(32), secrets.token_hex(32)
+    leaksuite.register("KEK", kek)
+    leaksuite.register("pepper", pepper)
+    ring = KeyRing(LocalKek(kek))
+    services = build_services(settings, db, ring, Secret(pepper), sim.hosts)
     services.orders.settle_after = timedelta(seconds=timeout_s * 2)
-    app = create_app(services)
+    app = leaksuite.capture_app(create_app(services))
     session = aiohttp.ClientSession()
     stack = Stack(sim, services, app, httpx.AsyncClient(), session, ring=ring)
     stack.http = stack.client()
@@ -153,5 +160,7 @@ async def gateway_stack(
     finally:
         await stack.http.aclose()
         await session.close()
+        leaksuite.scan_store(tmp_path, db, "open")
         await services.aclose()
         await sim.aclose()
+        leaksuite.scan_store(tmp_path, db, "closed")

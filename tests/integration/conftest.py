@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import leaksuite
 from tests.helpers.databases import (
     PG_HOST,
     PG_PORT,
@@ -39,3 +40,8 @@ def fresh_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
     finally:
         run_in_thread(_admin(user, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Every test here runs under the suite-wide leak scan (tests/helpers/leaksuite.py)."""
+    leaksuite.activate(config, Path(__file__).parent)

@@ -8,6 +8,7 @@ from kcgateway.clock import Clock
 from kcgateway.exchange.rest import Hosts, KuCoinClient
 from kcgateway.kucoin.signing import BrokerCredentials, Credentials
 from kcgateway.secret import Secret
+from tests.helpers import leaksuite
 from tests.kucoin_sim.harness import Sim
 
 
@@ -17,10 +18,12 @@ def hosts(sim: Sim) -> Hosts:
 
 
 def creds(account: dict[str, Any]) -> Credentials:
+    leaksuite.register_exchange_key(account["apiKey"], account["secret"], account["passphrase"])
     return Credentials(account["apiKey"], Secret(account["secret"]), Secret(account["passphrase"]))
 
 
 def broker_creds(account: dict[str, Any]) -> BrokerCredentials:
+    leaksuite.register(f"broker key {account['brokerName']}", account["brokerKey"])
     return BrokerCredentials(
         account["partner"], account["brokerName"], Secret(account["brokerKey"])
     )
