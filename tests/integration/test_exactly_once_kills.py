@@ -16,7 +16,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from scripts.exactly_once import Client, Outcome, _judge
@@ -39,7 +38,7 @@ def _run(*args: str) -> tuple[int, dict[str, object], str]:
 
 
 @pytest.mark.slow
-def test_exactly_once_with_gateway_kills(fresh_db_url: str, tmp_path: Path) -> None:
+def test_exactly_once_with_gateway_kills(fresh_db_url: str) -> None:
     """On SQLite and on PostgreSQL (``fresh_db_url`` is a new, migrated database per run)."""
     engine = "sqlite" if fresh_db_url.startswith("sqlite") else "postgres"
     if engine == "sqlite":  # the gateway's own file in its data dir, as `kcgateway serve` makes it
@@ -47,9 +46,16 @@ def test_exactly_once_with_gateway_kills(fresh_db_url: str, tmp_path: Path) -> N
     else:
         args = ["--database", "postgres", "--database-url", fresh_db_url]
     code, result, stdout = _run(
-        *args, "--submissions", str(SUBMISSIONS), "--kills", str(KILLS),
-        "--concurrency", "20", "--seed", "7", "--workdir", str(tmp_path / "run"),
-    )  # fmt: skip
+        *args,
+        "--submissions",
+        str(SUBMISSIONS),
+        "--kills",
+        str(KILLS),
+        "--concurrency",
+        "20",
+        "--seed",
+        "7",
+    )  # fmt: skip  (no --workdir: the script keeps its logs only when something broke)
     print(stdout)
     assert result["violations"] == [] and code == 0, result
     assert result["kills"] >= KILLS, "the gateway was SIGKILLed and restarted"

@@ -23,6 +23,7 @@ risk engine (SECURITY.md section 4) lands.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
@@ -48,6 +49,8 @@ S = OrderState
 
 #: states the reconciler still has to settle
 PENDING = (S.PERSISTED, S.SENT, S.UNKNOWN, S.ACKED)
+#: how many intents one reconciliation pass looks up at the exchange at once
+RECONCILE_CONCURRENCY = 16
 #: every allowed transition of a stored intent
 TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
     S.PERSISTED: frozenset({S.SENT, S.NOT_PLACED}),
@@ -459,18 +462,26 @@ class OrderRouter:
         return True
 
     async def reconcile(self) -> int:
-        """One pass over unsettled intents; returns how many are still pending after it."""
+        """One pass over unsettled intents; returns how many are still pending after it.
+
+        Up to :data:`RECONCILE_CONCURRENCY` lookups run at once: one at a time, a pass fell
+        behind order intake (each is an exchange round trip plus a commit), and acked intents
+        took minutes to settle after a burst.
+        """
         async with self._db.read() as session:
             rows = await OrderIntentRepository(session).in_states(PENDING)
-        pending = 0
-        for row in rows:
-            try:
-                settled = await self._reconcile_one(row)
-            except KcgatewayError as exc:
-                log.info("reconcile deferred: intent=%s reason=%s", row.id, type(exc).__name__)
-                settled = False
-            pending += not settled
-        return pending
+        limit = asyncio.Semaphore(RECONCILE_CONCURRENCY)
+
+        async def one(row: OrderIntent) -> bool:
+            async with limit:
+                try:
+                    return await self._reconcile_one(row)
+                except KcgatewayError as exc:
+                    log.info("reconcile deferred: intent=%s reason=%s", row.id, type(exc).__name__)
+                    return False
+
+        settled = await asyncio.gather(*(one(row) for row in rows))
+        return sum(not done for done in settled)
 
     async def _reconcile_one(self, row: OrderIntent) -> bool:
         age = self._now() - row.updated_at

@@ -236,3 +236,33 @@ async def test_killed_between_send_and_ack(tmp_path: Path, executed: bool) -> No
             view = await router.by_client_oid(tenant, "crash-1")
             assert view.state is OrderState.NOT_PLACED
         assert venue.placed == ["crash-1"]
+
+
+@dataclass
+class CountingVenue(ScriptedVenue):
+    """Records how many resolve calls are in flight at once."""
+
+    in_flight: int = 0
+    most: int = 0
+
+    async def resolve(self, client_oid: str, symbol: str) -> ExchangeOrder | None:
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        for _ in range(5):  # an exchange round trip: let the other lookups start
+            await asyncio.sleep(0)
+        self.in_flight -= 1
+        return await super().resolve(client_oid, symbol)
+
+
+async def test_a_reconcile_pass_looks_intents_up_concurrently(tmp_path: Path) -> None:
+    """One lookup at a time fell behind order intake (acked intents took minutes to settle)."""
+    venue = CountingVenue(outcome=OutcomeUnknown("x", reason="timeout"))
+    router, _clock, db, tenant = await _router(tmp_path, venue)
+    async with db:
+        views = [await router.place(tenant, "k", req(client_oid=f"c-{i}")) for i in range(40)]
+        for view in views:
+            venue.exchange[view.client_oid] = ExchangeOrder("ex", True, False, D(0))
+        assert await router.reconcile() == 0
+        assert 1 < venue.most <= o.RECONCILE_CONCURRENCY
+        states = {(await router.get(tenant, v.id)).state for v in views}
+        assert states == {OrderState.OPEN}
