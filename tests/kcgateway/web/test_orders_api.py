@@ -271,3 +271,41 @@ async def test_orders_placed_behind_the_gateways_back_are_adopted(tmp_path: Path
         async with stack.services.db.read() as session:
             actions = [r.action for r in await AuditRepository(session).all()]
         assert "order.adopted" in actions
+
+
+async def test_a_retry_after_the_gateway_died_mid_request_resolves_to_the_intent(
+    tmp_path: Path,
+) -> None:
+    """A request killed between ``sent`` and the answer leaves no idempotency record; the
+    client's retry with the same key must answer that intent (no 409, no hang, no 2nd order)."""
+    import asyncio
+    from datetime import timedelta
+
+    async with gateway_stack(tmp_path, timeout_s=5.0) as stack:
+        tenant = await stack.add_tenant("t1")
+        await stack.sim_admin(
+            "POST",
+            "/_sim/faults",
+            {"kind": "latency", "latencyMs": 600, "pathPrefix": "/api/v1/hf/orders"},
+        )
+        headers = {**auth(tenant.admin_key), "Idempotency-Key": "killed-1"}
+        with pytest.raises(TimeoutError):  # the process "dies" while the exchange call is out
+            await asyncio.wait_for(
+                stack.http.post("/v1/orders", json=order_body("main"), headers=headers), 0.2
+            )
+        retry = await stack.http.post("/v1/orders", json=order_body("main"), headers=headers)
+        assert retry.status_code == 200, retry.text
+        intent = retry.json()
+        assert intent["state"] == "sent", "the dead request's intent, awaiting reconciliation"
+        stack.services.orders.settle_after = timedelta(0)
+        for _ in range(100):  # the delayed order lands; the reconciler finds it by clientOid
+            if await stack.services.orders.reconcile() == 0:
+                break
+            await asyncio.sleep(0.05)
+        got = await stack.http.get(f"/v1/orders/{intent['id']}", headers=auth(tenant.admin_key))
+        assert got.json()["state"] == "open"
+        again = await stack.http.post("/v1/orders", json=order_body("main"), headers=headers)
+        assert again.status_code == 200 and again.json()["id"] == intent["id"]
+        assert await _accepted(stack, intent["clientOid"]) == 1
+        listed = (await stack.http.get("/v1/orders", headers=auth(tenant.admin_key))).json()
+        assert len(listed) == 1
