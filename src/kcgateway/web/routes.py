@@ -46,14 +46,22 @@ async def _place(
     try:
         view = await services.orders.place(principal.tenant_id, principal.key_id, req)
     except ClientOidTaken as exc:
-        if keyed:  # a concurrent retry of the same Idempotency-Key: answer with that intent
-            return _reply_of(await services.orders.get(principal.tenant_id, exc.intent_id), 200)
+        if keyed:  # a retry of the same order (concurrent, or after a crash): that intent
+            view = await services.orders.get(principal.tenant_id, exc.intent_id)
+            if _same_order(view, req):
+                return _reply_of(view, 200)
         return _described(exc)
     except Exception as exc:
         if describe(exc) is None:
             raise
         return _described(exc)
     return _reply_of(view)
+
+
+def _same_order(view: IntentView, req: OrderRequest) -> bool:
+    """True when the stored intent is this request's order (not another one reusing its oid)."""
+    ours = (req.symbol, req.side, req.order_type, req.price, req.size, req.funds)
+    return ours == (view.symbol, view.side, view.order_type, view.price, view.size, view.funds)
 
 
 def _described(exc: BaseException) -> Reply:

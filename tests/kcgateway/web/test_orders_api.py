@@ -309,3 +309,29 @@ async def test_a_retry_after_the_gateway_died_mid_request_resolves_to_the_intent
         assert await _accepted(stack, intent["clientOid"]) == 1
         listed = (await stack.http.get("/v1/orders", headers=auth(tenant.admin_key))).json()
         assert len(listed) == 1
+
+
+async def test_another_order_reusing_a_client_oid_under_a_new_key_is_refused(
+    tmp_path: Path,
+) -> None:
+    """A keyed request whose clientOid names ANOTHER order must not be answered with that
+    order as if it were its own (the client would believe a different order was placed)."""
+    async with gateway_stack(tmp_path) as stack:
+        tenant = await stack.add_tenant("t1")
+        body = order_body("main", clientOid="reused-1")
+        first = await stack.http.post(
+            "/v1/orders", json=body, headers={**auth(tenant.admin_key), "Idempotency-Key": "k1"}
+        )
+        assert first.status_code == 201, first.text
+        other = await stack.http.post(
+            "/v1/orders",
+            json={**body, "size": "0.002"},
+            headers={**auth(tenant.admin_key), "Idempotency-Key": "k2"},
+        )
+        assert other.status_code == 409, other.text
+        assert other.json()["error"] == "client_oid_taken"
+        same = await stack.http.post(  # the same order under a new key is still that intent
+            "/v1/orders", json=body, headers={**auth(tenant.admin_key), "Idempotency-Key": "k3"}
+        )
+        assert same.status_code == 200 and same.json()["id"] == first.json()["id"]
+        assert await _accepted(stack, "reused-1") == 1
