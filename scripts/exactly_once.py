@@ -616,10 +616,24 @@ def parse(argv: Sequence[str] | None = None) -> Options:
     )  # fmt: skip
 
 
+async def _run_stoppable(opts: Options) -> Outcome:
+    """:func:`run`, cancelled (so its processes and database are cleaned up) on SIGINT/SIGTERM."""
+    task = asyncio.current_task()
+    assert task is not None  # noqa: S101 - inside asyncio.run
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    return await run(opts)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run once, print the summary and one JSON line; 1 on any violation."""
+    """Run once, print the summary and one JSON line; 1 on any violation (2: interrupted)."""
     opts = parse(argv)
-    out = asyncio.run(run(opts))
+    try:
+        out = asyncio.run(_run_stoppable(opts))
+    except asyncio.CancelledError:
+        _say(opts, "interrupted: simulator and gateway stopped")
+        return 2
     for violation in out.violations:
         _say(opts, f"VIOLATION: {violation}")
     _say(opts, f"states={out.states} replies={out.replies} kills={out.kills}")
