@@ -83,7 +83,7 @@ class Options:
     seed: int = 1
     fault_probability: float = 0.03
     exchange_timeout_s: float = 1.0
-    grace_s: float = 4.0
+    grace_s: float = 8.0
     settle_s: float = 60.0
     pg_host: str = "127.0.0.1"
     pg_port: int = 5432
@@ -271,7 +271,7 @@ async def _pg_admin(host: str, port: int, user: str, sql: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def database_url(opts: Options, data_dir: Path) -> AsyncIterator[str]:
+async def database_url(opts: Options, data_dir: Path, out: Outcome) -> AsyncIterator[str]:
     """The gateway's database: the SQLite file in the data dir, or a fresh PostgreSQL one."""
     if opts.database_url:
         yield opts.database_url
@@ -284,9 +284,11 @@ async def database_url(opts: Options, data_dir: Path) -> AsyncIterator[str]:
         try:
             yield f"postgresql+asyncpg://{user}@{opts.pg_host}:{opts.pg_port}/{name}"
         finally:
-            await _pg_admin(
-                opts.pg_host, opts.pg_port, user, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
-            )
+            if out.violations:  # the evidence: intents and their audit trail
+                _say(opts, f"PostgreSQL database {name} kept for inspection")
+            else:
+                drop = f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'
+                await _pg_admin(opts.pg_host, opts.pg_port, user, drop)
 
 
 class Client:
@@ -531,7 +533,7 @@ async def run(opts: Options) -> Outcome:
     harness: Harness | None = None
     try:
         async with (
-            database_url(opts, work / "data") as db_url,
+            database_url(opts, work / "data", out) as db_url,
             aiohttp.ClientSession(connector=connector) as session,
         ):
             harness = Harness(
@@ -600,7 +602,7 @@ def parse(argv: Sequence[str] | None = None) -> Options:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--fault-probability", type=float, default=0.03, help="per fault kind")
     p.add_argument("--exchange-timeout-s", type=float, default=1.0)
-    p.add_argument("--grace-s", type=float, default=4.0, help="KCGW_RECONCILE_GRACE_S")
+    p.add_argument("--grace-s", type=float, default=8.0, help="KCGW_RECONCILE_GRACE_S")
     p.add_argument("--settle-s", type=float, default=60.0)
     p.add_argument("--pg-host", default="127.0.0.1")
     p.add_argument("--pg-port", type=int, default=5432)

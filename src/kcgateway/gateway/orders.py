@@ -233,6 +233,8 @@ class OrderRouter:
         self.grace = grace
         self.settle_after = settle_after
         self._now = now
+        #: intents this process is sending right now: the reconciler leaves them alone
+        self._in_flight: set[str] = set()
 
     async def place(self, tenant_id: str, actor: str, req: OrderRequest) -> IntentView:
         """Validate, check risk, persist the intent, send it once, record the outcome."""
@@ -271,6 +273,13 @@ class OrderRouter:
             return row
 
     async def _send(self, intent: OrderIntent, actor: str, time_in_force: str | None) -> None:
+        self._in_flight.add(intent.id)
+        try:
+            await self._send_once(intent, actor, time_in_force)
+        finally:
+            self._in_flight.discard(intent.id)
+
+    async def _send_once(self, intent: OrderIntent, actor: str, time_in_force: str | None) -> None:
         venue = await self._venues.for_account(intent.account_id)
         order = spot_order(
             client_oid=intent.client_oid, symbol=intent.symbol, side=intent.side,
@@ -484,6 +493,10 @@ class OrderRouter:
         return sum(not done for done in settled)
 
     async def _reconcile_one(self, row: OrderIntent) -> bool:
+        if row.id in self._in_flight:
+            # this process is still sending it (slow vault, a rate-limit wait, a 429 resend):
+            # "not found" now says nothing, and not_placed would race the exchange's answer
+            return False
         age = self._now() - row.updated_at
         if row.state is S.PERSISTED:
             # never sent (sending requires the persisted -> sent move first)

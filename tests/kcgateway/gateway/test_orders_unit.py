@@ -266,3 +266,38 @@ async def test_a_reconcile_pass_looks_intents_up_concurrently(tmp_path: Path) ->
         assert 1 < venue.most <= o.RECONCILE_CONCURRENCY
         states = {(await router.get(tenant, v.id)).state for v in views}
         assert states == {OrderState.OPEN}
+
+
+@dataclass
+class HeldVenue(ScriptedVenue):
+    """place() waits for ``release`` before the order reaches the exchange."""
+
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def place(self, order: Any) -> Any:
+        await self.release.wait()
+        return await super().place(order)
+
+
+async def test_the_reconciler_leaves_an_intent_this_process_is_still_sending(
+    tmp_path: Path,
+) -> None:
+    """Found by scripts/exactly_once.py on PostgreSQL: a send slower than settle_after + grace
+    (rate-limit waits, a starved machine) was marked not_placed while still in flight; the
+    order then landed, the ack lost its compare-and-set, and the client got 422 for an order
+    that exists."""
+    venue = HeldVenue()
+    router, clock, db, tenant = await _router(tmp_path, venue)
+    async with db:
+        placing = asyncio.create_task(router.place(tenant, "k", req(client_oid="slow-1")))
+        while not (await router.list(tenant)):  # the intent is committed as 'sent'
+            await asyncio.sleep(0)
+        clock.now += timedelta(seconds=60)  # past settle_after and the grace period
+        assert await router.reconcile() == 1, "still being sent: not settled, not not_placed"
+        assert (await router.by_client_oid(tenant, "slow-1")).state is OrderState.SENT
+        venue.release.set()
+        view = await placing
+        assert view.state is OrderState.ACKED, "the exchange's answer is recorded"
+        assert await router.reconcile() == 0
+        assert (await router.by_client_oid(tenant, "slow-1")).state is OrderState.OPEN
+        assert venue.placed == ["slow-1"]
