@@ -4,8 +4,10 @@
 is missing: the data directory, a local KEK file and a pepper file (0600), the SQLite database
 (migrated), the simulator on loopback ports as the exchange (paper trading), a ``demo`` tenant
 with a funded simulated KuCoin account connected through the vault, and a fresh admin gateway
-key printed once. In ``prod`` mode nothing is created: missing pieces stop the start with a
-message that says what to set.
+key printed once. Dev mode with ``KCGW_EXCHANGE_URL`` set embeds no simulator and creates no
+demo tenant: it talks to that exchange (e.g. a separate ``kcgateway sim`` process that outlives
+gateway restarts) and gets its keys from ``kcgateway keys create-admin`` like prod. In ``prod``
+mode nothing is created: missing pieces stop the start with a message that says what to set.
 """
 
 from __future__ import annotations
@@ -313,10 +315,10 @@ async def prepare(settings: Settings) -> tuple[GatewayServices, EmbeddedSim | No
     pepper = load_pepper(settings)
     db = await open_store(settings)
     sim = None
-    if settings.is_dev:
+    if settings.is_dev and not settings.exchange_url:
         sim = await EmbeddedSim.start()
         hosts = sim.hosts
-    else:
+    else:  # prod, or dev against an external exchange (e.g. a `kcgateway sim` that outlives us)
         hosts = Hosts(spot=str(settings.exchange_url))
     return build_services(settings, db, ring, pepper, hosts), sim
 
@@ -380,7 +382,8 @@ async def _serve_on(sock: socket.socket, settings: Settings, echo: Callable[[str
             key = await bootstrap_demo(settings, services, sim)
             echo("\n".join(banner(settings, key, sim)))
         else:
-            echo(f"kcgateway prod mode on http://{settings.host}:{settings.port}")
+            echo(f"kcgateway {settings.mode.value} mode on http://{settings.host}:{settings.port}")
+            echo(f"exchange: {settings.exchange_url}")
             echo("create the first key with: kcgateway keys create-admin --tenant NAME")
         await uvicorn.Server(config).serve(sockets=[sock])
     finally:

@@ -189,6 +189,11 @@ def get_orders(state: SimState, request: web.Request, body: Mapping[str, Any]) -
     }
 
 
+def get_order_counts(state: SimState, request: web.Request, body: Mapping[str, Any]) -> Any:
+    """Every clientOid the exchange accepted an order for, with how many times (bulk checks)."""
+    return {"accepted": dict(state.accepted_by_client_oid)}
+
+
 def get_fills(state: SimState, request: web.Request, body: Mapping[str, Any]) -> Any:
     """``?uid=`` (required) ``&symbol=``: the user's fills, newest first."""
     uid = _uid(state, request.query.get("uid"))
@@ -240,6 +245,7 @@ ROUTES: tuple[tuple[str, str, AdminHandler], ...] = (
     ("POST", "/_sim/clock", post_clock),
     ("POST", "/_sim/status", post_status),
     ("GET", "/_sim/orders", get_orders),
+    ("GET", "/_sim/orders/counts", get_order_counts),
     ("GET", "/_sim/fills", get_fills),
     ("GET", "/_sim/balances", get_balances),
     ("GET", "/_sim/state", get_state),

@@ -9,7 +9,11 @@ Kinds:
 - ``latency``: wait ``latency_ms`` before handling.
 - ``lose_response``: handle the request (it executes), then close the connection unanswered.
 - ``error_5xx``: answer ``status`` (default 503) with a 500000 envelope, without executing.
-- ``rate_limit``: answer 429 / 429000 without executing (a "429 storm").
+- ``rate_limit``: answer 429 / 429000 without executing (a "429 storm"); ``reset_ms``, when
+  set, is the ``gw-ratelimit-reset`` it announces (default: the caller's IP pool's window).
+- ``drop_request``: close the connection without executing or answering (the request was lost
+  on the way: the client sees a disconnect, the exchange never saw the order).
+- ``reset``: reset the connection (TCP RST) without executing or answering.
 
 Server-wide settings: ``clock_offset_ms`` (the simulator's clock runs ahead or behind, so
 timestamps are judged against it) and ``status`` (``open``, ``close``: every /api route but
@@ -33,6 +37,8 @@ class FaultKind(StrEnum):
     LOSE_RESPONSE = "lose_response"
     ERROR_5XX = "error_5xx"
     RATE_LIMIT = "rate_limit"
+    DROP_REQUEST = "drop_request"
+    RESET = "reset"
 
 
 class ServiceStatus(StrEnum):
@@ -59,6 +65,7 @@ class FaultRule:
     probability: float | None = None
     latency_ms: int = 0
     status: int = 503
+    reset_ms: int | None = None
 
     def matches(self, method: str, path: str) -> bool:
         """True when the rule covers this method and path."""
@@ -115,6 +122,7 @@ def parse_rule(spec: Mapping[str, Any]) -> FaultRule:
         count=count,
         probability=probability,
         latency_ms=_int_field(spec, "latencyMs", 0) or 0,
+        reset_ms=_int_field(spec, "resetMs", None),
         status=status,
     )
 

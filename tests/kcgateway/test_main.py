@@ -185,3 +185,32 @@ def test_cli_serve_on_a_busy_port_fails_before_issuing_a_key(
     assert "--port" in result.output
     assert "kgw_" not in result.output
     assert not (tmp_path / "data").exists()
+
+
+async def test_dev_with_an_exchange_url_uses_it_and_embeds_no_simulator(tmp_path: Path) -> None:
+    """What the kill test needs: a dev gateway (SQLite, local KEK) against an outside sim."""
+    exchange = await main.EmbeddedSim.start(tick_ms=0)  # stands in for `kcgateway sim`
+    s = Settings(data_dir=tmp_path / "d", exchange_url=exchange.spot_url)
+    try:
+        key = (await main.issue_admin_key(s, "acme", "ops")).reveal()
+        services, sim = await main.prepare(s)
+        assert sim is None, "dev mode with KCGW_EXCHANGE_URL must not embed a simulator"
+        transport = httpx.ASGITransport(app=create_app(services), client=("127.0.0.1", 1))
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+                acct = exchange.create_account(
+                    {"secret": secrets.token_hex(16), "passphrase": secrets.token_hex(8),
+                     "balances": {"USDT": "1000"}, "hf": True}
+                )  # fmt: skip
+                body = {"name": "ext", "apiKey": acct["apiKey"], "secret": acct["secret"],
+                        "passphrase": acct["passphrase"]}  # fmt: skip
+                resp = await http.post("/v1/accounts", json=body, headers=auth(key))
+                assert resp.status_code == 201, resp.text
+                resp = await http.post("/v1/orders", json=order_body("ext"), headers=auth(key))
+                assert resp.status_code == 201, resp.text
+                oid = resp.json()["clientOid"]
+        finally:
+            await services.aclose()
+        assert exchange.state.accepted_by_client_oid[oid] == 1, "placed at the external exchange"
+    finally:
+        await exchange.aclose()

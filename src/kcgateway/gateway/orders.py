@@ -23,6 +23,7 @@ risk engine (SECURITY.md section 4) lands.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
@@ -71,6 +72,8 @@ S = OrderState
 
 #: states the reconciler still has to settle
 PENDING = (S.PERSISTED, S.SENT, S.UNKNOWN, S.ACKED)
+#: how many intents one reconciliation pass looks up at the exchange at once
+RECONCILE_CONCURRENCY = 16
 #: every allowed transition of a stored intent
 TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
     S.PERSISTED: frozenset({S.SENT, S.NOT_PLACED}),
@@ -293,6 +296,8 @@ class OrderRouter:
         self._now = now
         #: told the new state each time the reconciler settles an intent (metrics)
         self.on_resolved: Callable[[str], None] | None = None
+        #: intents this process is sending right now: the reconciler leaves them alone
+        self._in_flight: set[str] = set()
 
     async def place(self, tenant_id: str, actor: str, req: OrderRequest) -> IntentView:
         """Validate, check risk, persist the intent, send it once, record the outcome."""
@@ -364,6 +369,15 @@ class OrderRouter:
         self, intent: OrderIntent, actor: str, time_in_force: str | None
     ) -> OrderIntent | None:
         """Send once; the row after its outcome was recorded (None: someone moved it first)."""
+        self._in_flight.add(intent.id)
+        try:
+            return await self._send_once(intent, actor, time_in_force)
+        finally:
+            self._in_flight.discard(intent.id)
+
+    async def _send_once(
+        self, intent: OrderIntent, actor: str, time_in_force: str | None
+    ) -> OrderIntent | None:
         venue = await self._venues.for_account(intent.account_id)
         try:
             placed = await place_intent(venue, intent, time_in_force)
@@ -659,20 +673,32 @@ class OrderRouter:
         return True
 
     async def reconcile(self) -> int:
-        """One pass over unsettled intents; returns how many are still pending after it."""
+        """One pass over unsettled intents; returns how many are still pending after it.
+
+        Up to :data:`RECONCILE_CONCURRENCY` lookups run at once: one at a time, a pass fell
+        behind order intake (each is an exchange round trip plus a commit), and acked intents
+        took minutes to settle after a burst.
+        """
         async with self._db.read() as session:
             rows = await OrderIntentRepository(session).in_states(PENDING)
-        pending = 0
-        for row in rows:
-            try:
-                settled = await self._reconcile_one(row)
-            except (KcgatewayError, AccountNotConnected) as exc:  # e.g. a removed account
-                log.info("reconcile deferred: intent=%s reason=%s", row.id, type(exc).__name__)
-                settled = False
-            pending += not settled
-        return pending
+        limit = asyncio.Semaphore(RECONCILE_CONCURRENCY)
+
+        async def one(row: OrderIntent) -> bool:
+            async with limit:
+                try:
+                    return await self._reconcile_one(row)
+                except (KcgatewayError, AccountNotConnected) as exc:  # e.g. removed
+                    log.info("reconcile deferred: intent=%s reason=%s", row.id, type(exc).__name__)
+                    return False
+
+        settled = await asyncio.gather(*(one(row) for row in rows))
+        return sum(not done for done in settled)
 
     async def _reconcile_one(self, row: OrderIntent) -> bool:
+        if row.id in self._in_flight:
+            # this process is still sending it (slow vault, a rate-limit wait, a 429 resend):
+            # "not found" now says nothing, and not_placed would race the exchange's answer
+            return False
         age = self._now() - row.updated_at
         if row.state is S.PERSISTED:
             # never sent (sending requires the persisted -> sent move first)

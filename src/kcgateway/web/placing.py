@@ -75,6 +75,8 @@ async def place_reply(
                 )
             except NoSuchObject:  # the clientOid names an order of another market
                 return described(exc)
+            if not _same_order(same, req):  # another order reusing this clientOid: refuse
+                return described(exc)
             return reply_of(same, render, 200)
         return described(exc)
     except Exception as exc:
@@ -114,3 +116,9 @@ async def place_keyed(
     )
     headers = {"Idempotent-Replayed": "true"} if reply.replayed else {}
     return Response(reply.body, status_code=reply.status, media_type=JSON, headers=headers)
+
+
+def _same_order(view: IntentView, req: OrderRequest) -> bool:
+    """True when the stored intent is this request's order (not another one reusing its oid)."""
+    ours = (req.symbol, req.side, req.order_type, req.price, req.size, req.funds)
+    return ours == (view.symbol, view.side, view.order_type, view.price, view.size, view.funds)

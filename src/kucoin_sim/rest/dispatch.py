@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
+import struct
 from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING
 
@@ -66,9 +68,12 @@ class Dispatcher:
         state = self.state
         fired = state.faults.fire(request.method, request.path, state.rng)
         if fired:
-            early = await self._apply_faults(fired)
+            early = await self._apply_faults(fired, request)
             if early is not None:
                 early.headers.update(self._peek(request))
+                for rule in fired:
+                    if rule.kind is FaultKind.RATE_LIMIT and rule.reset_ms is not None:
+                        early.headers["gw-ratelimit-reset"] = str(rule.reset_ms)
                 return early
         try:
             response = await self._serve(request, route)
@@ -80,11 +85,19 @@ class Dispatcher:
             _drop_connection(request)
         return response
 
-    async def _apply_faults(self, fired: list[FaultRule]) -> web.Response | None:
+    async def _apply_faults(
+        self, fired: list[FaultRule], request: web.Request
+    ) -> web.Response | None:
         for rule in fired:
             if rule.kind is FaultKind.LATENCY:
+                # the exchange has the whole request before it is slow (a client that gives up
+                # during the delay must not stop the order from landing, as at KuCoin)
+                await _read_body(request)
                 await asyncio.sleep(rule.latency_ms / 1000)
         for rule in fired:
+            if rule.kind in (FaultKind.DROP_REQUEST, FaultKind.RESET):
+                _drop_connection(request, reset=rule.kind is FaultKind.RESET)
+                return error_response("500000", "request dropped (injected)", 500)  # never sent
             if rule.kind is FaultKind.ERROR_5XX:
                 return error_response("500000", "Internal Server Error (injected)", rule.status)
             if rule.kind is FaultKind.RATE_LIMIT:
@@ -105,9 +118,8 @@ class Dispatcher:
         if refused is not None:
             refused.headers.update(self._peek(request))
             return refused
-        try:
-            body = await request.read()
-        except web.HTTPRequestEntityTooLarge:
+        body = await _read_body(request)
+        if body is None:
             return error_response("400100", "Request body too large", 413, self._peek(request))
         auth: AuthContext | None = None
         if route.private:
@@ -134,6 +146,20 @@ class Dispatcher:
         return web.Response(body=envelope(data), content_type="application/json", headers=headers)
 
 
+_BODY = web.RequestKey("kucoin_sim.body", object)
+
+
+async def _read_body(request: web.Request) -> bytes | None:
+    """The request body, read once (None: over the size limit); later calls answer the same."""
+    if _BODY not in request:
+        try:
+            request[_BODY] = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            request[_BODY] = None
+    body = request[_BODY]
+    return body if isinstance(body, bytes) else None
+
+
 def _signed(request: web.Request, body: bytes) -> SignedRequest:
     raw_path, _, raw_query = request.raw_path.partition("?")
     return SignedRequest(
@@ -154,10 +180,13 @@ def _maintenance(status: ServiceStatus, path: str, route: Route) -> web.Response
     return None
 
 
-def _drop_connection(request: web.Request) -> None:
-    """Close the connection so the client never sees the (already executed) answer."""
+def _drop_connection(request: web.Request, *, reset: bool = False) -> None:
+    """Close the connection unanswered; ``reset``: with a TCP RST (SO_LINGER 0) instead of FIN."""
     transport = request.transport
     if transport is not None:
+        sock = transport.get_extra_info("socket")
+        if reset and sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         transport.abort()
 
 

@@ -300,3 +300,68 @@ async def test_place_re_reads_when_the_reconciler_moved_first(tmp_path: Path) ->
 def test_risk_refusal_shows_plain_decimals_not_exponents() -> None:
     big = req(price=D("6E+3"), size=D("1000"))  # a JSON number such as 6e3 parses like this
     assert o.risk_check(big, D("1E+5")) == ("notional 6000000 exceeds the per-order maximum 100000")
+
+
+@dataclass
+class CountingVenue(ScriptedVenue):
+    """Records how many resolve calls are in flight at once."""
+
+    in_flight: int = 0
+    most: int = 0
+
+    async def resolve(self, client_oid: str, symbol: str) -> ExchangeOrder | None:
+        self.in_flight += 1
+        self.most = max(self.most, self.in_flight)
+        for _ in range(5):  # an exchange round trip: let the other lookups start
+            await asyncio.sleep(0)
+        self.in_flight -= 1
+        return await super().resolve(client_oid, symbol)
+
+
+async def test_a_reconcile_pass_looks_intents_up_concurrently(tmp_path: Path) -> None:
+    """One lookup at a time fell behind order intake (acked intents took minutes to settle)."""
+    venue = CountingVenue(outcome=OutcomeUnknown("x", reason="timeout"))
+    router, _clock, db, tenant = await _router(tmp_path, venue)
+    async with db:
+        views = [await router.place(tenant, "k", req(client_oid=f"c-{i}")) for i in range(40)]
+        for view in views:
+            venue.exchange[view.client_oid] = ExchangeOrder("ex", True, False, D(0))
+        assert await router.reconcile() == 0
+        assert 1 < venue.most <= o.RECONCILE_CONCURRENCY
+        states = {(await router.get(tenant, v.id)).state for v in views}
+        assert states == {OrderState.OPEN}
+
+
+@dataclass
+class HeldVenue(ScriptedVenue):
+    """place() waits for ``release`` before the order reaches the exchange."""
+
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def place(self, order: Any) -> Any:
+        await self.release.wait()
+        return await super().place(order)
+
+
+async def test_the_reconciler_leaves_an_intent_this_process_is_still_sending(
+    tmp_path: Path,
+) -> None:
+    """Found by scripts/exactly_once.py on PostgreSQL: a send slower than settle_after + grace
+    (rate-limit waits, a starved machine) was marked not_placed while still in flight; the
+    order then landed, the ack lost its compare-and-set, and the client got 422 for an order
+    that exists."""
+    venue = HeldVenue()
+    router, clock, db, tenant = await _router(tmp_path, venue)
+    async with db:
+        placing = asyncio.create_task(router.place(tenant, "k", req(client_oid="slow-1")))
+        while not (await router.list(tenant)):  # the intent is committed as 'sent'
+            await asyncio.sleep(0)
+        clock.now += timedelta(seconds=60)  # past settle_after and the grace period
+        assert await router.reconcile() == 1, "still being sent: not settled, not not_placed"
+        assert (await router.by_client_oid(tenant, "slow-1")).state is OrderState.SENT
+        venue.release.set()
+        view = await placing
+        assert view.state is OrderState.ACKED, "the exchange's answer is recorded"
+        assert await router.reconcile() == 0
+        assert (await router.by_client_oid(tenant, "slow-1")).state is OrderState.OPEN
+        assert venue.placed == ["slow-1"]

@@ -271,3 +271,67 @@ async def test_orders_placed_behind_the_gateways_back_are_adopted(tmp_path: Path
         async with stack.services.db.read() as session:
             actions = [r.action for r in await AuditRepository(session).all()]
         assert "order.adopted" in actions
+
+
+async def test_a_retry_after_the_gateway_died_mid_request_resolves_to_the_intent(
+    tmp_path: Path,
+) -> None:
+    """A request killed between ``sent`` and the answer leaves no idempotency record; the
+    client's retry with the same key must answer that intent (no 409, no hang, no 2nd order)."""
+    import asyncio
+    from datetime import timedelta
+
+    async with gateway_stack(tmp_path, timeout_s=5.0) as stack:
+        tenant = await stack.add_tenant("t1")
+        await stack.sim_admin(
+            "POST",
+            "/_sim/faults",
+            {"kind": "latency", "latencyMs": 600, "pathPrefix": "/api/v1/hf/orders"},
+        )
+        headers = {**auth(tenant.admin_key), "Idempotency-Key": "killed-1"}
+        with pytest.raises(TimeoutError):  # the process "dies" while the exchange call is out
+            await asyncio.wait_for(
+                stack.http.post("/v1/orders", json=order_body("main"), headers=headers), 0.2
+            )
+        retry = await stack.http.post("/v1/orders", json=order_body("main"), headers=headers)
+        assert retry.status_code == 200, retry.text
+        intent = retry.json()
+        assert intent["state"] == "sent", "the dead request's intent, awaiting reconciliation"
+        stack.services.orders.settle_after = timedelta(0)
+        for _ in range(100):  # the delayed order lands; the reconciler finds it by clientOid
+            if await stack.services.orders.reconcile() == 0:
+                break
+            await asyncio.sleep(0.05)
+        got = await stack.http.get(f"/v1/orders/{intent['id']}", headers=auth(tenant.admin_key))
+        assert got.json()["state"] == "open"
+        again = await stack.http.post("/v1/orders", json=order_body("main"), headers=headers)
+        assert again.status_code == 200 and again.json()["id"] == intent["id"]
+        assert await _accepted(stack, intent["clientOid"]) == 1
+        listed = (await stack.http.get("/v1/orders", headers=auth(tenant.admin_key))).json()
+        assert len(listed) == 1
+
+
+async def test_another_order_reusing_a_client_oid_under_a_new_key_is_refused(
+    tmp_path: Path,
+) -> None:
+    """A keyed request whose clientOid names ANOTHER order must not be answered with that
+    order as if it were its own (the client would believe a different order was placed)."""
+    async with gateway_stack(tmp_path) as stack:
+        tenant = await stack.add_tenant("t1")
+        body = order_body("main", clientOid="reused-1")
+        first = await stack.http.post(
+            "/v1/orders", json=body, headers={**auth(tenant.admin_key), "Idempotency-Key": "k1"}
+        )
+        assert first.status_code == 201, first.text
+        other = await stack.http.post(
+            "/v1/orders",
+            json={**body, "size": "0.002"},
+            headers={**auth(tenant.admin_key), "Idempotency-Key": "k2"},
+        )
+        assert other.status_code == 409, other.text
+        assert other.json()["error"] == "client_oid_taken"
+        same = await stack.http.post(  # the same order under a new key is still that intent
+            "/v1/orders", json=body, headers={**auth(tenant.admin_key), "Idempotency-Key": "k3"}
+        )
+        assert same.status_code == 200 and same.json()["id"] == first.json()["id"]
+        assert await _accepted(stack, "reused-1") == 1

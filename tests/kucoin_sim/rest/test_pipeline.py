@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -92,6 +93,45 @@ async def test_lost_response_executes_exactly_once() -> None:
         assert (await sim.admin("GET", "/_sim/orders?clientOid=lost-1"))["accepted"] == 1
 
 
+@pytest.mark.parametrize(
+    ("kind", "error"),
+    [("drop_request", aiohttp.ServerDisconnectedError), ("reset", aiohttp.ClientOSError)],
+)
+async def test_dropped_or_reset_request_never_executes(kind: str, error: type) -> None:
+    async with running_sim(SimConfig(tick_ms=0, engine=NO_MM)) as sim:
+        acct = await sim.account(hf=True)
+        await sim.admin("POST", "/_sim/faults", {"kind": kind, "pathPrefix": "/api/v1/hf/orders"})
+        body = {**ORDER, "clientOid": f"{kind}-1"}
+        with pytest.raises(error):
+            await sim.call(acct, "POST", "/api/v1/hf/orders", body)
+        seen = await sim.admin("GET", f"/_sim/orders?clientOid={kind}-1")
+        assert seen["accepted"] == 0 and seen["orders"] == [], "the lost request never executed"
+        await sim.ok(acct, "POST", "/api/v1/hf/orders", body)  # the rule fired once
+        counts = await sim.admin("GET", "/_sim/orders/counts")
+        assert counts == {"accepted": {f"{kind}-1": 1}}
+
+
+async def test_a_client_giving_up_during_a_delay_does_not_stop_the_order() -> None:
+    """A delay past the client's timeout: the order lands after the caller hung up, as at KuCoin."""
+    async with running_sim(SimConfig(tick_ms=0, engine=NO_MM)) as sim:
+        acct = await sim.account(hf=True)
+        await sim.admin(
+            "POST",
+            "/_sim/faults",
+            {"kind": "latency", "latencyMs": 300, "pathPrefix": "/api/v1/hf/orders"},
+        )
+        body = {**ORDER, "clientOid": "slow-1"}
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(sim.call(acct, "POST", "/api/v1/hf/orders", body), 0.05)
+        for _ in range(100):  # wait for the delayed order (bounded, no timing asserted)
+            seen = await sim.admin("GET", "/_sim/orders?clientOid=slow-1")
+            if seen["accepted"]:
+                break
+            await asyncio.sleep(0.05)
+        assert seen["accepted"] == 1, "the delayed order was dropped with the caller"
+        assert (await sim.admin("GET", "/_sim/state"))["unexpectedErrors"] == 0
+
+
 async def test_5xx_burst_429_storm_latency_and_clear() -> None:
     async with running_sim(SimConfig(tick_ms=0, engine=NO_MM)) as sim:
         acct = await sim.account()
@@ -111,6 +151,14 @@ async def test_5xx_burst_429_storm_latency_and_clear() -> None:
         )
         status, body, _ = await sim.call(None, "GET", "/api/v1/timestamp")
         assert (status, body["code"]) == (429, "429000")
+        await sim.admin("DELETE", "/_sim/faults")
+        await sim.admin(
+            "POST",
+            "/_sim/faults",
+            {"kind": "rate_limit", "resetMs": 250, "pathPrefix": "/api/v1/timestamp"},
+        )
+        status, body, headers = await sim.call(None, "GET", "/api/v1/timestamp")
+        assert (status, headers["gw-ratelimit-reset"]) == (429, "250")
         await sim.admin(
             "POST",
             "/_sim/faults",
