@@ -74,6 +74,8 @@ S = OrderState
 PENDING = (S.PERSISTED, S.SENT, S.UNKNOWN, S.ACKED)
 #: how many intents one reconciliation pass looks up at the exchange at once
 RECONCILE_CONCURRENCY = 16
+#: open intents looked up per stray-scan pass (see OrderRouter.refresh_open)
+OPEN_REFRESH_BATCH = 200
 #: every allowed transition of a stored intent
 TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
     S.PERSISTED: frozenset({S.SENT, S.NOT_PLACED}),
@@ -298,6 +300,7 @@ class OrderRouter:
         self.on_resolved: Callable[[str], None] | None = None
         #: intents this process is sending right now: the reconciler leaves them alone
         self._in_flight: set[str] = set()
+        self._open_cursor = 0  # where refresh_open's next batch starts
 
     async def place(self, tenant_id: str, actor: str, req: OrderRequest) -> IntentView:
         """Validate, check risk, persist the intent, send it once, record the outcome."""
@@ -694,6 +697,34 @@ class OrderRouter:
         settled = await asyncio.gather(*(one(row) for row in rows))
         return sum(not done for done in settled)
 
+    async def refresh_open(self, max_lookups: int = OPEN_REFRESH_BATCH) -> int:
+        """Look up to ``max_lookups`` open intents up at the exchange; returns how many moved.
+
+        The private order stream moves open intents in real time, but not every market has a
+        stream (futures) and a stream can miss an event between two reconnects. This slow
+        sweep (the reconciler runs it with the stray scan) settles what it missed, a batch at
+        a time, continuing where the last batch stopped so every open intent gets its turn.
+        """
+        async with self._db.read() as session:
+            rows = list(await OrderIntentRepository(session).in_states([S.OPEN]))
+        if not rows:
+            return 0
+        start = self._open_cursor % len(rows)
+        batch = (rows[start:] + rows[:start])[:max_lookups]
+        self._open_cursor = start + len(batch)
+        limit = asyncio.Semaphore(RECONCILE_CONCURRENCY)
+
+        async def one(row: OrderIntent) -> bool:
+            async with limit:
+                try:
+                    return await self._refresh_one(row)
+                except (KcgatewayError, AccountNotConnected) as exc:
+                    log.info("open refresh deferred: intent=%s reason=%s", row.id,
+                             type(exc).__name__)  # fmt: skip
+                    return False
+
+        return sum(await asyncio.gather(*(one(row) for row in batch)))
+
     async def _reconcile_one(self, row: OrderIntent) -> bool:
         if row.id in self._in_flight:
             # this process is still sending it (slow vault, a rate-limit wait, a 429 resend):
@@ -721,10 +752,23 @@ class OrderRouter:
             return await self._move(
                 row, row.state, S.NOT_PLACED, actor=actor, reason="not found after grace"
             )
+        moved = await self._apply_found(row, found, actor=actor)
+        return row.state is not S.ACKED if moved is None else moved
+
+    async def _apply_found(
+        self, row: OrderIntent, found: ExchangeOrder, *, actor: str
+    ) -> bool | None:
+        """Move the intent to where the exchange says it is; None when it is already there."""
         target = state_of(found)
         if target is row.state:
-            return row.state is not S.ACKED
+            return None
         return await self._move(row, row.state, target, actor=actor, exchange_id=found.order_id)
+
+    async def _refresh_one(self, row: OrderIntent) -> bool:
+        """One open intent looked up; True when the exchange moved it (filled, cancelled)."""
+        venue = await self._venues.for_account(row.account_id)
+        found = await resolve_intent(venue, row)
+        return found is not None and bool(await self._apply_found(row, found, actor="reconciler"))
 
 
 def _code(exc: BaseException) -> str:

@@ -118,6 +118,7 @@ class GatewayServices:
             await self.orders.reconcile()
             if passes % self.adopt_every_passes == 0:
                 await self.orders.adopt_all()
+                await self.orders.refresh_open()  # fills/cancels a stream missed (or has none)
         except Exception:
             log.exception("reconciliation pass failed")
             self.metrics.on_reconcile_pass(failed=True)

@@ -365,3 +365,22 @@ async def test_the_reconciler_leaves_an_intent_this_process_is_still_sending(
         assert await router.reconcile() == 0
         assert (await router.by_client_oid(tenant, "slow-1")).state is OrderState.OPEN
         assert venue.placed == ["slow-1"]
+
+
+async def test_refresh_open_settles_what_no_stream_reported_a_batch_at_a_time(
+    tmp_path: Path,
+) -> None:
+    venue = ScriptedVenue()
+    router, _clock, db, tenant = await _router(tmp_path, venue)
+    async with db:
+        views = [await router.place(tenant, "k", req(client_oid=f"open-{i}")) for i in range(3)]
+        assert await router.reconcile() == 0  # acked -> open (the exchange lists them active)
+        for v in views:  # all three fill at the exchange; no stream event reaches the gateway
+            venue.exchange[v.client_oid] = ExchangeOrder("ex-1", False, False, D(1))
+        assert await router.refresh_open(max_lookups=2) == 2
+        states = [(await router._view(v.id)).state for v in views]
+        assert states.count(OrderState.FILLED) == 2 and states.count(OrderState.OPEN) == 1
+        assert await router.refresh_open(max_lookups=2) == 1, "the next batch goes on from there"
+        assert {(await router._view(v.id)).state for v in views} == {OrderState.FILLED}
+        assert await router.refresh_open() == 0
+        assert venue.placed == [v.client_oid for v in views], "looked up, never resent"
