@@ -13,16 +13,17 @@ mode nothing is created: missing pieces stop the start with a message that says 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import secrets
 import socket
 import stat
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import uvicorn
 from aiohttp import web
@@ -55,6 +56,7 @@ from kcgateway.vault.broker import BrokerVault, CachedBroker
 from kcgateway.vault.config import configured_kek
 from kcgateway.vault.credentials import CredentialVault
 from kcgateway.vault.kek import KeyRing, check_key_file_mode, init_kek_file, local_kek_from_file
+from kcgateway.vault.logfilter import SecretMaskFilter, install, register_environment
 from kcgateway.vault.signer import SealedRecordCache, Signer
 from kcgateway.web.app import create_app
 from kucoin_sim.accounts import create_account
@@ -371,6 +373,40 @@ async def serve(settings: Settings, echo: Callable[[str], None]) -> None:
         sock.close()
 
 
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+_UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
+
+
+def configure_logging(
+    environ: Mapping[str, str], stream: TextIO | None = None, level: int = logging.INFO
+) -> Callable[[], None]:
+    """Send kcgateway's own log records (reconciler, streams, adoption alerts) to ``stream``.
+
+    Every handler, ours and uvicorn's, gets the :class:`SecretMaskFilter` with the secrets read
+    from the environment (KEK, Vault token, database password) registered: the second line of
+    defence behind :class:`~kcgateway.secret.Secret`. Returns what undoes it (the handler and
+    the level), so an in-process server leaves logging as it found it.
+    """
+    mask = SecretMaskFilter()
+    register_environment(mask, environ)
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.addFilter(mask)
+    root, gateway = logging.getLogger(), logging.getLogger("kcgateway")
+    previous = gateway.level
+    if previous == logging.NOTSET or previous > level:
+        gateway.setLevel(level)
+    root.addHandler(handler)
+    for name in (None, *_UVICORN_LOGGERS):
+        install(mask, logging.getLogger(name))
+
+    def undo() -> None:
+        root.removeHandler(handler)
+        gateway.setLevel(previous)
+
+    return undo
+
+
 async def _serve_on(sock: socket.socket, settings: Settings, echo: Callable[[str], None]) -> None:
     services, sim = await prepare(settings)
     try:
@@ -385,7 +421,11 @@ async def _serve_on(sock: socket.socket, settings: Settings, echo: Callable[[str
             echo(f"kcgateway {settings.mode.value} mode on http://{settings.host}:{settings.port}")
             echo(f"exchange: {settings.exchange_url}")
             echo("create the first key with: kcgateway keys create-admin --tenant NAME")
-        await uvicorn.Server(config).serve(sockets=[sock])
+        undo_logging = configure_logging(os.environ)  # after uvicorn's: mask its handlers too
+        try:
+            await uvicorn.Server(config).serve(sockets=[sock])
+        finally:
+            undo_logging()
     finally:
         await services.aclose()
         if sim is not None:

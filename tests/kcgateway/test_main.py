@@ -214,3 +214,29 @@ async def test_dev_with_an_exchange_url_uses_it_and_embeds_no_simulator(tmp_path
         assert exchange.state.accepted_by_client_oid[oid] == 1, "placed at the external exchange"
     finally:
         await exchange.aclose()
+
+
+def test_served_logs_reach_the_operator_with_environment_secrets_masked() -> None:
+    import io
+    import logging
+
+    from kcgateway.main import configure_logging
+
+    kek_hex = secrets.token_hex(32)
+    out = io.StringIO()
+    gateway = logging.getLogger("kcgateway")
+    before = gateway.level
+    undo = configure_logging({"KCGW_KEK": kek_hex}, out)
+    try:
+        log = logging.getLogger("kcgateway.gateway.orders")
+        log.info("reconcile deferred: intent=%s", "i-1")
+        log.warning("oops %s", kek_hex)
+        log.debug("not shown at INFO")
+    finally:
+        undo()
+    assert gateway.level == before, "logging is left as it was found"
+    logging.getLogger("kcgateway.x").warning("after undo")
+    text = out.getvalue()
+    assert "INFO kcgateway.gateway.orders: reconcile deferred: intent=i-1" in text
+    assert kek_hex not in text and "oops ***" in text
+    assert "not shown" not in text and "after undo" not in text
