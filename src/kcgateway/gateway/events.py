@@ -15,9 +15,10 @@ that account's own signed client, and one worker task per account applies, in ar
   way, then strays are adopted. A pass that fails (exchange down) is queued again later.
 
 :class:`OrderEvents` rescans the accounts every ``rescan_s`` so that accounts connected or
-removed while the gateway runs get or lose their stream. Futures plug in as another feed per
-account (``PrivateFeed(futures=True)``, ``/contractMarket/tradeOrders``) once intents know
-their market and the venue resolves futures orders; today only spot streams are opened.
+removed while the gateway runs get or lose their stream. The spot feed carries spot and margin
+orders; an account that has futures intents also gets a futures feed
+(``/contractMarket/tradeOrders`` on the futures host), opened only then, since a key without
+futures permission cannot open one. Each stream reconciles only the markets its feed reports.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from kcgateway.errors import KcgatewayError
 from kcgateway.exchange.private_feed import OrderChange, PrivateFeed
 from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.exchange.ws import StreamMetrics
+from kcgateway.gateway.markets import FUTURES, MARGIN, SPOT, resolve_intent
 from kcgateway.gateway.orders import OrderRouter, state_of
 from kcgateway.gateway.stream_counts import StreamCounts
 from kcgateway.gateway.venue import AccountNotConnected, Venues
@@ -72,6 +74,10 @@ def _spot_feed(client: KuCoinClient, metrics: StreamMetrics) -> PrivateFeed:
     return PrivateFeed(client, metrics=metrics)
 
 
+def _futures_feed(client: KuCoinClient, metrics: StreamMetrics) -> PrivateFeed:
+    return PrivateFeed(client, futures=True, metrics=metrics)
+
+
 class AccountStream:
     """One account's private feed and the worker that applies its events in order."""
 
@@ -85,6 +91,7 @@ class AccountStream:
         *,
         counts: StreamCounts,
         kind: str = "private_spot",
+        markets: tuple[str, ...] = (SPOT, MARGIN),
         retry_s: float = 2.0,
     ) -> None:
         self.account_id = account_id
@@ -95,6 +102,7 @@ class AccountStream:
         self._venues = venues
         self._counts = counts
         self._kind = kind
+        self._markets = markets  # what this feed reports (and its reconciliation looks up)
         self._retry_s = retry_s
         self._queue: asyncio.Queue[OrderChange | _Job] = asyncio.Queue()
         self._queued: set[_Job] = set()
@@ -169,12 +177,14 @@ class AccountStream:
     async def _reconcile(self) -> None:
         venue = await self._venues.for_account(self.account_id)
         query = select(OrderIntent).where(
-            OrderIntent.account_id == self.account_id, OrderIntent.state.in_(UNSETTLED)
+            OrderIntent.account_id == self.account_id,
+            OrderIntent.state.in_(UNSETTLED),
+            OrderIntent.market.in_(self._markets),
         )
         async with self._db.read() as session:
             rows = (await session.scalars(query)).all()
         for row in rows:
-            found = await venue.resolve(row.client_oid, row.symbol)
+            found = await resolve_intent(venue, row)  # each market by its own endpoints
             if found is not None:
                 await self._orders.apply_exchange_event(
                     self.account_id, row.client_oid, state_of(found), found.order_id
@@ -203,15 +213,19 @@ class OrderEvents:
         *,
         counts: StreamCounts | None = None,
         feed_factory: FeedFactory = _spot_feed,
+        futures_feed_factory: FeedFactory = _futures_feed,
         rescan_s: float = 10.0,
         retry_s: float = 2.0,
     ) -> None:
         self.counts = counts or StreamCounts()
         self.streams: dict[str, AccountStream] = {}
+        #: accounts with futures intents also follow the futures order feed
+        self.futures_streams: dict[str, AccountStream] = {}
         self._db = db
         self._orders = orders
         self._venues = venues
         self._feed_factory = feed_factory
+        self._futures_feed_factory = futures_feed_factory
         self._rescan_s = rescan_s
         self._retry_s = retry_s
         self._task: asyncio.Task[None] | None = None
@@ -224,18 +238,35 @@ class OrderEvents:
     async def rescan(self) -> None:
         """Open streams for new connected accounts and close those of removed ones."""
         query = select(CredentialRow.account_id).where(CredentialRow.account_id.is_not(None))
+        trading_futures = select(OrderIntent.account_id).where(OrderIntent.market == FUTURES)
         async with self._db.read() as session:
             connected = {a for a in (await session.scalars(query)).all() if a is not None}
-        for account_id in sorted(set(self.streams) - connected):
-            await self.streams.pop(account_id).aclose()
-        for account_id in sorted(connected - set(self.streams)):
+            futures = set((await session.scalars(trading_futures.distinct())).all()) & connected
+        await self._keep(
+            self.streams, connected, self._feed_factory, "private_spot", (SPOT, MARGIN)
+        )
+        await self._keep(
+            self.futures_streams, futures, self._futures_feed_factory, "private_futures", (FUTURES,)
+        )
+
+    async def _keep(
+        self,
+        streams: dict[str, AccountStream],
+        wanted: set[str],
+        factory: FeedFactory,
+        kind: str,
+        markets: tuple[str, ...],
+    ) -> None:
+        for account_id in sorted(set(streams) - wanted):
+            await streams.pop(account_id).aclose()
+        for account_id in sorted(wanted - set(streams)):
             venue = await self._venues.for_account(account_id)
-            feed = self._feed_factory(venue.client, self.counts.for_kind("private_spot"))
+            feed = factory(venue.client, self.counts.for_kind(kind))
             stream = AccountStream(
                 account_id, self._db, self._orders, self._venues, feed,
-                counts=self.counts, retry_s=self._retry_s,
+                counts=self.counts, kind=kind, markets=markets, retry_s=self._retry_s,
             )  # fmt: skip
-            self.streams[account_id] = stream
+            streams[account_id] = stream
             await stream.start()
 
     async def _follow(self) -> None:
@@ -253,6 +284,7 @@ class OrderEvents:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        streams, self.streams = list(self.streams.values()), {}
+        streams = [*self.streams.values(), *self.futures_streams.values()]
+        self.streams, self.futures_streams = {}, {}
         for stream in streams:
             await stream.aclose()

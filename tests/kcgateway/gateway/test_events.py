@@ -209,3 +209,41 @@ def test_event_types_map_to_intent_states() -> None:
     assert intent_state(change("canceled")) is OrderState.CANCELLED
     assert intent_state(change("received")) is None
     assert intent_state(change("triggered")) is None
+
+
+async def test_futures_orders_follow_their_own_feed_once_the_account_trades_futures(
+    tmp_path: Path,
+) -> None:
+    from tests.helpers.gateway import futures_body
+
+    async with gateway_stack(tmp_path) as stack:
+        tenant = await stack.add_tenant("t1")
+        await stack.sim_admin(
+            "POST",
+            "/_sim/fund",
+            {"uid": tenant.sim_account["uid"], "accountType": "futures",
+             "balances": {"USDT": "500000"}},
+        )  # fmt: skip
+        events = _events(stack)
+        await _streaming(stack, tenant)
+        assert events.futures_streams == {}, "no futures feed before any futures intent"
+        resp = await stack.http.post(
+            "/v1/futures/orders",
+            json=futures_body("main", price="30000"),
+            headers=auth(tenant.admin_key),
+        )
+        assert resp.status_code == 201, resp.text
+        placed = resp.json()
+        await events.rescan()
+        stream = events.futures_streams[tenant.account_id]
+
+        async def subscribed() -> bool:
+            return stream.applied["reconciled"] >= 1
+
+        await _until(subscribed)
+        await _reaches(stack, tenant, placed["id"], OrderState.OPEN)
+        async with _direct(stack, tenant.sim_account) as own:  # cancelled behind our back
+            await own.futures.cancel_by_client_oid(placed["clientOid"], "XBTUSDTM")
+        await _reaches(stack, tenant, placed["id"], OrderState.CANCELLED)
+        assert stream.applied["moved"] >= 1
+        assert stack.services._reconciler is None  # the periodic reconciler never ran
