@@ -14,6 +14,7 @@ from kcgateway.gateway.keys import Principal
 from kcgateway.gateway.markets import FUTURES
 from kcgateway.web import market_orders as mo
 from kcgateway.web.auth import Reader, require, services_of
+from kcgateway.web.market_orders import Account, Symbol
 from kcgateway.web.market_schemas import (
     ContractOut,
     FuturesBalanceOut,
@@ -28,8 +29,6 @@ from kcgateway.web.schemas import AUTHED, EXCHANGE, error_responses
 
 router = APIRouter(prefix="/v1/futures")
 FuturesTrader = Annotated[Principal, Depends(require(Scope.TRADE_FUTURES))]
-Account = Annotated[str, Query(min_length=1, max_length=200, description="account id or name")]
-Symbol = Annotated[str, Query(min_length=3, max_length=40)]
 
 
 @router.post("/orders", status_code=201, response_model=OrderOut, responses=mo.PLACE_RESPONSES)

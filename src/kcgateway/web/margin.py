@@ -14,6 +14,7 @@ from kcgateway.gateway.keys import Principal
 from kcgateway.gateway.markets import MARGIN
 from kcgateway.web import market_orders as mo
 from kcgateway.web.auth import Reader, require, services_of
+from kcgateway.web.market_orders import Account, Symbol
 from kcgateway.web.market_schemas import (
     FillOut,
     MarginBalanceOut,
@@ -26,8 +27,7 @@ from kcgateway.web.schemas import AUTHED, EXCHANGE, error_responses
 
 router = APIRouter(prefix="/v1/margin")
 MarginTrader = Annotated[Principal, Depends(require(Scope.TRADE_MARGIN))]
-Account = Annotated[str, Query(min_length=1, max_length=200, description="account id or name")]
-Symbol = Annotated[str, Query(min_length=3, max_length=40)]
+
 Limit = Annotated[int, Query(ge=1, le=500)]
 
 

@@ -6,14 +6,18 @@ market: another market's order id or clientOid is a 404 here, as another tenant'
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import Request
+from fastapi import Query, Request
 
 from kcgateway.gateway.keys import Principal
 from kcgateway.web.auth import services_of
 from kcgateway.web.market_schemas import OrderOut
 from kcgateway.web.schemas import AUTHED, EXCHANGE, ErrorOut, error_responses
+
+#: the query parameters the market routes share
+Account = Annotated[str, Query(min_length=1, max_length=200, description="account id or name")]
+Symbol = Annotated[str, Query(min_length=3, max_length=40)]
 
 #: the POST routes' extra answers (201 is the route's own status)
 PLACE_RESPONSES: dict[int | str, dict[str, Any]] = {

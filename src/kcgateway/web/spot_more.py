@@ -12,12 +12,11 @@ from fastapi import APIRouter, Query, Request
 from kcgateway.gateway.markets import SPOT
 from kcgateway.web import market_orders as mo
 from kcgateway.web.auth import Reader, Trader, services_of
+from kcgateway.web.market_orders import Account, Symbol
 from kcgateway.web.market_schemas import FillOut, OrderOut
 from kcgateway.web.schemas import AUTHED, EXCHANGE, error_responses
 
 router = APIRouter(prefix="/v1")
-Account = Annotated[str, Query(min_length=1, max_length=200, description="account id or name")]
-Symbol = Annotated[str, Query(min_length=3, max_length=40)]
 
 
 @router.delete("/orders", responses=error_responses(*AUTHED, *EXCHANGE, 404, 409))
