@@ -26,7 +26,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -684,17 +684,7 @@ class OrderRouter:
         """
         async with self._db.read() as session:
             rows = await OrderIntentRepository(session).in_states(PENDING)
-        limit = asyncio.Semaphore(RECONCILE_CONCURRENCY)
-
-        async def one(row: OrderIntent) -> bool:
-            async with limit:
-                try:
-                    return await self._reconcile_one(row)
-                except (KcgatewayError, AccountNotConnected) as exc:  # e.g. removed
-                    log.info("reconcile deferred: intent=%s reason=%s", row.id, type(exc).__name__)
-                    return False
-
-        settled = await asyncio.gather(*(one(row) for row in rows))
+        settled = await _each(rows, self._reconcile_one, "reconcile deferred")
         return sum(not done for done in settled)
 
     async def refresh_open(self, max_lookups: int = OPEN_REFRESH_BATCH) -> int:
@@ -712,18 +702,7 @@ class OrderRouter:
         start = self._open_cursor % len(rows)
         batch = (rows[start:] + rows[:start])[:max_lookups]
         self._open_cursor = start + len(batch)
-        limit = asyncio.Semaphore(RECONCILE_CONCURRENCY)
-
-        async def one(row: OrderIntent) -> bool:
-            async with limit:
-                try:
-                    return await self._refresh_one(row)
-                except (KcgatewayError, AccountNotConnected) as exc:
-                    log.info("open refresh deferred: intent=%s reason=%s", row.id,
-                             type(exc).__name__)  # fmt: skip
-                    return False
-
-        return sum(await asyncio.gather(*(one(row) for row in batch)))
+        return sum(await _each(batch, self._refresh_one, "open refresh deferred"))
 
     async def _reconcile_one(self, row: OrderIntent) -> bool:
         if row.id in self._in_flight:
@@ -769,6 +748,29 @@ class OrderRouter:
         venue = await self._venues.for_account(row.account_id)
         found = await resolve_intent(venue, row)
         return found is not None and bool(await self._apply_found(row, found, actor="reconciler"))
+
+
+async def _each(
+    rows: Sequence[OrderIntent],
+    look_up: Callable[[OrderIntent], Awaitable[bool]],
+    deferred: str,
+) -> list[bool]:
+    """``look_up`` each intent, :data:`RECONCILE_CONCURRENCY` at once; False where it failed.
+
+    An exchange error or a removed account defers that intent to a later pass (logged with
+    ``deferred``); the others go on.
+    """
+    limit = asyncio.Semaphore(RECONCILE_CONCURRENCY)
+
+    async def one(row: OrderIntent) -> bool:
+        async with limit:
+            try:
+                return await look_up(row)
+            except (KcgatewayError, AccountNotConnected) as exc:  # e.g. a removed account
+                log.info("%s: intent=%s reason=%s", deferred, row.id, type(exc).__name__)
+                return False
+
+    return list(await asyncio.gather(*(one(row) for row in rows)))
 
 
 def _code(exc: BaseException) -> str:
