@@ -142,7 +142,7 @@ class KeyService:
         presented = _bearer(authorization)
         subjects = [f"ip:{ip}"] + ([f"key:{presented.key_id}"] if presented else [])
         self._check_backoff(subjects, now_ms)
-        async with self._db.read_connection() as conn:
+        async with self._db.hot_read() as conn:
             row = await gateway_key(conn, presented.key_id if presented else _DUMMY_KEY.key_id)
         stored = row.secret_hmac if row is not None else _DUMMY_HASH
         ok = apikeys.secret_matches(self._pepper, presented or _DUMMY_KEY, stored)

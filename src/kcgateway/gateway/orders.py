@@ -53,14 +53,15 @@ from kcgateway.gateway.markets import (
 )
 from kcgateway.gateway.venue import AccountNotConnected, ActiveOrder, ExchangeOrder, Venues
 from kcgateway.store.database import Database
+from kcgateway.store.fastsql import Prepared, Runner
 from kcgateway.store.ledger import (
     AuditEntry,
     DuplicateIntent,
-    Executor,
     NewIntent,
     OrderIntentRepository,
     append_audit,
     insert_intent,
+    intent_id_by_client_oid,
     move_intent,
 )
 from kcgateway.store.tables import ExchangeAccount, OrderIntent
@@ -254,27 +255,28 @@ async def owned_account(
 
 _ACCOUNTS = ExchangeAccount.__table__.c
 #: prebuilt (a statement object keeps its cache key): the account by id, or by name in a tenant
-_ACCOUNT_BY_ID_OR_NAME = select(_ACCOUNTS.id, _ACCOUNTS.tenant_id, _ACCOUNTS.removed_at).where(
-    or_(
-        _ACCOUNTS.id == bindparam("account", type_=_ACCOUNTS.id.type),
-        and_(
-            _ACCOUNTS.tenant_id == bindparam("tenant_id", type_=_ACCOUNTS.tenant_id.type),
-            _ACCOUNTS.name == bindparam("account", type_=_ACCOUNTS.name.type),
-        ),
+_ACCOUNT_BY_ID_OR_NAME = Prepared(
+    select(_ACCOUNTS.id, _ACCOUNTS.tenant_id, _ACCOUNTS.removed_at).where(
+        or_(
+            _ACCOUNTS.id == bindparam("account", type_=_ACCOUNTS.id.type),
+            and_(
+                _ACCOUNTS.tenant_id == bindparam("tenant_id", type_=_ACCOUNTS.tenant_id.type),
+                _ACCOUNTS.name == bindparam("account", type_=_ACCOUNTS.name.type),
+            ),
+        )
     )
 )
 
 
-async def _owned_account_id(ex: Executor, tenant_id: str, account: str) -> str:
-    """:func:`owned_account` in one Core statement (the order hot path): the account's id."""
-    params = {"account": account, "tenant_id": tenant_id}
-    rows = (await ex.execute(_ACCOUNT_BY_ID_OR_NAME, params)).all()
+async def _owned_account_id(ex: Runner, tenant_id: str, account: str) -> str:
+    """:func:`owned_account` in one prebuilt statement (the order hot path): the account's id."""
+    rows = await ex.rows(_ACCOUNT_BY_ID_OR_NAME, {"account": account, "tenant_id": tenant_id})
     # as owned_account: a match by id wins (and must be the tenant's), then a match by name
-    by_id = [r for r in rows if r.id == account]
+    by_id = [r for r in rows if r["id"] == account]
     row = by_id[0] if by_id else (rows[0] if rows else None)
-    if row is None or row.tenant_id != tenant_id or row.removed_at is not None:
+    if row is None or row["tenant_id"] != tenant_id or row["removed_at"] is not None:
         raise NoSuchObject("account")  # a removed account trades no more (as owned_account)
-    return str(row.id)
+    return str(row["id"])
 
 
 class OrderRouter:
@@ -337,7 +339,7 @@ class OrderRouter:
         now = self._now()
         if S.SENT not in TRANSITIONS[S.PERSISTED]:  # pragma: no cover - a table edit guard
             raise ValueError("illegal transition persisted -> sent")
-        async with self._db.write_connection() as conn:
+        async with self._db.hot_write() as conn:
             account_id = await _owned_account_id(conn, tenant_id, req.account)
             t = req.terms
             new = NewIntent(
@@ -348,11 +350,7 @@ class OrderRouter:
             )  # fmt: skip
             row = await insert_intent(conn, new, now=now)
             if row is None:  # this (account, clientOid) is another intent's
-                existing = await conn.scalar(
-                    select(OrderIntent.id).where(
-                        OrderIntent.account_id == account_id, OrderIntent.client_oid == client_oid
-                    )
-                )
+                existing = await intent_id_by_client_oid(conn, account_id, client_oid)
                 raise ClientOidTaken(existing or "")
             # only the request that inserted the (account, clientOid) row sends it, and it is
             # committed before the call
@@ -418,7 +416,7 @@ class OrderRouter:
         reason: str | None = None,
     ) -> OrderIntent | None:
         """:meth:`_move` returning the row as updated (None if someone moved first)."""
-        async with self._db.write_connection() as conn:
+        async with self._db.hot_write() as conn:
             row = await self._transition(
                 conn, intent, expected, new, actor=actor, now=self._now(),
                 exchange_id=exchange_id, reason=reason,
@@ -429,7 +427,7 @@ class OrderRouter:
 
     @staticmethod
     async def _transition(
-        ex: Executor,
+        ex: Runner,
         intent: OrderIntent,
         expected: OrderState,
         new: OrderState,

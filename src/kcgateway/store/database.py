@@ -23,7 +23,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Dialect, event
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
@@ -36,7 +36,9 @@ from sqlalchemy.ext.asyncio import (
 
 from kcgateway.errors import ConfigError
 from kcgateway.store import inline_sqlite
-from kcgateway.store.inline_sqlite import InlineConnection
+from kcgateway.store.fastsql import CoreRunner, Runner, SqliteRunner
+from kcgateway.store.inline_sqlite import InlineConnection, run_busy
+from kcgateway.store.wal import WalCheckpointer
 
 DATA_DIR_ENV = "KCGW_DATA_DIR"
 DATABASE_URL_ENV = "KCGW_DATABASE_URL"
@@ -90,6 +92,8 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
     cursor.execute("PRAGMA busy_timeout=0")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # checkpoints run on a thread (store/wal.py), never inside a commit on the event loop
+    cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
     dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (_sqlite_begin)
 
@@ -118,6 +122,15 @@ def _prepare_sqlite_file(url: URL) -> None:
             os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
+def _hot_connector(url: URL) -> Callable[[], sqlite3.Connection] | None:
+    """Raw connections for the hot path; None for an in-memory database (one per connection)."""
+    database = url.database or ""
+    if database in ("", ":memory:") or "mode=memory" in database:
+        return None
+    cargs, cparams = url.get_dialect()().create_connect_args(url)
+    return inline_sqlite.connector(*cargs, **cparams)
+
+
 def _inline_creator(url: URL) -> Callable[[], Awaitable[InlineConnection]]:
     """Connections that run SQLite on the loop's thread (see :mod:`.inline_sqlite`)."""
     cargs, cparams = url.get_dialect()().create_connect_args(url)
@@ -129,11 +142,47 @@ def _inline_creator(url: URL) -> Callable[[], Awaitable[InlineConnection]]:
     return create
 
 
-class Database:
-    """An async engine plus explicit read and write sessions."""
+class _HotSqlite:
+    """The hot path's own two SQLite connections: one for write transactions, one for reads.
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    Opened on first use with the engine's pragmas; each runs its statements inline (see
+    :mod:`.fastsql`). Writes still queue on the :class:`Database` write lock.
+    """
+
+    def __init__(self, connect: Callable[[], sqlite3.Connection], dialect: Dialect) -> None:
+        self._connect = connect
+        self._dialect = dialect
+        self._open: dict[str, SqliteRunner] = {}
+
+    async def runner(self, role: str) -> SqliteRunner:
+        found = self._open.get(role)
+        if found is None:
+            conn = await run_busy(self._connect, BUSY_TIMEOUT_MS / 1000)
+            _sqlite_pragmas(conn, None)
+            found = self._open[role] = SqliteRunner(conn, self._dialect, BUSY_TIMEOUT_MS / 1000)
+        return found
+
+    def close(self) -> None:
+        for runner in self._open.values():
+            runner.close()
+        self._open.clear()
+
+
+class Database:
+    """An async engine plus explicit read and write sessions.
+
+    ``hot_connect`` (SQLite files only): opens the raw connections :meth:`hot_write` and
+    :meth:`hot_read` run on, and those the WAL checkpoints run on (:mod:`.wal`); without it
+    the hot path runs through the engine.
+    """
+
+    def __init__(
+        self, engine: AsyncEngine, hot_connect: Callable[[], sqlite3.Connection] | None = None
+    ) -> None:
         self.engine = engine
+        self._hot = None if hot_connect is None else _HotSqlite(hot_connect, engine.dialect)
+        #: None unless SQLite on a file
+        self.checkpointer = None if hot_connect is None else WalCheckpointer(hot_connect)
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
         writer = engine.execution_options(**{IMMEDIATE: True}) if self.is_sqlite else engine
         self._writer = writer
@@ -165,6 +214,7 @@ class Database:
             return
         async with self._write_lock, self._write_sessions.begin() as session:
             yield session
+        self._wrote()
 
     @asynccontextmanager
     async def read_connection(self) -> AsyncIterator[AsyncConnection]:
@@ -185,9 +235,49 @@ class Database:
             return
         async with self._write_lock, self._writer.begin() as conn:
             yield conn
+        self._wrote()
+
+    @asynccontextmanager
+    async def hot_write(self) -> AsyncIterator[Runner]:
+        """:meth:`write_connection` as a :class:`~.fastsql.Runner` of prebuilt statements.
+
+        On a SQLite file: the raw write connection, under the same write lock, in a
+        ``BEGIN IMMEDIATE`` transaction committed on success and rolled back on any error
+        (cancellation too). Elsewhere: a Core connection in a transaction.
+        """
+        if self._hot is None or self._write_lock is None:
+            async with self.write_connection() as conn:
+                yield CoreRunner(conn)
+            return
+        async with self._write_lock:
+            runner = await self._hot.runner("write")
+            await runner.begin_immediate()
+            try:
+                yield runner
+                await runner.commit()
+            finally:
+                runner.rollback()  # a no-op after the commit
+        self._wrote()
+
+    def _wrote(self) -> None:
+        if self.checkpointer is not None:
+            self.checkpointer.wrote()
+
+    @asynccontextmanager
+    async def hot_read(self) -> AsyncIterator[Runner]:
+        """A :class:`~.fastsql.Runner` for single-statement reads (each its own snapshot)."""
+        if self._hot is None:
+            async with self.read_connection() as conn:
+                yield CoreRunner(conn)
+            return
+        yield await self._hot.runner("read")
 
     async def aclose(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and the hot path's own)."""
+        if self.checkpointer is not None:
+            await self.checkpointer.idle()
+        if self._hot is not None:
+            self._hot.close()
         await self.engine.dispose()
 
     async def __aenter__(self) -> Database:
@@ -205,6 +295,6 @@ def open_database(url: str | None = None, *, echo: bool = False) -> Database:
         engine = create_async_engine(parsed, echo=echo, async_creator=_inline_creator(parsed))
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
-    else:
-        engine = create_async_engine(parsed, echo=echo, pool_pre_ping=True)
+        return Database(engine, _hot_connector(parsed))
+    engine = create_async_engine(parsed, echo=echo, pool_pre_ping=True)
     return Database(engine)

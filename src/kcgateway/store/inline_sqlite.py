@@ -73,30 +73,13 @@ class InlineConnection(aiosqlite.Connection):
 
     async def _open(self) -> InlineConnection:
         if self._connection is None:
-            self._connection = await self._execute_busy(self._connector)
+            self._connection = await run_busy(self._connector, self._busy_budget_s)
         return self
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or self._connection is None:
             raise ValueError("Connection closed")
-        return await self._execute_busy(partial(fn, *args, **kwargs))
-
-    async def _execute_busy(self, function: Callable[[], Any]) -> Any:
-        deadline: float | None = None
-        wait = _FIRST_WAIT_S
-        while True:
-            try:
-                return function()
-            except sqlite3.OperationalError as exc:
-                if not is_busy(exc):
-                    raise
-                now = time.monotonic()
-                if deadline is None:
-                    deadline = now + self._busy_budget_s
-                if now + wait > deadline:
-                    raise
-            await asyncio.sleep(wait)
-            wait = min(wait * 2, _MAX_WAIT_S)
+        return await run_busy(partial(fn, *args, **kwargs), self._busy_budget_s)
 
     def stop(self) -> asyncio.Future[Any] | None:
         """Close the sqlite3 connection now (there is no thread to stop)."""
@@ -109,6 +92,29 @@ class InlineConnection(aiosqlite.Connection):
     async def close(self) -> None:
         """Close the connection."""
         self.stop()
+
+
+async def run_busy(function: Callable[[], Any], budget_s: float) -> Any:
+    """``function()`` now, retried with ``asyncio.sleep`` backoff while it meets SQLITE_BUSY.
+
+    Gives up (re-raising the busy error) once ``budget_s`` has passed since the first busy try.
+    Returns without ever suspending when the first try succeeds.
+    """
+    deadline: float | None = None
+    wait = _FIRST_WAIT_S
+    while True:
+        try:
+            return function()
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + budget_s
+            if now + wait > deadline:
+                raise
+        await asyncio.sleep(wait)
+        wait = min(wait * 2, _MAX_WAIT_S)
 
 
 def connector(database: str, **kwargs: Any) -> Callable[[], sqlite3.Connection]:

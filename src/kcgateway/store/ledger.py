@@ -16,8 +16,9 @@ from typing import Any, cast
 from sqlalchemy import Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from kcgateway.store.fastsql import CoreRunner, Prepared, Runner
 from kcgateway.store.repositories import new_id
 from kcgateway.store.tables import AuditRecord, IdempotencyRecord, OrderIntent
 from kcgateway.store.types import IntentId, OrderState
@@ -25,21 +26,27 @@ from kcgateway.store.types import IntentId, OrderState
 GENESIS_HASH = "0" * 64
 _INTENTS = cast(Table, OrderIntent.__table__)
 _AUDIT = cast(Table, AuditRecord.__table__)
-Executor = AsyncSession | AsyncConnection
-"""The hot-path statements run on a session or on a bare connection (cheaper per call)."""
 
-# Built once: a statement object caches its own cache key, so executing the same object with
-# new parameters skips rebuilding and re-keying it (measured: a large share of per-statement
-# CPU when a fresh statement was built per call).
-_HEAD = select(_AUDIT.c.hash).order_by(_AUDIT.c.seq.desc()).limit(1)
-_AUDIT_INSERT = insert(_AUDIT)
+# The hot path's statements, built once and run by a fastsql Runner: raw SQLite on the
+# embedded database, the engine elsewhere (see kcgateway.store.fastsql).
+_HEAD = Prepared(select(_AUDIT.c.hash).order_by(_AUDIT.c.seq.desc()).limit(1))
+_AUDIT_INSERT = Prepared(insert(_AUDIT))
+_AUDIT_LOCK = Prepared(text("SELECT pg_advisory_xact_lock(:k)"))
 _INSERT_INTENT = {
-    name: dialect.insert(_INTENTS)
-    .on_conflict_do_nothing(index_elements=["account_id", "client_oid"])
-    .returning(*_INTENTS.c)
+    name: Prepared(
+        dialect.insert(_INTENTS)
+        .on_conflict_do_nothing(index_elements=["account_id", "client_oid"])
+        .returning(*_INTENTS.c)
+    )
     for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
 }
-_MOVE = (
+_INTENT_ID_BY_OID = Prepared(
+    select(_INTENTS.c.id).where(
+        _INTENTS.c.account_id == bindparam("account_id", type_=_INTENTS.c.account_id.type),
+        _INTENTS.c.client_oid == bindparam("client_oid", type_=_INTENTS.c.client_oid.type),
+    )
+)
+_MOVE = Prepared(
     update(_INTENTS)
     .where(
         _INTENTS.c.id == bindparam("intent_id", type_=_INTENTS.c.id.type),
@@ -57,13 +64,7 @@ _MOVE = (
 )
 
 
-def _dialect(ex: Executor) -> str:
-    if isinstance(ex, AsyncConnection):
-        return ex.dialect.name
-    return ex.get_bind().dialect.name
-
-
-async def insert_intent(ex: Executor, intent: NewIntent, *, now: datetime) -> OrderIntent | None:
+async def insert_intent(ex: Runner, intent: NewIntent, *, now: datetime) -> OrderIntent | None:
     """See :meth:`OrderIntentRepository.insert`."""
     values = {
         "id": new_id(),
@@ -87,12 +88,18 @@ async def insert_intent(ex: Executor, intent: NewIntent, *, now: datetime) -> Or
         "created_at": now,
         "updated_at": now,
     }
-    row = (await ex.execute(_INSERT_INTENT[_dialect(ex)], values)).first()
-    return None if row is None else OrderIntent(**row._mapping)
+    rows = await ex.rows(_INSERT_INTENT[ex.dialect_name], values)
+    return OrderIntent(**rows[0]) if rows else None
+
+
+async def intent_id_by_client_oid(ex: Runner, account_id: str, client_oid: str) -> str | None:
+    """The id of the account's intent with this clientOid, if any."""
+    rows = await ex.rows(_INTENT_ID_BY_OID, {"account_id": account_id, "client_oid": client_oid})
+    return str(rows[0]["id"]) if rows else None
 
 
 async def move_intent(
-    ex: Executor,
+    ex: Runner,
     intent_id: str,
     *,
     expected: OrderState,
@@ -108,15 +115,26 @@ async def move_intent(
         "now": now,
         "new_exchange_id": exchange_order_id,
     }
-    row = (await ex.execute(_MOVE, params)).first()
-    return None if row is None else OrderIntent(**row._mapping)
+    rows = await ex.rows(_MOVE, params)
+    return OrderIntent(**rows[0]) if rows else None
 
 
-async def append_audit(ex: Executor, entries: Sequence[AuditEntry], *, now: datetime) -> str:
+async def _locked_head(ex: Runner) -> str:
+    """The last record's hash, with the append lock taken (PostgreSQL; SQLite's writer is one).
+
+    LIMIT 1: without it the async drivers buffer EVERY hash of the log before the first is
+    picked, so each append cost grew with the log (measured: ~15 ms CPU per order after a few
+    thousand records).
+    """
+    if ex.dialect_name == "postgresql":
+        await ex.rows(_AUDIT_LOCK, {"k": _AUDIT_LOCK_KEY})
+    head = await ex.rows(_HEAD, {})
+    return str(head[0]["hash"]) if head else GENESIS_HASH
+
+
+async def append_audit(ex: Runner, entries: Sequence[AuditEntry], *, now: datetime) -> str:
     """See :meth:`AuditRepository.append_many`."""
-    if _dialect(ex) == "postgresql":
-        await ex.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})
-    prev = (await ex.scalar(_HEAD)) or GENESIS_HASH
+    prev = await _locked_head(ex)
     rows = []
     for entry in entries:
         detail = dict(entry.detail or {})
@@ -137,8 +155,7 @@ async def append_audit(ex: Executor, entries: Sequence[AuditEntry], *, now: date
             }
         )
         prev = digest
-    if rows:
-        await ex.execute(_AUDIT_INSERT, rows)
+    await ex.many(_AUDIT_INSERT, rows)
     return str(prev)
 
 
@@ -228,7 +245,7 @@ class OrderIntentRepository:
         SAVEPOINT and no re-read, and returns the values as stored (PostgreSQL's NUMERIC
         scale included). The returned object is not attached to the session.
         """
-        return await insert_intent(self._s, intent, now=now)
+        return await insert_intent(CoreRunner(self._s), intent, now=now)
 
     async def move(
         self,
@@ -245,7 +262,7 @@ class OrderIntentRepository:
         returned object is not attached to the session.
         """
         return await move_intent(
-            self._s, intent_id, expected=expected, new=new, now=now,
+            CoreRunner(self._s), intent_id, expected=expected, new=new, now=now,
             exchange_order_id=exchange_order_id,
         )  # fmt: skip
 
@@ -350,13 +367,7 @@ class AuditRepository:
         tenant_id: str | None = None,
     ) -> AuditRecord:
         """Append one record chained to the last one. Call inside ``Database.write()``."""
-        if self._s.get_bind().dialect.name == "postgresql":
-            await self._s.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _AUDIT_LOCK_KEY})
-        # LIMIT 1: without it the async drivers buffer EVERY hash of the log before .scalar()
-        # picks the first, so each append cost grew with the log (measured: ~15 ms CPU per
-        # order after a few thousand records)
-        last = await self._s.scalar(_HEAD)
-        prev = last or GENESIS_HASH
+        prev = await _locked_head(CoreRunner(self._s))
         detail = dict(detail or {})
         rec = AuditRecord(
             tenant_id=tenant_id,
@@ -378,7 +389,7 @@ class AuditRepository:
         Same chain as calling :meth:`append` for each entry, in one INSERT (Core, no flush).
         Call inside ``Database.write()``.
         """
-        return await append_audit(self._s, entries, now=now)
+        return await append_audit(CoreRunner(self._s), entries, now=now)
 
     async def all(self) -> Sequence[AuditRecord]:
         """Every record, in order."""

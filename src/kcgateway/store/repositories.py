@@ -13,8 +13,9 @@ from datetime import datetime
 from typing import cast
 
 from sqlalchemy import Table, bindparam, delete, func, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from kcgateway.store.fastsql import Prepared, Runner
 from kcgateway.store.records import BrokerInfo, CredentialRecord, Rewrap, SealedField
 from kcgateway.store.tables import CredentialRow, ExchangeAccount, GatewayKey, Tenant
 from kcgateway.store.types import AccountId, CredentialId, TenantId
@@ -207,16 +208,18 @@ class CredentialRepository:
 
 
 _KEYS = cast(Table, GatewayKey.__table__)
-_KEY_BY_ID = select(_KEYS).where(_KEYS.c.key_id == bindparam("key_id", type_=_KEYS.c.key_id.type))
+_KEY_BY_ID = Prepared(
+    select(_KEYS).where(_KEYS.c.key_id == bindparam("key_id", type_=_KEYS.c.key_id.type))
+)
 
 
-async def gateway_key(conn: AsyncConnection, key_id: str) -> GatewayKey | None:
-    """The key row by id in one prebuilt Core statement (the per-request authentication).
+async def gateway_key(ex: Runner, key_id: str) -> GatewayKey | None:
+    """The key row by id in one prebuilt statement (the per-request authentication).
 
     The object is built from the row and attached to no session.
     """
-    row = (await conn.execute(_KEY_BY_ID, {"key_id": key_id})).first()
-    return None if row is None else GatewayKey(**row._mapping)
+    rows = await ex.rows(_KEY_BY_ID, {"key_id": key_id})
+    return GatewayKey(**rows[0]) if rows else None
 
 
 class GatewayKeyRepository:
