@@ -12,6 +12,7 @@ mode nothing is created: missing pieces stop the start with a message that says 
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -407,6 +408,18 @@ def configure_logging(
     return undo
 
 
+def settle_heap() -> None:
+    """Hide what start-up built from the garbage collector's full collections.
+
+    Why: a full (generation 2) collection walks every tracked object, and a started gateway
+    holds some 190,000 of them (FastAPI, pydantic, SQLAlchemy, the app): measured 40-95 ms with
+    the event loop stopped, every time enough new objects have survived. Frozen objects are
+    never walked, so full collections cost what was allocated since. Call once, after start-up.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 async def _serve_on(sock: socket.socket, settings: Settings, echo: Callable[[str], None]) -> None:
     services, sim = await prepare(settings)
     try:
@@ -422,6 +435,7 @@ async def _serve_on(sock: socket.socket, settings: Settings, echo: Callable[[str
             echo(f"exchange: {settings.exchange_url}")
             echo("create the first key with: kcgateway keys create-admin --tenant NAME")
         undo_logging = configure_logging(os.environ)  # after uvicorn's: mask its handlers too
+        settle_heap()
         try:
             await uvicorn.Server(config).serve(sockets=[sock])
         finally:

@@ -240,3 +240,18 @@ def test_served_logs_reach_the_operator_with_environment_secrets_masked() -> Non
     assert "INFO kcgateway.gateway.orders: reconcile deferred: intent=i-1" in text
     assert kek_hex not in text and "oops ***" in text
     assert "not shown" not in text and "after undo" not in text
+
+
+def test_settle_heap_hides_start_up_objects_from_full_collections() -> None:
+    import gc
+
+    built_at_start_up = [{"n": i} for i in range(1000)]  # tracked containers
+    gc.unfreeze()
+    try:
+        main.settle_heap()
+        frozen = gc.get_freeze_count()
+        assert frozen >= len(built_at_start_up)
+        # a full collection no longer walks them: it sees only what is still tracked
+        assert not any(obj is built_at_start_up for obj in gc.get_objects(generation=2))
+    finally:
+        gc.unfreeze()
