@@ -39,7 +39,12 @@ from kcgateway.gateway.broker import BrokerService
 from kcgateway.gateway.events import OrderEvents
 from kcgateway.gateway.idempotency import Idempotency
 from kcgateway.gateway.keys import KeyService
-from kcgateway.gateway.metrics import PUBLIC_CLIENT, GatewayMetrics
+from kcgateway.gateway.metrics import (
+    ONBOARDING_CLIENT,
+    PRIVATE_CLIENT,
+    PUBLIC_CLIENT,
+    GatewayMetrics,
+)
 from kcgateway.gateway.orders import OrderRouter
 from kcgateway.gateway.services import GatewayServices
 from kcgateway.gateway.stream_counts import StreamCounts
@@ -119,12 +124,15 @@ async def open_store(settings: Settings) -> Database:
 
 
 def _client_label(auth: RequestSigner | Credentials | None) -> str:
-    """The metrics ``client`` label: public, onboarding (a key being checked) or the credential."""
+    """The metrics ``client`` label: public, onboarding (a key being checked) or private.
+
+    Never a credential's or an account's id: ``/metrics`` is public.
+    """
     if auth is None:
         return PUBLIC_CLIENT
     if isinstance(auth, Credentials):
-        return "onboarding"
-    return str(getattr(auth, "credential_id", "signer"))
+        return ONBOARDING_CLIENT
+    return PRIVATE_CLIENT
 
 
 def client_factory(

@@ -40,6 +40,8 @@ DESCRIPTION = (
 class CountRequests:
     """Pure ASGI middleware counting requests by route template, method and status.
 
+    Methods outside the standard seven are counted as ``other`` (GatewayMetrics.on_request).
+
     (Starlette's ``BaseHTTPMiddleware`` costs a task group per request; this costs nothing.)
     """
 
@@ -65,7 +67,7 @@ class CountRequests:
         finally:
             route = scope.get("route")
             path = route.path if isinstance(route, APIRoute) else "unmatched"
-            self.metrics.requests.labels(path, scope["method"], status).inc()
+            self.metrics.on_request(path, scope["method"], status)
 
 
 def _add_public_routes(app: FastAPI, services: Callable[[Request], GatewayServices]) -> None:
