@@ -432,9 +432,8 @@ async def _serve_on(sock: socket.socket, settings: Settings, echo: Callable[[str
     services, sim = await prepare(settings)
     try:
         services.start()
-        config = uvicorn.Config(
-            create_app(services), host=settings.host, port=settings.port, lifespan="off"
-        )
+        app = create_app(services, max_body_bytes=settings.max_body_bytes)
+        config = uvicorn.Config(app, host=settings.host, port=settings.port, lifespan="off")
         if sim is not None:
             key = await bootstrap_demo(settings, services, sim)
             echo("\n".join(banner(settings, key, sim)))
