@@ -28,6 +28,7 @@ from typing import Any, TextIO
 
 import uvicorn
 from aiohttp import web
+from fastapi import FastAPI
 
 from kcgateway.errors import ConfigError
 from kcgateway.exchange.rest import Hosts, KuCoinClient, RequestSigner
@@ -428,12 +429,32 @@ def settle_heap() -> None:
     gc.freeze()
 
 
+def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
+    """The uvicorn settings of the gateway, with uvicorn's own proxy-header handling off.
+
+    Why: that handling is on by default and trusts loopback (``FORWARDED_ALLOW_IPS``), so it
+    rewrote the client address from ``X-Forwarded-For`` before the gateway's rule ran, and a
+    header sent from 127.0.0.1 passed any key's IP allow-list. The client address is decided
+    by ``KCGW_TRUSTED_PROXIES`` alone (:func:`kcgateway.web.auth.caller_ip`): the socket peer,
+    or the forwarded client when the peer is a listed proxy.
+    """
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        lifespan="off",
+        proxy_headers=False,
+        forwarded_allow_ips=[],  # unused with proxy_headers off; never read from the environment
+    )
+
+
 async def _serve_on(sock: socket.socket, settings: Settings, echo: Callable[[str], None]) -> None:
     services, sim = await prepare(settings)
     try:
         services.start()
-        app = create_app(services, max_body_bytes=settings.max_body_bytes)
-        config = uvicorn.Config(app, host=settings.host, port=settings.port, lifespan="off")
+        config = server_config(
+            create_app(services, max_body_bytes=settings.max_body_bytes), settings
+        )
         if sim is not None:
             key = await bootstrap_demo(settings, services, sim)
             echo("\n".join(banner(settings, key, sim)))
