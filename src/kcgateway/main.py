@@ -66,9 +66,6 @@ from kcgateway.vault.kek import KeyRing, check_key_file_mode, init_kek_file, loc
 from kcgateway.vault.logfilter import SecretMaskFilter, install, register_environment
 from kcgateway.vault.signer import SealedRecordCache, Signer
 from kcgateway.web.app import create_app
-from kucoin_sim.accounts import create_account
-from kucoin_sim.app import build_apps
-from kucoin_sim.config import SimConfig
 
 DEMO_TENANT = "demo"
 DEMO_ACCOUNT = "paper"
@@ -214,7 +211,11 @@ def build_services(
 
 @dataclass
 class EmbeddedSim:
-    """The simulator served on loopback ports, in this process (dev/paper mode only)."""
+    """The simulator served on loopback ports, in this process (dev/paper mode only).
+
+    ``kucoin_sim`` is imported here, when dev mode starts one, never at module level: a
+    production gateway does not load the simulator (a test checks ``sys.modules``).
+    """
 
     runners: list[Any]
     state: Any
@@ -227,6 +228,9 @@ class EmbeddedSim:
 
         ``tick_ms`` is the market makers' period (0: no market makers, a quiet book).
         """
+        from kucoin_sim.app import build_apps  # noqa: PLC0415 - dev mode only (class docstring)
+        from kucoin_sim.config import SimConfig  # noqa: PLC0415
+
         apps = build_apps(SimConfig(tick_ms=tick_ms), seed)
         urls = []
         runners = []
@@ -247,6 +251,8 @@ class EmbeddedSim:
 
     def create_account(self, spec: dict[str, Any]) -> dict[str, Any]:
         """A simulator user with one key (see ``POST /_sim/accounts``)."""
+        from kucoin_sim.accounts import create_account  # noqa: PLC0415 - dev mode only
+
         result: dict[str, Any] = create_account(self.state, spec, self.state.now_ms())
         return result
 

@@ -260,6 +260,63 @@ def test_settle_heap_hides_start_up_objects_from_full_collections() -> None:
         gc.unfreeze()
 
 
+def test_production_wiring_does_not_load_the_simulator(tmp_path: Path) -> None:
+    """Only dev mode imports kucoin_sim (lazily, when it embeds one)."""
+    import asyncio
+    import subprocess
+    import sys
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/prod.db"
+
+    async def migrate() -> None:
+        async with open_database(url) as db:
+            await upgrade(db.engine)
+
+    asyncio.run(migrate())
+    pepper = tmp_path / "pepper"
+    pepper.write_text(secrets.token_hex(32))
+    pepper.chmod(0o600)
+    env = {
+        **os.environ,
+        "KCGW_MODE": "prod",
+        "KCGW_DATABASE_URL": url,
+        "KCGW_PEPPER_FILE": str(pepper),
+        "KCGW_KEK": base64.b64encode(os.urandom(32)).decode(),
+        "KCGW_EXCHANGE_URL": "http://exchange.invalid",
+    }
+    script = """
+import asyncio, sys
+import kcgateway.cli  # what the `kcgateway` console script loads: every command
+from kcgateway import main
+from kcgateway.settings import load_settings
+
+def loaded() -> list[str]:
+    return sorted(m for m in sys.modules if m.split(".")[0] == "kucoin_sim")
+
+print(loaded(), flush=True)
+
+async def wire() -> None:
+    settings = load_settings()
+    services, sim = await main.prepare(settings)
+    try:
+        assert sim is None
+        main.server_config(main.create_app(services), settings)
+    finally:
+        await services.aclose()
+
+asyncio.run(wire())
+print(loaded())
+"""
+    done = subprocess.run(  # noqa: S603 - our own fixed script
+        [sys.executable, "-c", script],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    printed = done.stdout.splitlines()
+    assert printed[:1] == ["[]"], f"importing the gateway loaded the simulator: {printed[:1]}"
+    assert done.returncode == 0, done.stderr
+    assert printed == ["[]", "[]"], f"the prod composition loaded the simulator: {printed}"
+
+
 def test_uvicorn_is_told_to_leave_the_client_address_alone() -> None:
     config = main.server_config(main.create_app(_no_services()), Settings())
     assert config.proxy_headers is False
