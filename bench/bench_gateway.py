@@ -145,7 +145,14 @@ async def main() -> None:
         stack = Stack(sim, services, app, None, aiohttp.ClientSession())  # type: ignore[arg-type]
         port = free_port()
         server = uvicorn.Server(
-            uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+            uvicorn.Config(
+                app,
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+                lifespan="off",
+                proxy_headers=False,  # as serve runs it (kcgateway.main.server_config)
+            )
         )
         serving = asyncio.create_task(server.serve())
         try:

@@ -28,6 +28,7 @@ from typing import Any, TextIO
 
 import uvicorn
 from aiohttp import web
+from fastapi import FastAPI
 
 from kcgateway.errors import ConfigError
 from kcgateway.exchange.rest import Hosts, KuCoinClient, RequestSigner
@@ -39,7 +40,12 @@ from kcgateway.gateway.broker import BrokerService
 from kcgateway.gateway.events import OrderEvents
 from kcgateway.gateway.idempotency import Idempotency
 from kcgateway.gateway.keys import KeyService
-from kcgateway.gateway.metrics import PUBLIC_CLIENT, GatewayMetrics
+from kcgateway.gateway.metrics import (
+    ONBOARDING_CLIENT,
+    PRIVATE_CLIENT,
+    PUBLIC_CLIENT,
+    GatewayMetrics,
+)
 from kcgateway.gateway.orders import OrderRouter
 from kcgateway.gateway.services import GatewayServices
 from kcgateway.gateway.stream_counts import StreamCounts
@@ -60,9 +66,6 @@ from kcgateway.vault.kek import KeyRing, check_key_file_mode, init_kek_file, loc
 from kcgateway.vault.logfilter import SecretMaskFilter, install, register_environment
 from kcgateway.vault.signer import SealedRecordCache, Signer
 from kcgateway.web.app import create_app
-from kucoin_sim.accounts import create_account
-from kucoin_sim.app import build_apps
-from kucoin_sim.config import SimConfig
 
 DEMO_TENANT = "demo"
 DEMO_ACCOUNT = "paper"
@@ -119,12 +122,15 @@ async def open_store(settings: Settings) -> Database:
 
 
 def _client_label(auth: RequestSigner | Credentials | None) -> str:
-    """The metrics ``client`` label: public, onboarding (a key being checked) or the credential."""
+    """The metrics ``client`` label: public, onboarding (a key being checked) or private.
+
+    Never a credential's or an account's id: ``/metrics`` is public.
+    """
     if auth is None:
         return PUBLIC_CLIENT
     if isinstance(auth, Credentials):
-        return "onboarding"
-    return str(getattr(auth, "credential_id", "signer"))
+        return ONBOARDING_CLIENT
+    return PRIVATE_CLIENT
 
 
 def client_factory(
@@ -205,7 +211,11 @@ def build_services(
 
 @dataclass
 class EmbeddedSim:
-    """The simulator served on loopback ports, in this process (dev/paper mode only)."""
+    """The simulator served on loopback ports, in this process (dev/paper mode only).
+
+    ``kucoin_sim`` is imported here, when dev mode starts one, never at module level: a
+    production gateway does not load the simulator (a test checks ``sys.modules``).
+    """
 
     runners: list[Any]
     state: Any
@@ -218,6 +228,9 @@ class EmbeddedSim:
 
         ``tick_ms`` is the market makers' period (0: no market makers, a quiet book).
         """
+        from kucoin_sim.app import build_apps  # noqa: PLC0415 - dev mode only (class docstring)
+        from kucoin_sim.config import SimConfig  # noqa: PLC0415
+
         apps = build_apps(SimConfig(tick_ms=tick_ms), seed)
         urls = []
         runners = []
@@ -238,6 +251,8 @@ class EmbeddedSim:
 
     def create_account(self, spec: dict[str, Any]) -> dict[str, Any]:
         """A simulator user with one key (see ``POST /_sim/accounts``)."""
+        from kucoin_sim.accounts import create_account  # noqa: PLC0415 - dev mode only
+
         result: dict[str, Any] = create_account(self.state, spec, self.state.now_ms())
         return result
 
@@ -420,12 +435,31 @@ def settle_heap() -> None:
     gc.freeze()
 
 
+def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
+    """The uvicorn settings of the gateway, with uvicorn's own proxy-header handling off.
+
+    Why: that handling is on by default and trusts loopback (``FORWARDED_ALLOW_IPS``), so it
+    rewrote the client address from ``X-Forwarded-For`` before the gateway's rule ran, and a
+    header sent from 127.0.0.1 passed any key's IP allow-list. The client address is decided
+    by ``KCGW_TRUSTED_PROXIES`` alone (:func:`kcgateway.web.auth.caller_ip`): the socket peer,
+    or the forwarded client when the peer is a listed proxy.
+    """
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        lifespan="off",
+        proxy_headers=False,
+        forwarded_allow_ips=[],  # unused with proxy_headers off; never read from the environment
+    )
+
+
 async def _serve_on(sock: socket.socket, settings: Settings, echo: Callable[[str], None]) -> None:
     services, sim = await prepare(settings)
     try:
         services.start()
-        config = uvicorn.Config(
-            create_app(services), host=settings.host, port=settings.port, lifespan="off"
+        config = server_config(
+            create_app(services, max_body_bytes=settings.max_body_bytes), settings
         )
         if sim is not None:
             key = await bootstrap_demo(settings, services, sim)

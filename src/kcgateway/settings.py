@@ -3,7 +3,7 @@
 Sources, later ones winning: the defaults below, an optional TOML file (``$KCGW_CONFIG`` or
 ``--config``), then ``KCGW_*`` environment variables (``KCGW_MODE``, ``KCGW_HOST``,
 ``KCGW_PORT``, ``KCGW_DATA_DIR``, ``KCGW_DATABASE_URL``, ``KCGW_PEPPER_FILE``,
-``KCGW_TRUSTED_PROXIES`` (comma-separated CIDRs), ``KCGW_MAX_NOTIONAL``,
+``KCGW_TRUSTED_PROXIES`` (comma-separated CIDRs), ``KCGW_MAX_BODY_BYTES``, ``KCGW_MAX_NOTIONAL``,
 ``KCGW_RECONCILE_GRACE_S``, ``KCGW_EXCHANGE_URL``).
 
 Two modes:
@@ -43,6 +43,7 @@ _ENV_FIELDS = {
     "KCGW_DATABASE_URL": "database_url",
     "KCGW_PEPPER_FILE": "pepper_file",
     "KCGW_TRUSTED_PROXIES": "trusted_proxies",
+    "KCGW_MAX_BODY_BYTES": "max_body_bytes",
     "KCGW_MAX_NOTIONAL": "max_notional",
     "KCGW_RECONCILE_GRACE_S": "reconcile_grace_s",
     "KCGW_EXCHANGE_URL": "exchange_url",
@@ -67,7 +68,10 @@ class Settings(BaseModel):
     data_dir: Path = Path("data")
     database_url: str | None = None
     pepper_file: Path | None = None
+    #: the only peers whose X-Forwarded-For is believed (CIDRs); none by default
     trusted_proxies: tuple[str, ...] = ()
+    #: larger request bodies are answered 413 without being read (1 MiB)
+    max_body_bytes: int = Field(default=1024 * 1024, gt=0)
     max_notional: Decimal = Field(default=Decimal("100000"), gt=0)
     reconcile_grace_s: float = Field(default=30.0, gt=0)
     reconcile_every_s: float = Field(default=2.0, gt=0)

@@ -6,7 +6,10 @@ import base64
 import os
 import secrets
 import stat
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -255,3 +258,179 @@ def test_settle_heap_hides_start_up_objects_from_full_collections() -> None:
         assert not any(obj is built_at_start_up for obj in gc.get_objects(generation=2))
     finally:
         gc.unfreeze()
+
+
+def test_production_wiring_does_not_load_the_simulator(tmp_path: Path) -> None:
+    """Only dev mode imports kucoin_sim (lazily, when it embeds one)."""
+    import asyncio
+    import subprocess
+    import sys
+
+    url = f"sqlite+aiosqlite:///{tmp_path}/prod.db"
+
+    async def migrate() -> None:
+        async with open_database(url) as db:
+            await upgrade(db.engine)
+
+    asyncio.run(migrate())
+    pepper = tmp_path / "pepper"
+    pepper.write_text(secrets.token_hex(32))
+    pepper.chmod(0o600)
+    env = {
+        **os.environ,
+        "KCGW_MODE": "prod",
+        "KCGW_DATABASE_URL": url,
+        "KCGW_PEPPER_FILE": str(pepper),
+        "KCGW_KEK": base64.b64encode(os.urandom(32)).decode(),
+        "KCGW_EXCHANGE_URL": "http://exchange.invalid",
+    }
+    script = """
+import asyncio, sys
+import kcgateway.cli  # what the `kcgateway` console script loads: every command
+from kcgateway import main
+from kcgateway.settings import load_settings
+
+def loaded() -> list[str]:
+    return sorted(m for m in sys.modules if m.split(".")[0] == "kucoin_sim")
+
+print(loaded(), flush=True)
+
+async def wire() -> None:
+    settings = load_settings()
+    services, sim = await main.prepare(settings)
+    try:
+        assert sim is None
+        main.server_config(main.create_app(services), settings)
+    finally:
+        await services.aclose()
+
+asyncio.run(wire())
+print(loaded())
+"""
+    done = subprocess.run(  # noqa: S603 - our own fixed script
+        [sys.executable, "-c", script],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    printed = done.stdout.splitlines()
+    assert printed[:1] == ["[]"], f"importing the gateway loaded the simulator: {printed[:1]}"
+    assert done.returncode == 0, done.stderr
+    assert printed == ["[]", "[]"], f"the prod composition loaded the simulator: {printed}"
+
+
+def test_uvicorn_is_told_to_leave_the_client_address_alone() -> None:
+    config = main.server_config(main.create_app(_no_services()), Settings())
+    assert config.proxy_headers is False
+    assert config.forwarded_allow_ips == []
+
+
+def _no_services() -> Any:
+    """Enough of a services bundle to build the app (nothing is called)."""
+    from kcgateway.gateway.metrics import GatewayMetrics
+
+    class Bundle:
+        metrics = GatewayMetrics()
+
+    return Bundle()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@asynccontextmanager
+async def _served(data_dir: Path, **settings: str) -> AsyncIterator[tuple[str, str]]:
+    """``kcgateway serve`` (dev mode) as its own process: (base URL, the printed admin key)."""
+    import asyncio
+    import signal
+    import sys
+
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KCGW_")}
+    env.update(KCGW_DATA_DIR=str(data_dir), KCGW_PORT=str(port), PYTHONUNBUFFERED="1")
+    env.update(settings)
+    log_path = data_dir.parent / f"serve-{port}.log"
+    with log_path.open("wb") as log:
+        exe = Path(sys.executable).parent / "kcgateway"
+        proc = await asyncio.create_subprocess_exec(
+            str(exe), "serve", env=env, stdout=log, stderr=asyncio.subprocess.STDOUT
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        key = None
+        async with httpx.AsyncClient(base_url=base, trust_env=False, timeout=10) as http:
+            for _ in range(1200):  # up to 2 minutes on a busy machine
+                assert proc.returncode is None, log_path.read_text()
+                if key is None:
+                    found = [w for w in log_path.read_text().split() if w.startswith("kgw_")]
+                    key = found[0] if found else None
+                if key is not None:
+                    try:
+                        if (await http.get("/healthz")).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("the gateway did not start:\n" + log_path.read_text())
+        yield base, key
+    finally:
+        if proc.returncode is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                await asyncio.wait_for(proc.wait(), 60)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+async def _raw_status(base: str, head: str) -> bytes:
+    """The status line a served gateway answers to ``head`` (request line and headers only)."""
+    import asyncio
+
+    host, port = base.removeprefix("http://").split(":")
+    reader, writer = await asyncio.open_connection(host, int(port))
+    try:
+        writer.write(head.encode())
+        await writer.drain()
+        return await asyncio.wait_for(reader.readline(), 30)
+    finally:
+        writer.close()
+
+
+async def test_served_gateway_decides_the_client_address_by_trusted_proxies_alone(
+    tmp_path: Path,
+) -> None:
+    """A real uvicorn on loopback: X-Forwarded-For counts only from a listed proxy.
+
+    (uvicorn's own proxy-header handling trusts loopback by default: it let this header pass
+    a key's IP allow-list.)
+    """
+    data = tmp_path / "d"
+    spoofed = {"X-Forwarded-For": "10.1.2.3"}
+    async with _served(data) as (base, admin):
+        async with httpx.AsyncClient(base_url=base, trust_env=False, timeout=30) as http:
+            body = {"owner": "bot", "scopes": ["read"], "ipAllowlist": ["10.0.0.0/8"]}
+            resp = await http.post("/v1/keys", json=body, headers=auth(admin))
+            assert resp.status_code == 201, resp.text
+            fenced = resp.json()["key"]
+            resp = await http.get("/v1/orders", headers={**auth(fenced), **spoofed})
+            assert resp.status_code == 401, "a header from an untrusted peer is ignored"
+        # and nothing large is read before authentication: the body is declared, never sent
+        head = (
+            "POST /v1/orders HTTP/1.1\r\nHost: gw\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {5 * 1024 * 1024}\r\n\r\n"
+        )
+        assert (await _raw_status(base, head)).startswith(b"HTTP/1.1 413")
+    async with (
+        _served(data, KCGW_TRUSTED_PROXIES="127.0.0.1/32") as (base, _admin),
+        httpx.AsyncClient(base_url=base, trust_env=False, timeout=30) as http,
+    ):
+        resp = await http.get("/v1/orders", headers={**auth(fenced), **spoofed})
+        assert resp.status_code == 200, "behind a listed proxy the forwarded client counts"
+        resp = await http.get("/v1/orders", headers=auth(fenced))
+        assert resp.status_code == 401, "the proxy's own address is not in the allow-list"

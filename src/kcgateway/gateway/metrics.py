@@ -2,12 +2,18 @@
 
 Every series the operator dashboard needs (issue #7):
 
-- ``kcgateway_http_requests_total{route,method,status}``: counted by the web middleware;
+- ``kcgateway_http_requests_total{route,method,status}``: counted by the web middleware; a
+  method outside the standard seven is counted as ``other`` (a caller may send any token as a
+  method, and each would otherwise create a series);
 - ``kcgateway_exchange_calls_total{endpoint,method,status,code}``: every attempt the KuCoin
   client sends, by endpoint *template*, HTTP status (0: no reply) and KuCoin code;
 - ``kcgateway_exchange_rate_remaining{client,pool}`` and ``..._rate_limit{client,pool}``: the
-  pool budget the exchange reported in the last ``gw-ratelimit-*`` headers, per client
-  (``public``, ``onboarding`` or the credential id: KuCoin counts private pools per account);
+  pool budget the exchange reported in the last ``gw-ratelimit-*`` headers. ``client`` is
+  ``public`` (market data), ``onboarding`` (keys being checked) or ``private`` (every connected
+  account). KuCoin counts private pools per account, so ``private`` shows the *tightest* one:
+  the lowest remaining weight any account's client last saw in a window not yet over (a window
+  that is over counts as full again). ``/metrics`` is public, so no label names an account or a
+  credential.
 - ``kcgateway_order_intents{state}``: intents by state (refreshed on each scrape);
 - ``kcgateway_reconcile_passes_total{result}`` and
   ``kcgateway_reconcile_resolved_total{outcome}``: background reconciliation;
@@ -21,21 +27,41 @@ No label ever carries a secret, a body, a rendered path or a query string.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+import weakref
+from collections.abc import Callable, Iterable, Mapping
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 from kcgateway.kucoin.endpoints import Endpoint
 
 #: the ``client`` label of the unsigned market-data client
 PUBLIC_CLIENT = "public"
+#: the ``client`` label of the clients that check a key being connected
+ONBOARDING_CLIENT = "onboarding"
+#: the ``client`` label of the connected accounts' signed clients (their tightest budget)
+PRIVATE_CLIENT = "private"
+#: the methods counted under their own name in ``kcgateway_http_requests_total``
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+#: the ``method`` label of every other method
+OTHER_METHOD = "other"
+
+
+def method_label(method: str) -> str:
+    """``method`` when it is a standard one, else ``other`` (bounded label values)."""
+    return method if method in HTTP_METHODS else OTHER_METHOD
 
 
 class GatewayMetrics:
     """The registry and its series; hand :meth:`exchange_observer` to each KuCoin client."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        """``clock``: seconds on a monotonic scale (when a reported rate window is over)."""
+        self.clock = clock
         self.registry = CollectorRegistry()
+        self._request_counters: dict[tuple[str, str, int], Counter] = {}
+        self._observers: weakref.WeakSet[ExchangeObserver] = weakref.WeakSet()
         self.requests = Counter(
             "kcgateway_http_requests",
             "HTTP requests by route template, method and status",
@@ -55,18 +81,7 @@ class GatewayMetrics:
             ["endpoint", "method", "status", "code"],
             registry=self.registry,
         )
-        self.rate_remaining = Gauge(
-            "kcgateway_exchange_rate_remaining",
-            "Rate-limit weight left in the pool's window, as the exchange last reported it",
-            ["client", "pool"],
-            registry=self.registry,
-        )
-        self.rate_limit = Gauge(
-            "kcgateway_exchange_rate_limit",
-            "Rate-limit quota of the pool's window, as the exchange last reported it",
-            ["client", "pool"],
-            registry=self.registry,
-        )
+        self.registry.register(_RateBudgets(self))
         self.reconcile_passes = Counter(
             "kcgateway_reconcile_passes",
             "Background reconciliation passes by result (ok, failed)",
@@ -99,8 +114,28 @@ class GatewayMetrics:
         )
 
     def exchange_observer(self, client: str = PUBLIC_CLIENT) -> ExchangeObserver:
-        """A :class:`~kcgateway.exchange.rest.CallObserver` labelling budgets with ``client``."""
-        return ExchangeObserver(self, client)
+        """A :class:`~kcgateway.exchange.rest.CallObserver` whose budgets count under ``client``.
+
+        ``client`` is one of :data:`PUBLIC_CLIENT`, :data:`ONBOARDING_CLIENT` and
+        :data:`PRIVATE_CLIENT`: a label value, never an account's or a credential's id. The
+        observer is held weakly: when its KuCoin client goes, so do its budgets.
+        """
+        observer = ExchangeObserver(self, client)
+        self._observers.add(observer)
+        return observer
+
+    def observers(self) -> list[ExchangeObserver]:
+        """The exchange observers whose clients are alive."""
+        return list(self._observers)
+
+    def on_request(self, route: str, method: str, status: int) -> None:
+        """One HTTP request answered (``route``: the route template, or ``unmatched``)."""
+        key = (route, method_label(method), status)
+        counter = self._request_counters.get(key)
+        if counter is None:
+            counter = self.requests.labels(key[0], key[1], str(status))
+            self._request_counters[key] = counter
+        counter.inc()
 
     def on_reconcile_pass(self, *, failed: bool) -> None:
         """One background reconciliation pass finished (or raised)."""
@@ -153,7 +188,8 @@ class ExchangeObserver:
         self.client = client
         # labelled children, cached: ``labels()`` takes a lock and hashes every call
         self._calls: dict[tuple[str, str, int, str], Counter] = {}
-        self._pools: dict[str, tuple[Gauge, Gauge]] = {}
+        #: pool -> (limit, remaining, when the window is over on the metrics clock)
+        self.budgets: dict[str, tuple[int, int, float]] = {}
 
     def on_call(
         self,
@@ -171,17 +207,62 @@ class ExchangeObserver:
             self._calls[key] = counter
         counter.inc()
         if ratelimit is not None:
-            limit, remaining, _reset_ms = ratelimit
-            pool = endpoint.pool.value
-            gauges = self._pools.get(pool)
-            if gauges is None:
-                gauges = (
-                    self._metrics.rate_limit.labels(self.client, pool),
-                    self._metrics.rate_remaining.labels(self.client, pool),
-                )
-                self._pools[pool] = gauges
-            gauges[0].set(limit)
-            gauges[1].set(remaining)
+            limit, remaining, reset_ms = ratelimit
+            until = self._metrics.clock() + max(reset_ms, 0) / 1000
+            self.budgets[endpoint.pool.value] = (limit, remaining, until)
+
+
+def tightest_budgets(
+    observers: Iterable[ExchangeObserver], now: float
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """(client, pool) -> (limit, remaining) of the lowest remaining weight among ``observers``.
+
+    A window that is over at ``now`` counts as full again (remaining = limit). Pure.
+    """
+    tightest: dict[tuple[str, str], tuple[int, int]] = {}
+    for observer in observers:
+        for pool, (limit, remaining, until) in observer.budgets.items():
+            left = limit if until <= now else remaining
+            key = (observer.client, pool)
+            if key not in tightest or left < tightest[key][1]:
+                tightest[key] = (limit, left)
+    return tightest
+
+
+class _RateBudgets:
+    """The two rate-budget gauges, computed from the live observers at each scrape."""
+
+    def __init__(self, metrics: GatewayMetrics) -> None:
+        self._metrics = metrics
+
+    def describe(self) -> list[Metric]:
+        """The two families without samples (the registry checks their names are free)."""
+        return list(self._families())
+
+    def collect(self) -> Iterable[Metric]:
+        """``kcgateway_exchange_rate_remaining`` and ``kcgateway_exchange_rate_limit``."""
+        remaining, limit = self._families()
+        budgets = tightest_budgets(self._metrics.observers(), self._metrics.clock())
+        for (client, pool), (quota, left) in sorted(budgets.items()):
+            remaining.add_metric([client, pool], left)
+            limit.add_metric([client, pool], quota)
+        return [remaining, limit]
+
+    @staticmethod
+    def _families() -> tuple[GaugeMetricFamily, GaugeMetricFamily]:
+        remaining = GaugeMetricFamily(
+            "kcgateway_exchange_rate_remaining",
+            "Rate-limit weight left in the pool's window as the exchange last reported it "
+            "(client=private: the connected account with the least left)",
+            labels=["client", "pool"],
+        )
+        limit = GaugeMetricFamily(
+            "kcgateway_exchange_rate_limit",
+            "Rate-limit quota of the pool's window as the exchange last reported it "
+            "(client=private: that of the account with the least left)",
+            labels=["client", "pool"],
+        )
+        return remaining, limit
 
 
 class StreamObserver:

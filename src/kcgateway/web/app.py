@@ -1,5 +1,9 @@
 """The FastAPI application factory. It receives the services bundle; it builds nothing itself.
 
+Before any route: :class:`~kcgateway.web.middleware.LimitBody` (413 for a body over the limit,
+counted while it streams) inside :class:`~kcgateway.web.middleware.CountRequests`; every route
+is an :class:`~kcgateway.web.auth.AuthFirstRoute` (its key is checked before its body is read).
+
 Every route declares a :class:`~kcgateway.web.auth.ScopeGuard` (``PUBLIC`` for /healthz,
 /readyz, /metrics and /openapi.json); ``tests/kcgateway/web/test_route_scopes.py`` fails the
 build on any route without one. The interactive docs pages are off (they would be routes
@@ -17,12 +21,11 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from kcgateway.gateway.metrics import GatewayMetrics
 from kcgateway.gateway.services import GatewayServices
 from kcgateway.web import admin, books, errors, futures, margin, routes, spot_more
-from kcgateway.web.auth import PUBLIC, ScopeGuard, services_of
+from kcgateway.web.auth import PUBLIC, AuthFirstRoute, ScopeGuard, guard_of, services_of
+from kcgateway.web.middleware import DEFAULT_MAX_BODY_BYTES, CountRequests, LimitBody
 from kcgateway.web.schemas import StatusOut, error_responses
 
 _PUBLIC = [Depends(PUBLIC)]
@@ -35,37 +38,6 @@ DESCRIPTION = (
     'exact decimal **string**, never a JSON number. Errors are `{"error": code, '
     "\"message\": text}`: 4xx is the caller's to fix, 502/503 the exchange's."
 )
-
-
-class CountRequests:
-    """Pure ASGI middleware counting requests by route template, method and status.
-
-    (Starlette's ``BaseHTTPMiddleware`` costs a task group per request; this costs nothing.)
-    """
-
-    def __init__(self, app: ASGIApp, metrics: GatewayMetrics) -> None:
-        self.app = app
-        self.metrics = metrics
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Pass the request on; count it when the response is done (or failed)."""
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        status = 500
-
-        async def capture(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self.app(scope, receive, capture)
-        finally:
-            route = scope.get("route")
-            path = route.path if isinstance(route, APIRoute) else "unmatched"
-            self.metrics.requests.labels(path, scope["method"], status).inc()
 
 
 def _add_public_routes(app: FastAPI, services: Callable[[Request], GatewayServices]) -> None:
@@ -131,7 +103,8 @@ def _implied_errors(route: APIRoute) -> dict[int | str, dict[str, Any]]:
     """The error answers every route of its kind can give, whether it declares them or not.
 
     A key-guarded route can answer 401/403; one with parameters or a body 422 (our
-    ``invalid_request`` body, not FastAPI's default shape); one with a body 400 (not JSON).
+    ``invalid_request`` body, not FastAPI's default shape); one with a body 400 (not JSON) and
+    413 (larger than the body limit).
     """
     statuses: list[int] = []
     guarded = any(
@@ -146,7 +119,7 @@ def _implied_errors(route: APIRoute) -> dict[int | str, dict[str, Any]]:
     if dependant.header_params or dependant.cookie_params:
         statuses.append(422)
     if route.body_field is not None:
-        statuses.append(400)
+        statuses += [400, 413]
     return error_responses(*statuses)
 
 
@@ -164,7 +137,7 @@ def _mount(app: FastAPI, router: APIRouter) -> None:
         app.add_api_route(route.path, route.endpoint, methods=sorted(route.methods or ()), **kwargs)
 
 
-def _build(services: GatewayServices | None) -> FastAPI:
+def _build(services: GatewayServices | None, max_body_bytes: int) -> FastAPI:
     app = FastAPI(
         title=TITLE,
         version=VERSION,
@@ -173,8 +146,10 @@ def _build(services: GatewayServices | None) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
+    app.router.route_class = AuthFirstRoute
     app.state.services = services
-    if services is not None:
+    app.add_middleware(LimitBody, max_bytes=max_body_bytes)
+    if services is not None:  # added last: the outermost, so it counts the 413s too
         app.add_middleware(CountRequests, metrics=services.metrics)
     errors.install(app)
     routers = (
@@ -192,11 +167,6 @@ def _build(services: GatewayServices | None) -> FastAPI:
 
     app.openapi = openapi  # type: ignore[method-assign]
     return app
-
-
-def _guard_of(route: APIRoute) -> ScopeGuard | None:
-    guards = [d.call for d in route.dependant.dependencies if isinstance(d.call, ScopeGuard)]
-    return guards[0] if guards else None
 
 
 def _document(app: FastAPI) -> dict[str, Any]:
@@ -217,7 +187,7 @@ def _document(app: FastAPI) -> dict[str, Any]:
     for route in app.routes:
         if not isinstance(route, APIRoute) or not route.include_in_schema:
             continue
-        guard = _guard_of(route)
+        guard = guard_of(route)
         if guard is None or guard.scope is None:
             continue
         for method in route.methods or ():
@@ -227,14 +197,19 @@ def _document(app: FastAPI) -> dict[str, Any]:
     return doc
 
 
-def create_app(services: GatewayServices) -> FastAPI:
-    """The gateway's HTTP API over ``services`` (whose lifecycle the caller owns)."""
-    return _build(services)
+def create_app(
+    services: GatewayServices, *, max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+) -> FastAPI:
+    """The gateway's HTTP API over ``services`` (whose lifecycle the caller owns).
+
+    ``max_body_bytes``: larger request bodies are refused with 413 (``KCGW_MAX_BODY_BYTES``).
+    """
+    return _build(services, max_body_bytes)
 
 
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI document of the app's routes (no services needed: nothing is called)."""
-    return _build(None).openapi()
+    return _build(None, DEFAULT_MAX_BODY_BYTES).openapi()
 
 
 def openapi_text() -> str:

@@ -357,6 +357,7 @@ _ERRORS: dict[int, str] = {
     403: "The key lacks the scope this route needs (forbidden).",
     404: "No such object for this tenant (not_found).",
     409: "Conflicts with the current state (e.g. not_cancellable, client_oid_taken).",
+    413: "The request body is larger than the gateway's limit (body_too_large).",
     422: "The request body, query or headers are invalid (invalid_request, with problems), "
     "or the order was refused (risk_rejected, exchange_rejected).",
     502: "The exchange refused the gateway (exchange_auth_failed, exchange_error).",

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import random
 import re
 import secrets
+import string
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from kcgateway.exchange.ws import StreamMetrics
-from kcgateway.gateway.metrics import GatewayMetrics
+from kcgateway.gateway.metrics import GatewayMetrics, method_label, tightest_budgets
+from kcgateway.kucoin.endpoints import ENDPOINTS
+from kcgateway.store.tables import CredentialRow
 from tests.helpers.gateway import Stack, auth, gateway_stack, order_body
 
 
@@ -145,3 +150,67 @@ def test_each_bundle_has_its_own_registry() -> None:
     one.on_ws_gap("book")
     assert b'kcgateway_ws_gaps_total{kind="book"} 1.0' in one.exposition()
     assert b"kcgateway_ws_gaps_total{" not in two.exposition()
+
+
+def _request_series(text: str) -> set[str]:
+    """The labels of every ``kcgateway_http_requests_total`` series except /metrics's own."""
+    found = re.findall(r"^kcgateway_http_requests_total\{(.*)\} ", text, flags=re.MULTILINE)
+    return {labels for labels in found if 'route="/metrics"' not in labels}
+
+
+async def test_arbitrary_methods_create_at_most_one_series(tmp_path: Path) -> None:
+    async with gateway_stack(tmp_path) as stack:
+        before = _request_series(await _scrape(stack))
+        rng = random.Random(12)
+        methods = {"".join(rng.choices(string.ascii_uppercase, k=10)) for _ in range(50)}
+        for method in methods:
+            resp = await stack.http.request(method, "/healthz")
+            assert resp.status_code == 405
+            resp = await stack.http.request(method.lower(), "/nowhere")
+            assert resp.status_code == 404
+        text = await _scrape(stack)
+        new = _request_series(text) - before
+        assert new == {'method="other",route="/healthz",status="405"',
+                       'method="other",route="unmatched",status="404"'}  # fmt: skip
+        assert _value(text, "kcgateway_http_requests_total", method="other") == 2 * len(methods)
+        assert not any(m in text for m in methods | {m.lower() for m in methods})
+        assert [method_label(m) for m in ("GET", "POST", "DELETE", "get", "BREW")] == [
+            "GET", "POST", "DELETE", "other", "other"
+        ]  # fmt: skip
+
+
+async def test_metrics_name_no_credential_and_no_account(tmp_path: Path) -> None:
+    async with gateway_stack(tmp_path) as stack:
+        tenants = [await stack.add_tenant(name) for name in ("t1", "t2")]
+        for tenant in tenants:
+            h = auth(tenant.admin_key)
+            resp = await stack.http.post("/v1/orders", json=order_body("main"), headers=h)
+            assert resp.status_code == 201, resp.text
+        async with stack.services.db.read() as session:
+            credential_ids = list((await session.scalars(select(CredentialRow.id))).all())
+        assert len(credential_ids) == 2
+        text = await _scrape(stack)
+        for identifier in [*credential_ids, *(t.account_id for t in tenants)]:
+            assert identifier not in text
+        clients = set(re.findall(r'client="([^"]*)"', text))
+        assert clients <= {"public", "onboarding", "private"}
+        # the signed clients' budget is still there: the tightest account's
+        left = _value(text, "kcgateway_exchange_rate_remaining", client="private", pool="spot")
+        quota = _value(text, "kcgateway_exchange_rate_limit", client="private", pool="spot")
+        assert 0 < left < quota
+
+
+def test_the_private_budget_is_the_tightest_account_in_a_live_window() -> None:
+    now = [100.0]
+    metrics = GatewayMetrics(clock=lambda: now[0])
+    endpoint = next(e for e in ENDPOINTS.values() if e.pool.value == "spot")
+    busy, idle = metrics.exchange_observer("private"), metrics.exchange_observer("private")
+    busy.on_call(endpoint, http_status=200, code="200000", ratelimit=(4000, 100, 5_000))
+    idle.on_call(endpoint, http_status=200, code="200000", ratelimit=(4000, 3900, 30_000))
+    assert tightest_budgets(metrics.observers(), now[0]) == {("private", "spot"): (4000, 100)}
+    now[0] += 6  # the busy account's window is over: its pool is full again
+    assert tightest_budgets(metrics.observers(), now[0]) == {("private", "spot"): (4000, 3900)}
+    text = metrics.exposition().decode()
+    assert 'kcgateway_exchange_rate_remaining{client="private",pool="spot"} 3900.0' in text
+    del busy, idle  # their clients are gone: so are their budgets
+    assert "kcgateway_exchange_rate_remaining{" not in metrics.exposition().decode()
