@@ -57,6 +57,8 @@ Now = Callable[[], datetime]
 TOUCH_EVERY = timedelta(minutes=1)
 #: how often a suspended address that keeps calling has its suspension re-read from the database
 RECHECK_EVERY = timedelta(seconds=5)
+#: the longest source address counted as given (an IPv6 address with a zone fits easily)
+MAX_ADDRESS = 100
 _DUMMY_HASH = hashlib.sha256(b"kcgw-no-such-key").digest()
 _DUMMY_KEY = PresentedKey("0" * apikeys.KEY_ID_LEN, Secret("0" * apikeys.SECRET_LEN))
 
@@ -305,16 +307,17 @@ class KeyService:
         if not self._loaded:
             await self._load_suspensions(now)
         presented = _bearer(authorization)
-        address = address_subject(ip)
+        source = ip[:MAX_ADDRESS]  # a socket address; anything longer is not one anyway
+        address = address_subject(source)
         await self._check_address(address, now, now_ms)
         async with self._db.hot_read() as conn:
             row = await gateway_key(conn, presented.key_id if presented else _DUMMY_KEY.key_id)
         stored = row.secret_hmac if row is not None else _DUMMY_HASH
         ok = apikeys.secret_matches(self._pepper, presented or _DUMMY_KEY, stored)
-        subjects = [address] + ([pair_subject(presented.key_id, ip)] if presented else [])
+        subjects = [address] + ([pair_subject(presented.key_id, source)] if presented else [])
         if presented is None or not _usable(row, ok, ip, now) or row is None:
             await self._fail(
-                subjects=subjects, ip=ip, presented=presented, row=row, now=now, now_ms=now_ms
+                subjects=subjects, ip=source, presented=presented, row=row, now=now, now_ms=now_ms
             )
             raise Unauthenticated()
         for subject in subjects:
