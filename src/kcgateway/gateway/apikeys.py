@@ -260,7 +260,7 @@ def scopes_beyond(held: frozenset[Scope], wanted: Iterable[Scope]) -> list[Scope
 
 
 def allowlist_outside(inner: Iterable[str], outer: Iterable[str]) -> list[str]:
-    """The entries of ``inner`` that are not a subnet of some entry of ``outer``.
+    """The networks of ``inner`` that are not a subnet of some entry of ``outer``.
 
     An empty ``outer`` is no restriction (nothing is outside it); an empty ``inner`` means
     "any address", which is outside any non-empty ``outer`` (reported as ``"any"``).
@@ -271,11 +271,11 @@ def allowlist_outside(inner: Iterable[str], outer: Iterable[str]) -> list[str]:
     inner_list = list(inner)
     if not inner_list:
         return ["any"]
-    outside = []
-    for text, net in zip(inner_list, parse_allowlist(inner_list), strict=True):
+    return [
+        str(net)  # the parsed network, never the caller's text as given
+        for net in parse_allowlist(inner_list)
         if not any(
             net.version == o.version and net.subnet_of(o)  # type: ignore[arg-type]
             for o in outer_nets
-        ):
-            outside.append(text)
-    return outside
+        )
+    ]

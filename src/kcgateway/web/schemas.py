@@ -398,7 +398,11 @@ class ErrorOut(BaseModel):
 
     error: str = Field(description="a stable code, e.g. not_found, invalid_request")
     message: str
-    field: str | None = Field(default=None, description="the invalid field (invalid_request)")
+    field: str | None = Field(
+        default=None,
+        description="the invalid field (invalid_request), or what exceeds the caller's own key "
+        "(forbidden: scopes, ipAllowlist, expiresAt)",
+    )
     order_id: str | None = Field(default=None, description="the intent (client_oid_taken)")
     exchange_code: str | None = Field(default=None, description="KuCoin's code (exchange_*)")
     problems: list[Problem] | None = Field(

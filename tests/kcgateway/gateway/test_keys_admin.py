@@ -262,6 +262,6 @@ async def test_printable_owner_names_pass_stripped(keys: Keys) -> None:
 def test_allowlist_outside_is_pure_subnet_logic() -> None:
     assert apikeys.allowlist_outside(["10.0.0.0/8"], []) == []
     assert apikeys.allowlist_outside([], ["10.0.0.0/8"]) == ["any"]
-    assert apikeys.allowlist_outside(["::1", "10.0.0.1"], ["10.0.0.0/8"]) == ["::1"]
+    assert apikeys.allowlist_outside(["::1", "10.0.0.1"], ["10.0.0.0/8"]) == ["::1/128"]
     assert apikeys.scopes_beyond(frozenset({Scope.ADMIN}), set(Scope)) == []
     assert apikeys.scopes_beyond(frozenset({Scope.KEYS_MANAGE}), {Scope.ADMIN}) == [Scope.ADMIN]
