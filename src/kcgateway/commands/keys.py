@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from kcgateway.main import AdminServices
     from kcgateway.secret import Secret
 
-app = typer.Typer(help="Gateway API keys.", no_args_is_help=True)
+app = typer.Typer(
+    help="Gateway API keys, and suspensions after failed authentications.", no_args_is_help=True
+)
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"^(\d+)([smhd]?)$")

@@ -236,10 +236,16 @@ def _check_allowlist(actor: Actor, allowlist: Sequence[str], verb: str) -> None:
     if not outside:
         return
     own = ", ".join(actor.ip_allowlist)
-    what = "no IP allow-list (any address)" if outside == ["any"] else ", ".join(outside)
+    what = "any address" if outside == ["any"] else ", ".join(outside)
+    fix = (
+        "give ipAllowlist entries inside it"
+        if verb == "create"
+        else "use a key whose allow-list covers the key's, or the operator's "
+        f"`kcgateway keys {verb}`"
+    )
     raise Forbidden(
-        f"a key this key would {verb} allows {what}, outside this key's own IP allow-list "
-        f"({own}): give ipAllowlist entries inside it",
+        f"the key to {verb} would allow {what}, outside this key's own IP allow-list ({own}): "
+        f"{fix}",
         field="ipAllowlist",
     )
 
