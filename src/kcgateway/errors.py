@@ -6,6 +6,7 @@
     ├── LocalError                 we (or our caller) got something wrong; nothing was sent
     │   ├── ConfigError            bad or missing settings; fix the configuration
     │   ├── ValidationError        a request failed local checks (symbol rules, arguments)
+    │   ├── Forbidden              the caller may not do this; the message names what exceeds it
     │   └── CredentialUnreadable   a stored credential does not decrypt: check the KEK, re-enter it
     ├── ProtocolError              the exchange answered with a payload we cannot parse
     ├── OutcomeUnknown             an order may or may not exist: reconcile by clientOid
@@ -46,6 +47,19 @@ class ValidationError(LocalError):
     """A request failed local validation before anything was sent.
 
     ``field`` names the offending argument when there is one.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class Forbidden(LocalError):
+    """The caller is known but may not do this (e.g. grant a scope it does not hold).
+
+    ``field`` names what exceeds the caller's own rights (``scopes``, ``ipAllowlist``,
+    ``expiresAt``, ...); the message says what to do instead.
     """
 
     def __init__(self, message: str, *, field: str | None = None) -> None:

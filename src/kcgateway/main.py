@@ -39,7 +39,7 @@ from kcgateway.gateway.books import BookService
 from kcgateway.gateway.broker import BrokerService
 from kcgateway.gateway.events import OrderEvents
 from kcgateway.gateway.idempotency import Idempotency
-from kcgateway.gateway.keys import KeyService
+from kcgateway.gateway.keys import KeyService, Operator
 from kcgateway.gateway.metrics import (
     ONBOARDING_CLIENT,
     PRIVATE_CLIENT,
@@ -296,9 +296,12 @@ async def bootstrap_demo(settings: Settings, services: GatewayServices, sim: Emb
         await services.accounts.connect(tenant_id, "serve", request)
     for old in await services.keys.list(tenant_id):
         if old.owner == ADMIN_OWNER and old.revoked_at is None:
-            await services.keys.revoke(tenant_id, old.key_id, actor="serve")
+            await services.keys.revoke(tenant_id, old.key_id, actor=Operator("serve"))
     full, _ = await services.keys.create(
-        tenant_id=tenant_id, owner=ADMIN_OWNER, scopes=frozenset({Scope.ADMIN}), actor="serve"
+        tenant_id=tenant_id,
+        owner=ADMIN_OWNER,
+        scopes=frozenset({Scope.ADMIN}),
+        actor=Operator("serve"),
     )
     return full
 
@@ -353,7 +356,7 @@ async def issue_admin_key(settings: Settings, tenant_name: str, owner: str) -> S
             tenant = await tenants.by_name(tenant_name)
             tenant_id = tenant.id if tenant else await tenants.add(tenant_name, now=now)
         full, _ = await keys.create(
-            tenant_id=tenant_id, owner=owner, scopes=frozenset({Scope.ADMIN}), actor="cli"
+            tenant_id=tenant_id, owner=owner, scopes=frozenset({Scope.ADMIN}), actor=Operator("cli")
         )
         return full
     finally:

@@ -16,6 +16,7 @@ import httpx
 
 from kcgateway.gateway.accounts import ConnectRequest
 from kcgateway.gateway.apikeys import Scope
+from kcgateway.gateway.keys import Operator
 from kcgateway.gateway.services import GatewayServices
 from kcgateway.main import EmbeddedSim, build_services, open_store
 from kcgateway.secret import Secret
@@ -79,7 +80,10 @@ class Stack:
             ),
         )
         full, _ = await self.services.keys.create(
-            tenant_id=tenant_id, owner="admin", scopes=frozenset({Scope.ADMIN}), actor="test"
+            tenant_id=tenant_id,
+            owner="admin",
+            scopes=frozenset({Scope.ADMIN}),
+            actor=Operator("test"),
         )
         tenant = Tenant(tenant_id, full.reveal(), view.id, account)
         leaksuite.register_gateway_key(tenant.admin_key)
@@ -88,7 +92,7 @@ class Stack:
 
     async def key(self, tenant: Tenant, *scopes: Scope, **kw: Any) -> str:
         full, _ = await self.services.keys.create(
-            tenant_id=tenant.id, owner="bot", scopes=frozenset(scopes), actor="test", **kw
+            tenant_id=tenant.id, owner="bot", scopes=frozenset(scopes), actor=Operator("test"), **kw
         )
         key = full.reveal()
         leaksuite.register_gateway_key(key)

@@ -1,7 +1,8 @@
-"""``kcgateway keys``: issue, list, rotate and revoke gateway API keys.
+"""``kcgateway keys``: gateway API keys, and the suspensions that repeated failures cause.
 
 A new key is printed exactly once (``create``, ``create-admin``, ``rotate``): only an HMAC of
-its secret is stored, so it can never be shown again.
+its secret is stored, so it can never be shown again. Every command acts as the operator
+(:class:`~kcgateway.gateway.keys.Operator`): admin of every tenant, without IP or expiry limits.
 """
 
 from __future__ import annotations
@@ -14,15 +15,17 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kcgateway.commands._admin import ConfigOption, TenantOption, run, table, when
+from kcgateway.commands._admin import ConfigOption, TenantOption, fail, run, table, when
 from kcgateway.errors import KcgatewayError
 
 if TYPE_CHECKING:
-    from kcgateway.gateway.keys import KeyView
+    from kcgateway.gateway.keys import KeyView, SuspensionView
     from kcgateway.main import AdminServices
     from kcgateway.secret import Secret
 
-app = typer.Typer(help="Gateway API keys.", no_args_is_help=True)
+app = typer.Typer(
+    help="Gateway API keys, and suspensions after failed authentications.", no_args_is_help=True
+)
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"^(\d+)([smhd]?)$")
@@ -95,6 +98,7 @@ def create(
 ) -> None:
     """Issue a key with the given scopes and print it once."""
     from kcgateway.gateway.apikeys import parse_scopes
+    from kcgateway.gateway.keys import Operator
 
     lifetime = parse_duration(expires_in) if expires_in is not None else None
 
@@ -107,7 +111,7 @@ def create(
             scopes=parse_scopes(scope),
             ip_allowlist=ip or (),
             expires_at=expires_at,
-            actor="cli",
+            actor=Operator("cli"),
         )
 
     full, view = run(config, work)
@@ -151,11 +155,15 @@ def rotate(
 
     The old key keeps working for --overlap only.
     """
+    from kcgateway.gateway.keys import Operator
+
     window = parse_duration(overlap)
 
     async def work(admin: AdminServices) -> tuple[Secret, KeyView]:
         tenant_id = await admin.tenants.of_key(key_id)
-        return await admin.services.keys.rotate(tenant_id, key_id, overlap=window, actor="cli")
+        return await admin.services.keys.rotate(
+            tenant_id, key_id, overlap=window, actor=Operator("cli")
+        )
 
     full, view = run(config, work)
     typer.echo(f"the old key {key_id} stops working in {window}")
@@ -168,10 +176,65 @@ def revoke(
     config: ConfigOption = None,
 ) -> None:
     """Revoke a key now (the running gateway refuses it from its next request)."""
+    from kcgateway.gateway.keys import Operator
 
     async def work(admin: AdminServices) -> bool:
         tenant_id = await admin.tenants.of_key(key_id)
-        return await admin.services.keys.revoke(tenant_id, key_id, actor="cli")
+        return await admin.services.keys.revoke(tenant_id, key_id, actor=Operator("cli"))
 
     run(config, work)
     typer.echo(f"revoked key {key_id}")
+
+
+@app.command("suspensions")
+def suspensions(config: ConfigOption = None) -> None:
+    """Suspended source addresses and key ids (each from one address), oldest first.
+
+    An address is suspended after 20 consecutive authentication failures from it: every request
+    from it is refused until lifted. A key id from an address is suspended after 20 failures for
+    that key from that address: recorded and alerted, but the key's correct secret still works.
+    """
+    from kcgateway.gateway.keys import Operator
+
+    async def work(admin: AdminServices) -> list[SuspensionView]:
+        return await admin.services.keys.suspensions(actor=Operator("cli"))
+
+    views = run(config, work)
+    if not views:
+        typer.echo("nothing is suspended")
+        return
+    rows = [
+        (v.target, "address" if v.key_id is None else "key id from address", v.failures,
+         when(v.suspended_at))
+        for v in views
+    ]  # fmt: skip
+    table("suspensions", ("suspension", "kind", "failures", "since (UTC)"), rows)
+    typer.echo("lift one with `kcgateway keys unsuspend <suspension> --reason ...`")
+
+
+@app.command("unsuspend")
+def unsuspend(
+    target: Annotated[
+        str,
+        typer.Argument(
+            help="<address> or <key-id>@<address>, as `kcgateway keys suspensions` lists it."
+        ),
+    ],
+    reason: Annotated[
+        str, typer.Option("--reason", help="Why it is lifted (kept in the audit log).")
+    ],
+    config: ConfigOption = None,
+) -> None:
+    """Lift a suspension (audited with --reason); a running gateway sees it within seconds."""
+    from kcgateway.gateway.keys import NoSuchSuspension, Operator
+
+    async def work(admin: AdminServices) -> SuspensionView:
+        return await admin.services.keys.unsuspend(target, actor=Operator("cli"), reason=reason)
+
+    try:
+        view = run(config, work)
+    except NoSuchSuspension:
+        raise fail(
+            f"nothing is suspended as {target!r}: see `kcgateway keys suspensions`"
+        ) from None
+    typer.echo(f"lifted the suspension of {view.target}")

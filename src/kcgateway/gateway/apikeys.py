@@ -221,3 +221,61 @@ def ip_allowed(ip: str, allowlist: Iterable[str]) -> bool:
     """True when the list is empty (no restriction) or the address is inside one entry."""
     nets = parse_allowlist(allowlist)
     return not nets or _in_any(ip, nets)
+
+
+MAX_OWNER = 200
+
+
+def check_text(value: str, field: str, *, max_len: int = MAX_OWNER) -> str:
+    """``value`` stripped, or a ValidationError: empty, too long, or not printable.
+
+    Printable means :meth:`str.isprintable` for every character: no control characters (a
+    newline or an ANSI escape could forge lines in a table or a log), no bidi overrides or
+    zero-width characters (which could make two names look the same).
+    """
+    clean = value.strip()
+    if not clean:
+        raise ValidationError(f"{field} is empty: give a name such as trading-bot-1", field=field)
+    if len(clean) > max_len:
+        raise ValidationError(f"{field} is longer than {max_len} characters", field=field)
+    bad = next((ch for ch in clean if not ch.isprintable()), None)
+    if bad is not None:
+        raise ValidationError(
+            f"{field} has a non-printable character (U+{ord(bad):04X}): use printable text "
+            "without control, format or line-separator characters",
+            field=field,
+        )
+    return clean
+
+
+def scopes_beyond(held: frozenset[Scope], wanted: Iterable[Scope]) -> list[Scope]:
+    """The scopes of ``wanted`` that a holder of ``held`` does not hold, in enum order.
+
+    ``admin`` holds every scope but itself is held only by ``admin``.
+    """
+    wanted_set = set(wanted)
+    if Scope.ADMIN in held:
+        return []
+    return [s for s in Scope if s in wanted_set and s not in held]
+
+
+def allowlist_outside(inner: Iterable[str], outer: Iterable[str]) -> list[str]:
+    """The networks of ``inner`` that are not a subnet of some entry of ``outer``.
+
+    An empty ``outer`` is no restriction (nothing is outside it); an empty ``inner`` means
+    "any address", which is outside any non-empty ``outer`` (reported as ``"any"``).
+    """
+    outer_nets = parse_allowlist(outer)
+    if not outer_nets:
+        return []
+    inner_list = list(inner)
+    if not inner_list:
+        return ["any"]
+    return [
+        str(net)  # the parsed network, never the caller's text as given
+        for net in parse_allowlist(inner_list)
+        if not any(
+            net.version == o.version and net.subnet_of(o)  # type: ignore[arg-type]
+            for o in outer_nets
+        )
+    ]

@@ -33,6 +33,7 @@ class AuditAction(StrEnum):
     KEY_REVOKED = "key.revoked"
     KEY_ROTATED = "key.rotated"
     KEY_SUSPENDED = "key.suspended"
+    SUSPENSION_LIFTED = "key.unsuspended"
     ACCOUNT_CONNECTED = "account.connected"
     ACCOUNT_REFUSED = "account.refused"
     ORDER_INTENT = "order.intent"

@@ -128,6 +128,24 @@ class GatewayKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
+class AuthSuspension(Base):
+    """A source address, or a key id from one address, suspended after repeated failures.
+
+    Written by the gateway when a failure counter reaches its threshold, deleted when an
+    operator lifts it (``kcgateway keys unsuspend``). ``tenant_id`` is the tenant of ``key_id``
+    when that key exists (no foreign key: forged key ids are counted too).
+    """
+
+    __tablename__ = "auth_suspensions"
+
+    subject: Mapped[str] = mapped_column(String(300), primary_key=True)
+    address: Mapped[str] = mapped_column(String(200))
+    key_id: Mapped[str | None] = mapped_column(String(64))
+    tenant_id: Mapped[str | None] = mapped_column(String(ID), index=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    suspended_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class OrderIntent(Base):
     """An order the gateway means to place: unique per (account, clientOid)."""
 

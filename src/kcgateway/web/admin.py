@@ -6,13 +6,13 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from kcgateway.errors import AuthError
 from kcgateway.gateway.accounts import AccountBusy, NoSuchAccount
-from kcgateway.gateway.apikeys import Scope, parse_scopes
-from kcgateway.gateway.keys import NoSuchKey
+from kcgateway.gateway.apikeys import parse_scopes
+from kcgateway.gateway.keys import NoSuchKey, NoSuchSuspension
 from kcgateway.gateway.orders import NoSuchObject
 from kcgateway.web.auth import AccountManager, KeyManager, Reader, services_of
 from kcgateway.web.errors import error_body
@@ -24,13 +24,20 @@ from kcgateway.web.schemas import (
     CreatedKeyOut,
     KeyBody,
     KeyOut,
+    LiftBody,
     RotateBody,
+    SuspensionOut,
     account_json,
     error_responses,
     key_json,
+    suspension_json,
 )
 
 router = APIRouter(prefix="/v1")
+
+
+#: a response that carries a newly issued key must never be kept by a cache or a proxy
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 
 
 @router.post(
@@ -39,24 +46,24 @@ router = APIRouter(prefix="/v1")
     response_model=CreatedKeyOut,
     responses=error_responses(*AUTHED, 400),
 )
-async def create_key(body: KeyBody, request: Request, principal: KeyManager) -> dict[str, Any]:
+async def create_key(
+    body: KeyBody, request: Request, response: Response, principal: KeyManager
+) -> dict[str, Any]:
     """Issue a key. The full key is in this answer only; it is never shown again.
 
-    A key can grant only scopes it holds itself (``admin`` may grant any).
+    A key can grant only scopes it holds itself (``admin`` may grant any, and only ``admin``
+    grants ``admin``), only addresses inside its own IP allow-list, and no later expiry than its
+    own (without ``expiresAt`` the new key expires with the caller): 403 naming the field.
     """
-    scopes = parse_scopes(body.scopes)
-    if not all(principal.allows(s) for s in scopes):
-        raise HTTPException(403, "a key cannot grant a scope it does not hold")
-    if Scope.ADMIN in scopes and Scope.ADMIN not in principal.scopes:
-        raise HTTPException(403, "only an admin key can create an admin key")
     full, view = await services_of(request).keys.create(
         tenant_id=principal.tenant_id,
         owner=body.owner,
-        scopes=scopes,
+        scopes=parse_scopes(body.scopes),
         ip_allowlist=body.ip_allowlist,
         expires_at=body.expires_at,
-        actor=principal.key_id,
+        actor=principal,
     )
+    response.headers.update(NO_STORE)
     return {"key": full.reveal(), **key_json(view)}
 
 
@@ -73,10 +80,11 @@ async def list_keys(request: Request, principal: KeyManager) -> list[dict[str, A
     responses=error_responses(*AUTHED, 404),
 )
 async def revoke_key(key_id: str, request: Request, principal: KeyManager) -> Response:
-    """Revoke one of the tenant's keys (takes effect on the next request)."""
-    revoked = await services_of(request).keys.revoke(
-        principal.tenant_id, key_id, actor=principal.key_id
-    )
+    """Revoke one of the tenant's keys (takes effect on the next request).
+
+    403 for a key holding a scope the caller does not (only ``admin`` revokes ``admin``).
+    """
+    revoked = await services_of(request).keys.revoke(principal.tenant_id, key_id, actor=principal)
     if not revoked:
         raise NoSuchObject("key")
     return Response(status_code=204)
@@ -89,19 +97,63 @@ async def revoke_key(key_id: str, request: Request, principal: KeyManager) -> Re
     responses=error_responses(*AUTHED, 404),
 )
 async def rotate_key(
-    key_id: str, body: RotateBody, request: Request, principal: KeyManager
+    key_id: str, body: RotateBody, request: Request, response: Response, principal: KeyManager
 ) -> dict[str, Any]:
-    """A successor key (shown once); the old one stops working after ``overlapSeconds``."""
+    """A successor key (shown once); the old one stops working after ``overlapSeconds``.
+
+    403 for a key holding a scope the caller does not (only ``admin`` rotates ``admin``) or
+    allowing addresses outside the caller's allow-list; the successor expires no later than the
+    caller.
+    """
     try:
         full, view = await services_of(request).keys.rotate(
             principal.tenant_id,
             key_id,
             overlap=timedelta(seconds=body.overlap_seconds),
-            actor=principal.key_id,
+            actor=principal,
         )
     except NoSuchKey:
         raise NoSuchObject("key") from None
+    response.headers.update(NO_STORE)
     return {"key": full.reveal(), **key_json(view)}
+
+
+@router.get(
+    "/keys/suspensions",
+    response_model=list[SuspensionOut],
+    responses=error_responses(*AUTHED),
+)
+async def list_suspensions(request: Request, principal: KeyManager) -> list[dict[str, Any]]:
+    """Suspended key ids of this tenant, each from one address, after repeated failures.
+
+    A correct key is never refused because of such a suspension: it records that someone at
+    that address presented wrong secrets for the key. Suspended source addresses cover every
+    tenant and are listed by the operator (`kcgateway keys suspensions`).
+    """
+    views = await services_of(request).keys.suspensions(actor=principal)
+    return [suspension_json(v) for v in views]
+
+
+@router.post(
+    "/keys/suspensions/lift",
+    response_model=SuspensionOut,
+    responses=error_responses(*AUTHED, 404),
+)
+async def lift_suspension(
+    body: LiftBody, request: Request, principal: KeyManager
+) -> dict[str, Any]:
+    """Lift a suspension (``<keyId>@<address>``, as listed); audited with ``reason``.
+
+    404 when this tenant has no such suspension; 403 for an address suspension (the operator's)
+    or a key holding a scope the caller does not.
+    """
+    try:
+        view = await services_of(request).keys.unsuspend(
+            body.suspension, actor=principal, reason=body.reason
+        )
+    except NoSuchSuspension:
+        raise NoSuchObject("suspension") from None
+    return suspension_json(view)
 
 
 @router.post(

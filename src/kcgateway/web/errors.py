@@ -19,6 +19,7 @@ from kcgateway.errors import (
     AuthError,
     ExchangeError,
     ExchangeUnavailable,
+    Forbidden,
     OutcomeUnknown,
     Rejected,
     ValidationError,
@@ -31,6 +32,7 @@ from kcgateway.gateway.venue import AccountNotConnected
 # (exception type, status, error code); the first match wins, so subclasses come first
 _TABLE: tuple[tuple[type[Exception], int, str], ...] = (
     (ValidationError, 400, "invalid_request"),
+    (Forbidden, 403, "forbidden"),
     (NoSuchObject, 404, "not_found"),
     (ClientOidTaken, 409, "client_oid_taken"),
     (NotCancellable, 409, "not_cancellable"),
@@ -57,7 +59,7 @@ def describe(exc: BaseException) -> tuple[int, str] | None:
     for kind, status, code in _TABLE:
         if isinstance(exc, kind):
             extra: dict[str, Any] = {}
-            if isinstance(exc, ValidationError) and exc.field:
+            if isinstance(exc, ValidationError | Forbidden) and exc.field:
                 extra["field"] = exc.field
             if isinstance(exc, ClientOidTaken):
                 extra["orderId"] = exc.intent_id

@@ -15,8 +15,10 @@ from typing import Annotated, Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic.alias_generators import to_camel
 
+from kcgateway.errors import ValidationError
 from kcgateway.gateway.accounts import AccountView, ConnectRequest
-from kcgateway.gateway.keys import KeyView
+from kcgateway.gateway.apikeys import check_text
+from kcgateway.gateway.keys import KeyView, SuspensionView
 from kcgateway.gateway.orders import IntentView, OrderRequest
 from kcgateway.kucoin import models as m
 from kcgateway.secret import Secret
@@ -86,10 +88,40 @@ class KeyBody(BaseModel):
 
     model_config = _STRICT
 
-    owner: str = Field(min_length=1, max_length=200)
+    owner: str = Field(
+        min_length=1, max_length=200, description="who holds the key: printable text"
+    )
     scopes: list[str] = Field(min_length=1)
     ip_allowlist: list[str] = Field(default_factory=list, alias="ipAllowlist", max_length=50)
     expires_at: AwareDatetime | None = Field(default=None, alias="expiresAt")
+
+    @field_validator("owner")
+    @classmethod
+    def _printable_owner(cls, value: str) -> str:
+        return _printable(value, "owner")
+
+
+class LiftBody(BaseModel):
+    """``POST /v1/keys/suspensions/lift``: which suspension, and why (kept in the audit log)."""
+
+    model_config = _STRICT
+
+    suspension: str = Field(
+        min_length=3, max_length=300, description="<keyId>@<address>, as listed"
+    )
+    reason: str = Field(min_length=1, max_length=200, description="why (printable text)")
+
+    @field_validator("reason")
+    @classmethod
+    def _printable_reason(cls, value: str) -> str:
+        return _printable(value, "reason")
+
+
+def _printable(value: str, name: str) -> str:
+    try:
+        return check_text(value, name)
+    except ValidationError as exc:  # pydantic reports a ValueError as a 422 problem
+        raise ValueError(exc.message) from None
 
 
 class RotateBody(BaseModel):
@@ -180,6 +212,17 @@ def key_json(v: KeyView) -> dict[str, Any]:
     }
 
 
+def suspension_json(v: SuspensionView) -> dict[str, Any]:
+    """A suspension (``suspension`` is what the lift takes)."""
+    return {
+        "suspension": v.target,
+        "address": v.address,
+        "keyId": v.key_id,
+        "failures": v.failures,
+        "suspendedAt": _time(v.suspended_at),
+    }
+
+
 def account_json(v: AccountView) -> dict[str, Any]:
     """A connected account."""
     return {"id": v.id, "name": v.name, "uid": v.uid, "permissions": list(v.permissions)}
@@ -266,6 +309,18 @@ class KeyOut(BaseModel):
     revoked_at: Timestamp | None
 
 
+class SuspensionOut(BaseModel):
+    """A key id suspended from one address after repeated failures (its correct secret works)."""
+
+    model_config = _OUT
+
+    suspension: str = Field(description="<keyId>@<address>: what the lift takes")
+    address: str
+    key_id: str | None
+    failures: int
+    suspended_at: Timestamp | None
+
+
 class CreatedKeyOut(BaseModel):
     """A key just issued: ``key`` is the full key, shown in this answer only."""
 
@@ -343,7 +398,11 @@ class ErrorOut(BaseModel):
 
     error: str = Field(description="a stable code, e.g. not_found, invalid_request")
     message: str
-    field: str | None = Field(default=None, description="the invalid field (invalid_request)")
+    field: str | None = Field(
+        default=None,
+        description="the invalid field (invalid_request), or what exceeds the caller's own key "
+        "(forbidden: scopes, ipAllowlist, expiresAt)",
+    )
     order_id: str | None = Field(default=None, description="the intent (client_oid_taken)")
     exchange_code: str | None = Field(default=None, description="KuCoin's code (exchange_*)")
     problems: list[Problem] | None = Field(

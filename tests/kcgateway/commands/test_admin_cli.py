@@ -269,3 +269,51 @@ def test_broker_set_show_clear(cli: Cli) -> None:
     cli.never_shown(broker_key)
     raw = Path(cli.env["KCGW_DATA_DIR"], "kcgateway.db").read_bytes()
     assert broker_key.encode() not in raw
+
+
+def test_keys_suspensions_and_unsuspend(cli: Cli) -> None:
+    from kcgateway.store.ledger import AuditRepository
+    from kcgateway.store.tables import AuthSuspension
+
+    cli.ok("tenants", "create", "acme")  # migrates the data directory
+    assert "nothing is suspended" in cli.ok("keys", "suspensions")
+    since = datetime(2026, 6, 1, tzinfo=UTC)
+
+    async def suspend(session: Any) -> None:  # what a running gateway writes
+        session.add(AuthSuspension(subject="ip:192.0.2.1", address="192.0.2.1", key_id=None,
+                                   tenant_id=None, failures=20, suspended_at=since))  # fmt: skip
+        session.add(AuthSuspension(subject="key:AAAAAAAAAAAA@2001:db8::1", address="2001:db8::1",
+                                   key_id="AAAAAAAAAAAA", tenant_id=None, failures=20,
+                                   suspended_at=since))  # fmt: skip
+
+    _in_db(cli, suspend)
+    listed = cli.ok("keys", "suspensions")
+    assert "192.0.2.1" in listed and "AAAAAAAAAAAA@2001:db8::1" in listed
+    assert "key id from address" in listed and "keys unsuspend" in listed
+    assert "--reason" in cli.fails("keys", "unsuspend", "192.0.2.1", code=2)
+    assert "keys suspensions" in cli.fails("keys", "unsuspend", "192.0.2.2", "--reason", "x")
+    assert "lifted the suspension of 192.0.2.1" in cli.ok(
+        "keys", "unsuspend", "192.0.2.1", "--reason", "our office NAT"
+    )
+    cli.ok("keys", "unsuspend", "AAAAAAAAAAAA@2001:db8::1", "--reason", "checked")
+    assert "nothing is suspended" in cli.ok("keys", "suspensions")
+
+    async def lifts(session: Any) -> list[tuple[str, str, str]]:
+        return [
+            (r.actor, r.subject, r.detail["reason"])
+            for r in await AuditRepository(session).all()
+            if r.action == "key.unsuspended"
+        ]
+
+    assert _in_db(cli, lifts) == [
+        ("cli", "ip:192.0.2.1", "our office NAT"),
+        ("cli", "key:AAAAAAAAAAAA@2001:db8::1", "checked"),
+    ]
+
+
+def test_keys_owner_must_be_printable(cli: Cli) -> None:
+    cli.ok("tenants", "create", "acme")
+    out = cli.fails("keys", "create", "--tenant", "acme", "--owner", "bot\x1b[2Jx", "--scope",
+                    "read")  # fmt: skip
+    assert "owner has a non-printable character (U+001B)" in out
+    assert KEY.findall(out) == []

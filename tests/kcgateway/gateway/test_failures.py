@@ -1,6 +1,11 @@
 from __future__ import annotations
 
-from kcgateway.gateway.failures import FailureTracker
+from kcgateway.gateway.failures import (
+    FailureOutcome,
+    FailureTracker,
+    address_subject,
+    pair_subject,
+)
 
 
 def test_no_delay_before_backoff_threshold_then_doubling() -> None:
@@ -38,3 +43,26 @@ def test_memory_is_bounded() -> None:
     t.record_failure("s9", 0)
     assert len(t._states) == 3
     assert t.retry_after_ms("s0", 0) is None
+
+
+def test_suspensions_are_never_forgotten_to_bound_memory() -> None:
+    t = FailureTracker(max_subjects=2, suspend_after=2)
+    t.record_failure("ip:a", 0)
+    assert t.record_failure("ip:a", 0).alert
+    for i in range(10):
+        t.record_failure(f"ip:flood{i}", 0)
+    assert t.is_suspended("ip:a") and t.retry_after_ms("ip:a", 0) == -1
+
+
+def test_loaded_suspensions_do_not_alert_again_and_lift_restarts_the_count() -> None:
+    t = FailureTracker(backoff_after=10, suspend_after=2)
+    t.suspend(["key:k@a"])
+    assert t.record_failure("key:k@a", 0) == FailureOutcome(-1, suspended=True, alert=False)
+    t.lift("key:k@a")
+    assert not t.is_suspended("key:k@a")
+    assert not t.record_failure("key:k@a", 0).suspended
+
+
+def test_subjects_never_name_a_key_id_alone() -> None:
+    assert address_subject("192.0.2.1") == "ip:192.0.2.1"
+    assert pair_subject("abc", "::1") == "key:abc@::1"

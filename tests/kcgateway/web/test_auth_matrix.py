@@ -19,6 +19,7 @@ from kcgateway.web.auth import PUBLIC, ScopeGuard
 from tests.helpers.gateway import Stack, auth, futures_body, gateway_stack, order_body
 
 PUBLIC_PATHS = {"/healthz", "/readyz", "/metrics", "/openapi.json"}
+_LIFT = {"suspension": "nope@192.0.2.1", "reason": "matrix"}
 
 
 def routes(account: str) -> list[tuple[str, str, Scope, Any]]:
@@ -35,6 +36,8 @@ def routes(account: str) -> list[tuple[str, str, Scope, Any]]:
         ("GET", "/v1/keys", Scope.KEYS_MANAGE, None),
         ("DELETE", "/v1/keys/nope", Scope.KEYS_MANAGE, None),
         ("POST", "/v1/keys/nope/rotate", Scope.KEYS_MANAGE, {"overlapSeconds": 60}),
+        ("GET", "/v1/keys/suspensions", Scope.KEYS_MANAGE, None),
+        ("POST", "/v1/keys/suspensions/lift", Scope.KEYS_MANAGE, _LIFT),
         ("POST", "/v1/accounts", Scope.ACCOUNTS_MANAGE, _account_body()),
         ("GET", "/v1/accounts", Scope.READ, None),
         ("GET", "/v1/orderbook/nope", Scope.READ, None),
@@ -127,7 +130,7 @@ async def _bad_keys(stack: Stack) -> dict[str, tuple[dict[str, str], str]]:
     revoked = await stack.key(tenant, Scope.ADMIN)
     revoked_id = apikeys.parse_key(revoked)
     assert revoked_id is not None
-    await stack.services.keys.revoke(tenant.id, revoked_id.key_id, actor="test")
+    await stack.services.keys.revoke(tenant.id, revoked_id.key_id, actor=keys.Operator("test"))
     fenced = await stack.key(tenant, Scope.ADMIN, ip_allowlist=["10.1.2.3/32"])
     unknown = apikeys.issue_key(apikeys.Secret("x" * 32)).full.reveal()
     return {
@@ -231,10 +234,11 @@ async def test_backoff_then_suspension_and_last_used(tmp_path: Path) -> None:
             assert int(resp.headers["retry-after"]) >= 1
         # another address is unaffected
         assert (await stack.http.get("/v1/orders", headers=auth(good))).status_code == 200
-        tracker = stack.services.keys.tracker
-        for _ in range(25):
-            tracker.record_failure("ip:192.0.2.10", 0)
+        # 20 failures in a row suspend the address (persisted): then even a good key is refused
+        stack.services.keys.tracker = FailureTracker(backoff_after=10**6, suspend_after=20)
         async with stack.client("192.0.2.10") as http:
+            for _ in range(20):
+                assert (await http.get("/v1/orders", headers=auth(wrong))).status_code == 401
             resp = await http.get("/v1/orders", headers=auth(good))
         assert resp.status_code == 401
         assert resp.headers["retry-after"] == "3600"
