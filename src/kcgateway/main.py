@@ -35,7 +35,7 @@ from kcgateway.exchange.rest import Hosts, KuCoinClient, RequestSigner
 from kcgateway.exchange.transport import AiohttpTransport
 from kcgateway.gateway.accounts import AccountOnboarding, ConnectRequest
 from kcgateway.gateway.apikeys import Scope
-from kcgateway.gateway.audit import chain_head
+from kcgateway.gateway.audit import switch_point
 from kcgateway.gateway.books import BookService
 from kcgateway.gateway.broker import BrokerService
 from kcgateway.gateway.events import OrderEvents
@@ -50,7 +50,7 @@ from kcgateway.gateway.venue import Venues
 from kcgateway.kucoin.signing import Credentials
 from kcgateway.secret import Secret
 from kcgateway.settings import Settings
-from kcgateway.store.audit_chain import GENESIS_HASH, AuditKeys
+from kcgateway.store.audit_chain import AuditKeys
 from kcgateway.store.broker_store import SqlBrokerStore
 from kcgateway.store.credential_store import SqlCredentialStore
 from kcgateway.store.database import Database, open_database
@@ -117,8 +117,7 @@ async def load_audit_keys_for(settings: Settings, db: Database) -> AuditKeys:
     path = settings.audit_key_path()
     if path.exists() or not settings.is_dev:
         return load_audit_keys(path)
-    head = await chain_head(db)
-    legacy = GENESIS_HASH if head is None else head.hash
+    legacy = await switch_point(db)
     return create_audit_key_file(path, legacy_head=legacy, now=datetime.now(UTC))
 
 

@@ -167,6 +167,11 @@ async def test_dev_bootstrap_then_restart(tmp_path: Path) -> None:
     async with open_database(s.sqlite_url()) as db:
         report = await verify_chain(db, keys=keys_file)
     assert report.ok and report.unkeyed == 0 and report.records > 5, report
+    # a lost key file is not silently replaced: the keyed records could never verify again
+    path.unlink()
+    with pytest.raises(ConfigError, match="restore it from your backup"):
+        await main.open_store(s)
+    assert not path.exists()
 
 
 def test_cli_serve_in_prod_without_settings_says_what_to_set(

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kcgateway.errors import KcgatewayError
+from kcgateway.errors import ConfigError, KcgatewayError
 
 if TYPE_CHECKING:
     from kcgateway.gateway.audit import ChainReport
@@ -138,16 +138,17 @@ def head(url: UrlOption = None) -> None:
 
 
 async def _init_key(url: str | None, path: Path) -> str:
-    from kcgateway.gateway.audit import chain_head
-    from kcgateway.store.audit_chain import GENESIS_HASH
+    from kcgateway.gateway.audit import chain_head, switch_point
     from kcgateway.store.database import open_database
     from kcgateway.store.migrate import ensure_migrated
     from kcgateway.vault.audit_keys import create_audit_key_file
 
+    if path.exists():  # say so before the database is read (it may also refuse, less clearly)
+        raise ConfigError(f"{path} already exists: an audit key file is never overwritten")
     async with open_database(url) as db:
         await ensure_migrated(db.engine)
         found = await chain_head(db)
-    legacy = GENESIS_HASH if found is None else found.hash
+        legacy = await switch_point(db)
     keys = create_audit_key_file(path, legacy_head=legacy, now=datetime.now(UTC))
     seq = 0 if found is None else found.seq
     return (

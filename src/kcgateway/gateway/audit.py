@@ -24,7 +24,8 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kcgateway.store.audit_chain import AuditKeys, ChainCheck, Head
+from kcgateway.errors import ConfigError
+from kcgateway.store.audit_chain import GENESIS_HASH, AuditKeys, ChainCheck, Head
 from kcgateway.store.database import Database
 from kcgateway.store.ledger import AuditRepository, body_of
 
@@ -97,6 +98,25 @@ async def chain_head(db: Database) -> Head | None:
     async with db.read() as session:
         last = await AuditRepository(session).last()
     return None if last is None else Head(last.seq, last.hash, last.created_at)
+
+
+async def switch_point(db: Database) -> str:
+    """The head to record in a new audit key file: where unkeyed records end (genesis if none).
+
+    Refused (ConfigError) when the newest record is already keyed: the audit key file that
+    chained it is missing, and a new one would make every keyed record unverifiable.
+    """
+    async with db.read() as session:
+        last = await AuditRepository(session).last()
+    if last is None:
+        return GENESIS_HASH
+    if last.key_id is not None:
+        raise ConfigError(
+            f"the audit chain is already keyed (record {last.seq} is chained with {last.key_id}) "
+            "but its audit key file is missing: restore it from your backup and point "
+            "KCGW_AUDIT_KEY_FILE at it; a new key file cannot verify those records"
+        )
+    return last.hash
 
 
 async def verify_chain(

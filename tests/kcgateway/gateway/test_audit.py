@@ -340,6 +340,13 @@ def test_cli_init_key_head_verify_and_roll(env: Path, monkeypatch: pytest.Monkey
     )  # fmt: skip
     assert kept.exit_code == 0 and len(load_audit_keys(path).keys) == 2
 
+    # losing the key file: a new one would orphan every keyed record, so it is refused
+    path.rename(env / "kept-elsewhere.keys")
+    lost = runner.invoke(cli, ["audit", "init-key", "--url", url])
+    assert lost.exit_code == 1 and "already keyed" in lost.output, lost.output
+    assert not path.exists()
+    (env / "kept-elsewhere.keys").rename(path)
+
     asyncio.run(_edit(url, 2))
     bad = runner.invoke(cli, ["audit", "verify", "--url", url])
     assert bad.exit_code == 1
