@@ -1,13 +1,14 @@
 """The composition root: the only module that wires settings, store, vault, exchange and web.
 
 ``kcgateway serve`` calls :func:`serve`. In ``dev`` mode (the embedded default) it creates what
-is missing: the data directory, a local KEK file and a pepper file (0600), the SQLite database
-(migrated), the simulator on loopback ports as the exchange (paper trading), a ``demo`` tenant
-with a funded simulated KuCoin account connected through the vault, and a fresh admin gateway
-key printed once. Dev mode with ``KCGW_EXCHANGE_URL`` set embeds no simulator and creates no
-demo tenant: it talks to that exchange (e.g. a separate ``kcgateway sim`` process that outlives
-gateway restarts) and gets its keys from ``kcgateway keys create-admin`` like prod. In ``prod``
-mode nothing is created: missing pieces stop the start with a message that says what to set.
+is missing: the data directory, a local KEK file, a pepper file and an audit key file (0600),
+the SQLite database (migrated), the simulator on loopback ports as the exchange (paper
+trading), a ``demo`` tenant with a funded simulated KuCoin account connected through the vault,
+and a fresh admin gateway key printed once. Dev mode with ``KCGW_EXCHANGE_URL`` set embeds no
+simulator and creates no demo tenant: it talks to that exchange (e.g. a separate ``kcgateway
+sim`` process that outlives gateway restarts) and gets its keys from ``kcgateway keys
+create-admin`` like prod. In ``prod`` mode nothing is created: missing pieces stop the start
+with a message that says what to set.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from kcgateway.exchange.rest import Hosts, KuCoinClient, RequestSigner
 from kcgateway.exchange.transport import AiohttpTransport
 from kcgateway.gateway.accounts import AccountOnboarding, ConnectRequest
 from kcgateway.gateway.apikeys import Scope
+from kcgateway.gateway.audit import switch_point
 from kcgateway.gateway.books import BookService
 from kcgateway.gateway.broker import BrokerService
 from kcgateway.gateway.events import OrderEvents
@@ -54,11 +56,13 @@ from kcgateway.gateway.venue import Venues
 from kcgateway.kucoin.signing import Credentials
 from kcgateway.secret import Secret
 from kcgateway.settings import Settings
+from kcgateway.store.audit_chain import AuditKeys
 from kcgateway.store.broker_store import SqlBrokerStore
 from kcgateway.store.credential_store import SqlCredentialStore
 from kcgateway.store.database import Database, open_database
 from kcgateway.store.migrate import ensure_migrated, upgrade
 from kcgateway.store.repositories import AccountRepository, TenantRepository
+from kcgateway.vault.audit_keys import create_audit_key_file, load_audit_keys
 from kcgateway.vault.broker import BrokerVault, CachedBroker
 from kcgateway.vault.config import configured_kek
 from kcgateway.vault.credentials import CredentialVault
@@ -108,13 +112,30 @@ def load_ring(settings: Settings) -> KeyRing:
     return KeyRing(init_kek_file(path))
 
 
+async def load_audit_keys_for(settings: Settings, db: Database) -> AuditKeys:
+    """The audit key file; dev creates it on first run, prod requires it.
+
+    A new file records the chain's head as the switch point from unkeyed to keyed records.
+    """
+    path = settings.audit_key_path()
+    if path.exists() or not settings.is_dev:
+        return load_audit_keys(path)
+    legacy = await switch_point(db)
+    return create_audit_key_file(path, legacy_head=legacy, now=datetime.now(UTC))
+
+
 async def open_store(settings: Settings) -> Database:
-    """The database; dev migrates it, prod refuses one that is not at the head revision."""
+    """The database, chaining audit records with the audit key.
+
+    Dev migrates it (and creates the audit key file), prod refuses one that is not at the head
+    revision or has no audit key file.
+    """
     db = open_database(settings.sqlite_url())
     try:
         if settings.is_dev:
             await upgrade(db.engine)
         await ensure_migrated(db.engine)
+        db.use_audit_key((await load_audit_keys_for(settings, db)).active)
     except BaseException:
         await db.aclose()
         raise

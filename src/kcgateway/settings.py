@@ -3,16 +3,18 @@
 Sources, later ones winning: the defaults below, an optional TOML file (``$KCGW_CONFIG`` or
 ``--config``), then ``KCGW_*`` environment variables (``KCGW_MODE``, ``KCGW_HOST``,
 ``KCGW_PORT``, ``KCGW_DATA_DIR``, ``KCGW_DATABASE_URL``, ``KCGW_PEPPER_FILE``,
-``KCGW_TRUSTED_PROXIES`` (comma-separated CIDRs), ``KCGW_MAX_BODY_BYTES``, ``KCGW_MAX_NOTIONAL``,
+``KCGW_AUDIT_KEY_FILE``, ``KCGW_TRUSTED_PROXIES`` (comma-separated CIDRs), ``KCGW_MAX_BODY_BYTES``,
+``KCGW_MAX_NOTIONAL``,
 ``KCGW_RECONCILE_GRACE_S``, ``KCGW_EXCHANGE_URL``).
 
 Two modes:
 
 - ``dev`` (the default): the embedded setup. SQLite in the data directory, migrated
-  automatically; a local KEK file and a pepper file created on first run; the simulator started
-  in-process as the exchange (paper trading).
+  automatically; a local KEK file, a pepper file and an audit key file created on first run;
+  the simulator started in-process as the exchange (paper trading).
 - ``prod``: refuses every dev default. It needs an explicit database URL, a configured KEK
-  (``KCGW_KEK``/``KCGW_KEK_FILE``/``KCGW_KEK_SPEC``), a pepper file, and the exchange's spot
+  (``KCGW_KEK``/``KCGW_KEK_FILE``/``KCGW_KEK_SPEC``), a pepper file, an audit key file
+  (``kcgateway audit init-key``), and the exchange's spot
   REST URL; it never creates keys, never migrates on its own (``kcgateway db upgrade``), never
   embeds the simulator, and refuses exchange keys without an IP whitelist. The first admin key
   comes from ``kcgateway keys create-admin --tenant NAME``.
@@ -42,6 +44,7 @@ _ENV_FIELDS = {
     "KCGW_DATA_DIR": "data_dir",
     "KCGW_DATABASE_URL": "database_url",
     "KCGW_PEPPER_FILE": "pepper_file",
+    "KCGW_AUDIT_KEY_FILE": "audit_key_file",
     "KCGW_TRUSTED_PROXIES": "trusted_proxies",
     "KCGW_MAX_BODY_BYTES": "max_body_bytes",
     "KCGW_MAX_NOTIONAL": "max_notional",
@@ -68,6 +71,7 @@ class Settings(BaseModel):
     data_dir: Path = Path("data")
     database_url: str | None = None
     pepper_file: Path | None = None
+    audit_key_file: Path | None = None
     #: the only peers whose X-Forwarded-For is believed (CIDRs); none by default
     trusted_proxies: tuple[str, ...] = ()
     #: larger request bodies are answered 413 without being read (1 MiB)
@@ -94,6 +98,10 @@ class Settings(BaseModel):
         """Where the key-hashing pepper lives (dev default: inside the data directory)."""
         return self.pepper_file or self.data_dir / "pepper.key"
 
+    def audit_key_path(self) -> Path:
+        """Where the audit chain's HMAC keys live (dev default: inside the data directory)."""
+        return self.audit_key_file or self.data_dir / "audit.keys"
+
     def sqlite_url(self) -> str:
         """The database URL (dev default: the SQLite file in the data directory)."""
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'kcgateway.db'}"
@@ -105,6 +113,10 @@ def _prod_problems(s: Settings) -> list[str]:
         problems.append("set KCGW_DATABASE_URL (prod never uses the embedded SQLite file)")
     if s.pepper_file is None:
         problems.append("set KCGW_PEPPER_FILE to a 0600 file of 32+ random bytes")
+    if s.audit_key_file is None:
+        problems.append(
+            "set KCGW_AUDIT_KEY_FILE to the audit key file (`kcgateway audit init-key` makes it)"
+        )
     if not s.exchange_url:
         problems.append("set KCGW_EXCHANGE_URL (prod never embeds the simulator)")
     return problems

@@ -8,6 +8,7 @@ import secrets
 import stat
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,12 @@ import pytest
 
 from kcgateway import main
 from kcgateway.errors import ConfigError
+from kcgateway.gateway.audit import verify_chain
 from kcgateway.settings import Mode, Settings
+from kcgateway.store.audit_chain import GENESIS_HASH
 from kcgateway.store.database import open_database
 from kcgateway.store.migrate import upgrade
+from kcgateway.vault.audit_keys import create_audit_key_file, load_audit_keys
 from kcgateway.web.app import create_app
 from tests.helpers.gateway import auth, order_body
 
@@ -76,9 +80,14 @@ async def test_prod_wiring_against_an_external_exchange(
     async with open_database(url) as db:
         await upgrade(db.engine)  # what `kcgateway db upgrade` does
     exchange = await main.EmbeddedSim.start(tick_ms=0)  # stands in for api.kucoin.com
-    s = Settings(mode=Mode.PROD, database_url=url, pepper_file=pepper,
+    audit_keys = tmp_path / "audit.keys"
+    s = Settings(mode=Mode.PROD, database_url=url, pepper_file=pepper, audit_key_file=audit_keys,
                  exchange_url=exchange.spot_url, data_dir=tmp_path / "unused")  # fmt: skip
     try:
+        with pytest.raises(ConfigError, match="kcgateway audit init-key"):
+            await main.issue_admin_key(s, "acme", "ops")
+        assert not audit_keys.exists(), "prod never creates the audit key file"
+        create_audit_key_file(audit_keys, legacy_head=GENESIS_HASH, now=datetime.now(UTC))
         key = (await main.issue_admin_key(s, "acme", "ops")).reveal()
         services, sim = await main.prepare(s)
         assert sim is None and not (tmp_path / "unused").exists()
@@ -153,6 +162,19 @@ async def test_dev_bootstrap_then_restart(tmp_path: Path) -> None:
         finally:
             await services.aclose()
             await sim.aclose()
+    # dev created the audit key file once (0600); both runs chained every record with it
+    path = s.audit_key_path()
+    assert path == tmp_path / "d" / "audit.keys" and stat.S_IMODE(path.stat().st_mode) == 0o600
+    keys_file = load_audit_keys(path)
+    assert len(keys_file.keys) == 1
+    async with open_database(s.sqlite_url()) as db:
+        report = await verify_chain(db, keys=keys_file)
+    assert report.ok and report.unkeyed == 0 and report.records > 5, report
+    # a lost key file is not silently replaced: the keyed records could never verify again
+    path.unlink()
+    with pytest.raises(ConfigError, match="restore it from your backup"):
+        await main.open_store(s)
+    assert not path.exists()
 
 
 def test_cli_serve_in_prod_without_settings_says_what_to_set(

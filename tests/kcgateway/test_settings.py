@@ -49,14 +49,21 @@ def test_prod_refuses_dev_defaults() -> None:
     with pytest.raises(ConfigError) as info:
         load_settings({"KCGW_MODE": "prod"})
     message = str(info.value)
-    for needed in ("KCGW_DATABASE_URL", "KCGW_PEPPER_FILE", "KCGW_EXCHANGE_URL"):
+    for needed in (
+        "KCGW_DATABASE_URL",
+        "KCGW_PEPPER_FILE",
+        "KCGW_EXCHANGE_URL",
+        "KCGW_AUDIT_KEY_FILE",
+    ):
         assert needed in message
     s = load_settings(
         {
             "KCGW_MODE": "prod",
             "KCGW_DATABASE_URL": "postgresql://db/kcgw",
             "KCGW_PEPPER_FILE": "/etc/kcgw/pepper",
+            "KCGW_AUDIT_KEY_FILE": "/etc/kcgw/audit.keys",
             "KCGW_EXCHANGE_URL": "https://api.kucoin.com",
         }
     )
     assert not s.is_dev and s.sqlite_url() == "postgresql://db/kcgw"
+    assert str(s.audit_key_path()) == "/etc/kcgw/audit.keys"

@@ -16,6 +16,7 @@ from kcgateway.errors import KcgatewayError
 if TYPE_CHECKING:
     from rich.progress import Progress, TaskID
 
+    from kcgateway.store.database import Database
     from kcgateway.vault.kek import KekProvider
 
 app = typer.Typer(help="Key-encryption key (KEK) management.", no_args_is_help=True)
@@ -62,7 +63,25 @@ def _close(*providers: KekProvider) -> None:
             close()
 
 
-async def _rotate(url: str | None, new_spec: str, old_specs: list[str], batch: int) -> str:
+async def _roll_audit_key(db: Database, path: Path) -> str:
+    """Append a fresh audit key and chain one record with it (it seals every earlier record)."""
+    from kcgateway.gateway.audit import AuditAction, record
+    from kcgateway.vault.audit_keys import load_audit_keys, roll_audit_key
+
+    previous = load_audit_keys(path).active.key_id
+    keys = roll_audit_key(path, now=datetime.now(UTC))
+    db.use_audit_key(keys.active)
+    async with db.write() as session:
+        await record(
+            session, AuditAction.AUDIT_KEY_ROLLED, actor="cli", subject=keys.active.key_id,
+            now=datetime.now(UTC), detail={"previous": previous},
+        )  # fmt: skip
+    return f"audit key rolled: new records are chained with {keys.active.key_id}"
+
+
+async def _rotate(
+    url: str | None, new_spec: str, old_specs: list[str], batch: int, audit_keys: Path | None
+) -> str:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     from kcgateway.store.broker_store import SqlBrokerStore
@@ -96,14 +115,15 @@ async def _rotate(url: str | None, new_spec: str, old_specs: list[str], batch: i
                             on_progress=functools.partial(_advance, bar, task),
                         )
                     )
+            rolled = "" if audit_keys is None else "\n" + await _roll_audit_key(db, audit_keys)
     finally:
         _close(new, *old)
     done, total = sum(r.rewrapped for r in results), sum(r.total for r in results)
-    return f"{done} of {total} data keys rewrapped; all on {new.kek_id}"
+    return f"{done} of {total} data keys rewrapped; all on {new.kek_id}{rolled}"
 
 
 @app.command("rotate-kek")
-def rotate_kek_command(
+def rotate_kek_command(  # noqa: PLR0917 - typer passes options positionally
     new: Annotated[
         str, typer.Option("--new", help="The new KEK: file:PATH, env:VAR or vault:MOUNT/KEY.")
     ],
@@ -113,13 +133,33 @@ def rotate_kek_command(
     ] = None,
     url: UrlOption = None,
     batch_size: Annotated[int, typer.Option(min=1, help="Rows per transaction.")] = 100,
+    roll_audit_key: Annotated[
+        bool,
+        typer.Option(
+            "--roll-audit-key/--keep-audit-key",
+            help="Also add a fresh audit key to the audit key file (older keys are kept to "
+            "verify older records).",
+        ),
+    ] = True,
+    audit_key_file: Annotated[
+        Path | None,
+        typer.Option(help="The audit key file (default: $KCGW_AUDIT_KEY_FILE or the data dir)."),
+    ] = None,
 ) -> None:
-    """Rewrap every data key under a new KEK. Safe to interrupt and run again."""
+    """Rewrap every data key under a new KEK, and roll the audit key. Safe to run again."""
+    from kcgateway.vault.audit_keys import default_audit_key_path
+
+    audit_keys = audit_key_file or default_audit_key_path(os.environ)
+    if roll_audit_key and not audit_keys.exists():
+        typer.echo(f"no audit key file at {audit_keys}: no audit key to roll")
+    roll = audit_keys if roll_audit_key and audit_keys.exists() else None
     try:
-        typer.echo(asyncio.run(_rotate(url, new, old or [], batch_size)))
+        typer.echo(asyncio.run(_rotate(url, new, old or [], batch_size, roll)))
     except KcgatewayError as exc:
         raise _fail(exc) from None
     typer.echo("then point KCGW_KEK_FILE / KCGW_KEK_SPEC at the new KEK; the old one is unused.")
+    if roll is not None:
+        typer.echo("restart the gateway so that it chains new audit records with the new key.")
 
 
 async def _status(url: str | None) -> dict[str, int]:

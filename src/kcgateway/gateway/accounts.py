@@ -1,8 +1,11 @@
 """Connecting a KuCoin API key to a tenant: check it at the exchange, then seal it in the vault.
 
-SECURITY.md section 1: the pasted key is first checked with ``GET /api/v1/user/api-key``; a key
-with a Transfer or withdrawal permission is refused (a trading gateway never needs to move
-funds out); in production a key without an IP whitelist is refused too. Only then is it stored,
+SECURITY.md section 1: the pasted key is first checked with ``GET /api/v1/user/api-key``; its
+permissions are checked against an ALLOW-list (:data:`ALLOWED_PERMISSIONS`: General, Spot, Margin,
+Futures): anything else (Transfer, InnerTransfer, FlexTransfer, Withdrawal, Earn, or a name
+KuCoin adds tomorrow) is refused by name, because a trading gateway never needs to move funds and
+a permission we do not know is one we cannot vouch for; in production a key without an IP
+whitelist is refused too. Only then is it stored,
 sealed by the vault, which returns an id: the plaintext is not kept anywhere else.
 
 Removing an account (:meth:`AccountOnboarding.remove`) crypto-shreds it: the sealed credential
@@ -34,7 +37,9 @@ from kcgateway.store.types import OrderState
 
 Now = Callable[[], datetime]
 ProbeFactory = Callable[[Credentials], KuCoinClient]
-_REFUSED = ("transfer", "flextransfer")
+#: the only exchange permissions a connected key may hold (KuCoin's spelling, any case)
+ALLOWED_PERMISSIONS = frozenset({"General", "Spot", "Margin", "Futures"})
+_ALLOWED_FOLDED = frozenset(p.casefold() for p in ALLOWED_PERMISSIONS)
 #: intents the gateway still tracks: removing their account would orphan them
 LIVE_STATES = (
     OrderState.PERSISTED,
@@ -129,11 +134,13 @@ class AccountView:
 
 def refusal(info: m.ApiKeyInfo, *, require_ip_whitelist: bool) -> str | None:
     """Why this key must not be connected, or None. Pure."""
-    risky = sorted(p for p in info.permissions if p.lower() in _REFUSED or "withdraw" in p.lower())
-    if risky:
+    refused = sorted(p for p in info.permissions if p.casefold() not in _ALLOWED_FOLDED)
+    if refused:
+        names = ", ".join(repr(p) for p in refused)
         return (
-            f"the key has the {', '.join(risky)} permission: create a key with only General "
-            "and Spot (or Margin/Futures) permissions"
+            f"the key has the {names} permission{'s' if len(refused) > 1 else ''}, which a "
+            f"trading gateway does not accept (allowed: {', '.join(sorted(ALLOWED_PERMISSIONS))}): "
+            "create a key with only General and Spot (or Margin/Futures) permissions"
         )
     if require_ip_whitelist and not (info.ip_whitelist or "").strip():
         return "the key has no IP whitelist: restrict it to the gateway's egress IPs"

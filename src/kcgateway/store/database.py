@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import (
 
 from kcgateway.errors import ConfigError
 from kcgateway.store import inline_sqlite
+from kcgateway.store.audit_chain import AUDIT_KEY_INFO, ChainKey
 from kcgateway.store.fastsql import CoreRunner, Runner, SqliteRunner
 from kcgateway.store.inline_sqlite import InlineConnection, run_busy
 from kcgateway.store.wal import WalCheckpointer
@@ -188,6 +189,16 @@ class Database:
         self._writer = writer
         self._write_sessions = async_sessionmaker(writer, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._audit_key: ChainKey | None = None
+
+    def use_audit_key(self, key: ChainKey) -> None:
+        """Chain every audit record written from now on with ``key`` (HMAC, not bare SHA-256).
+
+        The key travels in the ``info`` of each write session, write connection and hot-path
+        runner, where :mod:`.ledger` finds it; nothing else reads it.
+        """
+        self._audit_key = key
+        self._write_sessions.configure(info={AUDIT_KEY_INFO: key})
 
     @property
     def is_sqlite(self) -> bool:
@@ -231,9 +242,11 @@ class Database:
         """
         if self._write_lock is None:
             async with self._writer.begin() as conn:
+                conn.info[AUDIT_KEY_INFO] = self._audit_key
                 yield conn
             return
         async with self._write_lock, self._writer.begin() as conn:
+            conn.info[AUDIT_KEY_INFO] = self._audit_key
             yield conn
         self._wrote()
 
@@ -251,6 +264,7 @@ class Database:
             return
         async with self._write_lock:
             runner = await self._hot.runner("write")
+            runner.info[AUDIT_KEY_INFO] = self._audit_key
             await runner.begin_immediate()
             try:
                 yield runner

@@ -105,6 +105,11 @@ class Runner(Protocol):
         """``sqlite`` or ``postgresql``."""
         ...
 
+    @property
+    def info(self) -> dict[str, Any]:
+        """State carried with the connection (as SQLAlchemy's ``info``): the audit key."""
+        ...
+
     async def rows(self, prepared: Prepared, params: Mapping[str, Any]) -> list[Row]:
         """Execute once; the result rows as dicts by column key (empty if it returns none)."""
         ...
@@ -129,6 +134,11 @@ class CoreRunner:
             return self._ex.dialect.name
         return self._ex.get_bind().dialect.name
 
+    @property
+    def info(self) -> dict[str, Any]:
+        """The session's or connection's own ``info`` dictionary."""
+        return self._ex.info
+
     async def rows(self, prepared: Prepared, params: Mapping[str, Any]) -> list[Row]:
         """Through ``execute``."""
         result = await self._ex.execute(prepared.statement, dict(params))
@@ -148,11 +158,12 @@ class SqliteRunner:
     ``asyncio.sleep`` between tries, see :func:`.inline_sqlite.run_busy`).
     """
 
-    __slots__ = ("_busy_budget_s", "_conn", "_dialect")
+    __slots__ = ("_busy_budget_s", "_conn", "_dialect", "info")
 
     dialect_name = "sqlite"
 
     def __init__(self, conn: sqlite3.Connection, dialect: Dialect, busy_budget_s: float) -> None:
+        self.info: dict[str, Any] = {}
         self._conn = conn
         self._dialect = dialect
         self._busy_budget_s = busy_budget_s

@@ -5,8 +5,6 @@ As in :mod:`kcgateway.store.repositories`, each wraps one caller-owned session a
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,12 +16,20 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kcgateway.store.audit_chain import (
+    AUDIT_KEY_INFO,
+    GENESIS_HASH,  # re-exported: the store's callers import it from here
+    AuditKeys,
+    ChainCheck,
+    ChainKey,
+    chain_hash,
+    record_body,
+)
 from kcgateway.store.fastsql import CoreRunner, Prepared, Runner
 from kcgateway.store.repositories import new_id
 from kcgateway.store.tables import AuditRecord, IdempotencyRecord, OrderIntent
 from kcgateway.store.types import IntentId, OrderState
 
-GENESIS_HASH = "0" * 64
 _INTENTS = cast(Table, OrderIntent.__table__)
 _AUDIT = cast(Table, AuditRecord.__table__)
 
@@ -134,13 +140,14 @@ async def _locked_head(ex: Runner) -> str:
 
 async def append_audit(ex: Runner, entries: Sequence[AuditEntry], *, now: datetime) -> str:
     """See :meth:`AuditRepository.append_many`."""
+    key: ChainKey | None = ex.info.get(AUDIT_KEY_INFO)
     prev = await _locked_head(ex)
     rows = []
     for entry in entries:
         detail = dict(entry.detail or {})
         digest = audit_hash(
             prev, tenant_id=entry.tenant_id, actor=entry.actor, action=entry.action,
-            subject=entry.subject, detail=detail, created_at=now,
+            subject=entry.subject, detail=detail, created_at=now, key=key,
         )  # fmt: skip
         rows.append(
             {
@@ -152,6 +159,7 @@ async def append_audit(ex: Runner, entries: Sequence[AuditEntry], *, now: dateti
                 "created_at": now,
                 "prev_hash": prev,
                 "hash": digest,
+                "key_id": None if key is None else key.key_id,
             }
         )
         prev = digest
@@ -316,38 +324,26 @@ def audit_hash(
     subject: str,
     detail: dict[str, Any],
     created_at: datetime,
+    key: ChainKey | None = None,
 ) -> str:
-    """SHA-256 over the previous hash and the canonical JSON of the record. Pure."""
-    body = json.dumps(
-        {
-            "tenant_id": tenant_id,
-            "actor": actor,
-            "action": action,
-            "subject": subject,
-            "detail": detail,
-            "created_at": created_at.isoformat(),
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    )
-    return hashlib.sha256(f"{prev_hash}\n{body}".encode()).hexdigest()
+    """The record's hash: HMAC-SHA256 under ``key`` (v2), SHA-256 without (v1). Pure.
+
+    Both cover the previous hash and the canonical JSON of the record
+    (:mod:`kcgateway.store.audit_chain`).
+    """
+    body = record_body(
+        tenant_id=tenant_id, actor=actor, action=action, subject=subject, detail=detail,
+        created_at=created_at,
+    )  # fmt: skip
+    return chain_hash(prev_hash, body, key)
 
 
-def _record_hash(rec: AuditRecord) -> str:
-    return audit_hash(
-        rec.prev_hash,
-        tenant_id=rec.tenant_id,
-        actor=rec.actor,
-        action=rec.action,
-        subject=rec.subject,
-        detail=rec.detail,
-        created_at=rec.created_at,
-    )
-
-
-def links(rec: AuditRecord, prev_hash: str) -> bool:
-    """True when ``rec`` follows ``prev_hash`` and its own hash matches its content."""
-    return rec.prev_hash == prev_hash and _record_hash(rec) == rec.hash
+def body_of(rec: AuditRecord) -> str:
+    """The canonical JSON a stored record's hash covers."""
+    return record_body(
+        tenant_id=rec.tenant_id, actor=rec.actor, action=rec.action, subject=rec.subject,
+        detail=rec.detail, created_at=rec.created_at,
+    )  # fmt: skip
 
 
 class AuditRepository:
@@ -366,7 +362,11 @@ class AuditRepository:
         detail: dict[str, Any] | None = None,
         tenant_id: str | None = None,
     ) -> AuditRecord:
-        """Append one record chained to the last one. Call inside ``Database.write()``."""
+        """Append one record chained to the last one. Call inside ``Database.write()``.
+
+        Keyed with the audit key the session carries (``Database.use_audit_key``), if any.
+        """
+        key: ChainKey | None = self._s.info.get(AUDIT_KEY_INFO)
         prev = await _locked_head(CoreRunner(self._s))
         detail = dict(detail or {})
         rec = AuditRecord(
@@ -377,8 +377,9 @@ class AuditRepository:
             detail=detail,
             created_at=now,
             prev_hash=prev,
+            key_id=None if key is None else key.key_id,
         )
-        rec.hash = _record_hash(rec)
+        rec.hash = chain_hash(prev, body_of(rec), key)
         self._s.add(rec)
         await self._s.flush()
         return rec
@@ -409,14 +410,23 @@ class AuditRepository:
         )
         return (await self._s.scalars(query)).all()
 
-    async def verify(self) -> int | None:
-        """The ``seq`` of the first record that breaks the chain, or None when it is intact."""
-        prev = GENESIS_HASH
+    async def last(self) -> AuditRecord | None:
+        """The newest record (the chain's head), if any."""
+        return await self._s.scalar(select(AuditRecord).order_by(AuditRecord.seq.desc()).limit(1))
+
+    async def verify(self, keys: AuditKeys | None = None) -> int | None:
+        """The ``seq`` of the first record that breaks the chain, or None when it is intact.
+
+        Without ``keys`` only an unkeyed (v1) chain verifies.
+        """
+        check = ChainCheck(keys)
         for rec in await self.all():
-            if rec.prev_hash != prev or _record_hash(rec) != rec.hash:
-                return rec.seq
-            prev = rec.hash
-        return None
+            check.receive(
+                seq=rec.seq, prev_hash=rec.prev_hash, digest=rec.hash, key_id=rec.key_id,
+                body=body_of(rec),
+            )  # fmt: skip
+        check.finish()
+        return check.broken_at
 
 
 @dataclass(frozen=True, slots=True)

@@ -186,7 +186,11 @@ class OrderIntent(Base):
 
 
 class AuditRecord(Base):
-    """Append-only, hash-chained audit log. ``prev_hash`` is unique: the chain cannot fork."""
+    """Append-only, hash-chained audit log. ``prev_hash`` is unique: the chain cannot fork.
+
+    ``key_id``: the audit key whose HMAC is ``hash`` (NULL: an unkeyed v1 record written before
+    the chain was keyed; see :mod:`kcgateway.store.audit_chain`).
+    """
 
     __tablename__ = "audit_records"
 
@@ -201,6 +205,7 @@ class AuditRecord(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     prev_hash: Mapped[str] = mapped_column(String(64), unique=True)
     hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class IdempotencyRecord(Base):

@@ -10,17 +10,19 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kcgateway.gateway.markets import FUTURES, MARGIN, MarketTerms
 from kcgateway.gateway.orders import IntentView, OrderRequest
 from kcgateway.kucoin import models as m
 from kcgateway.store.types import OrderState
+from kcgateway.web.decimals import DecimalString
 
 _STRICT = ConfigDict(extra="forbid", populate_by_name=True)
 _OUT = ConfigDict(populate_by_name=True)
 DECIMAL_PATTERN = r"^-?[0-9]+(\.[0-9]+)?$"
 Dec = Annotated[str, Field(pattern=DECIMAL_PATTERN, description="decimal number as a string")]
+MAX_LEVERAGE = 200
 Side = Literal["buy", "sell"]
 OrderType = Literal["limit", "market"]
 
@@ -42,15 +44,15 @@ class _OrderCommon(BaseModel):
     symbol: str = Field(min_length=3, max_length=40)
     side: Side
     type: OrderType = "limit"
-    price: Decimal | None = None
+    price: DecimalString | None = None
     client_oid: str | None = Field(default=None, alias="clientOid", max_length=40)
 
 
 class MarginOrderBody(_OrderCommon):
     """``POST /v1/margin/orders``: a cross or isolated margin order (HF margin endpoints)."""
 
-    size: Decimal | None = None
-    funds: Decimal | None = None
+    size: DecimalString | None = None
+    funds: DecimalString | None = None
     time_in_force: Literal["GTC", "GTT", "IOC", "FOK"] | None = Field(
         default=None, alias="timeInForce"
     )
@@ -82,12 +84,19 @@ class MarginOrderBody(_OrderCommon):
 class FuturesOrderBody(_OrderCommon):
     """``POST /v1/futures/orders``: ``size`` is a whole number of lots of the contract."""
 
-    size: int = Field(ge=1, le=1_000_000, description="lots")
+    size: int = Field(ge=1, le=1_000_000, strict=True, description="lots (a JSON integer)")
     time_in_force: Literal["GTC", "IOC"] | None = Field(default=None, alias="timeInForce")
-    leverage: Decimal | None = Field(default=None, gt=0, le=200)
+    leverage: DecimalString | None = Field(default=None, description="greater than 0, at most 200")
     margin_mode: Literal["ISOLATED", "CROSS"] | None = Field(default=None, alias="marginMode")
     reduce_only: bool = Field(default=False, alias="reduceOnly")
     close_order: bool = Field(default=False, alias="closeOrder")
+
+    @field_validator("leverage")
+    @classmethod
+    def _leverage_range(cls, value: Decimal | None) -> Decimal | None:
+        if value is not None and not 0 < value <= MAX_LEVERAGE:
+            raise ValueError(f"must be greater than 0 and at most {MAX_LEVERAGE}")
+        return value
 
     def to_request(self, client_oid: str | None = None) -> OrderRequest:
         """The use-case request (``client_oid`` overrides when given)."""

@@ -23,14 +23,11 @@ from kcgateway.gateway.orders import IntentView, OrderRequest
 from kcgateway.kucoin import models as m
 from kcgateway.secret import Secret
 from kcgateway.store.types import OrderState
+from kcgateway.web.decimals import DecimalString
 
 _STRICT = ConfigDict(extra="forbid", populate_by_name=True)
 _HEADER_SAFE = r"^[!-~]+$"
 _SYMBOL = r"^[A-Za-z0-9]+-[A-Za-z0-9]+$"
-_DECIMAL_IN = (
-    'a positive decimal as a string ("0.001"): exact. A JSON number is accepted too, but '
-    "it may already have lost digits in the client's JSON encoder"
-)
 _HEADER_SAFE_RE = re.compile(_HEADER_SAFE)
 
 
@@ -60,9 +57,9 @@ class OrderBody(BaseModel):
     )
     side: Literal["buy", "sell"]
     type: Literal["limit", "market"] = "limit"
-    price: Decimal | None = Field(default=None, description=_DECIMAL_IN)
-    size: Decimal | None = Field(default=None, description=_DECIMAL_IN)
-    funds: Decimal | None = Field(default=None, description=_DECIMAL_IN)
+    price: DecimalString | None = None
+    size: DecimalString | None = None
+    funds: DecimalString | None = None
     client_oid: str | None = Field(default=None, alias="clientOid", max_length=40)
     time_in_force: Literal["GTC", "GTT", "IOC", "FOK"] | None = Field(
         default=None, alias="timeInForce"

@@ -20,6 +20,7 @@ from kcgateway.secret import Secret
 from kcgateway.store.credential_store import SqlCredentialStore
 from kcgateway.store.ledger import AuditRepository
 from kcgateway.store.tables import CredentialRow, OrderIntent
+from kcgateway.vault.audit_keys import load_audit_keys
 from kcgateway.vault.credentials import CredentialVault
 from kcgateway.vault.signer import Signer
 from tests.helpers.gateway import Stack, auth, gateway_stack, order_body
@@ -85,7 +86,9 @@ async def test_refused_while_an_order_is_live_then_forced_and_shredded(tmp_path:
         [removed] = await _audit(stack, "account.removed")
         assert removed["subject"] == tenant.account_id
         assert removed["forced"] is True and removed["credential_ids"] == [credential_id]
-        assert (await verify_chain(stack.services.db)).ok
+        keys = load_audit_keys(tmp_path / "audit.keys")  # the dev data dir's audit key file
+        report = await verify_chain(stack.services.db, keys=keys)
+        assert report.ok and report.unkeyed == 0, report
         secret = tenant.sim_account["secret"]
         assert secret not in json.dumps(await _audit(stack, "account.removed"))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,10 @@ def info(permission: str, whitelist: str | None = None) -> m.ApiKeyInfo:
         ("General,Spot", None, False, None),
         ("General,Spot,Transfer", "1.2.3.4", False, "Transfer"),
         ("General,Withdrawal", "1.2.3.4", False, "Withdrawal"),
-        ("General,Spot,InnerTransfer", "1.2.3.4", True, None),
+        ("General,Spot,InnerTransfer", "1.2.3.4", True, "'InnerTransfer'"),
+        ("General,Spot,Earn", "1.2.3.4", False, "'Earn'"),
+        ("general,spot,margin,futures", "1.2.3.4", True, None),
+        ("General,Spot,FlexTransfer,Withdrawal", "1.2.3.4", False, "'FlexTransfer', 'Withdrawal'"),
         ("General,Spot", None, True, "IP whitelist"),
         ("General,Spot", "203.0.113.7", True, None),
     ],
@@ -99,6 +103,26 @@ async def test_connect_then_trade_and_refusals(tmp_path: Path) -> None:
         resp = await stack.http.post("/v1/accounts", json=bad, headers=h)
         assert resp.status_code == 422
         assert good["secret"] not in resp.text and good["passphrase"] not in resp.text
+
+        # an allow-list, not a deny-list: InnerTransfer and names we do not know are refused
+        inner = _sim_key(stack, permissions=["General", "Spot", "InnerTransfer"])
+        resp = await stack.http.post("/v1/accounts", json=_body("inner", inner), headers=h)
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["error"] == "exchange_key_refused"
+        assert "'InnerTransfer'" in resp.json()["message"]
+        # the simulator only creates keys with the permissions it knows: give one a name KuCoin
+        # might add tomorrow through its state (what /api/v1/user/api-key then answers)
+        novel = _sim_key(stack, permissions=["General", "Spot"])
+        sim_keys = stack.sim.state.keys
+        sim_keys[novel["apiKey"]] = dataclasses.replace(
+            sim_keys[novel["apiKey"]], permissions=frozenset({"General", "Spot", "LeadTrade"})
+        )
+        resp = await stack.http.post("/v1/accounts", json=_body("novel", novel), headers=h)
+        assert resp.status_code == 422, resp.text
+        assert "'LeadTrade'" in resp.json()["message"]
+        assert "allowed: Futures, General, Margin, Spot" in resp.json()["message"]
+        names = [a["name"] for a in (await stack.http.get("/v1/accounts", headers=h)).json()]
+        assert "inner" not in names and "novel" not in names
 
         stack.services.accounts.require_ip_whitelist = True
         open_key = _sim_key(stack, permissions=["General", "Spot"])
