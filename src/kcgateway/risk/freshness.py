@@ -1,0 +1,197 @@
+"""Fail closed: every figure a check reads must be present, sane and fresh.
+
+A figure that is ``None``, older than its bound, dated in the future by more than its bound, or
+not a sane number (a price that is not positive, a crossed book) yields one
+``risk.stale_data`` failure that names it. The checks that read a bad figure are skipped (they
+cannot be evaluated), so the order is denied by the stale-data failure alone.
+
+Which figures are required: the symbol rules, best bid and ask, the book, the positions and the
+open orders always (they price the order and tell whether it reduces exposure); the others
+whenever a check that reads them is on (all of them with the default limits):
+
+========================  =====================================  ========================
+figure                    read by                                default bound
+========================  =====================================  ========================
+last price                exposure (marks the position)          5 s
+24 h volume, rank         liquidity guard, detector              300 s
+baseline price            detector (pump)                        300 s
+balances, equity, peak,   drawdown                               5 s
+start-of-day equity
+recent activity           rates, duplicates, detector            5 s
+symbol rules              everything                             300 s
+========================  =====================================  ========================
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any
+
+from kcgateway.risk.decision import STALE_DATA, Failure
+from kcgateway.risk.limits import Limits
+from kcgateway.risk.model import AccountView, MarketView, RecentActivity, Stamped
+from kcgateway.risk.numbers import plain, seconds
+
+
+class Figure(StrEnum):
+    """One input figure, named as the sentences name it."""
+
+    RULES = "symbol rules"
+    BEST_BID = "best bid"
+    BEST_ASK = "best ask"
+    LAST_PRICE = "last price"
+    BOOK = "order book"
+    VOLUME_24H = "24 h volume"
+    VOLUME_RANK = "volume rank"
+    BASELINE = "baseline price"
+    BALANCES = "balances"
+    POSITIONS = "positions"
+    OPEN_ORDERS = "open orders"
+    EQUITY = "equity"
+    PEAK_EQUITY = "peak equity"
+    DAY_START_EQUITY = "start-of-day equity"
+    ACTIVITY = "recent activity"
+
+
+F = Figure
+ALWAYS = frozenset({F.RULES, F.BEST_BID, F.BEST_ASK, F.BOOK, F.POSITIONS, F.OPEN_ORDERS})
+
+
+def required(limits: Limits) -> frozenset[Figure]:
+    """The figures the enabled checks read."""
+    need = set(ALWAYS)
+    if limits.check_exposure:
+        need.add(F.LAST_PRICE)
+    if limits.check_liquidity or limits.check_detector:
+        need.update((F.VOLUME_24H, F.VOLUME_RANK))
+    if limits.check_detector:
+        need.update((F.BASELINE, F.ACTIVITY))
+    if limits.check_drawdown:
+        need.update((F.BALANCES, F.EQUITY, F.PEAK_EQUITY, F.DAY_START_EQUITY))
+    if limits.check_rates or limits.check_duplicates:
+        need.add(F.ACTIVITY)
+    return frozenset(need)
+
+
+def _positive(value: Any) -> bool:
+    return isinstance(value, Decimal) and value.is_finite() and value > 0
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, Decimal) and value.is_finite()
+
+
+def _sane_rank(value: Any) -> bool:
+    return isinstance(value, int) and value >= 1
+
+
+def _age(
+    stamped: Stamped[Any] | None, bound: int, now_ms: int, what: str
+) -> tuple[Any, str | None]:
+    """The value and ``None``, or ``None`` and what is wrong with it."""
+    if stamped is None:
+        return None, f"the {what} is missing"
+    age = now_ms - stamped.as_of_ms
+    if age > bound:
+        return None, f"the {what} is {seconds(age)} old; the bound is {seconds(bound)}"
+    if -age > bound:
+        return None, f"the {what} is dated {seconds(-age)} in the future; check the clocks"
+    return stamped.value, None
+
+
+class Freshness:
+    """Collects the bad figures of one evaluation and the failures that name them."""
+
+    __slots__ = ("bad", "failures", "limits", "now_ms")
+
+    def __init__(self, limits: Limits, now_ms: int) -> None:
+        self.limits = limits
+        self.now_ms = now_ms
+        self.bad: set[Figure] = set()
+        self.failures: list[Failure] = []
+
+    def flag(self, figure: Figure, message: str) -> None:
+        """Mark ``figure`` bad with a sentence."""
+        self.bad.add(figure)
+        self.failures.append(Failure(STALE_DATA, message))
+
+    def take(
+        self,
+        figure: Figure,
+        stamped: Stamped[Any] | None,
+        bound: int,
+        what: str,
+        sane: Any = None,
+    ) -> Any:
+        """The figure's value when present, fresh and sane; else flag it and return None."""
+        value, problem = _age(stamped, bound, self.now_ms, what)
+        if problem is not None:
+            self.flag(figure, problem)
+            return None
+        if sane is not None and not sane(value):
+            self.flag(figure, f"the {what} is not a sane number ({value!s})")
+            return None
+        return value
+
+
+def check_market(fresh: Freshness, market: MarketView, need: frozenset[Figure]) -> None:
+    """Flag the bad market figures among ``need``."""
+    lim, sym = fresh.limits, market.symbol
+    price_age = lim.max_price_age_ms
+    if F.RULES in need:
+        fresh.take(F.RULES, market.rules, lim.max_rules_age_ms, f"symbol rules of {sym}")
+    bid = fresh.take(F.BEST_BID, market.best_bid, price_age, f"best bid of {sym}", _positive)
+    ask = fresh.take(F.BEST_ASK, market.best_ask, price_age, f"best ask of {sym}", _positive)
+    if bid is not None and ask is not None and bid >= ask:
+        fresh.flag(
+            F.BEST_ASK, f"the book of {sym} is crossed (bid {plain(bid)} >= ask {plain(ask)})"
+        )
+    fresh.take(F.BOOK, market.book, price_age, f"order book of {sym}")
+    if F.LAST_PRICE in need:
+        fresh.take(F.LAST_PRICE, market.last_price, price_age, f"last price of {sym}", _positive)
+    if F.VOLUME_24H in need:
+        vol_age = lim.max_volume_age_ms
+        fresh.take(F.VOLUME_24H, market.volume_24h, vol_age, f"24 h volume of {sym}", _finite)
+        fresh.take(F.VOLUME_RANK, market.volume_rank, vol_age, f"volume rank of {sym}", _sane_rank)
+    if F.BASELINE in need:
+        fresh.take(
+            F.BASELINE,
+            market.baseline_price,
+            lim.max_baseline_age_ms,
+            f"baseline price of {sym}",
+            _positive,
+        )
+
+
+def check_account(
+    fresh: Freshness,
+    account: AccountView,
+    activity: RecentActivity | None,
+    need: frozenset[Figure],
+) -> None:
+    """Flag the bad account and activity figures among ``need``."""
+    age, acc = fresh.limits.max_balance_age_ms, account.account_id
+    fresh.take(F.POSITIONS, account.positions, age, f"positions of account {acc}")
+    fresh.take(F.OPEN_ORDERS, account.open_orders, age, f"open orders of account {acc}")
+    if F.EQUITY in need:
+        fresh.take(F.BALANCES, account.balances, age, f"balances of account {acc}")
+        fresh.take(F.EQUITY, account.equity, age, f"equity of account {acc}", _finite)
+        fresh.take(
+            F.PEAK_EQUITY, account.peak_equity, age, f"peak equity of account {acc}", _positive
+        )
+        fresh.take(
+            F.DAY_START_EQUITY,
+            account.day_start_equity,
+            age,
+            f"start-of-day equity of account {acc}",
+            _positive,
+        )
+    if F.ACTIVITY in need:
+        stamped = None if activity is None else Stamped(activity, activity.as_of_ms)
+        fresh.take(
+            F.ACTIVITY,
+            stamped,
+            fresh.limits.max_activity_age_ms,
+            f"recent activity of account {acc}",
+        )

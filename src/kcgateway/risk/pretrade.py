@@ -1,0 +1,280 @@
+"""The full pre-trade check: :func:`evaluate` turns one order and its inputs into a Decision.
+
+Order of work (every failed check is reported, not only the first):
+
+1. a cancel passes at once; a malformed order is denied with ``risk.bad_order``;
+2. freshness: each figure the enabled checks read is present, sane and within its bound,
+   else ``risk.stale_data`` names it (fail closed);
+3. the order is priced once (reference, estimated fill, quantity, notional, direction);
+4. the price collar; a market order that breaks it and whose limits opt in is turned into an
+   IOC limit at the collar and the whole check runs again on that order;
+5. checks 1 and 3 to 7;
+6. drawdown (check 8) and the detector may call for a stricter state: the decision carries the
+   state changes, and the order is judged against the strictest state of all levels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+from functools import lru_cache
+
+from kcgateway.risk import decision as codes
+from kcgateway.risk.checks import (
+    check_collar,
+    check_exposure,
+    check_liquidity,
+    check_notional,
+    check_symbol,
+    is_thin,
+)
+from kcgateway.risk.context import Context, derive
+from kcgateway.risk.decision import ActionKind, Decision, Failure, Signal, StateChange
+from kcgateway.risk.detector import (
+    as_recent,
+    coordinated_buys,
+    holdings_dump,
+    holdings_value,
+    key_signals,
+    pump_buy,
+)
+from kcgateway.risk.drawdown import DrawdownVerdict, assess_drawdown, state_change
+from kcgateway.risk.flow import check_duplicates, check_rates
+from kcgateway.risk.freshness import Figure, Freshness, check_account, check_market, required
+from kcgateway.risk.limits import Limits
+from kcgateway.risk.model import (
+    AccountView,
+    CancelRequest,
+    Level,
+    MarketKind,
+    MarketView,
+    OrderType,
+    ProposedOrder,
+    RecentActivity,
+    TradingState,
+    TradingStates,
+)
+from kcgateway.risk.numbers import plain
+
+F = Figure
+CANCEL = Decision(True, notes=("cancels always pass",))
+
+_required = lru_cache(maxsize=256)(required)
+
+
+def malformed(order: ProposedOrder) -> list[Failure]:
+    """Shape problems that make an order impossible to price (``risk.bad_order``)."""
+    bad: list[str] = []
+    for name in ("price", "size", "funds", "leverage"):
+        v = getattr(order, name)
+        if v is not None and (not v.is_finite() or v <= 0):
+            bad.append(f"{name} must be a positive number, not {v}")
+    if order.order_type is OrderType.LIMIT:
+        if order.price is None or order.size is None or order.funds is not None:
+            bad.append("a limit order needs a price and a size, and no funds")
+    elif (order.size is None) == (order.funds is None) or order.price is not None:
+        bad.append("a market order needs a size or funds (one of them) and no price")
+    if order.market is MarketKind.FUTURES and order.funds is not None:
+        bad.append("a futures order is sized in lots, not funds")
+    if order.reduce_only and order.market is not MarketKind.FUTURES:
+        bad.append("reduce-only is a futures flag")
+    return [Failure(codes.BAD_ORDER, b) for b in bad]
+
+
+def evaluate(
+    request: ProposedOrder | CancelRequest,
+    *,
+    market: MarketView,
+    account: AccountView,
+    activity: RecentActivity | None,
+    limits: Limits,
+    states: TradingStates,
+    now_ms: int,
+) -> Decision:
+    """Allow or deny ``request``; see the module docstring. Pure: ``now_ms`` is passed in."""
+    if isinstance(request, CancelRequest):
+        return CANCEL
+    order = request
+    problems = malformed(order)
+    if problems:
+        return Decision(False, tuple(problems), order)
+    ctx = _context(
+        order, market=market, account=account, activity=activity, limits=limits, now_ms=now_ms
+    )
+    derive(ctx)
+    amended = check_collar(ctx)
+    if amended is not None:
+        inner = evaluate(
+            amended,
+            market=market,
+            account=account,
+            activity=activity,
+            limits=limits,
+            states=states,
+            now_ms=now_ms,
+        )
+        note = (
+            f"market {order.side} turned into an IOC limit at {plain(amended.price or 0)}, the "
+            "collar price"
+        )
+        return replace(inner, amended=True, notes=(note, *inner.notes))
+    check_symbol(ctx)
+    check_notional(ctx)
+    check_exposure(ctx)
+    check_liquidity(ctx)
+    check_rates(ctx)
+    check_duplicates(ctx)
+    return _judge(ctx, states)
+
+
+def _context(
+    order: ProposedOrder,
+    *,
+    market: MarketView,
+    account: AccountView,
+    activity: RecentActivity | None,
+    limits: Limits,
+    now_ms: int,
+) -> Context:
+    need = _required(limits)
+    fresh = Freshness(limits, now_ms)
+    if market.symbol != order.symbol:
+        fresh.flag(F.RULES, f"the market data given is for {market.symbol}, not {order.symbol}")
+    if account.account_id != order.account_id:
+        fresh.flag(
+            F.POSITIONS,
+            f"the account data given is for {account.account_id}, not {order.account_id}",
+        )
+    check_market(fresh, market, need)
+    check_account(fresh, account, activity, need)
+    return Context(order, market, account, activity, limits, now_ms, fresh.bad, fresh.failures)
+
+
+def _judge(ctx: Context, states: TradingStates) -> Decision:
+    """Apply drawdown, the detector and the trading states; assemble the decision."""
+    changes: list[StateChange] = []
+    gate: list[Failure] = []
+    state, level = states.strictest()
+    _gate(ctx, gate, state, _target(ctx, level))
+    verdict = _drawdown(ctx)
+    change = (
+        None if verdict is None else state_change(ctx.order.account_id, states.account, verdict)
+    )
+    if change is not None and verdict is not None:
+        changes.append(change)
+        target = _target(ctx, Level.ACCOUNT)
+        _gate(
+            ctx,
+            gate,
+            change.state,
+            target,
+            codes_=(verdict.code, verdict.code),
+            why=verdict.reason,
+        )
+    signals = _signals(ctx)
+    for signal in signals:
+        for action in signal.actions:
+            hit = _halt(ctx, action.kind, action.target)
+            if hit is not None:
+                changes.append(StateChange(hit, action.target, TradingState.HALTED, signal.message))
+                gate.append(Failure(signal.code, signal.message))
+    failures = (*gate, *ctx.failures)
+    return Decision(
+        not failures,
+        _unique(failures),
+        ctx.order,
+        notional=ctx.notional,
+        state_changes=tuple(changes),
+        signals=signals,
+    )
+
+
+def _unique(failures: tuple[Failure, ...]) -> tuple[Failure, ...]:
+    return tuple(dict.fromkeys(failures))
+
+
+def _target(ctx: Context, level: Level) -> str:
+    o = ctx.order
+    return {
+        Level.GATEWAY: "the gateway",
+        Level.TENANT: f"tenant {o.tenant_id}",
+        Level.ACCOUNT: f"account {o.account_id}",
+        Level.KEY: f"key {o.key_id}",
+    }[level]
+
+
+def _gate(
+    ctx: Context,
+    out: list[Failure],
+    state: TradingState,
+    target: str,
+    *,
+    codes_: tuple[str, str] = (codes.HALTED, codes.REDUCING_ONLY),
+    why: str = "",
+) -> None:
+    """Deny what ``state`` forbids: everything when HALTED, increases when REDUCING."""
+    halted_code, reducing_code = codes_
+    prefix = f"{why}: " if why else ""
+    if state is TradingState.HALTED:
+        out.append(Failure(halted_code, f"{prefix}{target} is halted; only cancels pass"))
+    elif state is TradingState.REDUCING and ctx.increasing is not False:
+        how = (
+            "whether this order reduces exposure cannot be told without fresh positions"
+            if ctx.increasing is None
+            else f"this {ctx.order.side} of {ctx.order.symbol} would increase exposure"
+        )
+        out.append(Failure(reducing_code, f"{prefix}{target} may only reduce exposure, and {how}"))
+
+
+def _drawdown(ctx: Context) -> DrawdownVerdict | None:
+    if not ctx.limits.check_drawdown:
+        return None
+    if not ctx.good(F.EQUITY, F.PEAK_EQUITY, F.DAY_START_EQUITY):
+        return None
+    a = ctx.account
+    assert a.equity is not None and a.peak_equity is not None  # noqa: S101
+    assert a.day_start_equity is not None  # noqa: S101
+    return assess_drawdown(
+        a.equity.value, a.peak_equity.value, a.day_start_equity.value, ctx.limits
+    )
+
+
+def _halt(ctx: Context, kind: ActionKind, target: str) -> Level | None:
+    """The level a signal's action halts when it covers this order, else None."""
+    if kind is ActionKind.HALT_ACCOUNT and target == ctx.order.account_id:
+        return Level.ACCOUNT
+    if kind is ActionKind.HALT_KEY and target == ctx.order.key_id:
+        return Level.KEY
+    return None
+
+
+def _signals(ctx: Context) -> tuple[Signal, ...]:
+    """The detector's signals about this order (empty when it is off or cannot run)."""
+    act = ctx.activity
+    if not ctx.limits.check_detector or act is None or ctx.notional is None:
+        return ()
+    if not ctx.good(F.ACTIVITY, F.POSITIONS, F.BASELINE):
+        return ()
+    mine = as_recent(ctx.order, ctx.notional, ctx.now_ms)
+    found = list(key_signals(mine, act, ctx.limits, ctx.now_ms))
+    assert ctx.account.positions is not None  # noqa: S101
+    held = holdings_value(ctx.account.positions.value)
+    dump = holdings_dump(mine, act.recent_orders, held, ctx.limits, ctx.now_ms)
+    if dump is not None:
+        found.append(dump)
+    thin = is_thin(ctx)
+    price = ctx.order.price if ctx.order.price is not None else _worst(ctx)
+    if thin and price is not None:
+        assert ctx.market.baseline_price is not None  # noqa: S101
+        pump = pump_buy(mine, price, ctx.market.baseline_price.value, thin, ctx.limits)
+        if pump is not None:
+            found.append(pump)
+        thin_symbols = frozenset((ctx.order.symbol,))
+        found.extend(
+            coordinated_buys((*act.symbol_buys, mine), thin_symbols, ctx.limits, ctx.now_ms)
+        )
+    return tuple(found)
+
+
+def _worst(ctx: Context) -> Decimal | None:
+    return ctx.fill.worst if ctx.fill is not None else None
