@@ -41,7 +41,7 @@ class Context:
     activity: RecentActivity | None
     limits: Limits
     now_ms: int
-    bad: set[Figure]
+    ok: set[Figure]
     failures: list[Failure] = field(default_factory=list)
     rules: SymbolRules | None = None
     bid: Decimal | None = None
@@ -60,8 +60,8 @@ class Context:
         self.failures.append(Failure(code, message))
 
     def good(self, *figures: Figure) -> bool:
-        """True when none of ``figures`` is missing or stale."""
-        return not any(f in self.bad for f in figures)
+        """True when every one of ``figures`` was checked and found present, sane and fresh."""
+        return all(f in self.ok for f in figures)
 
 
 def derive(ctx: Context) -> None:

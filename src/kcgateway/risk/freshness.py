@@ -103,17 +103,19 @@ def _age(
 class Freshness:
     """Collects the bad figures of one evaluation and the failures that name them."""
 
-    __slots__ = ("bad", "failures", "limits", "now_ms")
+    __slots__ = ("bad", "failures", "limits", "now_ms", "ok")
 
     def __init__(self, limits: Limits, now_ms: int) -> None:
         self.limits = limits
         self.now_ms = now_ms
+        self.ok: set[Figure] = set()  #: figures checked and found good: the only usable ones
         self.bad: set[Figure] = set()
         self.failures: list[Failure] = []
 
     def flag(self, figure: Figure, message: str) -> None:
         """Mark ``figure`` bad with a sentence."""
         self.bad.add(figure)
+        self.ok.discard(figure)
         self.failures.append(Failure(STALE_DATA, message))
 
     def take(
@@ -132,6 +134,7 @@ class Freshness:
         if sane is not None and not sane(value):
             self.flag(figure, f"the {what} is not a sane number ({value!s})")
             return None
+        self.ok.add(figure)
         return value
 
 
@@ -139,8 +142,7 @@ def check_market(fresh: Freshness, market: MarketView, need: frozenset[Figure]) 
     """Flag the bad market figures among ``need``."""
     lim, sym = fresh.limits, market.symbol
     price_age = lim.max_price_age_ms
-    if F.RULES in need:
-        fresh.take(F.RULES, market.rules, lim.max_rules_age_ms, f"symbol rules of {sym}")
+    fresh.take(F.RULES, market.rules, lim.max_rules_age_ms, f"symbol rules of {sym}")
     bid = fresh.take(F.BEST_BID, market.best_bid, price_age, f"best bid of {sym}", _positive)
     ask = fresh.take(F.BEST_ASK, market.best_ask, price_age, f"best ask of {sym}", _positive)
     if bid is not None and ask is not None and bid >= ask:

@@ -8,7 +8,7 @@ Order of work (every failed check is reported, not only the first):
 3. the order is priced once (reference, estimated fill, quantity, notional, direction);
 4. the price collar; a market order that breaks it and whose limits opt in is turned into an
    IOC limit at the collar and the whole check runs again on that order;
-5. checks 1 and 3 to 7;
+5. checks 3 to 7 (check 1, symbol allowed, runs before the collar);
 6. drawdown (check 8) and the detector may call for a stricter state: the decision carries the
    state changes, and the order is judged against the strictest state of all levels.
 """
@@ -102,6 +102,7 @@ def evaluate(
         order, market=market, account=account, activity=activity, limits=limits, now_ms=now_ms
     )
     derive(ctx)
+    check_symbol(ctx)
     amended = check_collar(ctx)
     if amended is not None:
         inner = evaluate(
@@ -118,7 +119,6 @@ def evaluate(
             "collar price"
         )
         return replace(inner, amended=True, notes=(note, *inner.notes))
-    check_symbol(ctx)
     check_notional(ctx)
     check_exposure(ctx)
     check_liquidity(ctx)
@@ -138,6 +138,8 @@ def _context(
 ) -> Context:
     need = _required(limits)
     fresh = Freshness(limits, now_ms)
+    check_market(fresh, market, need)
+    check_account(fresh, account, activity, need)
     if market.symbol != order.symbol:
         fresh.flag(F.RULES, f"the market data given is for {market.symbol}, not {order.symbol}")
     if account.account_id != order.account_id:
@@ -145,9 +147,7 @@ def _context(
             F.POSITIONS,
             f"the account data given is for {account.account_id}, not {order.account_id}",
         )
-    check_market(fresh, market, need)
-    check_account(fresh, account, activity, need)
-    return Context(order, market, account, activity, limits, now_ms, fresh.bad, fresh.failures)
+    return Context(order, market, account, activity, limits, now_ms, fresh.ok, fresh.failures)
 
 
 def _judge(ctx: Context, states: TradingStates) -> Decision:

@@ -73,7 +73,7 @@ def market(**kw: Any) -> MarketView:
 
 
 def futures_market(**kw: Any) -> MarketView:
-    return market(symbol="XBTUSDTM", rules=st(FUT_RULES), **kw)
+    return market(**{"symbol": "XBTUSDTM", "rules": st(FUT_RULES), **kw})
 
 
 def account(**kw: Any) -> AccountView:
@@ -128,7 +128,7 @@ def check(
     *,
     m: MarketView | None = None,
     a: AccountView | None = None,
-    act: RecentActivity | None | str = "default",
+    act: RecentActivity | str | None = "default",
     limits: Limits | None = None,
     states: TradingStates | None = None,
     now: int = NOW,
