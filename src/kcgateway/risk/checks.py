@@ -226,18 +226,6 @@ def _round(amount: Decimal) -> Decimal:
 # 5. liquidity guard ----------------------------------------------------------------------
 
 
-def is_thin(ctx: Context) -> bool | None:
-    """True when the symbol is outside the top-N by volume or under the volume floor."""
-    if not ctx.good(F.VOLUME_24H, F.VOLUME_RANK):
-        return None
-    assert ctx.market.volume_24h is not None and ctx.market.volume_rank is not None  # noqa: S101
-    lim = ctx.limits
-    return (
-        ctx.market.volume_rank.value > lim.liquid_top_n
-        or ctx.market.volume_24h.value < lim.min_volume_24h
-    )
-
-
 def check_liquidity(ctx: Context) -> None:
     """The order is a small share of the 24 h volume; thin symbols need allow-listing to buy.
 
@@ -245,7 +233,7 @@ def check_liquidity(ctx: Context) -> None:
     stays possible (the collar still protects its price).
     """
     lim, order = ctx.limits, ctx.order
-    thin = is_thin(ctx)
+    thin = ctx.thin
     if not lim.check_liquidity or thin is None:
         return
     assert ctx.market.volume_24h is not None and ctx.market.volume_rank is not None  # noqa: S101

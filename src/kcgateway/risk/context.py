@@ -54,6 +54,7 @@ class Context:
     position: Decimal = ZERO
     open_orders: tuple[OpenOrder, ...] = ()
     increasing: bool | None = None
+    thin: bool | None = None  #: outside the top-N by volume or under the floor (None: unknown)
 
     def fail(self, code: str, message: str) -> None:
         """Record one failed check."""
@@ -61,11 +62,12 @@ class Context:
 
     def good(self, *figures: Figure) -> bool:
         """True when every one of ``figures`` was checked and found present, sane and fresh."""
-        return all(f in self.ok for f in figures)
+        return self.ok.issuperset(figures)
 
 
 def derive(ctx: Context) -> None:
     """Price the order and place it against the account, as far as the good figures allow."""
+    ctx.thin = is_thin(ctx)
     if not ctx.good(F.RULES, F.BEST_BID, F.BEST_ASK):
         return
     m, order = ctx.market, ctx.order
@@ -91,6 +93,18 @@ def derive(ctx: Context) -> None:
         ctx.position = held.quantity if held is not None else ZERO
         ctx.open_orders = ctx.account.open_orders.value
         ctx.increasing = increases(ctx)
+
+
+def is_thin(ctx: Context) -> bool | None:
+    """True when the symbol is outside the top-N by volume or under the volume floor."""
+    if not ctx.good(F.VOLUME_24H, F.VOLUME_RANK):
+        return None
+    assert ctx.market.volume_24h is not None and ctx.market.volume_rank is not None  # noqa: S101
+    lim = ctx.limits
+    return (
+        ctx.market.volume_rank.value > lim.liquid_top_n
+        or ctx.market.volume_24h.value < lim.min_volume_24h
+    )
 
 
 def increases(ctx: Context) -> bool:

@@ -32,7 +32,7 @@ the times.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Mapping
+from collections.abc import Container, Iterable, Mapping, Sequence
 from decimal import Decimal
 
 from kcgateway.risk import decision as codes
@@ -69,6 +69,14 @@ def as_recent(order: ProposedOrder, notional: Decimal, now_ms: int) -> RecentOrd
         notional,
         now_ms,
         order.market,
+    )
+
+
+def key_suspect(activity: RecentActivity, limits: Limits, now_ms: int) -> bool:
+    """True when :func:`key_signals` would find something (a cheap test, no evidence built)."""
+    last, ip, known = activity.key_last_used_ms, activity.source_ip, activity.key_known_ips
+    return (last is not None and now_ms - last >= limits.dormant_after_ms) or (
+        ip is not None and bool(known) and ip not in known
     )
 
 
@@ -114,7 +122,7 @@ def holdings_value(positions: Mapping[str, Position]) -> Decimal:
 
 def holdings_dump(
     order: RecentOrder,
-    recent: Iterable[RecentOrder],
+    recent: Sequence[RecentOrder],
     holdings_now: Decimal,
     limits: Limits,
     now_ms: int,
@@ -122,20 +130,19 @@ def holdings_dump(
     """``holdings_dump``: the account's sells within the window reach the share threshold.
 
     The holdings at the window's start are the holdings now plus what the earlier sells in the
-    window sold (they are assumed filled: a market dump fills at once).
+    window sold (they are assumed filled: a market dump fills at once). ``recent`` is in
+    ascending time order.
     """
     if order.side is not Side.SELL or order.market is MarketKind.FUTURES:
         return None
     since = now_ms - limits.dump_window_ms
-    earlier = [
-        o
-        for o in recent
-        if o.at_ms > since
-        and o.account_id == order.account_id
-        and o.side is Side.SELL
-        and o.market is not MarketKind.FUTURES
-    ]
-    before = sum((o.notional for o in earlier), ZERO)
+    account, sell, futures = order.account_id, Side.SELL, MarketKind.FUTURES
+    before = ZERO
+    for o in reversed(recent):  # oldest first: walk back from the newest to the window's start
+        if o.at_ms <= since:
+            break
+        if o.side is sell and o.market is not futures and o.account_id == account:
+            before += o.notional
     start = holdings_now + before
     if start < limits.dump_min_holdings or start <= 0:
         return None
@@ -149,8 +156,20 @@ def holdings_dump(
         f"{plain(_cents(start))} holdings ({percent(share)}) within "
         f"{seconds(limits.dump_window_ms)}; the threshold is {plain(limits.dump_share_pct)}%",
         (Action(ActionKind.HALT_ACCOUNT, order.account_id), ALERT),
-        (*earlier, order),
+        (*_sells(recent, order.account_id, since), order),
         (("sold", plain(_cents(sold))), ("holdings at start", plain(_cents(start)))),
+    )
+
+
+def _sells(recent: Sequence[RecentOrder], account: str, since: int) -> tuple[RecentOrder, ...]:
+    """The evidence of a dump: the account's spot and margin sells since ``since``."""
+    return tuple(
+        o
+        for o in recent
+        if o.at_ms > since
+        and o.side is Side.SELL
+        and o.market is not MarketKind.FUTURES
+        and o.account_id == account
     )
 
 

@@ -64,6 +64,10 @@ def assess_drawdown(
     """The state the equity calls for: ACTIVE, REDUCING or HALTED, the strictest bound wins."""
     if not limits.check_drawdown:
         return ACTIVE
+    if (peak - equity) * HUNDRED < limits.drawdown_reducing_pct * peak and (
+        day_start - equity
+    ) * HUNDRED < limits.daily_loss_reducing_pct * day_start:
+        return ACTIVE  # the common case, without a division
     from_peak = (peak - equity) / peak * HUNDRED
     today = (day_start - equity) / day_start * HUNDRED
     found = ACTIVE

@@ -30,19 +30,23 @@ def check_rates(ctx: Context) -> None:
     if not lim.check_rates or act is None or not ctx.good(Figure.ACTIVITY):
         return
     now, order = ctx.now_ms, ctx.order
-    for who, stamps, per_s, per_m in (
-        (f"key {order.key_id}", act.key_submissions_ms, lim.key_orders_per_second,
-         lim.key_orders_per_minute),
-        (f"account {order.account_id}", act.account_submissions_ms,
-         lim.account_orders_per_second, lim.account_orders_per_minute),
+    keys, accounts = act.key_submissions_ms, act.account_submissions_ms
+    k_end, a_end = bisect_right(keys, now), bisect_right(accounts, now)
+    for sent, cap, who, unit in (
+        (k_end - bisect_right(keys, now - SECOND_MS), lim.key_orders_per_second, "key", "second"),
+        (k_end - bisect_right(keys, now - MINUTE_MS), lim.key_orders_per_minute, "key", "minute"),
+        (a_end - bisect_right(accounts, now - SECOND_MS), lim.account_orders_per_second,
+         "account", "second"),
+        (a_end - bisect_right(accounts, now - MINUTE_MS), lim.account_orders_per_minute,
+         "account", "minute"),
     ):  # fmt: skip
-        for window, unit, cap in ((SECOND_MS, "second", per_s), (MINUTE_MS, "minute", per_m)):
-            sent = in_window(stamps, now, window)
-            if sent + 1 > cap:
-                ctx.fail(
-                    codes.RATE,
-                    f"{who} sent {sent} orders in the last {unit}; the limit is {cap} per {unit}",
-                )
+        if sent + 1 > cap:
+            name = order.key_id if who == "key" else order.account_id
+            ctx.fail(
+                codes.RATE,
+                f"{who} {name} sent {sent} orders in the last {unit}; the limit is {cap} per "
+                f"{unit}",
+            )
     if act.daily_order_count + 1 > lim.daily_orders:
         ctx.fail(
             codes.DAILY_ORDERS,

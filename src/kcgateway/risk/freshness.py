@@ -86,22 +86,20 @@ def _sane_rank(value: Any) -> bool:
     return isinstance(value, int) and value >= 1
 
 
-def _age(
-    stamped: Stamped[Any] | None, bound: int, now_ms: int, what: str
-) -> tuple[Any, str | None]:
-    """The value and ``None``, or ``None`` and what is wrong with it."""
+def _problem(stamped: Stamped[Any] | None, bound: int, now_ms: int) -> str | None:
+    """What is wrong with the figure's presence or age (``is missing``, ...), or None."""
     if stamped is None:
-        return None, f"the {what} is missing"
+        return "is missing"
     age = now_ms - stamped.as_of_ms
     if age > bound:
-        return None, f"the {what} is {seconds(age)} old; the bound is {seconds(bound)}"
+        return f"is {seconds(age)} old; the bound is {seconds(bound)}"
     if -age > bound:
-        return None, f"the {what} is dated {seconds(-age)} in the future; check the clocks"
-    return stamped.value, None
+        return f"is dated {seconds(-age)} in the future; check the clocks"
+    return None
 
 
 class Freshness:
-    """Collects the bad figures of one evaluation and the failures that name them."""
+    """Collects the good and bad figures of one evaluation and the failures that name them."""
 
     __slots__ = ("bad", "failures", "limits", "now_ms", "ok")
 
@@ -123,47 +121,45 @@ class Freshness:
         figure: Figure,
         stamped: Stamped[Any] | None,
         bound: int,
-        what: str,
+        subject: str,
         sane: Any = None,
     ) -> Any:
-        """The figure's value when present, fresh and sane; else flag it and return None."""
-        value, problem = _age(stamped, bound, self.now_ms, what)
-        if problem is not None:
-            self.flag(figure, problem)
+        """The figure's value when present, fresh and sane; else flag it and return None.
+
+        ``subject`` completes the sentence: "the best bid of ``BTC-USDT`` is missing".
+        """
+        now = self.now_ms
+        if stamped is not None and -bound <= now - stamped.as_of_ms <= bound:
+            value = stamped.value
+            if sane is None or sane(value):
+                self.ok.add(figure)
+                return value
+            self.flag(figure, f"the {figure.value} of {subject} is not a sane number ({value!s})")
             return None
-        if sane is not None and not sane(value):
-            self.flag(figure, f"the {what} is not a sane number ({value!s})")
-            return None
-        self.ok.add(figure)
-        return value
+        self.flag(figure, f"the {figure.value} of {subject} {_problem(stamped, bound, now)}")
+        return None
 
 
 def check_market(fresh: Freshness, market: MarketView, need: frozenset[Figure]) -> None:
     """Flag the bad market figures among ``need``."""
     lim, sym = fresh.limits, market.symbol
     price_age = lim.max_price_age_ms
-    fresh.take(F.RULES, market.rules, lim.max_rules_age_ms, f"symbol rules of {sym}")
-    bid = fresh.take(F.BEST_BID, market.best_bid, price_age, f"best bid of {sym}", _positive)
-    ask = fresh.take(F.BEST_ASK, market.best_ask, price_age, f"best ask of {sym}", _positive)
+    fresh.take(F.RULES, market.rules, lim.max_rules_age_ms, sym)
+    bid = fresh.take(F.BEST_BID, market.best_bid, price_age, sym, _positive)
+    ask = fresh.take(F.BEST_ASK, market.best_ask, price_age, sym, _positive)
     if bid is not None and ask is not None and bid >= ask:
         fresh.flag(
             F.BEST_ASK, f"the book of {sym} is crossed (bid {plain(bid)} >= ask {plain(ask)})"
         )
-    fresh.take(F.BOOK, market.book, price_age, f"order book of {sym}")
+    fresh.take(F.BOOK, market.book, price_age, sym)
     if F.LAST_PRICE in need:
-        fresh.take(F.LAST_PRICE, market.last_price, price_age, f"last price of {sym}", _positive)
+        fresh.take(F.LAST_PRICE, market.last_price, price_age, sym, _positive)
     if F.VOLUME_24H in need:
         vol_age = lim.max_volume_age_ms
-        fresh.take(F.VOLUME_24H, market.volume_24h, vol_age, f"24 h volume of {sym}", _finite)
-        fresh.take(F.VOLUME_RANK, market.volume_rank, vol_age, f"volume rank of {sym}", _sane_rank)
+        fresh.take(F.VOLUME_24H, market.volume_24h, vol_age, sym, _finite)
+        fresh.take(F.VOLUME_RANK, market.volume_rank, vol_age, sym, _sane_rank)
     if F.BASELINE in need:
-        fresh.take(
-            F.BASELINE,
-            market.baseline_price,
-            lim.max_baseline_age_ms,
-            f"baseline price of {sym}",
-            _positive,
-        )
+        fresh.take(F.BASELINE, market.baseline_price, lim.max_baseline_age_ms, sym, _positive)
 
 
 def check_account(
@@ -173,27 +169,14 @@ def check_account(
     need: frozenset[Figure],
 ) -> None:
     """Flag the bad account and activity figures among ``need``."""
-    age, acc = fresh.limits.max_balance_age_ms, account.account_id
-    fresh.take(F.POSITIONS, account.positions, age, f"positions of account {acc}")
-    fresh.take(F.OPEN_ORDERS, account.open_orders, age, f"open orders of account {acc}")
+    age, who = fresh.limits.max_balance_age_ms, f"account {account.account_id}"
+    fresh.take(F.POSITIONS, account.positions, age, who)
+    fresh.take(F.OPEN_ORDERS, account.open_orders, age, who)
     if F.EQUITY in need:
-        fresh.take(F.BALANCES, account.balances, age, f"balances of account {acc}")
-        fresh.take(F.EQUITY, account.equity, age, f"equity of account {acc}", _finite)
-        fresh.take(
-            F.PEAK_EQUITY, account.peak_equity, age, f"peak equity of account {acc}", _positive
-        )
-        fresh.take(
-            F.DAY_START_EQUITY,
-            account.day_start_equity,
-            age,
-            f"start-of-day equity of account {acc}",
-            _positive,
-        )
+        fresh.take(F.BALANCES, account.balances, age, who)
+        fresh.take(F.EQUITY, account.equity, age, who, _finite)
+        fresh.take(F.PEAK_EQUITY, account.peak_equity, age, who, _positive)
+        fresh.take(F.DAY_START_EQUITY, account.day_start_equity, age, who, _positive)
     if F.ACTIVITY in need:
         stamped = None if activity is None else Stamped(activity, activity.as_of_ms)
-        fresh.take(
-            F.ACTIVITY,
-            stamped,
-            fresh.limits.max_activity_age_ms,
-            f"recent activity of account {acc}",
-        )
+        fresh.take(F.ACTIVITY, stamped, fresh.limits.max_activity_age_ms, who)

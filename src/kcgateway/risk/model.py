@@ -276,6 +276,14 @@ class TradingStates:
 
     def strictest(self) -> tuple[TradingState, Level]:
         """The strictest state and the widest level that holds it."""
+        active = TradingState.ACTIVE
+        if (
+            self.gateway is active
+            and self.tenant is active
+            and self.account is active
+            and (self.key is active)
+        ):
+            return active, Level.GATEWAY
         best = (self.gateway, Level.GATEWAY)
         for state, level in (
             (self.tenant, Level.TENANT),

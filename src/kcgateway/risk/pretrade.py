@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from dataclasses import replace
 from decimal import Decimal
-from functools import lru_cache
 
 from kcgateway.risk import decision as codes
 from kcgateway.risk.checks import (
@@ -26,7 +25,6 @@ from kcgateway.risk.checks import (
     check_liquidity,
     check_notional,
     check_symbol,
-    is_thin,
 )
 from kcgateway.risk.context import Context, derive
 from kcgateway.risk.decision import ActionKind, Decision, Failure, Signal, StateChange
@@ -36,6 +34,7 @@ from kcgateway.risk.detector import (
     holdings_dump,
     holdings_value,
     key_signals,
+    key_suspect,
     pump_buy,
 )
 from kcgateway.risk.drawdown import DrawdownVerdict, assess_drawdown, state_change
@@ -51,6 +50,7 @@ from kcgateway.risk.model import (
     OrderType,
     ProposedOrder,
     RecentActivity,
+    Side,
     TradingState,
     TradingStates,
 )
@@ -58,8 +58,6 @@ from kcgateway.risk.numbers import plain
 
 F = Figure
 CANCEL = Decision(True, notes=("cancels always pass",))
-
-_required = lru_cache(maxsize=256)(required)
 
 
 def malformed(order: ProposedOrder) -> list[Failure]:
@@ -136,7 +134,7 @@ def _context(
     limits: Limits,
     now_ms: int,
 ) -> Context:
-    need = _required(limits)
+    need = required(limits)
     fresh = Freshness(limits, now_ms)
     check_market(fresh, market, need)
     check_account(fresh, account, activity, need)
@@ -155,7 +153,8 @@ def _judge(ctx: Context, states: TradingStates) -> Decision:
     changes: list[StateChange] = []
     gate: list[Failure] = []
     state, level = states.strictest()
-    _gate(ctx, gate, state, _target(ctx, level))
+    if state is not TradingState.ACTIVE:
+        _gate(ctx, gate, state, _target(ctx, level))
     verdict = _drawdown(ctx)
     change = (
         None if verdict is None else state_change(ctx.order.account_id, states.account, verdict)
@@ -255,24 +254,27 @@ def _signals(ctx: Context) -> tuple[Signal, ...]:
         return ()
     if not ctx.good(F.ACTIVITY, F.POSITIONS, F.BASELINE):
         return ()
-    mine = as_recent(ctx.order, ctx.notional, ctx.now_ms)
-    found = list(key_signals(mine, act, ctx.limits, ctx.now_ms))
-    assert ctx.account.positions is not None  # noqa: S101
-    held = holdings_value(ctx.account.positions.value)
-    dump = holdings_dump(mine, act.recent_orders, held, ctx.limits, ctx.now_ms)
-    if dump is not None:
-        found.append(dump)
-    thin = is_thin(ctx)
-    price = ctx.order.price if ctx.order.price is not None else _worst(ctx)
+    order, now, limits = ctx.order, ctx.now_ms, ctx.limits
+    dump_side = order.side is Side.SELL and order.market is not MarketKind.FUTURES
+    thin = ctx.thin and order.side is Side.BUY
+    if not (dump_side or thin or key_suspect(act, limits, now)):
+        return ()  # the common case: nothing to look at, no evidence to build
+    mine = as_recent(order, ctx.notional, now)
+    found = list(key_signals(mine, act, limits, now))
+    if dump_side:
+        assert ctx.account.positions is not None  # noqa: S101
+        held = holdings_value(ctx.account.positions.value)
+        dump = holdings_dump(mine, act.recent_orders, held, limits, now)
+        if dump is not None:
+            found.append(dump)
+    price = order.price if order.price is not None else _worst(ctx)
     if thin and price is not None:
         assert ctx.market.baseline_price is not None  # noqa: S101
-        pump = pump_buy(mine, price, ctx.market.baseline_price.value, thin, ctx.limits)
+        pump = pump_buy(mine, price, ctx.market.baseline_price.value, True, limits)
         if pump is not None:
             found.append(pump)
-        thin_symbols = frozenset((ctx.order.symbol,))
-        found.extend(
-            coordinated_buys((*act.symbol_buys, mine), thin_symbols, ctx.limits, ctx.now_ms)
-        )
+        symbols = frozenset((order.symbol,))
+        found.extend(coordinated_buys((*act.symbol_buys, mine), symbols, limits, now))
     return tuple(found)
 
 
