@@ -86,16 +86,14 @@ def _sane_rank(value: Any) -> bool:
     return isinstance(value, int) and value >= 1
 
 
-def _problem(stamped: Stamped[Any] | None, bound: int, now_ms: int) -> str | None:
-    """What is wrong with the figure's presence or age (``is missing``, ...), or None."""
+def _problem(stamped: Stamped[Any] | None, bound: int, now_ms: int) -> str:
+    """What is wrong with a figure that is missing or outside its bound (``is missing``, ...)."""
     if stamped is None:
         return "is missing"
     age = now_ms - stamped.as_of_ms
     if age > bound:
         return f"is {seconds(age)} old; the bound is {seconds(bound)}"
-    if -age > bound:
-        return f"is dated {seconds(-age)} in the future; check the clocks"
-    return None
+    return f"is dated {seconds(-age)} in the future; check the clocks"
 
 
 class Freshness:

@@ -21,7 +21,7 @@ from kcgateway.risk import (
     TradingState,
     coordinated_buys,
 )
-from kcgateway.risk.detector import holdings_dump, holdings_value
+from kcgateway.risk.detector import holdings_dump, holdings_value, pump_buy
 from tests.kcgateway.risk.builders import NOW, RULES, account, activity, check, market, order, st
 
 D = Decimal
@@ -163,6 +163,13 @@ def test_pump_buy_thresholds() -> None:
     sell = via_buy(side=Side.SELL, price=D("1.15"))
     a = account(positions=st({"VIA": Position(D(10_000), D(11_500))}))
     assert check(sell, m=thin_market(), a=a, limits=THIN_LIMITS).allowed
+
+
+def test_pump_buy_function_ignores_sells_and_liquid_symbols() -> None:
+    buy = flow("acc1", NOW)
+    assert pump_buy(buy, D(2), D(1), True, Limits()) is not None
+    assert pump_buy(buy, D(2), D(1), False, Limits()) is None
+    assert pump_buy(replace(buy, side=Side.SELL), D(2), D(1), True, Limits()) is None
 
 
 def test_pump_buy_market_order_uses_the_worst_fill() -> None:
