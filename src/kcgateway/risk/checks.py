@@ -6,17 +6,17 @@ when it is switched off or a figure it reads is bad (stale data already denies t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from decimal import Decimal
 
 from kcgateway.risk import decision as codes
 from kcgateway.risk.context import Context
-from kcgateway.risk.freshness import Figure
-from kcgateway.risk.model import ZERO, OrderType, ProposedOrder, Side
+from kcgateway.risk.limits import Limits
+from kcgateway.risk.model import ZERO, OrderType, Position, ProposedOrder, Side, SymbolRules
 from kcgateway.risk.numbers import ceil_to, display_price, floor_to, percent, plain
 from kcgateway.risk.pricing import value
 
-F = Figure
 HUNDRED = Decimal(100)
 
 
@@ -32,17 +32,17 @@ def check_symbol(ctx: Context) -> None:
         ctx.fail(codes.SYMBOL_DENIED, f"{sym} is on the deny-list")
     elif lim.symbol_allow is not None and sym not in lim.symbol_allow:
         ctx.fail(codes.SYMBOL_DENIED, f"{sym} is not on the allow-list of this account")
-    if ctx.rules is not None and not ctx.rules.tradable:
+    if ctx.fig.rules is not None and not ctx.fig.rules.tradable:
         ctx.fail(codes.SYMBOL_NOT_TRADABLE, f"the exchange does not trade {sym} at the moment")
 
 
 # 2. price collar -------------------------------------------------------------------------
 
 
-def collar_pct(ctx: Context) -> Decimal:
+def collar_pct(limits: Limits, rules: SymbolRules) -> Decimal:
     """The collar in percent: the limit, never wider than KuCoin's ``priceLimitRate``."""
-    pct = ctx.limits.price_collar_pct
-    rate = ctx.rules.price_limit_rate if ctx.rules is not None else None
+    pct = limits.price_collar_pct
+    rate = rules.price_limit_rate
     if rate is not None and rate > 0:
         pct = min(pct, rate * HUNDRED)
     return pct
@@ -64,12 +64,11 @@ def check_collar(ctx: Context) -> ProposedOrder | None:
     Only the harmful side counts: a buy above the reference, a sell below it. Returns the
     amended order when a market order breaks the collar and ``market_to_ioc`` is set.
     """
-    if not ctx.limits.check_price_collar or ctx.ref is None:
+    rules, ref = ctx.fig.rules, ctx.ref
+    if not ctx.limits.check_price_collar or ref is None or rules is None:
         return None
-    order, ref, limit = ctx.order, ctx.ref, collar_pct(ctx)
-    tick = ctx.rules.price_increment if ctx.rules is not None else ZERO
-    if order.order_type is OrderType.LIMIT:
-        assert order.price is not None  # noqa: S101 (validated)
+    order, limit, tick = ctx.order, collar_pct(ctx.limits, rules), rules.price_increment
+    if order.price is not None:  # a limit order
         dev = deviation(order.side, order.price, ref)
         if dev > limit:
             ctx.fail(
@@ -78,13 +77,13 @@ def check_collar(ctx: Context) -> ProposedOrder | None:
                 f" the reference {display_price(ref, tick)}; the limit is {plain(limit)}%",
             )
         return None
-    if not ctx.good(F.BOOK):
+    if ctx.fig.book is None:
         return None
     problem = _market_problem(ctx, ref, limit, tick)
     if problem is None:
         return None
     if ctx.limits.market_to_ioc:
-        amended = to_ioc(ctx, ref, limit)
+        amended = to_ioc(order, rules, ref, limit)
         if amended is not None:
             return amended
     ctx.fail(*problem)
@@ -113,10 +112,10 @@ def _market_problem(
     )
 
 
-def to_ioc(ctx: Context, ref: Decimal, limit: Decimal) -> ProposedOrder | None:
+def to_ioc(
+    order: ProposedOrder, rules: SymbolRules, ref: Decimal, limit: Decimal
+) -> ProposedOrder | None:
     """The market order as an IOC limit at the collar price; None if it rounds to nothing."""
-    order, rules = ctx.order, ctx.rules
-    assert rules is not None  # noqa: S101 (ctx.ref is set only with rules)
     if order.side is Side.BUY:
         price = floor_to(ref * (HUNDRED + limit) / HUNDRED, rules.price_increment)
     else:
@@ -158,7 +157,7 @@ def check_exposure(ctx: Context) -> None:
     account's gross exposure, each counting the open orders.
     """
     lim = ctx.limits
-    if not lim.check_exposure or not ctx.good(F.POSITIONS, F.OPEN_ORDERS):
+    if not lim.check_exposure or ctx.fig.positions is None or ctx.fig.open_orders is None:
         return
     count = len(ctx.open_orders)
     if count + 1 > lim.max_open_orders:
@@ -167,19 +166,27 @@ def check_exposure(ctx: Context) -> None:
             f"account {ctx.order.account_id} has {count} open orders; the limit is "
             f"{lim.max_open_orders}",
         )
-    if not ctx.increasing or ctx.notional is None or ctx.quantity is None:
+    rules, mark, positions = ctx.fig.rules, ctx.fig.last, ctx.fig.positions
+    quantity, notional = ctx.quantity, ctx.notional
+    if not ctx.increasing or notional is None or quantity is None:
         return
-    if not ctx.good(F.LAST_PRICE, F.RULES):
+    if rules is None or mark is None:
         return
-    _check_position(ctx)
+    _check_position(
+        ctx, rules=rules, mark=mark, positions=positions, quantity=quantity, notional=notional
+    )
 
 
-def _check_position(ctx: Context) -> None:
+def _check_position(
+    ctx: Context,
+    *,
+    rules: SymbolRules,
+    mark: Decimal,
+    positions: Mapping[str, Position],
+    quantity: Decimal,
+    notional: Decimal,
+) -> None:
     lim, order, key = ctx.limits, ctx.order, ctx.exposure_key
-    assert ctx.market.last_price is not None and ctx.rules is not None  # noqa: S101
-    assert ctx.account.positions is not None and ctx.quantity is not None  # noqa: S101
-    assert ctx.notional is not None  # noqa: S101
-    mark = ctx.market.last_price.value
     buy = order.side is Side.BUY
     same = ZERO
     key_open = ZERO
@@ -190,26 +197,25 @@ def _check_position(ctx: Context) -> None:
             key_open += o.notional
             if (o.side is Side.BUY) == buy:
                 same += o.quantity
-    delta = same + ctx.quantity
+    delta = same + quantity
     projected = ctx.position + (delta if buy else -delta)
-    net = value(ctx.rules, abs(projected), mark)
+    net = value(rules, abs(projected), mark)
     if net > lim.max_symbol_position:
         ctx.fail(
             codes.MAX_POSITION,
             f"the {key} position would reach {plain(_round(net))} counting open orders; the "
             f"limit is {plain(lim.max_symbol_position)}",
         )
-    held = value(ctx.rules, abs(ctx.position), mark)
-    gross = held + key_open + ctx.notional
+    held = value(rules, abs(ctx.position), mark)
+    gross = held + key_open + notional
     if gross > lim.max_symbol_gross:
         ctx.fail(
             codes.SYMBOL_EXPOSURE,
             f"the gross {key} exposure would reach {plain(_round(gross))} (position "
             f"{plain(_round(held))}, open orders {plain(_round(key_open))}, this order "
-            f"{plain(_round(ctx.notional))}); the limit is {plain(lim.max_symbol_gross)}",
+            f"{plain(_round(notional))}); the limit is {plain(lim.max_symbol_gross)}",
         )
-    positions = ctx.account.positions.value
-    total = sum((abs(p.notional) for p in positions.values()), ZERO) + all_open + ctx.notional
+    total = sum((abs(p.notional) for p in positions.values()), ZERO) + all_open + notional
     if total > lim.max_account_gross:
         ctx.fail(
             codes.ACCOUNT_EXPOSURE,
@@ -233,11 +239,9 @@ def check_liquidity(ctx: Context) -> None:
     stays possible (the collar still protects its price).
     """
     lim, order = ctx.limits, ctx.order
-    thin = ctx.thin
-    if not lim.check_liquidity or thin is None:
+    thin, volume, rank = ctx.thin, ctx.fig.volume, ctx.fig.rank
+    if not lim.check_liquidity or thin is None or volume is None or rank is None:
         return
-    assert ctx.market.volume_24h is not None and ctx.market.volume_rank is not None  # noqa: S101
-    volume = ctx.market.volume_24h.value
     if ctx.notional is not None:
         share = ctx.notional / volume * HUNDRED if volume > 0 else None
         if share is None or share > lim.max_volume_share_pct:
@@ -249,7 +253,6 @@ def check_liquidity(ctx: Context) -> None:
                 f"{plain(lim.max_volume_share_pct)}%",
             )
     if thin and ctx.increasing is not False and order.symbol not in lim.thin_symbol_allow:
-        rank = ctx.market.volume_rank.value
         ctx.fail(
             codes.THIN_SYMBOL,
             f"{order.symbol} is thinly traded (24 h volume {plain(volume)}, rank {rank}; the "

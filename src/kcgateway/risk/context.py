@@ -12,40 +12,28 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from kcgateway.risk.decision import Failure
-from kcgateway.risk.freshness import Figure
+from kcgateway.risk.freshness import Figures
 from kcgateway.risk.limits import Limits
 from kcgateway.risk.model import (
     ZERO,
-    AccountView,
     MarketKind,
-    MarketView,
     OpenOrder,
     OrderType,
     ProposedOrder,
-    RecentActivity,
     Side,
-    SymbolRules,
 )
 from kcgateway.risk.pricing import Fill, market_fill, market_notional, reference, value
-
-F = Figure
 
 
 @dataclass(slots=True)
 class Context:
-    """Inputs and derived figures of one pre-trade check."""
+    """Inputs and derived figures of one pre-trade check. ``fig`` holds the good figures."""
 
     order: ProposedOrder
-    market: MarketView
-    account: AccountView
-    activity: RecentActivity | None
+    fig: Figures
     limits: Limits
     now_ms: int
-    ok: set[Figure]
     failures: list[Failure] = field(default_factory=list)
-    rules: SymbolRules | None = None
-    bid: Decimal | None = None
-    ask: Decimal | None = None
     ref: Decimal | None = None
     fill: Fill | None = None
     quantity: Decimal | None = None
@@ -60,51 +48,39 @@ class Context:
         """Record one failed check."""
         self.failures.append(Failure(code, message))
 
-    def good(self, *figures: Figure) -> bool:
-        """True when every one of ``figures`` was checked and found present, sane and fresh."""
-        return self.ok.issuperset(figures)
-
 
 def derive(ctx: Context) -> None:
     """Price the order and place it against the account, as far as the good figures allow."""
+    f, order = ctx.fig, ctx.order
     ctx.thin = is_thin(ctx)
-    if not ctx.good(F.RULES, F.BEST_BID, F.BEST_ASK):
+    rules, bid, ask = f.rules, f.bid, f.ask
+    if rules is None or bid is None or ask is None:
         return
-    m, order = ctx.market, ctx.order
-    assert m.rules is not None and m.best_bid is not None and m.best_ask is not None  # noqa: S101
-    rules = ctx.rules = m.rules.value
-    ctx.bid, ctx.ask = m.best_bid.value, m.best_ask.value
-    ctx.ref = reference(order.side, order.price, ctx.bid, ctx.ask)
-    if order.order_type is OrderType.LIMIT:
-        assert order.price is not None and order.size is not None  # noqa: S101
-        ctx.quantity = order.size
-        ctx.notional = value(rules, order.size, order.price)
-    elif ctx.good(F.BOOK):
-        assert m.book is not None  # noqa: S101
-        book = m.book.value
+    ctx.ref = reference(order.side, order.price, bid, ask)
+    price, size = order.price, order.size
+    if price is not None and size is not None:  # a limit order (a market order has no price)
+        ctx.quantity = size
+        ctx.notional = value(rules, size, price)
+    elif order.order_type is OrderType.MARKET and f.book is not None:
+        book = f.book
         fill = ctx.fill = market_fill(order, book.asks if order.side is Side.BUY else book.bids)
         if fill is not None:
-            ctx.quantity = order.size if order.size is not None else fill.quantity
+            ctx.quantity = size if size is not None else fill.quantity
             ctx.notional = market_notional(order, rules, fill)
-    ctx.exposure_key = order.symbol if order.market is MarketKind.FUTURES else rules.base
-    if ctx.good(F.POSITIONS, F.OPEN_ORDERS):
-        assert ctx.account.positions is not None and ctx.account.open_orders is not None  # noqa: S101
-        held = ctx.account.positions.value.get(ctx.exposure_key)
+    key = ctx.exposure_key = order.symbol if order.market is MarketKind.FUTURES else rules.base
+    if f.positions is not None and f.open_orders is not None:
+        held = f.positions.get(key)
         ctx.position = held.quantity if held is not None else ZERO
-        ctx.open_orders = ctx.account.open_orders.value
+        ctx.open_orders = f.open_orders
         ctx.increasing = increases(ctx)
 
 
 def is_thin(ctx: Context) -> bool | None:
     """True when the symbol is outside the top-N by volume or under the volume floor."""
-    if not ctx.good(F.VOLUME_24H, F.VOLUME_RANK):
+    volume, rank = ctx.fig.volume, ctx.fig.rank
+    if volume is None or rank is None:
         return None
-    assert ctx.market.volume_24h is not None and ctx.market.volume_rank is not None  # noqa: S101
-    lim = ctx.limits
-    return (
-        ctx.market.volume_rank.value > lim.liquid_top_n
-        or ctx.market.volume_24h.value < lim.min_volume_24h
-    )
+    return rank > ctx.limits.liquid_top_n or volume < ctx.limits.min_volume_24h
 
 
 def increases(ctx: Context) -> bool:

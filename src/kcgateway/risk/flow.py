@@ -12,7 +12,6 @@ from bisect import bisect_right
 
 from kcgateway.risk import decision as codes
 from kcgateway.risk.context import Context
-from kcgateway.risk.freshness import Figure
 from kcgateway.risk.numbers import plain, seconds
 
 SECOND_MS = 1_000
@@ -26,8 +25,8 @@ def in_window(stamps: tuple[int, ...], now_ms: int, window_ms: int) -> int:
 
 def check_rates(ctx: Context) -> None:
     """Per-key and per-account rates per second and minute; daily order count and turnover."""
-    lim, act = ctx.limits, ctx.activity
-    if not lim.check_rates or act is None or not ctx.good(Figure.ACTIVITY):
+    lim, act = ctx.limits, ctx.fig.activity
+    if not lim.check_rates or act is None:
         return
     now, order = ctx.now_ms, ctx.order
     keys, accounts = act.key_submissions_ms, act.account_submissions_ms
@@ -64,8 +63,8 @@ def check_rates(ctx: Context) -> None:
 
 def check_duplicates(ctx: Context) -> None:
     """No identical order from the same key within the duplicate window."""
-    lim, act, order = ctx.limits, ctx.activity, ctx.order
-    if not lim.check_duplicates or act is None or not ctx.good(Figure.ACTIVITY):
+    lim, act, order = ctx.limits, ctx.fig.activity, ctx.order
+    if not lim.check_duplicates or act is None:
         return
     since = ctx.now_ms - lim.duplicate_window_ms
     for seen in reversed(act.recent_orders):

@@ -24,13 +24,24 @@ symbol rules              everything                             300 s
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
 from kcgateway.risk.decision import STALE_DATA, Failure
 from kcgateway.risk.limits import Limits
-from kcgateway.risk.model import AccountView, MarketView, RecentActivity, Stamped
+from kcgateway.risk.model import (
+    AccountView,
+    Book,
+    MarketView,
+    OpenOrder,
+    Position,
+    RecentActivity,
+    Stamped,
+    SymbolRules,
+)
 from kcgateway.risk.numbers import plain, seconds
 
 
@@ -96,22 +107,43 @@ def _problem(stamped: Stamped[Any] | None, bound: int, now_ms: int) -> str:
     return f"is dated {seconds(-age)} in the future; check the clocks"
 
 
-class Freshness:
-    """Collects the good and bad figures of one evaluation and the failures that name them."""
+@dataclass(slots=True)
+class Figures:
+    """The values of the figures that are present, sane and fresh; ``None`` for every other.
 
-    __slots__ = ("bad", "failures", "limits", "now_ms", "ok")
+    The checks read figures only from here, so a figure that was not checked (its checks are
+    off) or that failed its check can never be used.
+    """
+
+    rules: SymbolRules | None = None
+    bid: Decimal | None = None
+    ask: Decimal | None = None
+    last: Decimal | None = None
+    book: Book | None = None
+    volume: Decimal | None = None
+    rank: int | None = None
+    baseline: Decimal | None = None
+    balances: Mapping[str, Decimal] | None = None
+    positions: Mapping[str, Position] | None = None
+    open_orders: tuple[OpenOrder, ...] | None = None
+    equity: Decimal | None = None
+    peak: Decimal | None = None
+    day_start: Decimal | None = None
+    activity: RecentActivity | None = None
+
+
+class Freshness:
+    """Collects the failures that name the bad figures of one evaluation."""
+
+    __slots__ = ("failures", "limits", "now_ms")
 
     def __init__(self, limits: Limits, now_ms: int) -> None:
         self.limits = limits
         self.now_ms = now_ms
-        self.ok: set[Figure] = set()  #: figures checked and found good: the only usable ones
-        self.bad: set[Figure] = set()
         self.failures: list[Failure] = []
 
-    def flag(self, figure: Figure, message: str) -> None:
-        """Mark ``figure`` bad with a sentence."""
-        self.bad.add(figure)
-        self.ok.discard(figure)
+    def flag(self, message: str) -> None:
+        """Record one bad figure with a sentence."""
         self.failures.append(Failure(STALE_DATA, message))
 
     def take(
@@ -130,34 +162,38 @@ class Freshness:
         if stamped is not None and -bound <= now - stamped.as_of_ms <= bound:
             value = stamped.value
             if sane is None or sane(value):
-                self.ok.add(figure)
                 return value
-            self.flag(figure, f"the {figure.value} of {subject} is not a sane number ({value!s})")
+            self.flag(f"the {figure.value} of {subject} is not a sane number ({value!s})")
             return None
-        self.flag(figure, f"the {figure.value} of {subject} {_problem(stamped, bound, now)}")
+        self.flag(f"the {figure.value} of {subject} {_problem(stamped, bound, now)}")
         return None
 
 
-def check_market(fresh: Freshness, market: MarketView, need: frozenset[Figure]) -> None:
-    """Flag the bad market figures among ``need``."""
+def check_market(
+    fresh: Freshness, market: MarketView, need: frozenset[Figure], out: Figures
+) -> None:
+    """Put the good market figures among ``need`` into ``out``; flag the others."""
     lim, sym = fresh.limits, market.symbol
     price_age = lim.max_price_age_ms
-    fresh.take(F.RULES, market.rules, lim.max_rules_age_ms, sym)
-    bid = fresh.take(F.BEST_BID, market.best_bid, price_age, sym, _positive)
-    ask = fresh.take(F.BEST_ASK, market.best_ask, price_age, sym, _positive)
+    take = fresh.take
+    out.rules = take(F.RULES, market.rules, lim.max_rules_age_ms, sym)
+    bid = take(F.BEST_BID, market.best_bid, price_age, sym, _positive)
+    ask = take(F.BEST_ASK, market.best_ask, price_age, sym, _positive)
     if bid is not None and ask is not None and bid >= ask:
-        fresh.flag(
-            F.BEST_ASK, f"the book of {sym} is crossed (bid {plain(bid)} >= ask {plain(ask)})"
-        )
-    fresh.take(F.BOOK, market.book, price_age, sym)
+        fresh.flag(f"the book of {sym} is crossed (bid {plain(bid)} >= ask {plain(ask)})")
+        bid = ask = None
+    out.bid, out.ask = bid, ask
+    out.book = take(F.BOOK, market.book, price_age, sym)
     if F.LAST_PRICE in need:
-        fresh.take(F.LAST_PRICE, market.last_price, price_age, sym, _positive)
+        out.last = take(F.LAST_PRICE, market.last_price, price_age, sym, _positive)
     if F.VOLUME_24H in need:
         vol_age = lim.max_volume_age_ms
-        fresh.take(F.VOLUME_24H, market.volume_24h, vol_age, sym, _finite)
-        fresh.take(F.VOLUME_RANK, market.volume_rank, vol_age, sym, _sane_rank)
+        out.volume = take(F.VOLUME_24H, market.volume_24h, vol_age, sym, _finite)
+        out.rank = take(F.VOLUME_RANK, market.volume_rank, vol_age, sym, _sane_rank)
     if F.BASELINE in need:
-        fresh.take(F.BASELINE, market.baseline_price, lim.max_baseline_age_ms, sym, _positive)
+        out.baseline = take(
+            F.BASELINE, market.baseline_price, lim.max_baseline_age_ms, sym, _positive
+        )
 
 
 def check_account(
@@ -165,16 +201,18 @@ def check_account(
     account: AccountView,
     activity: RecentActivity | None,
     need: frozenset[Figure],
+    out: Figures,
 ) -> None:
-    """Flag the bad account and activity figures among ``need``."""
+    """Put the good account and activity figures among ``need`` into ``out``; flag the others."""
     age, who = fresh.limits.max_balance_age_ms, f"account {account.account_id}"
-    fresh.take(F.POSITIONS, account.positions, age, who)
-    fresh.take(F.OPEN_ORDERS, account.open_orders, age, who)
+    take = fresh.take
+    out.positions = take(F.POSITIONS, account.positions, age, who)
+    out.open_orders = take(F.OPEN_ORDERS, account.open_orders, age, who)
     if F.EQUITY in need:
-        fresh.take(F.BALANCES, account.balances, age, who)
-        fresh.take(F.EQUITY, account.equity, age, who, _finite)
-        fresh.take(F.PEAK_EQUITY, account.peak_equity, age, who, _positive)
-        fresh.take(F.DAY_START_EQUITY, account.day_start_equity, age, who, _positive)
+        out.balances = take(F.BALANCES, account.balances, age, who)
+        out.equity = take(F.EQUITY, account.equity, age, who, _finite)
+        out.peak = take(F.PEAK_EQUITY, account.peak_equity, age, who, _positive)
+        out.day_start = take(F.DAY_START_EQUITY, account.day_start_equity, age, who, _positive)
     if F.ACTIVITY in need:
         stamped = None if activity is None else Stamped(activity, activity.as_of_ms)
-        fresh.take(F.ACTIVITY, stamped, fresh.limits.max_activity_age_ms, who)
+        out.activity = take(F.ACTIVITY, stamped, fresh.limits.max_activity_age_ms, who)

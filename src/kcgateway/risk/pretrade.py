@@ -39,7 +39,7 @@ from kcgateway.risk.detector import (
 )
 from kcgateway.risk.drawdown import DrawdownVerdict, assess_drawdown, state_change
 from kcgateway.risk.flow import check_duplicates, check_rates
-from kcgateway.risk.freshness import Figure, Freshness, check_account, check_market, required
+from kcgateway.risk.freshness import Figures, Freshness, check_account, check_market, required
 from kcgateway.risk.limits import Limits
 from kcgateway.risk.model import (
     AccountView,
@@ -56,7 +56,6 @@ from kcgateway.risk.model import (
 )
 from kcgateway.risk.numbers import plain
 
-F = Figure
 CANCEL = Decision(True, notes=("cancels always pass",))
 
 
@@ -136,16 +135,19 @@ def _context(
 ) -> Context:
     need = required(limits)
     fresh = Freshness(limits, now_ms)
-    check_market(fresh, market, need)
-    check_account(fresh, account, activity, need)
+    fig = Figures()
+    check_market(fresh, market, need, fig)
+    check_account(fresh, account, activity, need, fig)
     if market.symbol != order.symbol:
-        fresh.flag(F.RULES, f"the market data given is for {market.symbol}, not {order.symbol}")
+        fresh.flag(f"the market data given is for {market.symbol}, not {order.symbol}")
+        # nothing of another symbol's market may judge this order
+        fig.rules = fig.bid = fig.ask = fig.last = fig.book = fig.volume = fig.baseline = None
+        fig.rank = None
     if account.account_id != order.account_id:
-        fresh.flag(
-            F.POSITIONS,
-            f"the account data given is for {account.account_id}, not {order.account_id}",
-        )
-    return Context(order, market, account, activity, limits, now_ms, fresh.ok, fresh.failures)
+        fresh.flag(f"the account data given is for {account.account_id}, not {order.account_id}")
+        fig.positions = fig.open_orders = fig.balances = None
+        fig.equity = fig.peak = fig.day_start = fig.activity = None
+    return Context(order, fig, limits, now_ms, fresh.failures)
 
 
 def _judge(ctx: Context, states: TradingStates) -> Decision:
@@ -226,16 +228,10 @@ def _gate(
 
 
 def _drawdown(ctx: Context) -> DrawdownVerdict | None:
-    if not ctx.limits.check_drawdown:
+    f = ctx.fig
+    if not ctx.limits.check_drawdown or f.equity is None or f.peak is None or f.day_start is None:
         return None
-    if not ctx.good(F.EQUITY, F.PEAK_EQUITY, F.DAY_START_EQUITY):
-        return None
-    a = ctx.account
-    assert a.equity is not None and a.peak_equity is not None  # noqa: S101
-    assert a.day_start_equity is not None  # noqa: S101
-    return assess_drawdown(
-        a.equity.value, a.peak_equity.value, a.day_start_equity.value, ctx.limits
-    )
+    return assess_drawdown(f.equity, f.peak, f.day_start, ctx.limits)
 
 
 def _halt(ctx: Context, kind: ActionKind, target: str) -> Level | None:
@@ -249,28 +245,27 @@ def _halt(ctx: Context, kind: ActionKind, target: str) -> Level | None:
 
 def _signals(ctx: Context) -> tuple[Signal, ...]:
     """The detector's signals about this order (empty when it is off or cannot run)."""
-    act = ctx.activity
-    if not ctx.limits.check_detector or act is None or ctx.notional is None:
+    f = ctx.fig
+    act, positions, baseline, notional = f.activity, f.positions, f.baseline, ctx.notional
+    if not ctx.limits.check_detector or act is None or notional is None:
         return ()
-    if not ctx.good(F.ACTIVITY, F.POSITIONS, F.BASELINE):
+    if positions is None or baseline is None:
         return ()
     order, now, limits = ctx.order, ctx.now_ms, ctx.limits
     dump_side = order.side is Side.SELL and order.market is not MarketKind.FUTURES
     thin = ctx.thin and order.side is Side.BUY
     if not (dump_side or thin or key_suspect(act, limits, now)):
         return ()  # the common case: nothing to look at, no evidence to build
-    mine = as_recent(order, ctx.notional, now)
+    mine = as_recent(order, notional, now)
     found = list(key_signals(mine, act, limits, now))
     if dump_side:
-        assert ctx.account.positions is not None  # noqa: S101
-        held = holdings_value(ctx.account.positions.value)
+        held = holdings_value(positions)
         dump = holdings_dump(mine, act.recent_orders, held, limits, now)
         if dump is not None:
             found.append(dump)
     price = order.price if order.price is not None else _worst(ctx)
     if thin and price is not None:
-        assert ctx.market.baseline_price is not None  # noqa: S101
-        pump = pump_buy(mine, price, ctx.market.baseline_price.value, True, limits)
+        pump = pump_buy(mine, price, baseline, True, limits)
         if pump is not None:
             found.append(pump)
         symbols = frozenset((order.symbol,))

@@ -19,6 +19,7 @@ from tests.kcgateway.risk.builders import (
     check,
     market,
     order,
+    st,
 )
 
 D = Decimal
@@ -130,13 +131,17 @@ def test_crossed_book_denies() -> None:
 
 
 def test_market_data_of_another_symbol_denies() -> None:
-    decision = check(m=market(symbol="ETH-USDT"))
-    assert "the market data given is for ETH-USDT, not BTC-USDT" in decision.explain()
+    decision = check(m=market(symbol="ETH-USDT", volume_rank=st(9999)))
+    assert decision.explain() == (
+        "risk.stale_data: the market data given is for ETH-USDT, not BTC-USDT"
+    )  # and none of its figures judged the order (its rank would make it a thin symbol)
 
 
 def test_account_data_of_another_account_denies() -> None:
-    decision = check(a=account(account_id="acc2"))
-    assert "the account data given is for acc2, not acc1" in decision.explain()
+    decision = check(a=account(account_id="acc2", equity=st(D(1))))
+    assert decision.explain() == (
+        "risk.stale_data: the account data given is for acc2, not acc1"
+    )  # and none of its figures judged the order (its equity would be a drawdown)
 
 
 def test_within_bound_is_fresh() -> None:
