@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from kcgateway.risk.decision import Failure
+from kcgateway.risk.decision import STALE_DATA, Failure
 from kcgateway.risk.freshness import Figures
 from kcgateway.risk.limits import Limits
 from kcgateway.risk.model import (
@@ -22,7 +22,14 @@ from kcgateway.risk.model import (
     ProposedOrder,
     Side,
 )
-from kcgateway.risk.pricing import Fill, market_fill, market_notional, reference, value
+from kcgateway.risk.pricing import (
+    Fill,
+    market_fill,
+    market_notional,
+    reference,
+    sane_levels,
+    value,
+)
 
 
 @dataclass(slots=True)
@@ -62,11 +69,20 @@ def derive(ctx: Context) -> None:
         ctx.quantity = size
         ctx.notional = value(rules, size, price)
     elif order.order_type is OrderType.MARKET and f.book is not None:
-        book = f.book
-        fill = ctx.fill = market_fill(order, book.asks if order.side is Side.BUY else book.bids)
-        if fill is not None:
-            ctx.quantity = size if size is not None else fill.quantity
-            ctx.notional = market_notional(order, rules, fill)
+        buy = order.side is Side.BUY
+        levels = f.book.asks if buy else f.book.bids
+        if not sane_levels(levels, ascending=buy):  # checked here: only market orders walk it
+            ctx.fail(
+                STALE_DATA,
+                f"the order book of {order.symbol} is not sane (a level that is not a positive "
+                "price and size, or out of order)",
+            )
+            f.book = None
+        else:
+            fill = ctx.fill = market_fill(order, levels)
+            if fill is not None:
+                ctx.quantity = size if size is not None else fill.quantity
+                ctx.notional = market_notional(order, rules, fill)
     key = ctx.exposure_key = order.symbol if order.market is MarketKind.FUTURES else rules.base
     if f.positions is not None and f.open_orders is not None:
         held = f.positions.get(key)

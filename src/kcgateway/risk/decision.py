@@ -21,6 +21,7 @@ from kcgateway.risk.model import Level, ProposedOrder, RecentOrder, TradingState
 # Stable codes. Never rename one: callers and dashboards match on them.
 STALE_DATA = "risk.stale_data"
 BAD_ORDER = "risk.bad_order"
+INTERNAL_ERROR = "risk.internal_error"
 HALTED = "risk.halted"
 REDUCING_ONLY = "risk.reducing_only"
 SYMBOL_DENIED = "risk.symbol_denied"

@@ -88,10 +88,34 @@ def evaluate(
     states: TradingStates,
     now_ms: int,
 ) -> Decision:
-    """Allow or deny ``request``; see the module docstring. Pure: ``now_ms`` is passed in."""
+    """Allow or deny ``request``; see the module docstring. Pure: ``now_ms`` is passed in.
+
+    Fails closed on its own errors too: an input it cannot compute with (a NaN inside a
+    position, a malformed book level) denies with ``risk.internal_error`` naming the error's
+    type, never with an exception the caller might mistake for a pass.
+    """
     if isinstance(request, CancelRequest):
         return CANCEL
-    order = request
+    try:
+        return _evaluate(request, market, account, activity, limits, states, now_ms)
+    except (ArithmeticError, TypeError, ValueError, AttributeError, LookupError) as exc:
+        return Decision(False, (Failure(codes.INTERNAL_ERROR, _internal(exc)),), request)
+
+
+def _internal(exc: Exception) -> str:
+    # the type only: an exception's text may quote input values
+    return f"the risk check could not be computed ({type(exc).__name__}); the order is refused"
+
+
+def _evaluate(  # noqa: PLR0917 - the private twin of evaluate()
+    order: ProposedOrder,
+    market: MarketView,
+    account: AccountView,
+    activity: RecentActivity | None,
+    limits: Limits,
+    states: TradingStates,
+    now_ms: int,
+) -> Decision:
     problems = malformed(order)
     if problems:
         return Decision(False, tuple(problems), order)
@@ -102,15 +126,7 @@ def evaluate(
     check_symbol(ctx)
     amended = check_collar(ctx)
     if amended is not None:
-        inner = evaluate(
-            amended,
-            market=market,
-            account=account,
-            activity=activity,
-            limits=limits,
-            states=states,
-            now_ms=now_ms,
-        )
+        inner = _evaluate(amended, market, account, activity, limits, states, now_ms)
         note = (
             f"market {order.side} turned into an IOC limit at {plain(amended.price or 0)}, the "
             "collar price"

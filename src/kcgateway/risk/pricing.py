@@ -52,6 +52,18 @@ def walk(levels: Level2, *, quantity: Decimal | None, funds: Decimal | None) -> 
     return Fill(got, cost, worst, False)
 
 
+def sane_levels(levels: Level2, *, ascending: bool) -> bool:
+    """True when every level has a positive price and size and the prices run best first."""
+    previous: Decimal | None = None
+    for price, size in levels:
+        if not (price.is_finite() and size.is_finite() and price > 0 and size > 0):
+            return False
+        if previous is not None and (price < previous if ascending else price > previous):
+            return False
+        previous = price
+    return True
+
+
 def value(rules: SymbolRules, quantity: Decimal, price: Decimal) -> Decimal:
     """The quote value of ``quantity`` at ``price``: spot, linear or inverse futures."""
     if rules.inverse:

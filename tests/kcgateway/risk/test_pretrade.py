@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import kcgateway.risk
-from kcgateway.risk import Decision, Failure, MarketKind, OrderType
+from kcgateway.risk import Decision, Failure, MarketKind, OrderType, Side
 from tests.kcgateway.risk.builders import check, futures_market, order
 
 D = Decimal
@@ -77,3 +77,46 @@ def test_the_package_is_pure() -> None:
                 assert top not in FORBIDDEN, f"{path.name} imports {name}"
                 if top == "kcgateway":
                     assert name.startswith("kcgateway.risk"), f"{path.name} imports {name}"
+
+
+def test_an_input_it_cannot_compute_with_denies() -> None:
+    from kcgateway.risk import OpenOrder, Side
+    from tests.kcgateway.risk.builders import account, st
+
+    bad = OpenOrder("BTC", "BTC-USDT", Side.BUY, D("NaN"), D("NaN"))
+    d = check(a=account(open_orders=st((bad,))))
+    assert not d.allowed
+    assert d.explain() == (
+        "risk.internal_error: the risk check could not be computed (InvalidOperation); the "
+        "order is refused"
+    )
+
+
+@pytest.mark.parametrize(
+    "asks",
+    [
+        ((D(66960), D(0)),),
+        ((D(-1), D(1)),),
+        ((D(66960), D("NaN")),),
+        ((D(67000), D(1)), (D(66960), D(1))),  # out of order
+    ],
+)
+def test_a_book_that_is_not_sane_denies_market_orders(asks: object) -> None:
+    from kcgateway.risk import Book
+    from tests.kcgateway.risk.builders import BOOK, market, st
+
+    m = market(book=st(Book(bids=BOOK.bids, asks=asks)))  # type: ignore[arg-type]
+    d = check(order(order_type=OrderType.MARKET, price=None, size=D("0.1")), m=m)
+    assert d.codes == ("risk.stale_data",)
+    assert "the order book of BTC-USDT is not sane" in d.explain()
+    assert check(order(), m=m).allowed  # a limit order does not walk the book
+    sell = order(order_type=OrderType.MARKET, side=Side.SELL, price=None, size=D("0.1"))
+    assert check(sell, m=m).allowed  # the bids are sane
+
+
+def test_sane_levels() -> None:
+    from kcgateway.risk.pricing import sane_levels
+
+    assert sane_levels(((D(2), D(1)), (D(1), D(1))), ascending=False)
+    assert not sane_levels(((D(1), D(1)), (D(2), D(1))), ascending=False)
+    assert sane_levels((), ascending=True)
