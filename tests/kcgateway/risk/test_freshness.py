@@ -202,8 +202,8 @@ damage = st_.dictionaries(
 
 
 @settings(max_examples=400, deadline=None)
-@given(o=orders, broken=damage)
-def test_property_no_approval_with_bad_inputs(o: Any, broken: dict[str, str]) -> None:
+@given(o=orders, broken=damage, ioc=st_.booleans())
+def test_property_no_approval_with_bad_inputs(o: Any, broken: dict[str, str], ioc: bool) -> None:
     assert check(o).allowed, check(o).explain()  # the undamaged scenario passes
     m, a, act = market(), account(), activity()
     for name, how in broken.items():
@@ -214,8 +214,9 @@ def test_property_no_approval_with_bad_inputs(o: Any, broken: dict[str, str]) ->
             m = replace(m, **{name: getattr(kw["m"], name)})
         else:
             a = replace(a, **{name: getattr(kw["a"], name)})
+    limits = Limits(market_to_ioc=ioc)
     decision = evaluate(
-        o, market=m, account=a, activity=act, limits=Limits(), states=TradingStates(), now_ms=NOW
+        o, market=m, account=a, activity=act, limits=limits, states=TradingStates(), now_ms=NOW
     )
     assert not decision.allowed
     assert "risk.stale_data" in decision.codes

@@ -207,7 +207,8 @@ def test_property_nothing_passes_a_halted_level(
     key = "XBTUSDTM" if fut else "BTC"
     a = account(positions=st({key: Position(D(qty), abs(D(qty)) * 100, o.market)}))
     act = None if drop else activity()
-    limits = Limits(check_detector=not drop, check_rates=not drop, check_duplicates=not drop)
+    limits = Limits(check_detector=not drop, check_rates=not drop, check_duplicates=not drop,
+                    market_to_ioc=drop, price_collar_pct=Decimal("0.01"))  # fmt: skip
     decision = evaluate(o, market=m, account=a, activity=act, limits=limits, states=states,
                         now_ms=NOW)  # fmt: skip
     assert not decision.allowed
@@ -219,9 +220,10 @@ def test_property_nothing_passes_a_halted_level(
     level=st_.sampled_from(["gateway", "tenant", "account", "key"]),
     start=st_.integers(-20, 20),
     stream=st_.lists(fut_orders, min_size=1, max_size=12),
+    ioc=st_.booleans(),
 )
 def test_property_no_sequence_increases_futures_exposure_under_reducing(
-    level: str, start: int, stream: list[Any]
+    level: str, start: int, stream: list[Any], ioc: bool
 ) -> None:
     """Accepted orders rest as open orders; filling all of them never grows |position|."""
     states = TradingStates(**{level: R})
@@ -230,7 +232,8 @@ def test_property_no_sequence_increases_futures_exposure_under_reducing(
     opens: list[OpenOrder] = []
     for o in stream:
         a = fut_account(pos, tuple(opens))
-        decision = evaluate(o, market=m, account=a, activity=activity(), limits=Limits(),
+        limits = Limits(market_to_ioc=ioc, price_collar_pct=D("0.01") if ioc else D(5))
+        decision = evaluate(o, market=m, account=a, activity=activity(), limits=limits,
                             states=states, now_ms=NOW)  # fmt: skip
         if decision.allowed:
             assert o.size is not None
