@@ -113,6 +113,8 @@ class Decision:
     ``order`` is what to send when allowed: the proposed order, or the amended one
     (``amended`` is True) when a market order was turned into an IOC limit at the collar.
     ``notional`` is the estimated quote value of that order (None when it could not be priced).
+    ``state_changes`` move this order's account or key; a signal's ``actions`` may name other
+    accounts and a symbol to block, which the engine applies too.
     """
 
     allowed: bool
