@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import fields
 from decimal import Decimal
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st_
 
 from kcgateway.risk import LimitOverrides, Limits, resolve_limits
@@ -83,6 +83,7 @@ def test_market_to_ioc_is_the_most_specific_preference() -> None:
     assert r.market_to_ioc is False
 
 
+@settings(deadline=None)  # no timing: this machine is shared
 @given(
     gw=st_.integers(1, 10**6),
     levels=st_.lists(st_.one_of(st_.none(), st_.integers(1, 10**6)), max_size=3),
