@@ -29,7 +29,9 @@ Public API (stable; the server builds on it)::
     ex.set_price(symbol, price, now_ms); ex.tick(now_ms)        # admin price, market makers
     futures: ex.position(uid, sym); ex.positions(uid); ex.account_overview(uid, "USDT");
       ex.get/set_margin_mode(uid, sym[, mode]); ex.get/set_cross_leverage(uid, sym[, lev]);
-      ex.mark_price(sym). Futures orders use the same place/cancel with ``size`` in lots (or
+      ex.mark_price(sym).
+    history: ``Exchange(..., retention=Retention(done_orders=, fills=, max_age_ms=))`` bounds
+      the done orders and fills kept per user; pruned orders are unknown to every look-up. Futures orders use the same place/cancel with ``size`` in lots (or
       ``qty``/``value_qty``), ``leverage``, ``reduce_only``, ``close_order``.
 
 Refusals raise :class:`EngineError` (``.code`` is KuCoin's code string, ``.message``); the
@@ -68,6 +70,7 @@ from kucoin_sim.engine.events import (
 from kucoin_sim.engine.exchange import Exchange, Limits
 from kucoin_sim.engine.marketdata import Candle, Stats24h
 from kucoin_sim.engine.marketdata_api import Ticker
+from kucoin_sim.engine.registry import Retention
 from kucoin_sim.engine.types import (
     AccountType,
     BookSnapshot,
@@ -120,6 +123,7 @@ __all__ = [
     "OrderStatus",
     "OrderType",
     "PositionEvent",
+    "Retention",
     "Side",
     "Stats24h",
     "StopKind",

@@ -9,7 +9,8 @@ Shape (every key optional; missing sections fall back to the defaults)::
       "contracts": [{"symbol": "XBTUSDTM", "base": "XBT", "quote": "USDT", "settle": "USDT",
                      "multiplier": "0.001", "lot_size": "1", "tick_size": "0.1", ...}],
       "market_makers": [{"symbol": "BTC-USDT", "mid": "65000", "spread": "0.0002",
-                         "levels": 10, "size": "0.05", "volatility": "0.0005"}]
+                         "levels": 10, "size": "0.05", "volatility": "0.0005"}],
+      "retention": {"done_orders": 10000, "fills": 10000, "max_age_ms": 604800000}
     }
 
 Numbers may be given as strings or numbers; they become Decimal (never float arithmetic).
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from kucoin_sim.engine.registry import Retention
 from kucoin_sim.engine.types import ContractSpec, SymbolSpec
 
 D = Decimal
@@ -117,6 +119,7 @@ class EngineConfig:
     symbols: tuple[SymbolSpec, ...] = DEFAULT_SYMBOLS
     contracts: tuple[ContractSpec, ...] = DEFAULT_CONTRACTS
     market_makers: tuple[MarketMakerConfig, ...] = field(default=DEFAULT_MARKET_MAKERS)
+    retention: Retention = field(default_factory=Retention)
 
 
 class ConfigError(ValueError):
@@ -132,7 +135,7 @@ def _convert(cls: type[Any], raw: Mapping[str, Any], where: str) -> Any:
         values[key] = _coerce(types[key], value, f"{where}.{key}")
     try:
         return cls(**values)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
 
 
@@ -175,4 +178,15 @@ def load(raw: Mapping[str, Any]) -> EngineConfig:
         symbols=_section(raw, "symbols", SymbolSpec, DEFAULT_SYMBOLS),
         contracts=_section(raw, "contracts", ContractSpec, DEFAULT_CONTRACTS),
         market_makers=_section(raw, "market_makers", MarketMakerConfig, DEFAULT_MARKET_MAKERS),
+        retention=_retention(raw.get("retention")),
     )
+
+
+def _retention(raw: object) -> Retention:
+    if raw is None:
+        return Retention()
+    if not isinstance(raw, Mapping):
+        raise ConfigError("retention: expected a table")
+    retention = _convert(Retention, raw, "retention")
+    assert isinstance(retention, Retention)
+    return retention
