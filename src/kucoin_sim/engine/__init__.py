@@ -29,10 +29,10 @@ Public API (stable; the server builds on it)::
     ex.set_price(symbol, price, now_ms); ex.tick(now_ms)        # admin price, market makers
     futures: ex.position(uid, sym); ex.positions(uid); ex.account_overview(uid, "USDT");
       ex.get/set_margin_mode(uid, sym[, mode]); ex.get/set_cross_leverage(uid, sym[, lev]);
-      ex.mark_price(sym).
-    history: ``Exchange(..., retention=Retention(done_orders=, fills=, max_age_ms=))`` bounds
-      the done orders and fills kept per user; pruned orders are unknown to every look-up. Futures orders use the same place/cancel with ``size`` in lots (or
+      ex.mark_price(sym). Futures orders use the same place/cancel with ``size`` in lots (or
       ``qty``/``value_qty``), ``leverage``, ``reduce_only``, ``close_order``.
+    history: ``Exchange(..., retention=Retention(done_orders=, fills=, max_age_ms=))`` bounds
+      the done orders and fills kept per user; pruned orders are unknown to every look-up.
 
 Refusals raise :class:`EngineError` (``.code`` is KuCoin's code string, ``.message``); the
 codes chosen for each rule are listed in :class:`EngineError`'s docstring.

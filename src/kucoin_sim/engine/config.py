@@ -187,6 +187,5 @@ def _retention(raw: object) -> Retention:
         return Retention()
     if not isinstance(raw, Mapping):
         raise ConfigError("retention: expected a table")
-    retention = _convert(Retention, raw, "retention")
-    assert isinstance(retention, Retention)
+    retention: Retention = _convert(Retention, raw, "retention")
     return retention

@@ -10,7 +10,7 @@ import pytest
 
 from kucoin_sim.engine import Exchange, OrderRequest, OrderType, Retention, Side
 from kucoin_sim.engine.config import ConfigError, load
-from tests.kucoin_sim.engine.helpers import D, SPEC, T0, user
+from tests.kucoin_sim.engine.helpers import SPEC, T0, D, user
 
 HOUR_MS = 3_600_000
 
