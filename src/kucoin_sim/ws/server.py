@@ -26,10 +26,12 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from aiohttp import WSMsgType, web
 
 from kucoin_sim.ws.derived import CANDLES_PREFIX, DEPTHS, DerivedFeeds, candle_topic_ok
 from kucoin_sim.ws.feeds import Outgoing, messages
+from kucoin_sim.ws.snapshot import SNAPSHOT_PREFIX, SnapshotFeeds, snapshot_topic_ok
 from kucoin_sim.ws.tokens import Grant
 
 if TYPE_CHECKING:
@@ -51,8 +53,11 @@ PUBLIC_PREFIXES = (
     "/contractMarket/level2",
     "/contractMarket/tickerV2",
     CANDLES_PREFIX,
+    SNAPSHOT_PREFIX,
     *DEPTHS,
 )
+#: feed frames: Decimal values (the snapshot topics) become JSON numbers, exactly
+_ENCODER = msgspec.json.Encoder(decimal_format="number")
 PRIVATE_TOPICS = (
     "/spotMarket/tradeOrdersV2",
     "/spotMarket/tradeOrders",
@@ -217,6 +222,7 @@ class Hub:
         self.subscribers: dict[str, set[Connection]] = {}
         self.faults = WsFaults()
         self.derived = DerivedFeeds()
+        self.snapshots = SnapshotFeeds()
         self.sent = 0
         self.record: list[Outgoing] | None = None  # tests set a list to see every message
         #: True: the background pump skips its turns (a test drives :meth:`pump_once` itself)
@@ -268,11 +274,13 @@ class Hub:
         """Drain the engine and send every message; returns how many frames went out."""
         exchange = self.state.exchange
         events = exchange.drain_events()
-        if not events and not self.derived.pending:
-            return 0
+        now = self.state.now_ms()
         subscribed = [topic for topic, conns in self.subscribers.items() if conns]
+        if not events and not self.derived.pending and not self.snapshots.due(now, subscribed):
+            return 0
         batch = messages(exchange, events)
-        batch += self.derived.messages(exchange, events, self.state.now_ms(), subscribed)
+        batch += self.derived.messages(exchange, events, now, subscribed)
+        batch += self.snapshots.messages(exchange, now, subscribed)
         sent = 0
         for message in batch:
             if self.record is not None:
@@ -289,7 +297,7 @@ class Hub:
         conns = self.subscribers.get(message.topic)
         if not conns:
             return 0
-        text = json.dumps(message.frame(), separators=(",", ":"))
+        text = _ENCODER.encode(message.frame()).decode()
         frames = self.faults.apply(message.topic, text)
         sent = 0
         for conn in list(conns):
@@ -416,16 +424,17 @@ class Hub:
             if prefix in PRIVATE_TOPICS:
                 if conn.grant.uid is None:
                     return 401, f"topic {key} needs a private token"
-            elif prefix not in PUBLIC_PREFIXES or not _known_public(key):
+            elif prefix not in PUBLIC_PREFIXES or not self._known_public(key):
                 return 404, f"topic {key} is not found"
         if kind == "subscribe" and len(conn.topics | set(keys)) > MAX_TOPICS_PER_CONNECTION:
             return 509, "exceed max subscription count limitation of 300 per session"
         return None
 
-
-def _known_public(key: str) -> bool:
-    """Candle topics must name a known interval (``/market/candles:BTC-USDT_1min``)."""
-    return not key.startswith(CANDLES_PREFIX + ":") or candle_topic_ok(key)
+    def _known_public(self, key: str) -> bool:
+        """Candle topics name a known interval, snapshot topics a symbol, market or currency."""
+        if key.startswith(SNAPSHOT_PREFIX + ":"):
+            return snapshot_topic_ok(self.state.exchange, key)
+        return not key.startswith(CANDLES_PREFIX + ":") or candle_topic_ok(key)
 
 
 async def _error(conn: Connection, request_id: str, code: int, message: str) -> None:
