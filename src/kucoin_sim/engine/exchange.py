@@ -95,6 +95,7 @@ class Exchange(FuturesApi, MarketDataApi, QueriesApi):
         self._next_uid = 100_000_000 + self.rng.randrange(100_000_000)
         self.futures = FuturesDesk(self.contracts, self.ledger, self.outbox)
         self.makers: dict[str, MarketMaker] = {}
+        self.background_volume: dict[str, Decimal] = {}
         self._build_markets()
         for cfg in market_makers:
             self.add_market_maker(cfg, now_ms)
@@ -418,6 +419,8 @@ class Exchange(FuturesApi, MarketDataApi, QueriesApi):
         rng = random.Random(f"{self.seed}:{cfg.symbol}")
         maker = MarketMaker(self, cfg, rng)
         self.makers[cfg.symbol] = maker
+        if cfg.volume_24h:
+            self.background_volume[cfg.symbol] = cfg.volume_24h
         maker.quote(now_ms)
         return maker
 
