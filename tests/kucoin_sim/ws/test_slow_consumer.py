@@ -58,8 +58,11 @@ async def test_a_client_that_never_reads_is_dropped_and_the_others_keep_up() -> 
         assert hub.dropped_slow == 1
         assert len(hub.connections) == 1  # only the reading client is left
         assert {len(conns) for conns in hub.subscribers.values()} == {1}
+        async with asyncio.timeout(60):  # reading now, the slow client finds its socket closed
+            while (msg := await slow.receive()).type is aiohttp.WSMsgType.TEXT:
+                pass
+        assert msg.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR)
         await normal.close()
-        await slow.close()
 
 
 async def test_a_client_within_its_buffer_gets_everything_late() -> None:
