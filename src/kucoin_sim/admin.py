@@ -7,6 +7,8 @@ Plain JSON in and out (no KuCoin envelope, no auth, no rate limit, never faulted
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import ipaddress
 import logging
 from collections.abc import Awaitable, Callable, Mapping
@@ -30,6 +32,7 @@ from kucoin_sim.faults import FaultSpecError, ServiceStatus, parse_rule
 from kucoin_sim.rest import views
 from kucoin_sim.rest.params import ApiError
 from kucoin_sim.rest.routing import parse_object
+from kucoin_sim.scenario import ScenarioError, ScenarioRun, parse
 
 if TYPE_CHECKING:
     from kucoin_sim.state import SimState
@@ -64,7 +67,9 @@ def _bind(state: SimState, handler: AdminHandler) -> Callable[[web.Request], Awa
         try:
             body = parse_object(await request.read()) if request.can_read_body else {}
             result = handler(state, request, body)
-        except (ApiError, SpecError, FaultSpecError) as exc:
+            if inspect.isawaitable(result):
+                result = await result
+        except (ApiError, SpecError, FaultSpecError, ScenarioError) as exc:
             return _error(exc.msg if isinstance(exc, ApiError) else str(exc))
         except KeyError as exc:
             return _error(f"not found: {exc.args[0]}", 404, "404000")
@@ -226,6 +231,40 @@ def post_reset(state: SimState, request: web.Request, body: Mapping[str, Any]) -
     return get_state(state, request, body)
 
 
+def post_scenario(state: SimState, request: web.Request, body: Mapping[str, Any]) -> Any:
+    """Start a scenario (the body is the script); ``?wait=true`` answers when it has finished.
+
+    Without ``wait`` the answer is ``{id, status: "running"}`` at once; ``GET
+    /_sim/scenario/{id}`` reports progress and, when done, the accounts it created.
+    """
+    run = ScenarioRun(state, parse(body), state.new_id())
+    task = asyncio.get_running_loop().create_task(run.run())
+    state.scenario_runs[run.id] = (run, task)
+    if request.query.get("wait", "").lower() in ("1", "true"):
+        return _finished(run, task)
+    return run.report()
+
+
+async def _finished(run: ScenarioRun, task: asyncio.Task[dict[str, Any]]) -> dict[str, Any]:
+    await asyncio.shield(task)  # a client that goes away does not cancel the run
+    return run.report()
+
+
+def get_scenario(state: SimState, request: web.Request, body: Mapping[str, Any]) -> Any:
+    """A scenario run's report (status, tallies, accounts, prices)."""
+    run, _ = state.scenario_runs[request.match_info["id"]]
+    return run.report()
+
+
+def delete_scenario(state: SimState, request: web.Request, body: Mapping[str, Any]) -> Any:
+    """Stop a running scenario (what it did stays done)."""
+    run, task = state.scenario_runs[request.match_info["id"]]
+    task.cancel()
+    if run.status == "running":
+        run.status = "cancelled"
+    return run.report()
+
+
 def get_file(state: SimState, request: web.Request, body: Mapping[str, Any]) -> Any:
     """A file the simulator serves (rebate CSVs)."""
     name = request.match_info["name"]
@@ -251,10 +290,21 @@ ROUTES: tuple[tuple[str, str, AdminHandler], ...] = (
     ("GET", "/_sim/state", get_state),
     ("POST", "/_sim/reset", post_reset),
     ("GET", "/_sim/files/{name}", get_file),
+    ("POST", "/_sim/scenario", post_scenario),
+    ("GET", "/_sim/scenario/{id}", get_scenario),
+    ("DELETE", "/_sim/scenario/{id}", delete_scenario),
 )
 
 
 def register(app: web.Application, state: SimState) -> None:
-    """Add every control route to the spot application."""
+    """Add every control route to the spot application (and stop scenarios on shutdown)."""
     for method, path, handler in ROUTES:
         app.router.add_route(method, path, _bind(state, handler))
+
+    async def stop_scenarios(app: web.Application) -> Any:
+        yield
+        for _, task in state.scenario_runs.values():
+            task.cancel()
+        await asyncio.gather(*(t for _, t in state.scenario_runs.values()), return_exceptions=True)
+
+    app.cleanup_ctx.append(stop_scenarios)

@@ -8,11 +8,13 @@ exchange accepted per clientOid, unexpected 500s).
 
 from __future__ import annotations
 
+import asyncio
 import random
 import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from kcgateway.clock import Clock
 from kucoin_sim.auth import ApiKey, Partner
@@ -20,6 +22,9 @@ from kucoin_sim.engine import Exchange
 from kucoin_sim.faults import Faults
 from kucoin_sim.ratelimit import RateLimiter
 from kucoin_sim.ws.tokens import TokenRegistry
+
+if TYPE_CHECKING:
+    from kucoin_sim.scenario.runner import ScenarioRun
 
 
 @dataclass
@@ -75,6 +80,11 @@ class SimState:
         self.files: dict[str, bytes] = {}
         self.cross_leverage: dict[tuple[str, str], str] = {}
         self.margin_mode: dict[tuple[str, str], str] = {}
+        #: scenario account names (``attacker-1``) -> uid, and groups -> names
+        self.scenario_names: dict[str, str] = {}
+        self.scenario_groups: dict[str, list[str]] = {}
+        #: scenario runs started through the control API, by id, with their tasks
+        self.scenario_runs: dict[str, tuple[ScenarioRun, asyncio.Task[dict[str, Any]]]] = {}
         self.spot_base_url = ""
         self.futures_base_url = ""
         self._id_counter = 0

@@ -70,6 +70,8 @@ async def _serve(
 
 @app.callback()
 def sim(
+    ctx: typer.Context,
+    *,
     host: Annotated[
         str, typer.Option(help="Address to listen on (loopback by default).")
     ] = "127.0.0.1",
@@ -79,6 +81,8 @@ def sim(
     config: Annotated[Path | None, typer.Option(help="TOML or JSON config file.")] = None,
 ) -> None:
     """Start the simulator and print its base URLs (and a generated test account)."""
+    if ctx.invoked_subcommand is not None:
+        return
     from kucoin_sim.config import SimConfig, SimConfigError, load_config
 
     try:
@@ -93,3 +97,48 @@ def sim(
     except OSError as exc:
         typer.echo(f"error: cannot listen on {host}: {exc.strerror}; pick other ports", err=True)
         raise typer.Exit(1) from exc
+
+
+@app.command()
+def scenario(
+    file: Annotated[Path, typer.Argument(help="Scenario script (.toml or .json).")],
+    url: Annotated[
+        str, typer.Option(help="Spot URL of a running simulator (kcgateway sim).")
+    ] = "http://127.0.0.1:8130",
+    speed: Annotated[
+        str | None, typer.Option(help="Override the script's speed (0 = as fast as possible).")
+    ] = None,
+    wait: Annotated[bool, typer.Option(help="Wait for the end and print the report.")] = True,
+) -> None:
+    """Play a scenario script on a running simulator (docs/simulator.md, Scenarios)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    from kucoin_sim.scenario import ScenarioError, parse, read
+
+    try:
+        document = read(file)
+        if speed is not None:
+            document["speed"] = speed
+        parse(document)  # refuse a bad script here, with the step and field it names
+    except ScenarioError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
+    target = f"{url.rstrip('/')}/_sim/scenario" + ("?wait=true" if wait else "")
+    request = urllib.request.Request(  # noqa: S310 (a loopback simulator URL given by the user)
+        target, data=json.dumps(document).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request) as response:  # noqa: S310
+            report = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        typer.echo(f"error: the simulator refused the scenario: {exc.read().decode()}", err=True)
+        raise typer.Exit(1) from exc
+    except urllib.error.URLError as exc:
+        typer.echo(f"error: no simulator at {url} ({exc.reason}); start one with kcgateway sim",
+                   err=True)  # fmt: skip
+        raise typer.Exit(1) from exc
+    typer.echo(json.dumps(report, indent=2))
+    if report.get("status") not in ("done", "running"):
+        raise typer.Exit(1)

@@ -31,6 +31,8 @@ Public API (stable; the server builds on it)::
       ex.get/set_margin_mode(uid, sym[, mode]); ex.get/set_cross_leverage(uid, sym[, lev]);
       ex.mark_price(sym). Futures orders use the same place/cancel with ``size`` in lots (or
       ``qty``/``value_qty``), ``leverage``, ``reduce_only``, ``close_order``.
+    history: ``Exchange(..., retention=Retention(done_orders=, fills=, max_age_ms=))`` bounds
+      the done orders and fills kept per user; pruned orders are unknown to every look-up.
 
 Refusals raise :class:`EngineError` (``.code`` is KuCoin's code string, ``.message``); the
 codes chosen for each rule are listed in :class:`EngineError`'s docstring.
@@ -68,6 +70,7 @@ from kucoin_sim.engine.events import (
 from kucoin_sim.engine.exchange import Exchange, Limits
 from kucoin_sim.engine.marketdata import Candle, Stats24h
 from kucoin_sim.engine.marketdata_api import Ticker
+from kucoin_sim.engine.registry import Retention
 from kucoin_sim.engine.types import (
     AccountType,
     BookSnapshot,
@@ -120,6 +123,7 @@ __all__ = [
     "OrderStatus",
     "OrderType",
     "PositionEvent",
+    "Retention",
     "Side",
     "Stats24h",
     "StopKind",

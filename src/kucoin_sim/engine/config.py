@@ -9,7 +9,8 @@ Shape (every key optional; missing sections fall back to the defaults)::
       "contracts": [{"symbol": "XBTUSDTM", "base": "XBT", "quote": "USDT", "settle": "USDT",
                      "multiplier": "0.001", "lot_size": "1", "tick_size": "0.1", ...}],
       "market_makers": [{"symbol": "BTC-USDT", "mid": "65000", "spread": "0.0002",
-                         "levels": 10, "size": "0.05", "volatility": "0.0005"}]
+                         "levels": 10, "size": "0.05", "volatility": "0.0005"}],
+      "retention": {"done_orders": 10000, "fills": 10000, "max_age_ms": 604800000}
     }
 
 Numbers may be given as strings or numbers; they become Decimal (never float arithmetic).
@@ -23,6 +24,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from kucoin_sim.engine.registry import Retention
 from kucoin_sim.engine.types import ContractSpec, SymbolSpec
 
 D = Decimal
@@ -34,7 +36,10 @@ class MarketMakerConfig:
 
     ``spread`` is the relative distance of the first level from mid (0.0002 = 2 bp), ``step``
     the relative distance between levels, ``size`` the size per level (lots for futures),
-    ``volatility`` the standard deviation of the relative mid move per tick.
+    ``volatility`` the standard deviation of the relative mid move per tick. ``volume_24h`` is
+    the base volume the rest of the market (participants the simulator does not model) trades
+    in 24 h: it is added to the 24 h statistics (``vol``, and ``volValue`` at the last price),
+    so liquid and illiquid symbols rank as they would live.
     """
 
     symbol: str
@@ -44,6 +49,7 @@ class MarketMakerConfig:
     levels: int = 10
     size: Decimal = Decimal(1)
     volatility: Decimal = Decimal("0.0005")
+    volume_24h: Decimal = Decimal(0)
 
 
 def _spot(
@@ -73,6 +79,8 @@ DEFAULT_SYMBOLS: tuple[SymbolSpec, ...] = (
     _spot("KCS-USDT", "KCS", "USDT", ("0.0001", "0.000001", "0.001"), ("0.01", "0.1")),
     _spot("SOL-USDT", "SOL", "USDT", ("0.0001", "0.000001", "0.01"), ("0.01", "0.1")),
     _spot("XRP-USDT", "XRP", "USDT", ("0.0001", "0.000001", "0.00001"), ("0.1", "0.1")),
+    # an illiquid symbol: a thin book and a tiny 24 h volume (the pump-and-dump target)
+    _spot("THIN-USDT", "THIN", "USDT", ("1", "0.000001", "0.0001"), ("1", "0.1")),
 )
 
 DEFAULT_CONTRACTS: tuple[ContractSpec, ...] = (
@@ -99,12 +107,23 @@ DEFAULT_CONTRACTS: tuple[ContractSpec, ...] = (
 )
 
 DEFAULT_MARKET_MAKERS: tuple[MarketMakerConfig, ...] = (
-    MarketMakerConfig("BTC-USDT", D(65000), size=D("0.05")),
-    MarketMakerConfig("ETH-USDT", D(3000), size=D(1)),
-    MarketMakerConfig("ETH-BTC", D("0.046"), size=D(1)),
-    MarketMakerConfig("KCS-USDT", D(10), size=D(100)),
-    MarketMakerConfig("SOL-USDT", D(150), size=D(10)),
-    MarketMakerConfig("XRP-USDT", D("0.6"), size=D(1000)),
+    MarketMakerConfig("BTC-USDT", D(65000), size=D("0.05"), volume_24h=D(1500)),
+    MarketMakerConfig("ETH-USDT", D(3000), size=D(1), volume_24h=D(20000)),
+    MarketMakerConfig("ETH-BTC", D("0.046"), size=D(1), volume_24h=D(2000)),
+    MarketMakerConfig("KCS-USDT", D(10), size=D(100), volume_24h=D(300000)),
+    MarketMakerConfig("SOL-USDT", D(150), size=D(10), volume_24h=D(200000)),
+    MarketMakerConfig("XRP-USDT", D("0.6"), size=D(1000), volume_24h=D(50_000_000)),
+    # three levels 2-4% from mid, $100 each: a few hundred dollars move the price
+    MarketMakerConfig(
+        "THIN-USDT",
+        D("0.05"),
+        spread=D("0.02"),
+        step=D("0.01"),
+        levels=3,
+        size=D(2000),
+        volatility=D("0.002"),
+        volume_24h=D(20000),
+    ),
     MarketMakerConfig("XBTUSDTM", D(65000), size=D(100)),
     MarketMakerConfig("ETHUSDTM", D(3000), size=D(100)),
 )
@@ -117,6 +136,7 @@ class EngineConfig:
     symbols: tuple[SymbolSpec, ...] = DEFAULT_SYMBOLS
     contracts: tuple[ContractSpec, ...] = DEFAULT_CONTRACTS
     market_makers: tuple[MarketMakerConfig, ...] = field(default=DEFAULT_MARKET_MAKERS)
+    retention: Retention = field(default_factory=Retention)
 
 
 class ConfigError(ValueError):
@@ -132,7 +152,7 @@ def _convert(cls: type[Any], raw: Mapping[str, Any], where: str) -> Any:
         values[key] = _coerce(types[key], value, f"{where}.{key}")
     try:
         return cls(**values)
-    except TypeError as exc:
+    except (TypeError, ValueError) as exc:
         raise ConfigError(f"{where}: {exc}") from None
 
 
@@ -175,4 +195,14 @@ def load(raw: Mapping[str, Any]) -> EngineConfig:
         symbols=_section(raw, "symbols", SymbolSpec, DEFAULT_SYMBOLS),
         contracts=_section(raw, "contracts", ContractSpec, DEFAULT_CONTRACTS),
         market_makers=_section(raw, "market_makers", MarketMakerConfig, DEFAULT_MARKET_MAKERS),
+        retention=_retention(raw.get("retention")),
     )
+
+
+def _retention(raw: object) -> Retention:
+    if raw is None:
+        return Retention()
+    if not isinstance(raw, Mapping):
+        raise ConfigError("retention: expected a table")
+    retention: Retention = _convert(Retention, raw, "retention")
+    return retention

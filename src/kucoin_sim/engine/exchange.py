@@ -25,7 +25,7 @@ from kucoin_sim.engine.market_maker import MarketMaker
 from kucoin_sim.engine.marketdata_api import MarketDataApi
 from kucoin_sim.engine.matching import ActiveCounter, Context, Market
 from kucoin_sim.engine.queries_api import QueriesApi
-from kucoin_sim.engine.registry import OrderFilter, OrderRegistry
+from kucoin_sim.engine.registry import OrderFilter, OrderRegistry, Retention
 from kucoin_sim.engine.rules import check_amount, check_numbers, check_spot, is_multiple
 from kucoin_sim.engine.spot import SpotSettlement
 from kucoin_sim.engine.types import (
@@ -67,13 +67,14 @@ class Exchange(FuturesApi, MarketDataApi, QueriesApi):
         limits: Limits | None = None,
         market_makers: Iterable[MarketMakerConfig] = (),
         now_ms: int = 0,
+        retention: Retention | None = None,
     ) -> None:
         self.seed = seed
         self.rng = random.Random(seed)
         self.ids = IdGenerator(seed)
         self.outbox = Outbox()
         self.ledger = Ledger(self.ids, self.outbox)
-        self.registry = OrderRegistry()
+        self.registry = OrderRegistry(retention)
         self.ledger.ephemeral = self.registry.ephemeral
         self.limits = limits or Limits()
         self.active = ActiveCounter()
@@ -94,6 +95,7 @@ class Exchange(FuturesApi, MarketDataApi, QueriesApi):
         self._next_uid = 100_000_000 + self.rng.randrange(100_000_000)
         self.futures = FuturesDesk(self.contracts, self.ledger, self.outbox)
         self.makers: dict[str, MarketMaker] = {}
+        self.background_volume: dict[str, Decimal] = {}
         self._build_markets()
         for cfg in market_makers:
             self.add_market_maker(cfg, now_ms)
@@ -101,7 +103,14 @@ class Exchange(FuturesApi, MarketDataApi, QueriesApi):
     @classmethod
     def from_config(cls, cfg: EngineConfig, seed: int = 0, now_ms: int = 0) -> Exchange:
         """An exchange with the config's symbols, contracts and market makers."""
-        return cls(cfg.symbols, cfg.contracts, seed, market_makers=cfg.market_makers, now_ms=now_ms)
+        return cls(
+            cfg.symbols,
+            cfg.contracts,
+            seed,
+            market_makers=cfg.market_makers,
+            now_ms=now_ms,
+            retention=cfg.retention,
+        )
 
     def _build_markets(self) -> None:
         for spec in self.symbols.values():
@@ -410,6 +419,8 @@ class Exchange(FuturesApi, MarketDataApi, QueriesApi):
         rng = random.Random(f"{self.seed}:{cfg.symbol}")
         maker = MarketMaker(self, cfg, rng)
         self.makers[cfg.symbol] = maker
+        if cfg.volume_24h:
+            self.background_volume[cfg.symbol] = cfg.volume_24h
         maker.quote(now_ms)
         return maker
 
@@ -445,9 +456,10 @@ class Exchange(FuturesApi, MarketDataApi, QueriesApi):
 
     @exact
     def expire(self, now_ms: int) -> None:
-        """Cancel every GTT order whose time is up."""
+        """Cancel every GTT order whose time is up; forget history past its retention."""
         for market in self.markets.values():
             market.expire(now_ms)
+        self.registry.prune(now_ms)
 
     def drain_events(self) -> list[Event]:
         """Every event since the last drain, oldest first."""

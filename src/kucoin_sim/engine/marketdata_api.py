@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from kucoin_sim.engine.marketdata import Candle, Stats24h
@@ -27,6 +27,9 @@ class Ticker:
 
 class MarketDataApi:
     """Book, ticker, 24h stats, trades and candles (mixed into Exchange)."""
+
+    #: base volume per 24 h traded by the unmodelled rest of the market (market makers' config)
+    background_volume: dict[str, Decimal]
 
     def market(self, symbol: str) -> Market:
         """The market of ``symbol`` (provided by the exchange)."""
@@ -62,8 +65,22 @@ class MarketDataApi:
         )
 
     def stats_24h(self, symbol: str, now_ms: int) -> Stats24h:
-        """Rolling 24h statistics from the simulated trades."""
-        return self.market(symbol).tape.stats_24h(now_ms)
+        """Rolling 24h statistics from the simulated trades, plus the background volume."""
+        stats = self.market(symbol).tape.stats_24h(now_ms)
+        extra = self.background_volume.get(symbol)
+        if not extra:
+            return stats
+        price = stats.last or self._mid(symbol)
+        turnover = stats.turnover + (extra * price if price is not None else 0)
+        return replace(stats, volume=stats.volume + extra, turnover=turnover)
+
+    def _mid(self, symbol: str) -> Decimal | None:
+        tick = self.ticker(symbol)
+        if tick.price is not None:
+            return tick.price
+        if tick.best_bid is None or tick.best_ask is None:
+            return None
+        return (tick.best_bid + tick.best_ask) / 2
 
     def trades(self, symbol: str, limit: int = 100) -> list[Trade]:
         """Latest public trades, newest first."""

@@ -2,14 +2,40 @@
 
 Orders of *ephemeral* users (the market makers) are kept only while active and their fills are
 not stored, so a long-running simulator does not grow without bound because of its own quotes.
+
+History is bounded by :class:`Retention`: per user, only the newest ``done_orders`` done orders
+and ``fills`` fills are kept, and none older than ``max_age_ms`` (the time is the one passed in
+with each call: the time an order finished, a fill's time, or :meth:`OrderRegistry.prune`'s
+``now_ms``). A pruned order is gone from every look-up, so queries answer as KuCoin does for an
+unknown order. Active orders are never pruned.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from kucoin_sim.engine.types import AccountType, Fill, Order, OrderType, Side
+
+DAY_MS = 86_400_000
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How much history each user keeps (see the module docstring).
+
+    Defaults: 10,000 done orders and 10,000 fills per user, none older than 7 days (KuCoin's
+    order and fill lists answer at most a 7-day window). ``max_age_ms`` 0 keeps any age.
+    """
+
+    done_orders: int = 10_000
+    fills: int = 10_000
+    max_age_ms: int = 7 * DAY_MS
+
+    def __post_init__(self) -> None:
+        if min(self.done_orders, self.fills, self.max_age_ms) < 0:
+            raise ValueError("retention limits must not be negative")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +71,14 @@ class OrderFilter:
 class OrderRegistry:
     """Orders by id, by (uid, clientOid) (the latest one) and per user in creation order."""
 
-    def __init__(self) -> None:
+    def __init__(self, retention: Retention | None = None) -> None:
+        self.retention = retention or Retention()
         self._orders: dict[str, Order] = {}
-        self._by_user: dict[str, list[Order]] = {}
+        self._by_user: dict[str, dict[str, Order]] = {}
         self._by_client_oid: dict[tuple[str, str], Order] = {}
         self._active: dict[str, dict[str, Order]] = {}
-        self._fills: dict[str, list[Fill]] = {}
+        self._done: dict[str, deque[Order]] = {}
+        self._fills: dict[str, deque[Fill]] = {}
         self.ephemeral: set[str] = set()
 
     def add(self, order: Order) -> None:
@@ -59,7 +87,7 @@ class OrderRegistry:
         if order.client_oid:
             self._by_client_oid[(order.uid, order.client_oid)] = order
         if order.uid not in self.ephemeral:
-            self._by_user.setdefault(order.uid, []).append(order)
+            self._by_user.setdefault(order.uid, {})[order.id] = order
             if order.active:
                 self._active.setdefault(order.uid, {})[order.id] = order
 
@@ -69,9 +97,49 @@ class OrderRegistry:
         if active is not None:
             active.pop(order.id, None)
         if order.uid in self.ephemeral:
-            self._orders.pop(order.id, None)
-            if order.client_oid:
-                self._by_client_oid.pop((order.uid, order.client_oid), None)
+            self._forget(order)
+            return
+        done = self._done.setdefault(order.uid, deque())
+        done.append(order)
+        self._prune_orders(done, order.last_updated_ms)
+
+    def _forget(self, order: Order) -> None:
+        self._orders.pop(order.id, None)
+        user = self._by_user.get(order.uid)
+        if user is not None:
+            user.pop(order.id, None)
+        key = (order.uid, order.client_oid or "")
+        if order.client_oid and self._by_client_oid.get(key) is order:
+            del self._by_client_oid[key]
+
+    def _prune_orders(self, done: deque[Order], now_ms: int) -> None:
+        keep, max_age = self.retention.done_orders, self.retention.max_age_ms
+        while done and (
+            len(done) > keep or (max_age and done[0].last_updated_ms < now_ms - max_age)
+        ):
+            self._forget(done.popleft())
+
+    def _prune_fills(self, fills: deque[Fill], now_ms: int) -> None:
+        keep, max_age = self.retention.fills, self.retention.max_age_ms
+        while fills and (
+            len(fills) > keep or (max_age and fills[0].created_at_ms < now_ms - max_age)
+        ):
+            fills.popleft()
+
+    def prune(self, now_ms: int) -> None:
+        """Drop every user's done orders and fills older than ``max_age_ms`` at ``now_ms``."""
+        for done in self._done.values():
+            self._prune_orders(done, now_ms)
+        for fills in self._fills.values():
+            self._prune_fills(fills, now_ms)
+
+    def sizes(self) -> dict[str, int]:
+        """How many orders (any state), done orders and fills are stored (memory checks)."""
+        return {
+            "orders": len(self._orders),
+            "doneOrders": sum(len(d) for d in self._done.values()),
+            "fills": sum(len(f) for f in self._fills.values()),
+        }
 
     def get(self, order_id: str) -> Order | None:
         """The order with this id (any user)."""
@@ -82,15 +150,15 @@ class OrderRegistry:
         return self._by_client_oid.get((uid, client_oid))
 
     def user_orders(self, uid: str) -> list[Order]:
-        """All of a user's orders, oldest first (the live list: do not mutate)."""
-        return self._by_user.get(uid, [])
+        """A user's stored orders, oldest first."""
+        return list(self._by_user.get(uid, {}).values())
 
     def orders(self, uid: str, active: bool | None, flt: OrderFilter) -> Iterator[Order]:
         """A user's orders, newest first, filtered (active ones from their own index)."""
         if active:
             candidates: Iterable[Order] = reversed(self._active.get(uid, {}).values())
         else:
-            candidates = reversed(self.user_orders(uid))
+            candidates = reversed(self._by_user.get(uid, {}).values())
         for order in candidates:
             if active is not None and order.active is not active:
                 continue
@@ -103,11 +171,13 @@ class OrderRegistry:
         """Store fills of non-ephemeral users."""
         for fill in fills:
             if fill.uid not in self.ephemeral:
-                self._fills.setdefault(fill.uid, []).append(fill)
+                stored = self._fills.setdefault(fill.uid, deque())
+                stored.append(fill)
+                self._prune_fills(stored, fill.created_at_ms)
 
     def fills(self, uid: str, order_id: str | None, flt: OrderFilter) -> Iterator[Fill]:
         """A user's fills, newest first, filtered."""
-        for fill in reversed(self._fills.get(uid, [])):
+        for fill in reversed(self._fills.get(uid, deque())):
             if order_id is not None and fill.order_id != order_id:
                 continue
             if flt.accepts(

@@ -26,10 +26,12 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import msgspec
 from aiohttp import WSMsgType, web
 
 from kucoin_sim.ws.derived import CANDLES_PREFIX, DEPTHS, DerivedFeeds, candle_topic_ok
 from kucoin_sim.ws.feeds import Outgoing, messages
+from kucoin_sim.ws.snapshot import SNAPSHOT_PREFIX, SnapshotFeeds, snapshot_topic_ok
 from kucoin_sim.ws.tokens import Grant
 
 if TYPE_CHECKING:
@@ -42,6 +44,8 @@ MAX_TOPICS_PER_CONNECTION = 300
 UPLINK_LIMIT = 100
 UPLINK_WINDOW_MS = 10_000
 MAX_CONNECTIONS_PER_USER = 50
+#: Frames one connection may fall behind before it is dropped (``Hub(send_buffer=)``).
+DEFAULT_SEND_BUFFER = 10_000
 PUBLIC_PREFIXES = (
     "/market/level2",
     "/market/ticker",
@@ -49,8 +53,11 @@ PUBLIC_PREFIXES = (
     "/contractMarket/level2",
     "/contractMarket/tickerV2",
     CANDLES_PREFIX,
+    SNAPSHOT_PREFIX,
     *DEPTHS,
 )
+#: feed frames: Decimal values (the snapshot topics) become JSON numbers, exactly
+_ENCODER = msgspec.json.Encoder(decimal_format="number")
 PRIVATE_TOPICS = (
     "/spotMarket/tradeOrdersV2",
     "/spotMarket/tradeOrders",
@@ -100,21 +107,96 @@ class WsFaults:
 
 
 class Connection:
-    """One client connection: its grant, subscriptions and uplink budget."""
+    """One client connection: its grant, subscriptions, uplink budget and send buffer.
 
-    def __init__(self, ws: web.WebSocketResponse, grant: Grant, connect_id: str) -> None:
+    Every downlink frame goes through :meth:`offer` into a bounded queue that this connection's
+    own writer task drains, so a client that reads slowly (or not at all) only ever blocks its
+    own writer. When the queue is full the client has fallen ``buffer`` frames behind: it is
+    dropped (:meth:`abort`), as KuCoin drops consumers that cannot keep up, and nobody else
+    waits for it.
+    """
+
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        grant: Grant,
+        connect_id: str,
+        *,
+        buffer: int = DEFAULT_SEND_BUFFER,
+        transport: asyncio.Transport | None = None,
+    ) -> None:
         self.ws = ws
         self.grant = grant
         self.connect_id = connect_id
         self.topics: set[str] = set()
         self.uplink: deque[int] = deque()
         self.last_seen_ms = 0
+        self.slow = False
+        self._transport = transport
+        self._queue: asyncio.Queue[str | None] = asyncio.Queue(maxsize=buffer)
+        self._writer: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        """Start the writer task (before the first :meth:`offer`)."""
+        self._writer = asyncio.get_running_loop().create_task(self._write())
+
+    def offer(self, frame: dict[str, Any] | str) -> bool:
+        """Queue one frame without waiting; a full queue drops the connection (False)."""
+        if self.slow:
+            return False
+        text = frame if isinstance(frame, str) else json.dumps(frame, separators=(",", ":"))
+        try:
+            self._queue.put_nowait(text)
+        except asyncio.QueueFull:
+            self.abort()
+            return False
+        return True
 
     async def send(self, frame: dict[str, Any] | str) -> None:
-        """Send one frame, ignoring a socket that is already closing."""
-        text = frame if isinstance(frame, str) else json.dumps(frame, separators=(",", ":"))
-        with contextlib.suppress(ConnectionError, RuntimeError):
-            await self.ws.send_str(text)
+        """Queue one frame (kept async for callers that await a send)."""
+        self.offer(frame)
+
+    async def close(self, timeout_s: float = 5.0) -> None:
+        """Send what is queued, then a close frame; a client that cannot take them is dropped."""
+        if self.slow:
+            return
+        try:
+            self._queue.put_nowait(None)
+        except asyncio.QueueFull:
+            self.abort()
+            return
+        writer = self._writer
+        if writer is not None and writer is not asyncio.current_task():
+            done, _ = await asyncio.wait({writer}, timeout=timeout_s)
+            if not done:
+                self.abort()
+
+    def abort(self) -> None:
+        """Drop the connection now: stop the writer, close the socket without a handshake."""
+        self.slow = True
+        if self._writer is not None:
+            self._writer.cancel()
+        if self._transport is not None:
+            self._transport.abort()
+
+    async def stop(self) -> None:
+        """Stop the writer task (the connection is gone)."""
+        if self._writer is not None:
+            self._writer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._writer
+
+    async def _write(self) -> None:
+        while True:
+            text = await self._queue.get()
+            if text is None:
+                with contextlib.suppress(ConnectionError, RuntimeError):
+                    await self.ws.close()
+                return
+            try:
+                await self.ws.send_str(text)
+            except (ConnectionError, RuntimeError):
+                return  # the socket is closing; the reader notices and cleans up
 
 
 def topic_keys(topic: str) -> list[str]:
@@ -128,13 +210,19 @@ def topic_keys(topic: str) -> list[str]:
 class Hub:
     """Connections and subscriptions of one simulator (both hosts), plus the pump."""
 
-    def __init__(self, state: SimState, *, period_ms: int = 20) -> None:
+    def __init__(
+        self, state: SimState, *, period_ms: int = 20, send_buffer: int = DEFAULT_SEND_BUFFER
+    ) -> None:
         self.state = state
         self.period_ms = period_ms
+        self.send_buffer = send_buffer
+        #: connections dropped because they fell ``send_buffer`` frames behind
+        self.dropped_slow = 0
         self.connections: set[Connection] = set()
         self.subscribers: dict[str, set[Connection]] = {}
         self.faults = WsFaults()
         self.derived = DerivedFeeds()
+        self.snapshots = SnapshotFeeds()
         self.sent = 0
         self.record: list[Outgoing] | None = None  # tests set a list to see every message
         #: True: the background pump skips its turns (a test drives :meth:`pump_once` itself)
@@ -166,8 +254,7 @@ class Hub:
     async def drop_all(self) -> int:
         """Close every connection (the "drop" fault); returns how many were closed."""
         conns = list(self.connections)
-        for conn in conns:
-            await conn.ws.close()
+        await asyncio.gather(*(conn.close() for conn in conns))
         return len(conns)
 
     # -- pump ----------------------------------------------------------------------------------
@@ -187,33 +274,50 @@ class Hub:
         """Drain the engine and send every message; returns how many frames went out."""
         exchange = self.state.exchange
         events = exchange.drain_events()
-        if not events and not self.derived.pending:
-            return 0
+        now = self.state.now_ms()
         subscribed = [topic for topic, conns in self.subscribers.items() if conns]
+        if not events and not self.derived.pending and not self.snapshots.due(now, subscribed):
+            return 0
         batch = messages(exchange, events)
-        batch += self.derived.messages(exchange, events, self.state.now_ms(), subscribed)
+        batch += self.derived.messages(exchange, events, now, subscribed)
+        batch += self.snapshots.messages(exchange, now, subscribed)
         sent = 0
         for message in batch:
             if self.record is not None:
                 self.record.append(message)
-            sent += await self._publish(message)
+            sent += await self.publish(message)
         self.sent += sent
         return sent
 
-    async def _publish(self, message: Outgoing) -> int:
+    async def publish(self, message: Outgoing) -> int:
+        """Queue one message for every subscriber of its topic; returns the frames queued.
+
+        Never waits for a client: each connection has its own bounded buffer and writer.
+        """
         conns = self.subscribers.get(message.topic)
         if not conns:
             return 0
-        text = json.dumps(message.frame(), separators=(",", ":"))
+        text = _ENCODER.encode(message.frame()).decode()
         frames = self.faults.apply(message.topic, text)
         sent = 0
         for conn in list(conns):
             if message.uid is not None and conn.grant.uid != message.uid:
                 continue
             for frame in frames:
-                await conn.send(frame)
+                if not self._offer(conn, frame):
+                    break
                 sent += 1
         return sent
+
+    def _offer(self, conn: Connection, frame: str) -> bool:
+        """Queue a frame for one connection; count it when it overflows and is dropped."""
+        if conn.offer(frame):
+            return True
+        if conn.slow and conn in self.connections:
+            self.dropped_slow += 1
+            self._forget(conn)
+            log.info("dropped websocket %s: %d frames behind", conn.connect_id, self.send_buffer)
+        return False
 
     # -- connections ---------------------------------------------------------------------------
 
@@ -229,7 +333,9 @@ class Hub:
         if grant.uid is not None and self._users[grant.uid] >= MAX_CONNECTIONS_PER_USER:
             await _refuse(ws, connect_id, 509, "exceed max connection count limitation of 50")
             return ws
-        conn = Connection(ws, grant, connect_id)
+        conn = Connection(
+            ws, grant, connect_id, buffer=self.send_buffer, transport=request.transport
+        )
         await self._serve(conn)
         return ws
 
@@ -237,11 +343,13 @@ class Hub:
         self.connections.add(conn)
         if conn.grant.uid is not None:
             self._users[conn.grant.uid] += 1
+        conn.start()
         try:
-            await conn.send({"id": conn.connect_id, "type": "welcome"})
+            conn.offer({"id": conn.connect_id, "type": "welcome"})
             await self._read(conn)
         finally:
             self._forget(conn)
+            await conn.stop()
 
     async def _read(self, conn: Connection) -> None:
         tokens = self.state.ws_tokens
@@ -250,15 +358,17 @@ class Hub:
             try:
                 msg = await conn.ws.receive(timeout=idle_s)
             except TimeoutError:
-                await conn.ws.close()
+                await conn.close()
                 return
             if msg.type is not WSMsgType.TEXT:
                 return
             if not await self._on_frame(conn, msg.data):
-                await conn.ws.close()
+                await conn.close()
                 return
 
     def _forget(self, conn: Connection) -> None:
+        if conn not in self.connections:
+            return
         self.connections.discard(conn)
         if conn.grant.uid is not None:
             self._users[conn.grant.uid] -= 1
@@ -314,16 +424,17 @@ class Hub:
             if prefix in PRIVATE_TOPICS:
                 if conn.grant.uid is None:
                     return 401, f"topic {key} needs a private token"
-            elif prefix not in PUBLIC_PREFIXES or not _known_public(key):
+            elif prefix not in PUBLIC_PREFIXES or not self._known_public(key):
                 return 404, f"topic {key} is not found"
         if kind == "subscribe" and len(conn.topics | set(keys)) > MAX_TOPICS_PER_CONNECTION:
             return 509, "exceed max subscription count limitation of 300 per session"
         return None
 
-
-def _known_public(key: str) -> bool:
-    """Candle topics must name a known interval (``/market/candles:BTC-USDT_1min``)."""
-    return not key.startswith(CANDLES_PREFIX + ":") or candle_topic_ok(key)
+    def _known_public(self, key: str) -> bool:
+        """Candle topics name a known interval, snapshot topics a symbol, market or currency."""
+        if key.startswith(SNAPSHOT_PREFIX + ":"):
+            return snapshot_topic_ok(self.state.exchange, key)
+        return not key.startswith(CANDLES_PREFIX + ":") or candle_topic_ok(key)
 
 
 async def _error(conn: Connection, request_id: str, code: int, message: str) -> None:

@@ -14,6 +14,7 @@ from kcgateway.kucoin import models as m
 from kcgateway.kucoin.retry import RetryPolicy
 from kcgateway.kucoin.ws_session import DataMessage
 from kucoin_sim.config import SimConfig
+from kucoin_sim.ws.routes import HUB_KEY
 from tests.integration.sim_client import client
 from tests.kucoin_sim.harness import running_sim
 
@@ -58,21 +59,33 @@ class Sink:
 async def test_pings_keep_a_quiet_connection_open_and_the_server_drops_silent_ones() -> None:
     async with running_sim(SimConfig(tick_ms=0)) as sim:
         tokens = sim.apps.state.ws_tokens
-        tokens.ping_interval_ms, tokens.ping_timeout_ms = 100, 150
+        # A ping every 200 ms; a pong may take 2 s (client) and the server drops a socket silent
+        # for 2.2 s. The pinging client must outlive the idle timeout by a wide margin, while a
+        # scheduling hiccup on a loaded machine (hundreds of ms) stays far below the 2 s
+        # allowed for a pong (with 100/150 ms one hiccup made the client reconnect).
+        tokens.ping_interval_ms, tokens.ping_timeout_ms = 200, 2000
+        idle_s = (tokens.ping_interval_ms + tokens.ping_timeout_ms) / 1000
+        hub = sim.apps.spot[HUB_KEY]
         sink = Sink()
         async with client(sim, None) as rest, aiohttp.ClientSession() as http:
             ws = sink.make(http, rest.ws.public_token, metrics=sink)
             await ws.subscribe("/market/ticker:BTC-USDT")
             await _until(lambda: sink.acked == ["/market/ticker:BTC-USDT"])
-            await asyncio.sleep(0.8)  # several ping intervals, far past the idle timeout
+            await asyncio.sleep(idle_s + 1.0)  # well past the server's idle timeout
             assert ws.connections[0].connects == 1
             assert sink.reasons == []
+            assert len(hub.connections) == 1  # the server kept the pinging one
             token = (await rest.ws.public_token()).token.reveal()
             url = sim.spot.replace("http", "ws") + f"/endpoint?token={token}"
-            async with http.ws_connect(url) as raw:
-                assert (await raw.receive(timeout=2)).json()["type"] == "welcome"
-                closed = await raw.receive(timeout=2)
+            loop = asyncio.get_running_loop()
+            async with http.ws_connect(url, autoping=False) as raw:
+                assert (await raw.receive(timeout=10)).json()["type"] == "welcome"
+                opened = loop.time()
+                closed = await raw.receive(timeout=idle_s + 10)
                 assert closed.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.CLOSED)
+                assert loop.time() - opened >= idle_s * 0.9  # dropped for its silence
+            assert ws.connections[0].connects == 1  # the pinging one is still the first
+            assert sink.reasons == []
             await ws.aclose()
 
 
