@@ -298,11 +298,14 @@ def test_production_wiring_does_not_load_the_simulator(tmp_path: Path) -> None:
     pepper = tmp_path / "pepper"
     pepper.write_text(secrets.token_hex(32))
     pepper.chmod(0o600)
+    audit_keys = tmp_path / "audit.keys"
+    create_audit_key_file(audit_keys, legacy_head=GENESIS_HASH, now=datetime.now(UTC))
     env = {
         **os.environ,
         "KCGW_MODE": "prod",
         "KCGW_DATABASE_URL": url,
         "KCGW_PEPPER_FILE": str(pepper),
+        "KCGW_AUDIT_KEY_FILE": str(audit_keys),
         "KCGW_KEK": base64.b64encode(os.urandom(32)).decode(),
         "KCGW_EXCHANGE_URL": "http://exchange.invalid",
     }
