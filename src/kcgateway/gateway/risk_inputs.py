@@ -33,6 +33,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Protocol
 
+import msgspec
 from sqlalchemy import select
 
 from kcgateway.clock import Clock
@@ -147,6 +148,13 @@ def contract_rules(c: m.FuturesContract) -> SymbolRules:
 # -- market ---------------------------------------------------------------------------------------
 
 
+class _Turnover(msgspec.Struct, frozen=True):
+    """The 24 h quote turnover of one ``/api/v1/contracts/active`` item."""
+
+    symbol: str
+    turnover_of24h: Decimal | None = msgspec.field(default=None, name="turnoverOf24h")
+
+
 class MarketData:
     """Market figures per (venue, symbol), each with its time (see the module docstring)."""
 
@@ -160,9 +168,11 @@ class MarketData:
         depth: int = 20,
         baseline_weight: Decimal = Decimal("0.05"),
         hot_idle_ms: int = 600_000,
+        batch_above: int = 7,
         quote: str = "USDT",
     ) -> None:
         self.client = client
+        self.batch_above = batch_above
         self.quote = quote
         self._books = {SPOT_VENUE: books, FUTURES_VENUE: futures_books}
         self._clock = clock
@@ -190,8 +200,17 @@ class MarketData:
                 self._pair_of[s.base_currency] = s.symbol
         if self._books[FUTURES_VENUE] is not None:
             at = self._clock.now_ms()
-            for c in await self.client.futures.contracts():
+            raw = await self.client.call("futures.contracts_active")
+            for c in m.parse_contracts(raw):
                 self.rules[(FUTURES_VENUE, c.symbol)] = Stamped(contract_rules(c), at)
+            # the contract list also carries the 24 h turnover, which the core model leaves out
+            turnovers: list[_Turnover] = m.parse_as(list[_Turnover], raw)
+            ranked = sorted(turnovers, key=lambda t: t.turnover_of24h or ZERO, reverse=True)
+            for rank, t in enumerate(ranked, start=1):
+                if t.turnover_of24h is not None:
+                    key = (FUTURES_VENUE, t.symbol)
+                    self.volume[key] = Stamped(t.turnover_of24h, at)
+                    self.rank[key] = Stamped(rank, at)
 
     async def refresh_tickers(self) -> None:
         """24 h volume, volume rank, and the baseline price, from one ``allTickers`` call."""
@@ -213,13 +232,25 @@ class MarketData:
             self.baseline[key] = Stamped(base, at)
 
     async def refresh_hot(self) -> None:
-        """The last price of every symbol in use (asked for within ``hot_idle_ms``)."""
+        """The last price of every symbol in use (asked for within ``hot_idle_ms``).
+
+        Up to ``batch_above`` spot symbols are polled one by one (level 1, weight 2 each);
+        more are read from one ``allTickers`` call (weight 15), which costs less budget.
+        """
         now = self._clock.now_ms()
         for key, asked in list(self._hot.items()):
             if now - asked >= self._hot_idle_ms:
                 del self._hot[key]
-                continue
-            await self._poll_last(key)
+        spot = [k for k in self._hot if k[0] == SPOT_VENUE]
+        batch = len(spot) > self.batch_above
+        if batch:
+            at = self._clock.now_ms()
+            for t in (await self.client.market.all_tickers()).ticker:
+                if t.last is not None and t.last > 0:
+                    self.last[(SPOT_VENUE, t.symbol)] = Stamped(t.last, at)
+        for key in list(self._hot):
+            if not (batch and key[0] == SPOT_VENUE):
+                await self._poll_last(key)
 
     async def _poll_last(self, key: tuple[str, str]) -> None:
         venue, symbol = key
@@ -394,10 +425,12 @@ class AccountData:
             totals[row.currency] = totals.get(row.currency, ZERO) + row.balance
         rows = await self._open_intents(account_id)
         acc.futures = acc.futures or any(r.market == "futures" for r in rows)
-        upnl = ZERO
+        futures_equity = ZERO  # the futures account is not in the spot balance list
         positions: dict[str, Position] = {}
         if acc.futures:
-            for p in await venue.client.futures.positions():
+            futures = venue.client.futures
+            futures_equity = (await futures.account_overview(self._market.quote)).account_equity
+            for p in await futures.positions():
                 if not p.is_open or p.current_qty == 0:
                     continue
                 rules = self._market.rules.get((FUTURES_VENUE, p.symbol))
@@ -406,7 +439,6 @@ class AccountData:
                     raise LookupError(f"no rules or mark price for {p.symbol}")
                 notional = abs(p.current_qty) * mark * abs(rules.value.multiplier)
                 positions[p.symbol] = Position(p.current_qty, notional, MarketKind.FUTURES)
-                upnl += p.unrealised_pnl or ZERO
         held = [c for c, amount in totals.items() if amount != 0]
         self._market.use_currencies(held, at)
         prices: dict[str, Decimal] = {}
@@ -425,7 +457,7 @@ class AccountData:
         acc.open_orders = Stamped(self._open_orders(rows), at)
         # a holding without a price leaves positions and equity unknown: never a guess
         acc.positions = Stamped(positions, min(at, priced_at)) if complete else None
-        equity = mark_equity(totals, prices, upnl) if complete else None
+        equity = mark_equity(totals, prices, futures_equity) if complete else None
         if equity is None:
             acc.equity = None
             return

@@ -304,3 +304,49 @@ async def test_a_balance_event_refreshes_the_account(tmp_path: Path) -> None:
             await _eventually(bought)
         finally:
             await engine.aclose()
+
+
+async def test_futures_contracts_feed_multiplier_and_volume_and_fail_closed(
+    tmp_path: Path,
+) -> None:
+    async with _market(tmp_path) as (stack, tenant):
+        engine = _engine(stack, Seen())
+        await engine.start()
+        try:
+            rules = engine.market.rules[("futures", "XBTUSDTM")]
+            assert rules.value.multiplier == D("0.001")
+            assert ("futures", "XBTUSDTM") in engine.market.volume  # from the contract list
+            order = _order("XBTUSDTM", market=MarketKind.FUTURES, size=D(1))
+            decision = await _check(engine, tenant, order)
+            # the simulator reports no futures turnover: the liquidity guard refuses, the
+            # order is never let through for want of a figure
+            assert not decision.allowed
+            assert "risk.volume_share" in decision.codes, decision.explain()
+            assert decision.notional == D("65")  # 1 lot x 0.001 x 65,000
+        finally:
+            await engine.aclose()
+
+
+async def test_key_last_use_is_seeded_from_the_keys_table(tmp_path: Path) -> None:
+    async with _market(tmp_path) as (stack, tenant):
+        key_id = tenant.admin_key.split("_")[1]  # kgw_<key id>_<secret>_<crc>
+        engine = _engine(stack, Seen())
+        await engine.start()
+        try:
+            seeded = engine.activity.last_used[key_id]
+            assert abs(seeded - time.time() * 1000) < 60_000  # used for the trade just now
+        finally:
+            await engine.aclose()
+
+
+async def test_many_symbols_in_use_are_priced_from_one_all_tickers_call(tmp_path: Path) -> None:
+    async with _market(tmp_path) as (stack, tenant):
+        engine = _engine(stack, Seen(), every_s={**FAST, "hot": 3600.0})
+        engine.market.batch_above = 0
+        await engine.market.refresh_rules()
+        now = int(time.time() * 1000)
+        engine.market.use("spot", "KCS-USDT", now)
+        engine.market.last.pop(("spot", "KCS-USDT"), None)
+        await engine.market.refresh_hot()
+        last = engine.market.last[("spot", "KCS-USDT")]
+        assert last.value == D(10) and last.as_of_ms >= now
