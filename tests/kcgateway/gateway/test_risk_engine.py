@@ -340,13 +340,16 @@ async def test_key_last_use_is_seeded_from_the_keys_table(tmp_path: Path) -> Non
 
 
 async def test_many_symbols_in_use_are_priced_from_one_all_tickers_call(tmp_path: Path) -> None:
-    async with _market(tmp_path) as (stack, tenant):
+    async with _market(tmp_path) as (stack, _tenant):
+        await stack.sim_admin("POST", "/_sim/prices", {"symbol": "SOL-USDT", "price": "150"})
         engine = _engine(stack, Seen(), every_s={**FAST, "hot": 3600.0})
         engine.market.batch_above = 0
         await engine.market.refresh_rules()
         now = int(time.time() * 1000)
         engine.market.use("spot", "KCS-USDT", now)
-        engine.market.last.pop(("spot", "KCS-USDT"), None)
         await engine.market.refresh_hot()
         last = engine.market.last[("spot", "KCS-USDT")]
         assert last.value == D(10) and last.as_of_ms >= now
+        # SOL-USDT is not in use: only the one allTickers call can have priced it
+        sol = engine.market.last[("spot", "SOL-USDT")]
+        assert sol.value == D(150) and sol.as_of_ms >= now
