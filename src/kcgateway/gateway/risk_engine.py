@@ -55,9 +55,12 @@ from kcgateway.gateway.risk_inputs import (
 from kcgateway.risk import (
     CancelRequest,
     Decision,
+    DrawdownVerdict,
+    Level,
     ProposedOrder,
     Signal,
     StateChange,
+    TradingState,
     TradingStates,
     evaluate,
 )
@@ -84,6 +87,17 @@ class StatesFor(Protocol):
 SignalCallback = Callable[[Signal], None]
 StateChangeCallback = Callable[[StateChange], None]
 FeedFor = Callable[[str], "PrivateFeed | None"]
+
+
+def _as_state_change(on_state_change: StateChangeCallback) -> DrawdownCallback:
+    """Report a drawdown verdict as the account-level state change it calls for."""
+
+    def on_drawdown(tenant_id: str, account_id: str, verdict: DrawdownVerdict) -> None:
+        if verdict.state is not TradingState.ACTIVE:
+            change = StateChange(Level.ACCOUNT, account_id, verdict.state, verdict.reason)
+            on_state_change(change)
+
+    return on_drawdown
 
 
 def epoch_ms(now: datetime | int) -> int:
@@ -188,8 +202,12 @@ class RiskEngine:
         """An engine over the gateway's public client, book services, venues and database.
 
         ``every_s`` overrides refresh periods by name: rules, tickers, hot, accounts, feeds.
+        Without ``on_drawdown``, a drawdown verdict stricter than ACTIVE found on an equity
+        update goes to ``on_state_change`` as an account-level :class:`StateChange`.
         """
         clock = clock or SystemClock()
+        if on_drawdown is None and on_state_change is not None:
+            on_drawdown = _as_state_change(on_state_change)
         market = MarketData(
             services.market, books=services.books, futures_books=services.futures_books,
             clock=clock,

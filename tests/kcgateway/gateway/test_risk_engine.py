@@ -21,6 +21,7 @@ from typing import Any
 from kcgateway.gateway.risk_engine import RiskEngine
 from kcgateway.risk import (
     DrawdownVerdict,
+    Level,
     Limits,
     MarketKind,
     OrderType,
@@ -50,7 +51,12 @@ class Seen:
 
 
 def _engine(
-    stack: Stack, seen: Seen, limits: Limits = LIMITS, every_s: dict[str, float] | None = None
+    stack: Stack,
+    seen: Seen,
+    limits: Limits = LIMITS,
+    every_s: dict[str, float] | None = None,
+    *,
+    drawdown_callback: bool = True,
 ) -> RiskEngine:
     engine: RiskEngine | None = None
 
@@ -66,7 +72,7 @@ def _engine(
         limits_for=lambda t, a, k: limits,
         on_signal=seen.signals.append,
         on_state_change=seen.changes.append,
-        on_drawdown=on_drawdown,
+        on_drawdown=on_drawdown if drawdown_callback else None,
         every_s=every_s or FAST,
     )
     return engine
@@ -353,3 +359,20 @@ async def test_many_symbols_in_use_are_priced_from_one_all_tickers_call(tmp_path
         # SOL-USDT is not in use: only the one allTickers call can have priced it
         sol = engine.market.last[("spot", "SOL-USDT")]
         assert sol.value == D(150) and sol.as_of_ms >= now
+
+
+async def test_without_a_drawdown_callback_the_move_is_a_state_change(tmp_path: Path) -> None:
+    async with _market(tmp_path) as (stack, tenant):
+        seen = Seen()
+        engine = _engine(stack, seen, drawdown_callback=False)
+        await engine.start()
+        try:
+            assert (await _check(engine, tenant, _order())).allowed
+            await stack.sim_admin("POST", "/_sim/prices", {"symbol": "BTC-USDT", "price": "45500"})
+            await _eventually(lambda: bool(seen.changes))
+            [change] = seen.changes
+            assert (change.level, change.target) == (Level.ACCOUNT, tenant.account_id)
+            assert change.state is TradingState.HALTED
+            assert "below the start of the day" in change.reason
+        finally:
+            await engine.aclose()
