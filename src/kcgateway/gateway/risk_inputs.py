@@ -203,6 +203,7 @@ class MarketData:
             raw = await self.client.call("futures.contracts_active")
             for c in m.parse_contracts(raw):
                 self.rules[(FUTURES_VENUE, c.symbol)] = Stamped(contract_rules(c), at)
+                self._observe((FUTURES_VENUE, c.symbol), c.last_trade_price or c.mark_price, at)
             # the contract list also carries the 24 h turnover, which the core model leaves out
             turnovers: list[_Turnover] = m.parse_as(list[_Turnover], raw)
             ranked = sorted(turnovers, key=lambda t: t.turnover_of24h or ZERO, reverse=True)
@@ -222,14 +223,17 @@ class MarketData:
             if t.vol_value is not None:
                 self.volume[key] = Stamped(t.vol_value, at)
                 self.rank[key] = Stamped(rank, at)
-            last = t.last
-            if last is None or last <= 0:
-                continue
-            if key not in self.last or self.last[key].as_of_ms < at - 60_000:
-                self.last[key] = Stamped(last, at)  # hot symbols are polled more often
-            old = self.baseline.get(key)
-            base = last if old is None else old.value + (last - old.value) * self._weight
-            self.baseline[key] = Stamped(base, at)
+            self._observe(key, t.last, at)
+
+    def _observe(self, key: tuple[str, str], last: Decimal | None, at: int) -> None:
+        """A last price from a list refresh: moves the slow baseline (and an old last price)."""
+        if last is None or last <= 0:
+            return
+        if key not in self.last or self.last[key].as_of_ms < at - 60_000:
+            self.last[key] = Stamped(last, at)  # symbols in use are polled more often
+        old = self.baseline.get(key)
+        base = last if old is None else old.value + (last - old.value) * self._weight
+        self.baseline[key] = Stamped(base, at)
 
     async def refresh_hot(self) -> None:
         """The last price of every symbol in use (asked for within ``hot_idle_ms``).

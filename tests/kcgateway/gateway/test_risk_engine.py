@@ -328,6 +328,8 @@ async def test_futures_contracts_feed_multiplier_and_volume_and_fail_closed(
             # order is never let through for want of a figure
             assert not decision.allowed
             assert "risk.volume_share" in decision.codes, decision.explain()
+            assert "risk.stale_data" not in decision.codes, decision.explain()
+            assert ("futures", "XBTUSDTM") in engine.market.baseline
             assert decision.notional == D("65")  # 1 lot x 0.001 x 65,000
         finally:
             await engine.aclose()

@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from kcgateway.gateway.risk_inputs import ActivityTracker, day_of
+from kcgateway.clock import FakeClock
+from kcgateway.gateway.risk_inputs import ActivityTracker, MarketData, day_of
+from kcgateway.kucoin import models as m
 from kcgateway.risk import MarketKind, OrderType, ProposedOrder, Side
 
 D = Decimal
@@ -48,3 +50,36 @@ def test_windows_are_per_key_and_per_account_and_old_entries_drop() -> None:
     late = tracker.snapshot(_order("a1", "k1"), None, 61_500)
     assert late.key_submissions_ms == () and late.account_submissions_ms == (2_000,)
     assert [o.key_id for o in late.recent_orders] == ["k2"]
+
+
+class _Tickers:
+    def __init__(self) -> None:
+        self.last: dict[str, str] = {"PUMP-USDT": "10", "BTC-USDT": "65000"}
+
+    async def all_tickers(self) -> m.AllTickers:
+        items = [
+            m.TickerStats(symbol=s, last=D(p), vol_value=D(5_000_000 if s == "BTC-USDT" else 10))
+            for s, p in self.last.items()
+        ]
+        return m.AllTickers(time=0, ticker=items)
+
+
+class _Client:
+    def __init__(self) -> None:
+        self.market = _Tickers()
+
+
+async def test_the_baseline_moves_slowly_so_a_burst_stands_out() -> None:
+    client = _Client()
+    clock = FakeClock()
+    market = MarketData(client, books=None, futures_books=None, clock=clock)  # type: ignore[arg-type]
+    await market.refresh_tickers()
+    assert market.rank[("spot", "BTC-USDT")].value == 1
+    assert market.rank[("spot", "PUMP-USDT")].value == 2
+    client.market.last["PUMP-USDT"] = "20"  # a pump doubles the price
+    for _ in range(2):  # two minutes of refreshes
+        clock.advance(60_000)
+        await market.refresh_tickers()
+    baseline = market.baseline[("spot", "PUMP-USDT")]
+    assert D(10) < baseline.value < D(11)  # still near the pre-burst price
+    assert baseline.as_of_ms == clock.now_ms()
