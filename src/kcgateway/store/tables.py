@@ -219,3 +219,21 @@ class IdempotencyRecord(Base):
     response_status: Mapped[int] = mapped_column(Integer)
     response_body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class RiskEquityMark(Base):
+    """An account's peak and start-of-day equity, kept so a restart does not reset drawdown.
+
+    Written by the risk engine (``gateway/risk_inputs.py``) as the equity it marks to market
+    rises to a new peak or a new UTC day starts. ``day`` is the UTC date (``YYYY-MM-DD``) that
+    ``day_start_equity`` belongs to. Amounts are in the engine's quote currency (USDT).
+    """
+
+    __tablename__ = "risk_equity_marks"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("exchange_accounts.id"), primary_key=True)
+    peak_equity: Mapped[Decimal] = mapped_column(Money())
+    peak_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    day: Mapped[str] = mapped_column(String(10))
+    day_start_equity: Mapped[Decimal] = mapped_column(Money())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
