@@ -4,7 +4,7 @@
   and the equity at its start). Without it a restart would reset the drawdown check: the peak
   would start again at the current (possibly already fallen) equity.
 
-Revision ID: 0004_riskfeed
+Revision ID: 0006_riskfeed
 Revises: 0005_audit (the head when this branch was cut; the lead re-chains at merge)
 """
 
@@ -15,7 +15,7 @@ from alembic import op
 
 from kcgateway.store.types import Money, UtcDateTime
 
-revision = "0004_riskfeed"
+revision = "0006_riskfeed"
 down_revision: str | None = "0005_audit"
 branch_labels: str | None = None
 depends_on: str | None = None
