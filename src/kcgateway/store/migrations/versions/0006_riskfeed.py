@@ -5,7 +5,7 @@
   would start again at the current (possibly already fallen) equity.
 
 Revision ID: 0006_riskfeed
-Revises: 0005_audit (the head when this branch was cut; the lead re-chains at merge)
+Revises: 0005_audit
 """
 
 from __future__ import annotations
