@@ -10,7 +10,7 @@ from kcgateway.commands._admin import ConfigOption, TenantOption, run, table, wh
 from kcgateway.store.types import OrderState
 
 if TYPE_CHECKING:
-    from kcgateway.gateway.orders import IntentView
+    from kcgateway.gateway.orders.model import IntentView
     from kcgateway.main import AdminServices
 
 app = typer.Typer(help="Order intents.", no_args_is_help=True)

@@ -39,10 +39,10 @@ from decimal import Decimal
 from typing import Literal
 
 from kcgateway.clock import Clock, SystemClock
+from kcgateway.errors import NoSuchObject
 from kcgateway.exchange.book_feed import Book, BookFeed
 from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.exchange.ws import DEFAULT_MAX_TOPICS, NoMetrics, StreamMetrics
-from kcgateway.gateway.orders import NoSuchObject
 from kcgateway.kucoin import models as m
 from kcgateway.kucoin.orderbook import SyncState
 

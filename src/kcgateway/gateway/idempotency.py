@@ -15,15 +15,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from kcgateway.errors import IdempotencyConflict
 from kcgateway.store.database import Database
 from kcgateway.store.ledger import IdempotencyRepository
 
 MAX_KEY_LEN = 200
 Now = Callable[[], datetime]
-
-
-class IdempotencyConflict(Exception):
-    """This Idempotency-Key was first used with another request body."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,5 +71,5 @@ class Idempotency:
 
 def _replay(stored_hash: str, fingerprint: str, status: int, body: str) -> Reply:
     if stored_hash != fingerprint:
-        raise IdempotencyConflict("this Idempotency-Key was used with a different request")
+        raise IdempotencyConflict
     return Reply(status, body, replayed=True)

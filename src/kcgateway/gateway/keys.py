@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 
+from kcgateway.errors import NoSuchKey, Unauthenticated
 from kcgateway.gateway import apikeys
 from kcgateway.gateway.apikeys import KeyLifetime, PresentedKey, Scope
 from kcgateway.gateway.audit import AuditAction, record
@@ -33,21 +34,6 @@ Now = Callable[[], datetime]
 TOUCH_EVERY = timedelta(minutes=1)
 _DUMMY_HASH = hashlib.sha256(b"kcgw-no-such-key").digest()
 _DUMMY_KEY = PresentedKey("0" * apikeys.KEY_ID_LEN, Secret("0" * apikeys.SECRET_LEN))
-
-
-class NoSuchKey(LookupError):
-    """The tenant has no usable key with this id."""
-
-
-class Unauthenticated(Exception):
-    """The presented key is not usable. Deliberately says nothing about why.
-
-    ``retry_after_s`` is set when the caller is in backoff or suspended.
-    """
-
-    def __init__(self, retry_after_s: int | None = None) -> None:
-        super().__init__("invalid or missing API key")
-        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True, slots=True)

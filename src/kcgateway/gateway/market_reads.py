@@ -8,8 +8,8 @@ through the account's signed client.
 from __future__ import annotations
 
 from kcgateway.exchange.rest import KuCoinClient
-from kcgateway.gateway.markets import trade_type
-from kcgateway.gateway.orders import owned_account
+from kcgateway.gateway.orders.lifecycle import owned_account
+from kcgateway.gateway.orders.markets import trade_type
 from kcgateway.gateway.venue import AccountVenue, Venues
 from kcgateway.kucoin import models as m
 from kcgateway.store.database import Database

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, Request
 
+from kcgateway.errors import PermissionDenied
 from kcgateway.gateway.apikeys import Scope, client_ip
-from kcgateway.gateway.keys import Principal, Unauthenticated
+from kcgateway.gateway.keys import Principal
 from kcgateway.gateway.services import GatewayServices
-
-_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="kcgateway"'}
 
 
 def services_of(request: Request) -> GatewayServices:
@@ -46,15 +45,10 @@ class ScopeGuard:
             return None
         services = services_of(request)
         ip = caller_ip(request, services)
-        try:
-            principal = await services.keys.authenticate(request.headers.get("authorization"), ip)
-        except Unauthenticated as exc:
-            headers = dict(_CHALLENGE)
-            if exc.retry_after_s is not None:
-                headers["Retry-After"] = str(exc.retry_after_s if exc.retry_after_s > 0 else 3600)
-            raise HTTPException(401, "invalid or missing API key", headers=headers) from None
+        # Unauthenticated (401) propagates to the error table in web/errors.py
+        principal = await services.keys.authenticate(request.headers.get("authorization"), ip)
         if not principal.allows(self.scope):
-            raise HTTPException(403, f"this key lacks the {self.scope.value} scope")
+            raise PermissionDenied(self.scope.value)
         request.state.principal = principal
         return principal
 

@@ -12,8 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from kcgateway.gateway.markets import FUTURES, MARGIN, MarketTerms
-from kcgateway.gateway.orders import IntentView, OrderRequest
+from kcgateway.gateway.orders.markets import FUTURES, MARGIN, MarketTerms
+from kcgateway.gateway.orders.model import IntentView, OrderRequest
 from kcgateway.kucoin import models as m
 from kcgateway.store.types import OrderState
 

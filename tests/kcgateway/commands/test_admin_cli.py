@@ -165,7 +165,7 @@ def test_keys_create_list_rotate_revoke(cli: Cli) -> None:
     assert "not a duration" in cli.fails(
         "keys", "create", "--tenant", "acme", "--owner", "x", *bad_lifetime, code=2
     )
-    assert "no tenant named 'nope'" in cli.fails("keys", "list", "--tenant", "nope")
+    assert "no such tenant 'nope'" in cli.fails("keys", "list", "--tenant", "nope")
     assert "no gateway key" in cli.fails("keys", "revoke", "doesnotexist")
     assert "keys list" in cli.fails("keys", "rotate", second_id)  # revoked: cannot rotate
     # each new key was printed exactly once, in the command that created it

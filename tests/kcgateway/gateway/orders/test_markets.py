@@ -7,7 +7,8 @@ from decimal import Decimal
 import pytest
 
 from kcgateway.errors import ValidationError
-from kcgateway.gateway.markets import (
+from kcgateway.gateway.orders import OrderRequest
+from kcgateway.gateway.orders.markets import (
     FUTURES,
     MARGIN,
     MarketTerms,
@@ -15,7 +16,6 @@ from kcgateway.gateway.markets import (
     futures_notional,
     trade_type,
 )
-from kcgateway.gateway.orders import OrderRequest
 from kcgateway.kucoin import models as m
 
 
