@@ -135,6 +135,11 @@ class OrderOut(BaseModel):
     auto_repay: bool = Field(serialization_alias="autoRepay")
     created_at: datetime = Field(serialization_alias="createdAt")
     updated_at: datetime = Field(serialization_alias="updatedAt")
+    attention: str | None = Field(
+        default=None,
+        description="why the operator must look at this order (e.g. its account's credential "
+        "cannot be decrypted); null when nothing is needed",
+    )
 
     @classmethod
     def of(cls, v: IntentView) -> OrderOut:
@@ -161,6 +166,7 @@ class OrderOut(BaseModel):
             auto_repay=t.auto_repay,
             created_at=v.created_at,
             updated_at=v.updated_at,
+            attention=v.attention,
         )
 
 

@@ -14,14 +14,15 @@ none of them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, or_, select
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kcgateway.errors import NoSuchObject
-from kcgateway.gateway.audit import AuditAction
+from kcgateway.errors import AccountUnusable, CredentialUnreadable, NoSuchObject
+from kcgateway.gateway.audit import AuditAction, record
 from kcgateway.gateway.orders.markets import Markets
 from kcgateway.gateway.orders.model import IntentView, state_of, view
 from kcgateway.gateway.venue import ExchangeOrder, Venues
@@ -94,6 +95,21 @@ async def owned_account_id(ex: Runner, tenant_id: str, account: str) -> str:
     return str(row["id"])
 
 
+@contextmanager
+def signing_for(account_id: str) -> Iterator[None]:
+    """Calls on an account's venue: an unreadable credential becomes :class:`AccountUnusable`.
+
+    The vault names the credential, not the account; the operator (and the caller's error)
+    needs the account.
+    """
+    try:
+        yield
+    except CredentialUnreadable as exc:
+        raise AccountUnusable(
+            account_id, reason=f"its stored credential cannot be decrypted ({exc.reason})"
+        ) from exc
+
+
 class Intents:
     """Stored intents: their moves (compare-and-set plus audit) and the tenant's lookups."""
 
@@ -145,8 +161,34 @@ class Intents:
 
     async def look_up(self, row: OrderIntent) -> ExchangeOrder | None:
         """The intent's order at the exchange (by clientOid, through its market)."""
-        venue = await self._venues.for_account(row.account_id)
-        return await self.markets.of(row.market).resolve(venue, row)
+        with signing_for(row.account_id):
+            venue = await self._venues.for_account(row.account_id)
+            return await self.markets.of(row.market).resolve(venue, row)
+
+    async def flag(self, row: OrderIntent, reason: str, *, actor: str) -> bool:
+        """Mark the intent for the operator (once per reason), with an audit record.
+
+        For what the gateway cannot settle on its own (its account cannot sign). The flag
+        shows in every view of the intent and is cleared by its next move. True if newly set.
+        """
+        if row.attention == reason:
+            return False
+        query = (
+            update(OrderIntent)
+            .where(OrderIntent.id == row.id, OrderIntent.state == row.state)
+            .values(attention=reason)
+        )
+        async with self._db.write() as session:
+            done = await session.execute(query)
+            if not getattr(done, "rowcount", 0):
+                return False  # moved meanwhile: the move answered it
+            await record(
+                session, AuditAction.ORDER_NEEDS_OPERATOR, actor=actor, subject=row.id,
+                now=self._now(), detail={"client_oid": row.client_oid, "reason": reason,
+                                         "state": row.state.value},
+            )  # fmt: skip
+        log.warning("order needs the operator: intent=%s reason=%s", row.id, reason)
+        return True
 
     async def settle(self, row: OrderIntent, *, actor: str, allow_not_placed: bool = False) -> bool:
         """Look the clientOid up and move the intent accordingly; True when it is settled."""

@@ -55,6 +55,8 @@ class IntentView:
     created_at: datetime
     updated_at: datetime
     terms: MarketTerms = SPOT_TERMS
+    #: why an operator must look at it (e.g. its account's credential cannot be read)
+    attention: str | None = None
 
 
 def view(row: OrderIntent) -> IntentView:
@@ -74,6 +76,7 @@ def view(row: OrderIntent) -> IntentView:
         row.created_at,
         row.updated_at,
         terms_of(row),
+        row.attention,
     )
 
 

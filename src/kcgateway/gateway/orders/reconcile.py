@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
-from kcgateway.errors import KcgatewayError
+from kcgateway.errors import AccountUnusable, KcgatewayError
 from kcgateway.gateway.audit import AuditAction, record
 from kcgateway.gateway.orders.lifecycle import PENDING, Intents, Now
 from kcgateway.gateway.orders.markets import SPOT
@@ -188,13 +188,21 @@ class Reconciler:
             )
         if row.state is S.SENT and age < self.settle_after:
             return False  # a request may still be in flight
-        return await self._intents.settle(
-            row, actor="reconciler", allow_not_placed=age > self.grace
-        )
+        try:
+            return await self._intents.settle(
+                row, actor="reconciler", allow_not_placed=age > self.grace
+            )
+        except AccountUnusable as exc:  # not a passing failure: the operator must act
+            await self._intents.flag(row, str(exc), actor="reconciler")
+            return False
 
     async def _refresh_one(self, row: OrderIntent) -> bool:
         """One open intent looked up; True when the exchange moved it (filled, cancelled)."""
-        found = await self._intents.look_up(row)
+        try:
+            found = await self._intents.look_up(row)
+        except AccountUnusable as exc:
+            await self._intents.flag(row, str(exc), actor="reconciler")
+            return False
         return found is not None and bool(
             await self._intents.apply_found(row, found, actor="reconciler")
         )

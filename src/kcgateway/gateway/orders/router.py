@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select
 
 from kcgateway.errors import (
+    AccountUnusable,
     AmbiguousClientOid,
     AuthError,
     ClientOidTaken,
@@ -48,6 +49,7 @@ from kcgateway.gateway.orders.lifecycle import (
     Now,
     owned_account,
     owned_account_id,
+    signing_for,
 )
 from kcgateway.gateway.orders.markets import SPOT, Market, Markets
 from kcgateway.gateway.orders.model import (
@@ -193,8 +195,12 @@ class OrderRouter:
     ) -> OrderIntent | None:
         moved = self.intents.moved
         try:
-            venue = await self._venues.for_account(intent.account_id)
-            placed = await market.place(venue, intent, time_in_force)
+            with signing_for(intent.account_id):
+                venue = await self._venues.for_account(intent.account_id)
+                placed = await market.place(venue, intent, time_in_force)
+        except AccountUnusable as exc:  # nothing was signed, so nothing was sent: say whose
+            await moved(intent, S.SENT, S.NOT_PLACED, actor=actor, reason=_code(exc))
+            raise
         except (Rejected, AuthError, LocalError) as exc:  # refused, or never sent at all
             return await moved(intent, S.SENT, S.REJECTED, actor=actor, reason=_code(exc))
         except Exception as exc:  # unsure whether it exists: reconcile, never resend
@@ -296,8 +302,9 @@ class OrderRouter:
                 session, AuditAction.ORDER_CANCEL, actor=actor, subject=row.id,
                 now=self._now(), tenant_id=tenant_id, detail={"client_oid": row.client_oid},
             )  # fmt: skip
-        venue = await self._venues.for_account(row.account_id)
-        await self.markets.of(row.market).cancel(venue, row)
+        with signing_for(row.account_id):
+            venue = await self._venues.for_account(row.account_id)
+            await self.markets.of(row.market).cancel(venue, row)
         await self.intents.settle(row, actor=actor)
         return await self.intents.view_of(row.id)
 
@@ -330,8 +337,9 @@ class OrderRouter:
                 now=self._now(), tenant_id=tenant_id,
                 detail={"symbol": symbol, "market": market, "all": True},
             )  # fmt: skip
-        venue = await self._venues.for_account(row.id)
-        await handler.cancel_symbol(venue, symbol)
+        with signing_for(row.id):
+            venue = await self._venues.for_account(row.id)
+            await handler.cancel_symbol(venue, symbol)
         query = select(OrderIntent).where(
             OrderIntent.account_id == row.id,
             OrderIntent.market == market,
