@@ -132,24 +132,11 @@ class Intents:
         actor: str,
         exchange_id: str | None = None,
         reason: str | None = None,
-    ) -> bool:
-        """Compare-and-set one transition plus its audit record; False if someone moved first."""
-        moved = await self.moved(
-            intent, expected, new, actor=actor, exchange_id=exchange_id, reason=reason
-        )
-        return moved is not None
-
-    async def moved(
-        self,
-        intent: OrderIntent,
-        expected: OrderState,
-        new: OrderState,
-        *,
-        actor: str,
-        exchange_id: str | None = None,
-        reason: str | None = None,
     ) -> OrderIntent | None:
-        """:meth:`move` returning the row as updated (None if someone moved first)."""
+        """Compare-and-set one transition plus its audit record, in one commit.
+
+        Returns the row as updated, or None if someone moved the intent first.
+        """
         async with self._db.hot_write() as conn:
             row = await transition(
                 conn, intent, expected, new, actor=actor, now=self._now(),
@@ -196,9 +183,10 @@ class Intents:
         if found is None:
             if not allow_not_placed or row.state not in (S.SENT, S.UNKNOWN):
                 return False
-            return await self.move(
+            gone = await self.move(
                 row, row.state, S.NOT_PLACED, actor=actor, reason="not found after grace"
             )
+            return gone is not None
         moved = await self.apply_found(row, found, actor=actor)
         return row.state is not S.ACKED if moved is None else moved
 
@@ -209,7 +197,8 @@ class Intents:
         target = state_of(found)
         if target is row.state:
             return None
-        return await self.move(row, row.state, target, actor=actor, exchange_id=found.order_id)
+        moved = await self.move(row, row.state, target, actor=actor, exchange_id=found.order_id)
+        return moved is not None
 
     async def apply_exchange_event(
         self, account_id: str, client_oid: str, state: OrderState, order_id: str
@@ -228,7 +217,7 @@ class Intents:
             if state not in TRANSITIONS.get(row.state, frozenset()):
                 return False
             if await self.move(row, row.state, state, actor="stream", exchange_id=order_id):
-                return True
+                return True  # (a row: moved)
         return False
 
     async def view_of(self, intent_id: str) -> IntentView:

@@ -183,9 +183,12 @@ class Reconciler:
         age = self._now() - row.updated_at
         if row.state is S.PERSISTED:
             # never sent (sending requires the persisted -> sent move first)
-            return age > self.grace and await self._intents.move(
+            if age <= self.grace:
+                return False
+            gone = await self._intents.move(
                 row, S.PERSISTED, S.NOT_PLACED, actor="reconciler", reason="never sent"
             )
+            return gone is not None
         if row.state is S.SENT and age < self.settle_after:
             return False  # a request may still be in flight
         try:

@@ -25,9 +25,10 @@ import logging
 from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from kcgateway.errors import (
     AccountUnusable,
@@ -78,6 +79,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kcgateway.gateway.orders")
 S = OrderState
+_Query = TypeVar("_Query", bound="Select[*tuple[Any, ...]]")
 
 
 class OrderRouter:
@@ -193,7 +195,7 @@ class OrderRouter:
     async def _send_once(
         self, market: Market, intent: OrderIntent, actor: str, time_in_force: str | None
     ) -> OrderIntent | None:
-        moved = self.intents.moved
+        moved = self.intents.move
         try:
             with signing_for(intent.account_id):
                 venue = await self._venues.for_account(intent.account_id)
@@ -235,17 +237,16 @@ class OrderRouter:
         A clientOid is unique per account, not per tenant: when two of the tenant's accounts
         use it and no ``account`` is given, :class:`AmbiguousClientOid` lists them.
         """
-        query = (
-            select(OrderIntent.id, ExchangeAccount.name)
-            .join(ExchangeAccount, ExchangeAccount.id == OrderIntent.account_id)
-            .where(OrderIntent.client_oid == client_oid, ExchangeAccount.tenant_id == tenant_id)
-        )
-        if market is not None:
-            query = query.where(OrderIntent.market == market)
         async with self._db.read() as session:
-            if account is not None:
-                owned = await owned_account(session, tenant_id, account, include_removed=True)
-                query = query.where(OrderIntent.account_id == owned.id)
+            query = await _of_tenant(
+                session,
+                select(OrderIntent.id, ExchangeAccount.name).where(
+                    OrderIntent.client_oid == client_oid
+                ),
+                tenant_id,
+                market,
+                account,
+            )
             found = (await session.execute(query)).all()
         if not found:
             raise NoSuchObject("order")
@@ -267,21 +268,11 @@ class OrderRouter:
         Optionally of one account (id or name; NoSuchObject when it is not the tenant's), in the
         given states only, and of ``market`` only.
         """
-        query = (
-            select(OrderIntent)
-            .join(ExchangeAccount, ExchangeAccount.id == OrderIntent.account_id)
-            .where(ExchangeAccount.tenant_id == tenant_id)
-            .order_by(OrderIntent.created_at.desc(), OrderIntent.id)
-            .limit(limit)
-        )
+        newest = select(OrderIntent).order_by(OrderIntent.created_at.desc(), OrderIntent.id)
         if states:
-            query = query.where(OrderIntent.state.in_(states))
-        if market is not None:
-            query = query.where(OrderIntent.market == market)
+            newest = newest.where(OrderIntent.state.in_(states))
         async with self._db.read() as session:
-            if account is not None:
-                owned = await owned_account(session, tenant_id, account, include_removed=True)
-                query = query.where(OrderIntent.account_id == owned.id)
+            query = await _of_tenant(session, newest.limit(limit), tenant_id, market, account)
             return [view(r) for r in (await session.scalars(query)).all()]
 
     # -- cancelling -----------------------------------------------------------------------
@@ -386,6 +377,29 @@ class OrderRouter:
     ) -> bool | None:
         """:meth:`Intents.apply_exchange_event` (an order event from the private stream)."""
         return await self.intents.apply_exchange_event(account_id, client_oid, state, order_id)
+
+
+async def _of_tenant(
+    session: AsyncSession,
+    query: _Query,
+    tenant_id: str,
+    market: str | None,
+    account: str | None,
+) -> _Query:
+    """``query`` over intents narrowed to the tenant's, of ``market`` and ``account`` if given.
+
+    ``account`` is an id or name (NoSuchObject when it is not the tenant's; a removed account
+    still has its history).
+    """
+    query = query.join(ExchangeAccount, ExchangeAccount.id == OrderIntent.account_id).where(
+        ExchangeAccount.tenant_id == tenant_id
+    )
+    if market is not None:
+        query = query.where(OrderIntent.market == market)
+    if account is not None:
+        owned = await owned_account(session, tenant_id, account, include_removed=True)
+        query = query.where(OrderIntent.account_id == owned.id)
+    return query
 
 
 def _code(exc: BaseException) -> str:
