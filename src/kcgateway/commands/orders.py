@@ -60,3 +60,6 @@ def list_(
     columns = ("id", "account", "clientOid", "symbol", "side", "type", "price", "size", "funds",
                "state", "exchange id", "created (UTC)")  # fmt: skip
     table(f"orders of {tenant} (newest first, at most {limit})", columns, rows)
+    for v in views:  # what the reconciler could not settle on its own
+        if v.attention:
+            typer.secho(f"needs the operator: order {v.id}: {v.attention}", fg="yellow")

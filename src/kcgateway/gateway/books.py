@@ -14,7 +14,7 @@ the feed's :class:`~kcgateway.exchange.ws.StreamMetrics` hooks, which the servic
 passes on, concerns every book. At most ``max_symbols`` symbols are watched: a symbol not
 asked for during ``idle_ms`` is unwatched (unsubscribed), and when the limit is reached the
 least recently asked one makes room. An unknown symbol (not in the exchange's symbol list,
-refreshed every ``symbols_ttl_ms``) raises :class:`~kcgateway.gateway.orders.NoSuchObject`
+refreshed every ``symbols_ttl_ms``) raises :class:`~kcgateway.errors.NoSuchObject`
 before any feed work.
 
 Where the spot snapshot comes from (a decision): the gateway has no market-data credential, and

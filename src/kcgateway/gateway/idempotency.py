@@ -4,7 +4,7 @@ The same key with the same body replays the first response (status and body, byt
 the same key with another body is refused with :class:`IdempotencyConflict` (HTTP 409). Keys
 are scoped per tenant and route, so tenants cannot see each other's responses. Orders add a
 second guard: without an explicit clientOid, the clientOid is derived from the key
-(:func:`kcgateway.gateway.orders.idempotent_client_oid`), so two concurrent first attempts
+(:func:`kcgateway.gateway.orders.model.idempotent_client_oid`), so two concurrent first attempts
 collide on the intent's unique (account, clientOid) instead of placing twice.
 """
 

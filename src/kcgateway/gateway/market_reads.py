@@ -1,7 +1,7 @@
 """Read-only account data per market: fills, margin and futures balances, positions, contracts.
 
 Every account read first checks that the account is the tenant's (another tenant's account
-id or name is :class:`~kcgateway.gateway.orders.NoSuchObject`, a 404), then asks the exchange
+id or name is :class:`~kcgateway.errors.NoSuchObject`, a 404), then asks the exchange
 through the account's signed client.
 """
 

@@ -217,7 +217,7 @@ class Intents:
             if state not in TRANSITIONS.get(row.state, frozenset()):
                 return False
             if await self.move(row, row.state, state, actor="stream", exchange_id=order_id):
-                return True  # (a row: moved)
+                return True
         return False
 
     async def view_of(self, intent_id: str) -> IntentView:
