@@ -26,6 +26,7 @@ from kcgateway.errors import (
     AmbiguousClientOid,
     AuthError,
     ClientOidTaken,
+    ConfigError,
     CredentialUnreadable,
     ExchangeError,
     ExchangeKeyInvalid,
@@ -64,6 +65,7 @@ def _exchange(exc: ExchangeError) -> str:
 #: (class, status, error code, extra body fields, message); the first match wins, so
 #: subclasses come before their bases
 TABLE: tuple[tuple[type[Exception], int, str, Fields, Callable[[Any], str]], ...] = (
+    (ConfigError, 503, "not_configured", _none, _message),
     (ValidationError, 400, "invalid_request",
      lambda e: {"field": e.field} if e.field else {}, lambda e: e.message),
     (Unauthenticated, 401, "unauthenticated", _none, _message),
