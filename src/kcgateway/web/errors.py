@@ -19,6 +19,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from kcgateway.errors import (
+    AccessDenied,
     AccountBusy,
     AccountNameTaken,
     AccountNotConnected,
@@ -27,6 +28,7 @@ from kcgateway.errors import (
     AuthError,
     ClientOidTaken,
     ConfigError,
+    Conflict,
     CredentialUnreadable,
     ExchangeError,
     ExchangeKeyInvalid,
@@ -39,6 +41,8 @@ from kcgateway.errors import (
     NotSizable,
     OutcomeUnknown,
     PermissionDenied,
+    ProtocolError,
+    Refused,
     Rejected,
     RiskRejected,
     TenantNameTaken,
@@ -70,6 +74,7 @@ TABLE: tuple[tuple[type[Exception], int, str, Fields, Callable[[Any], str]], ...
      lambda e: {"field": e.field} if e.field else {}, lambda e: e.message),
     (Unauthenticated, 401, "unauthenticated", _none, _message),
     (PermissionDenied, 403, "forbidden", lambda e: {"needed": e.needed}, _message),
+    (AccessDenied, 403, "forbidden", _none, _message),
     (NoSuchObject, 404, "not_found", _none, lambda e: f"no such {e.kind}"),
     (ClientOidTaken, 409, "client_oid_taken", lambda e: {"orderId": e.intent_id}, _message),
     (AmbiguousClientOid, 409, "client_oid_ambiguous",
@@ -79,11 +84,13 @@ TABLE: tuple[tuple[type[Exception], int, str, Fields, Callable[[Any], str]], ...
     (AccountBusy, 409, "account_busy", lambda e: {"liveOrders": e.live}, _message),
     (AccountNameTaken, 409, "account_name_taken", _none, _message),
     (TenantNameTaken, 409, "tenant_name_taken", _none, _message),
+    (Conflict, 409, "conflict", _none, _message),  # a new Conflict answers this until its row
     (NotSizable, 422, "order_not_sizable", lambda e: {"symbol": e.symbol}, _message),
     (RiskRejected, 422, "risk_rejected", _none, _message),
     (KeyRefused, 422, "exchange_key_refused", _none, _message),
     (ExchangeKeyInvalid, 422, "exchange_auth_failed",
      lambda e: {"exchangeCode": e.code}, _message),
+    (Refused, 422, "refused", _none, _message),  # the default of every gateway refusal
     (AccountNotConnected, 409, "account_not_connected",
      lambda e: {"accountId": e.account_id}, _message),
     (AccountUnusable, 503, "account_unusable",
@@ -96,6 +103,8 @@ TABLE: tuple[tuple[type[Exception], int, str, Fields, Callable[[Any], str]], ...
      lambda e: {"exchangeCode": e.code}, _exchange),
     (OutcomeUnknown, 503, "exchange_outcome_unknown", _none, _message),
     (ExchangeError, 502, "exchange_error", lambda e: {"exchangeCode": e.code}, _exchange),
+    (ProtocolError, 502, "exchange_bad_reply", _none,
+     lambda e: "the exchange answered with a payload the gateway cannot read"),
 )  # fmt: skip
 
 
