@@ -6,8 +6,24 @@
     ├── LocalError                 we (or our caller) got something wrong; nothing was sent
     │   ├── ConfigError            bad or missing settings; fix the configuration
     │   ├── ValidationError        a request failed local checks (symbol rules, arguments)
-    │   ├── Forbidden              the caller may not do this; the message names what exceeds it
-    │   └── CredentialUnreadable   a stored credential does not decrypt: check the KEK, re-enter it
+    │   │   └── InvalidTenantName, InvalidBrokerSettings
+    │   ├── CredentialUnreadable   a stored credential does not decrypt: check the KEK, re-enter it
+    │   └── AccountUnusable        an account cannot sign: connect or re-enter its credential
+    │       └── AccountNotConnected  it has no stored credential at all
+    ├── Refused                    the gateway refused on its own rules: change the request
+    │   ├── AccessDenied           who is asking may not do this
+    │   │   ├── Unauthenticated    no usable API key: present a valid one
+    │   │   ├── PermissionDenied   the key lacks what the action needs: use a stronger key
+    │   │   └── Forbidden          it would exceed the caller's own rights (scopes, IPs, expiry)
+    │   ├── NoSuchObject           ask for something that exists (and is yours)
+    │   │   └── NoSuchKey, NoSuchAccount, NoSuchTenant, NoSuchSuspension
+    │   ├── Conflict               the current state forbids it: look, then decide
+    │   │   ├── ClientOidTaken, AmbiguousClientOid, NotCancellable, IdempotencyConflict
+    │   │   └── AccountNameTaken, TenantNameTaken, AccountBusy
+    │   ├── RiskRejected           a risk limit refused the order: make it smaller
+    │   │   └── NotSizable         the order's value cannot be known: give a price or funds
+    │   ├── KeyRefused             an exchange key may not be connected: fix the key
+    │   └── ExchangeKeyInvalid     the exchange refused a key the caller typed: re-check it
     ├── ProtocolError              the exchange answered with a payload we cannot parse
     ├── OutcomeUnknown             an order may or may not exist: reconcile by clientOid
     └── ExchangeError              the exchange answered with an error code
@@ -22,9 +38,13 @@
         │   └── AccountRestricted
         └── UnknownExchangeError   a code we do not know: an error, never success
 
-Exceptions carry fields (code, HTTP status, message, request path, request id), never a header
-value or a secret. "Blame" is explicit: :class:`LocalError` means we sent nothing or the fault is
-ours; :class:`ExchangeError` means the exchange said no; :class:`ExchangeUnavailable` and
+Exceptions carry fields (code, HTTP status, message, request path, request id, the object's
+kind), never a header value or a secret; ``kcgateway.web.errors`` maps each class to an HTTP
+status and an error code in one table (add a class here, then its row there).
+
+"Blame" is explicit: :class:`LocalError` means we sent nothing or the fault is ours;
+:class:`Refused` means the gateway's own rules said no (the caller changes the request);
+:class:`ExchangeError` means the exchange said no; :class:`ExchangeUnavailable` and
 :class:`OutcomeUnknown` mean the exchange or the network failed.
 """
 
@@ -55,19 +75,6 @@ class ValidationError(LocalError):
         self.field = field
 
 
-class Forbidden(LocalError):
-    """The caller is known but may not do this (e.g. grant a scope it does not hold).
-
-    ``field`` names what exceeds the caller's own rights (``scopes``, ``ipAllowlist``,
-    ``expiresAt``, ...); the message says what to do instead.
-    """
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
-
-
 class CredentialUnreadable(LocalError):
     """A stored credential cannot be decrypted; nothing was signed or sent.
 
@@ -82,6 +89,26 @@ class CredentialUnreadable(LocalError):
         self.credential_id = credential_id
         self.reason = reason
         self.field = field
+
+
+class AccountUnusable(LocalError):
+    """An account cannot sign exchange requests now: nothing was sent for it.
+
+    ``account_id`` names the account; ``reason`` is a fixed phrase (never key material). Fix the
+    credential (``accounts connect`` again, or the KEK), then the reconciler resumes its orders.
+    """
+
+    def __init__(self, account_id: str, *, reason: str) -> None:
+        super().__init__(f"account {account_id} cannot sign: {reason}")
+        self.account_id = account_id
+        self.reason = reason
+
+
+class AccountNotConnected(AccountUnusable, LookupError):
+    """The account has no stored exchange credential."""
+
+    def __init__(self, account_id: str) -> None:
+        super().__init__(account_id, reason="it has no stored credential")
 
 
 class ProtocolError(KcgatewayError):
@@ -214,3 +241,198 @@ class NotFound(Rejected):
 
 class UnknownExchangeError(ExchangeError):
     """A code missing from our table: treated as an error whose effect is unknown."""
+
+
+class InvalidTenantName(ValidationError, ValueError):
+    """A tenant name is empty, too long or has control characters; the message says which."""
+
+
+class InvalidBrokerSettings(ValidationError, ValueError):
+    """A partner id, name or key is empty or too long; the message says which."""
+
+
+class Refused(KcgatewayError):
+    """The gateway refused the request on its own rules; nothing was sent because of it."""
+
+
+class AccessDenied(Refused):
+    """The caller may not do this."""
+
+
+class Unauthenticated(AccessDenied):
+    """The presented key is not usable. Deliberately says nothing about why.
+
+    ``retry_after_s`` is set when the caller is in backoff or suspended.
+    """
+
+    def __init__(self, retry_after_s: int | None = None) -> None:
+        super().__init__("invalid or missing API key")
+        self.retry_after_s = retry_after_s
+
+
+class PermissionDenied(AccessDenied):
+    """The caller's key lacks what the action needs; ``needed`` says what (a scope, "admin")."""
+
+    def __init__(self, needed: str, message: str | None = None) -> None:
+        super().__init__(message or f"this key lacks the {needed} scope")
+        self.needed = needed
+
+
+class Forbidden(AccessDenied):
+    """The caller is known but may not do this (e.g. grant a scope it does not hold).
+
+    ``field`` names what exceeds the caller's own rights (``scopes``, ``ipAllowlist``,
+    ``expiresAt``, ...); the message says what to do instead.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class NoSuchObject(Refused, LookupError):
+    """The object does not exist for this tenant (another tenant's object looks the same).
+
+    ``kind`` names what was looked for (account, order, key, tenant); ``name`` is what the
+    caller asked for, when the front end may echo it (the CLI does; HTTP answers never echo).
+    ``hint`` says where to look.
+    """
+
+    def __init__(self, kind: str = "object", *, name: str | None = None, hint: str = "") -> None:
+        text = f"no such {kind}" + (f" {name!r}" if name else "") + (f": {hint}" if hint else "")
+        super().__init__(text)
+        self.kind = kind
+        self.name = name
+        self.hint = hint
+
+
+class NoSuchKey(NoSuchObject):
+    """The tenant has no usable key with this id."""
+
+    def __init__(self, key_id: str | None = None) -> None:
+        super().__init__("key", name=key_id)
+
+
+class NoSuchAccount(NoSuchObject):
+    """The tenant has no (live) account with this id or name; others' accounts look the same."""
+
+    def __init__(self, account: str | None = None) -> None:
+        super().__init__("account", name=account)
+
+
+class NoSuchSuspension(NoSuchObject):
+    """Nothing the caller may see is suspended under this name."""
+
+    def __init__(self, name: str | None = None) -> None:
+        super().__init__("suspension", name=name)
+
+
+class NoSuchTenant(NoSuchObject):
+    """No tenant has this name (or id); ``hint`` says how to find or create one."""
+
+    def __init__(self, name: str | None = None, *, hint: str = "") -> None:
+        super().__init__("tenant", name=name, hint=hint)
+
+
+class ExchangeKeyInvalid(Refused):
+    """The exchange refused a key the caller typed (``code`` is the exchange's): re-check it."""
+
+    def __init__(self, code: str, message: str = "") -> None:
+        super().__init__(
+            f"the exchange refused this key ({message or code}): check apiKey, secret, "
+            "passphrase and keyVersion"
+        )
+        self.code = code
+
+
+class Conflict(Refused):
+    """The object's current state forbids the request: look at it, then decide."""
+
+
+class ClientOidTaken(Conflict):
+    """This clientOid already names an intent of the account; ``intent_id`` is that intent."""
+
+    def __init__(self, intent_id: str) -> None:
+        super().__init__("clientOid already used on this account")
+        self.intent_id = intent_id
+
+
+class AmbiguousClientOid(Conflict):
+    """Several of the tenant's accounts have an order with this clientOid: name the account.
+
+    ``accounts`` are their names (or ids), sorted.
+    """
+
+    def __init__(self, client_oid: str, accounts: tuple[str, ...]) -> None:
+        super().__init__(
+            f"clientOid {client_oid} is used on several accounts ({', '.join(accounts)}): "
+            "say which with the account parameter"
+        )
+        self.client_oid = client_oid
+        self.accounts = accounts
+
+
+class NotCancellable(Conflict):
+    """The intent is in a state where a cancel makes no sense; ``state`` is that state."""
+
+    def __init__(self, state: str) -> None:
+        super().__init__(f"an order in state {state} cannot be cancelled")
+        self.state = state
+
+
+class IdempotencyConflict(Conflict):
+    """This Idempotency-Key was first used with another request body."""
+
+    def __init__(self) -> None:
+        super().__init__("this Idempotency-Key was used with a different request")
+
+
+class AccountNameTaken(Conflict):
+    """The tenant already has an account with this name."""
+
+
+class TenantNameTaken(Conflict):
+    """A tenant with this name exists."""
+
+
+class AccountBusy(Conflict):
+    """The account still has pending or open orders; ``live`` is how many."""
+
+    def __init__(self, name: str, live: int) -> None:
+        super().__init__(
+            f"account {name!r} has {live} pending or open order(s): cancel them and wait until "
+            "they settle, or force the removal (the gateway then stops tracking them)"
+        )
+        self.name = name
+        self.live = live
+
+
+class RiskRejected(Refused):
+    """A risk limit refused the order; ``reason`` says which limit."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class NotSizable(RiskRejected):
+    """The order's value cannot be known, so no limit can be checked: it is refused.
+
+    ``symbol`` is the order's; ``reason`` says what was missing. Give a limit price (or funds).
+    """
+
+    def __init__(self, symbol: str, *, reason: str) -> None:
+        super().__init__(
+            f"the {symbol} order cannot be valued ({reason}), so its size cannot be checked: "
+            "give a limit price or funds"
+        )
+        self.symbol = symbol
+
+
+class KeyRefused(Refused):
+    """The exchange key must not be connected; ``reason`` says why and what to do."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

@@ -48,7 +48,7 @@ from kcgateway.gateway.metrics import (
     PUBLIC_CLIENT,
     GatewayMetrics,
 )
-from kcgateway.gateway.orders import OrderRouter
+from kcgateway.gateway.orders.router import OrderRouter
 from kcgateway.gateway.services import GatewayServices
 from kcgateway.gateway.stream_counts import StreamCounts
 from kcgateway.gateway.tenants import TenantService
@@ -198,6 +198,7 @@ def build_services(
         for credential_id in {*credential_ids, *([cached] if cached else [])}:
             sealed.invalidate(credential_id)
 
+    market = make(None)  # public market data: books, symbols, and pricing unpriced orders
     orders = OrderRouter(
         db,
         venues,
@@ -205,12 +206,12 @@ def build_services(
         grace=timedelta(seconds=settings.reconcile_grace_s),
         settle_after=timedelta(seconds=settings.exchange_timeout_s * 3),
         now=now,
+        quotes=market,
     )
     onboarding = AccountOnboarding(
         db, CredentialVault(store, ring), make, require_ip_whitelist=not settings.is_dev, now=now,
         forget=forget,
     )  # fmt: skip
-    market = make(None)
     counts = StreamCounts(hook=metrics.on_stream_event)
     return GatewayServices(
         db=db,

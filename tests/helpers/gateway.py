@@ -154,7 +154,7 @@ async def gateway_stack(
     leaksuite.register("pepper", pepper)
     ring = KeyRing(LocalKek(kek))
     services = build_services(settings, db, ring, Secret(pepper), sim.hosts)
-    services.orders.settle_after = timedelta(seconds=timeout_s * 2)
+    services.orders.reconciler.settle_after = timedelta(seconds=timeout_s * 2)
     app = leaksuite.capture_app(create_app(services))
     session = aiohttp.ClientSession()
     stack = Stack(sim, services, app, httpx.AsyncClient(), session, ring=ring)

@@ -73,3 +73,62 @@ def test_credential_unreadable_names_where_never_what(field: str | None, text: s
     assert str(exc) == text
     assert (exc.credential_id, exc.field, exc.reason) == ("c1", field, "authentication failed")
     assert isinstance(exc, errors.LocalError)
+
+
+def test_account_errors_name_the_account_and_a_fixed_reason() -> None:
+    exc = errors.AccountUnusable("acct-1", reason="its credential cannot be decrypted")
+    assert (exc.account_id, exc.reason) == ("acct-1", "its credential cannot be decrypted")
+    assert "acct-1" in str(exc) and isinstance(exc, errors.LocalError)
+    missing = errors.AccountNotConnected("acct-2")
+    assert missing.account_id == "acct-2" and isinstance(missing, errors.AccountUnusable)
+    assert isinstance(missing, LookupError), "still caught where a LookupError was"
+
+
+def test_refusals_are_named_by_remedy_and_carry_fields() -> None:
+    assert errors.Unauthenticated(retry_after_s=5).retry_after_s == 5
+    assert str(errors.Unauthenticated()) == "invalid or missing API key"
+    denied = errors.PermissionDenied("trade:spot")
+    assert denied.needed == "trade:spot" and "trade:spot" in str(denied)
+    assert str(errors.PermissionDenied("admin", "only admin touches admin")) == (
+        "only admin touches admin"
+    )
+    assert isinstance(denied, errors.AccessDenied) and isinstance(denied, errors.Refused)
+    taken = errors.ClientOidTaken("i-1")
+    assert taken.intent_id == "i-1" and isinstance(taken, errors.Conflict)
+    both = errors.AmbiguousClientOid("oid-1", ("a", "b"))
+    assert both.accounts == ("a", "b") and "a, b" in str(both) and "account" in str(both)
+    assert errors.NotCancellable("filled").state == "filled"
+    assert "Idempotency-Key" in str(errors.IdempotencyConflict())
+    busy = errors.AccountBusy("main", 2)
+    assert (busy.name, busy.live) == ("main", 2) and "--force" not in str(busy)
+    assert errors.RiskRejected("too big").reason == "too big"
+    unsized = errors.NotSizable("BTC-USDT", reason="no ticker price")
+    assert unsized.symbol == "BTC-USDT" and "no ticker price" in str(unsized)
+    assert isinstance(unsized, errors.RiskRejected)
+    assert errors.KeyRefused("no IP list").reason == "no IP list"
+    bad_key = errors.ExchangeKeyInvalid("400003", "KC-API-KEY not exists")
+    assert bad_key.code == "400003" and "KC-API-KEY not exists" in str(bad_key)
+    assert "400004" in str(errors.ExchangeKeyInvalid("400004"))
+    for name_taken in (errors.AccountNameTaken("x"), errors.TenantNameTaken("y")):
+        assert isinstance(name_taken, errors.Conflict)
+
+
+def test_no_such_object_names_its_kind_and_optionally_what_was_asked() -> None:
+    assert str(errors.NoSuchObject()) == "no such object"
+    order = errors.NoSuchObject("order")
+    assert (order.kind, order.name, order.hint) == ("order", None, "")
+    assert isinstance(order, LookupError) and isinstance(order, errors.Refused)
+    assert str(errors.NoSuchKey("k1")) == "no such key 'k1'"
+    assert errors.NoSuchAccount("main").kind == "account"
+    tenant = errors.NoSuchTenant("acme", hint="see tenants list")
+    assert str(tenant) == "no such tenant 'acme': see tenants list"
+    assert str(errors.NoSuchTenant(hint="no key k")) == "no such tenant: no key k"
+
+
+@pytest.mark.parametrize("kind", [errors.InvalidTenantName, errors.InvalidBrokerSettings])
+def test_invalid_names_are_validation_errors_and_value_errors(
+    kind: type[errors.ValidationError],
+) -> None:
+    exc = kind("the name is empty")
+    assert isinstance(exc, errors.ValidationError) and isinstance(exc, ValueError)
+    assert exc.message == "the name is empty"

@@ -33,42 +33,23 @@ TenantOption = Annotated[str, typer.Option("--tenant", help="Tenant name (or id)
 
 
 def _user_errors() -> tuple[type[BaseException], ...]:
-    from kcgateway.gateway.accounts import AccountBusy, AccountNameTaken, KeyRefused, NoSuchAccount
-    from kcgateway.gateway.broker import InvalidBrokerSettings
-    from kcgateway.gateway.keys import NoSuchKey
-    from kcgateway.gateway.orders import NoSuchObject
-    from kcgateway.gateway.tenants import InvalidTenantName, NoSuchTenant, TenantNameTaken
-
-    return (
-        KcgatewayError,
-        AccountBusy,
-        AccountNameTaken,
-        KeyRefused,
-        NoSuchAccount,
-        NoSuchKey,
-        NoSuchObject,
-        NoSuchTenant,
-        TenantNameTaken,
-        InvalidTenantName,
-        InvalidBrokerSettings,
-    )
+    # every refusal (no such tenant, name taken, busy account, ...) is in the errors.py tree
+    return (KcgatewayError,)
 
 
 def _describe(exc: BaseException) -> str:
-    from kcgateway.gateway.accounts import AccountBusy, KeyRefused, NoSuchAccount
-    from kcgateway.gateway.keys import NoSuchKey
-    from kcgateway.gateway.orders import NoSuchObject
+    from kcgateway.errors import AccountBusy, KeyRefused, NoSuchAccount, NoSuchKey, NoSuchObject
 
     if isinstance(exc, AccountBusy):
         return f"{exc} (--force)"
     if isinstance(exc, KeyRefused):
         return f"the exchange key was refused: {exc.reason}"
     if isinstance(exc, NoSuchAccount):
-        return f"no account {exc.args[0]!r} in this tenant: see `kcgateway accounts list`"
+        return f"no account {exc.name!r} in this tenant: see `kcgateway accounts list`"
     if isinstance(exc, NoSuchKey):
-        return f"no usable key {exc.args[0]!r} in this tenant: see `kcgateway keys list`"
-    if isinstance(exc, NoSuchObject):
-        return f"no such {exc.args[0] if exc.args else 'object'} in this tenant"
+        return f"no usable key {exc.name!r} in this tenant: see `kcgateway keys list`"
+    if isinstance(exc, NoSuchObject) and not exc.name and not exc.hint:
+        return f"no such {exc.kind} in this tenant"
     return str(exc) or type(exc).__name__
 
 

@@ -226,7 +226,8 @@ def unsuspend(
     config: ConfigOption = None,
 ) -> None:
     """Lift a suspension (audited with --reason); a running gateway sees it within seconds."""
-    from kcgateway.gateway.keys import NoSuchSuspension, Operator
+    from kcgateway.errors import NoSuchSuspension
+    from kcgateway.gateway.keys import Operator
 
     async def work(admin: AdminServices) -> SuspensionView:
         return await admin.services.keys.unsuspend(target, actor=Operator("cli"), reason=reason)

@@ -10,7 +10,7 @@ from kcgateway.commands._admin import ConfigOption, TenantOption, run, table, wh
 from kcgateway.store.types import OrderState
 
 if TYPE_CHECKING:
-    from kcgateway.gateway.orders import IntentView
+    from kcgateway.gateway.orders.model import IntentView
     from kcgateway.main import AdminServices
 
 app = typer.Typer(help="Order intents.", no_args_is_help=True)
@@ -60,3 +60,6 @@ def list_(
     columns = ("id", "account", "clientOid", "symbol", "side", "type", "price", "size", "funds",
                "state", "exchange id", "created (UTC)")  # fmt: skip
     table(f"orders of {tenant} (newest first, at most {limit})", columns, rows)
+    for v in views:  # what the reconciler could not settle on its own
+        if v.attention:
+            typer.secho(f"needs the operator: order {v.id}: {v.attention}", fg="yellow")

@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kcgateway.errors import AccountBusy, AccountNameTaken, KeyRefused, NoSuchAccount
 from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.gateway.audit import AuditAction, record
 from kcgateway.kucoin import models as m
@@ -72,33 +73,6 @@ class CredentialSealer(Protocol):
     ) -> str:
         """Seal and store; return the credential id."""
         ...
-
-
-class KeyRefused(Exception):
-    """The exchange key must not be connected; ``reason`` says why and what to do."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class AccountNameTaken(Exception):
-    """The tenant already has an account with this name."""
-
-
-class NoSuchAccount(LookupError):
-    """The tenant has no (live) account with this id or name; others' accounts look the same."""
-
-
-class AccountBusy(Exception):
-    """The account still has pending or open orders; ``live`` is how many."""
-
-    def __init__(self, name: str, live: int) -> None:
-        super().__init__(
-            f"account {name!r} has {live} pending or open order(s): cancel them and wait until "
-            "they settle, or force the removal (the gateway then stops tracking them)"
-        )
-        self.live = live
 
 
 @dataclass(frozen=True, slots=True)

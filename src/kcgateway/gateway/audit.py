@@ -44,6 +44,7 @@ class AuditAction(StrEnum):
     ORDER_STATE = "order.state"
     ORDER_CANCEL = "order.cancel"
     ORDER_ADOPTED = "order.adopted"
+    ORDER_NEEDS_OPERATOR = "order.needs_operator"
     ACCOUNT_REMOVED = "account.removed"
     TENANT_CREATED = "tenant.created"
     BROKER_SET = "broker.set"

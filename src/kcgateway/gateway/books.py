@@ -14,7 +14,7 @@ the feed's :class:`~kcgateway.exchange.ws.StreamMetrics` hooks, which the servic
 passes on, concerns every book. At most ``max_symbols`` symbols are watched: a symbol not
 asked for during ``idle_ms`` is unwatched (unsubscribed), and when the limit is reached the
 least recently asked one makes room. An unknown symbol (not in the exchange's symbol list,
-refreshed every ``symbols_ttl_ms``) raises :class:`~kcgateway.gateway.orders.NoSuchObject`
+refreshed every ``symbols_ttl_ms``) raises :class:`~kcgateway.errors.NoSuchObject`
 before any feed work.
 
 Where the spot snapshot comes from (a decision): the gateway has no market-data credential, and
@@ -39,10 +39,10 @@ from decimal import Decimal
 from typing import Literal
 
 from kcgateway.clock import Clock, SystemClock
+from kcgateway.errors import NoSuchObject
 from kcgateway.exchange.book_feed import Book, BookFeed
 from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.exchange.ws import DEFAULT_MAX_TOPICS, NoMetrics, StreamMetrics
-from kcgateway.gateway.orders import NoSuchObject
 from kcgateway.kucoin import models as m
 from kcgateway.kucoin.orderbook import SyncState
 

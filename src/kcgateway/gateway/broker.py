@@ -17,6 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Protocol
 
+from kcgateway.errors import InvalidBrokerSettings
 from kcgateway.gateway.audit import AuditAction, record
 from kcgateway.secret import Secret
 from kcgateway.store.broker_store import BrokerPublic
@@ -27,10 +28,6 @@ BrokerView = BrokerPublic
 
 Now = Callable[[], datetime]
 MAX_FIELD = 128
-
-
-class InvalidBrokerSettings(ValueError):
-    """A partner id, name or key is empty or too long; the message says which."""
 
 
 class BrokerSealer(Protocol):

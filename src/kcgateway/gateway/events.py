@@ -36,10 +36,10 @@ from kcgateway.errors import KcgatewayError
 from kcgateway.exchange.private_feed import OrderChange, PrivateFeed
 from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.exchange.ws import StreamMetrics
-from kcgateway.gateway.markets import FUTURES, MARGIN, SPOT, resolve_intent
-from kcgateway.gateway.orders import OrderRouter, state_of
+from kcgateway.gateway.orders.markets import FUTURES, MARGIN, SPOT
+from kcgateway.gateway.orders.router import OrderRouter
 from kcgateway.gateway.stream_counts import StreamCounts
-from kcgateway.gateway.venue import AccountNotConnected, Venues
+from kcgateway.gateway.venue import Venues
 from kcgateway.store.database import Database
 from kcgateway.store.tables import CredentialRow, OrderIntent
 from kcgateway.store.types import OrderState
@@ -49,8 +49,6 @@ __all__ = ["AccountStream", "OrderEvents", "intent_state"]
 log = logging.getLogger("kcgateway.gateway.events")
 S = OrderState
 FeedFactory = Callable[[KuCoinClient, StreamMetrics], PrivateFeed]
-#: intents a reconciliation pass looks up (``persisted`` ones were never sent)
-UNSETTLED = (S.SENT, S.UNKNOWN, S.ACKED, S.OPEN)
 _EVENT_STATES = {
     "open": S.OPEN,
     "match": S.OPEN,
@@ -144,7 +142,7 @@ class AccountStream:
                     await self._run_job(item)
                 else:
                     await self._apply(item)
-            except (KcgatewayError, AccountNotConnected) as exc:
+            except KcgatewayError as exc:  # exchange down, account unusable or removed
                 log.info(
                     "order stream work deferred: account=%s reason=%s",
                     self.account_id, type(exc).__name__,
@@ -175,20 +173,8 @@ class AccountStream:
         await self._orders.adopt_strays(self.account_id)
 
     async def _reconcile(self) -> None:
-        venue = await self._venues.for_account(self.account_id)
-        query = select(OrderIntent).where(
-            OrderIntent.account_id == self.account_id,
-            OrderIntent.state.in_(UNSETTLED),
-            OrderIntent.market.in_(self._markets),
-        )
-        async with self._db.read() as session:
-            rows = (await session.scalars(query)).all()
-        for row in rows:
-            found = await resolve_intent(venue, row)  # each market by its own endpoints
-            if found is not None:
-                await self._orders.apply_exchange_event(
-                    self.account_id, row.client_oid, state_of(found), found.order_id
-                )
+        # raises on the first failure: the worker defers and retries the whole pass
+        await self._orders.reconcile_account(self.account_id, self._markets)
         self.applied["reconciled"] += 1
         self._counts.count(self._kind, "resync")
 

@@ -4,7 +4,7 @@ The same key with the same body replays the first response (status and body, byt
 the same key with another body is refused with :class:`IdempotencyConflict` (HTTP 409). Keys
 are scoped per tenant and route, so tenants cannot see each other's responses. Orders add a
 second guard: without an explicit clientOid, the clientOid is derived from the key
-(:func:`kcgateway.gateway.orders.idempotent_client_oid`), so two concurrent first attempts
+(:func:`kcgateway.gateway.orders.model.idempotent_client_oid`), so two concurrent first attempts
 collide on the intent's unique (account, clientOid) instead of placing twice.
 """
 
@@ -15,15 +15,12 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from kcgateway.errors import IdempotencyConflict
 from kcgateway.store.database import Database
 from kcgateway.store.ledger import IdempotencyRepository
 
 MAX_KEY_LEN = 200
 Now = Callable[[], datetime]
-
-
-class IdempotencyConflict(Exception):
-    """This Idempotency-Key was first used with another request body."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,5 +71,5 @@ class Idempotency:
 
 def _replay(stored_hash: str, fingerprint: str, status: int, body: str) -> Reply:
     if stored_hash != fingerprint:
-        raise IdempotencyConflict("this Idempotency-Key was used with a different request")
+        raise IdempotencyConflict
     return Reply(status, body, replayed=True)

@@ -41,7 +41,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select, update
 
-from kcgateway.errors import Forbidden
+from kcgateway.errors import Forbidden, NoSuchKey, NoSuchSuspension, Unauthenticated
 from kcgateway.gateway import apikeys
 from kcgateway.gateway.apikeys import KeyLifetime, PresentedKey, Scope
 from kcgateway.gateway.audit import AuditAction, record
@@ -61,25 +61,6 @@ RECHECK_EVERY = timedelta(seconds=5)
 MAX_ADDRESS = 100
 _DUMMY_HASH = hashlib.sha256(b"kcgw-no-such-key").digest()
 _DUMMY_KEY = PresentedKey("0" * apikeys.KEY_ID_LEN, Secret("0" * apikeys.SECRET_LEN))
-
-
-class NoSuchKey(LookupError):
-    """The tenant has no usable key with this id."""
-
-
-class NoSuchSuspension(LookupError):
-    """Nothing the caller may see is suspended under this name."""
-
-
-class Unauthenticated(Exception):
-    """The presented key is not usable. Deliberately says nothing about why.
-
-    ``retry_after_s`` is set when the caller is in backoff or suspended.
-    """
-
-    def __init__(self, retry_after_s: int | None = None) -> None:
-        super().__init__("invalid or missing API key")
-        self.retry_after_s = retry_after_s
 
 
 @dataclass(frozen=True, slots=True)

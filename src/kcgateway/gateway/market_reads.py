@@ -1,15 +1,15 @@
 """Read-only account data per market: fills, margin and futures balances, positions, contracts.
 
 Every account read first checks that the account is the tenant's (another tenant's account
-id or name is :class:`~kcgateway.gateway.orders.NoSuchObject`, a 404), then asks the exchange
+id or name is :class:`~kcgateway.errors.NoSuchObject`, a 404), then asks the exchange
 through the account's signed client.
 """
 
 from __future__ import annotations
 
 from kcgateway.exchange.rest import KuCoinClient
-from kcgateway.gateway.markets import trade_type
-from kcgateway.gateway.orders import owned_account
+from kcgateway.gateway.orders.lifecycle import owned_account
+from kcgateway.gateway.orders.markets import trade_type
 from kcgateway.gateway.venue import AccountVenue, Venues
 from kcgateway.kucoin import models as m
 from kcgateway.store.database import Database

@@ -20,7 +20,8 @@ from kcgateway.gateway.idempotency import Idempotency
 from kcgateway.gateway.keys import KeyService
 from kcgateway.gateway.market_reads import AccountReads
 from kcgateway.gateway.metrics import GatewayMetrics
-from kcgateway.gateway.orders import OrderRouter, owned_account
+from kcgateway.gateway.orders.lifecycle import owned_account
+from kcgateway.gateway.orders.router import OrderRouter
 from kcgateway.gateway.stream_counts import StreamCounts
 from kcgateway.gateway.venue import Venues
 from kcgateway.kucoin import models as m

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from kcgateway.errors import InvalidTenantName, NoSuchTenant, TenantNameTaken
 from kcgateway.gateway.audit import AuditAction, record
 from kcgateway.store.database import Database
 from kcgateway.store.repositories import TenantRepository
@@ -16,18 +17,6 @@ from kcgateway.store.tables import ExchangeAccount, GatewayKey, Tenant
 
 Now = Callable[[], datetime]
 MAX_NAME = 200
-
-
-class TenantNameTaken(Exception):
-    """A tenant with this name exists."""
-
-
-class NoSuchTenant(LookupError):
-    """No tenant has this name (or id)."""
-
-
-class InvalidTenantName(ValueError):
-    """The name is empty, too long or has control characters; the message says which."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +73,9 @@ class TenantService:
             tenant = await repo.by_name(name_or_id) or await session.get(Tenant, name_or_id)
         if tenant is None:
             raise NoSuchTenant(
-                f"no tenant named {name_or_id!r}: see `kcgateway tenants list`, or create it "
-                "with `kcgateway tenants create NAME`"
+                name_or_id,
+                hint="see `kcgateway tenants list`, or create it with `kcgateway tenants create "
+                "NAME`",
             )
         return tenant.id
 
@@ -94,7 +84,9 @@ class TenantService:
         async with self._db.read() as session:
             key = await session.get(GatewayKey, key_id)
         if key is None:
-            raise NoSuchTenant(f"no gateway key {key_id!r}: see `kcgateway keys list --tenant T`")
+            raise NoSuchTenant(
+                hint=f"no gateway key {key_id!r}: see `kcgateway keys list --tenant T`"
+            )
         return key.tenant_id
 
     async def list(self) -> list[TenantView]:

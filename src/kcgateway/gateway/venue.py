@@ -17,16 +17,13 @@ from typing import Protocol
 
 from sqlalchemy import select
 
+from kcgateway.errors import AccountNotConnected
 from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.exchange.services.base import NotFound, Placed
 from kcgateway.exchange.services.orders import OrderOptions, SpotOrder
 from kcgateway.kucoin import models as m
 from kcgateway.store.database import Database
 from kcgateway.store.tables import CredentialRow
-
-
-class AccountNotConnected(LookupError):
-    """The account has no stored exchange credential."""
 
 
 class CredentialSigner(Protocol):
@@ -175,7 +172,7 @@ class Venues:
         async with self._db.read() as session:
             credential_id = await session.scalar(query)
         if credential_id is None:
-            raise AccountNotConnected(f"account {account_id} has no credential")
+            raise AccountNotConnected(account_id)
         return credential_id
 
     async def forget(self, account_id: str) -> str | None:

@@ -65,6 +65,7 @@ _MOVE = Prepared(
             bindparam("new_exchange_id", type_=_INTENTS.c.exchange_order_id.type),
             _INTENTS.c.exchange_order_id,
         ),
+        attention=None,  # a move is an answer: nothing left for the operator
     )
     .returning(*_INTENTS.c)
 )
@@ -91,6 +92,7 @@ async def insert_intent(ex: Runner, intent: NewIntent, *, now: datetime) -> Orde
         "close_order": intent.close_order,
         "auto_borrow": intent.auto_borrow,
         "auto_repay": intent.auto_repay,
+        "attention": None,
         "created_at": now,
         "updated_at": now,
     }

@@ -183,6 +183,8 @@ class OrderIntent(Base):
     close_order: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     auto_borrow: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     auto_repay: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    #: why an operator must look at the intent (None: nothing to do); cleared by its next move
+    attention: Mapped[str | None] = mapped_column(String(200), default=None)
 
 
 class AuditRecord(Base):

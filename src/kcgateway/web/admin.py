@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from fastapi.responses import JSONResponse
 
-from kcgateway.errors import AuthError
-from kcgateway.gateway.accounts import AccountBusy, NoSuchAccount
+from kcgateway.errors import AuthError, ExchangeKeyInvalid, NoSuchObject
 from kcgateway.gateway.apikeys import parse_scopes
-from kcgateway.gateway.keys import NoSuchKey, NoSuchSuspension
-from kcgateway.gateway.orders import NoSuchObject
 from kcgateway.web.auth import AccountManager, KeyManager, Reader, services_of
-from kcgateway.web.errors import error_body
 from kcgateway.web.schemas import (
     AUTHED,
     EXCHANGE,
@@ -105,15 +99,13 @@ async def rotate_key(
     allowing addresses outside the caller's allow-list; the successor expires no later than the
     caller.
     """
-    try:
-        full, view = await services_of(request).keys.rotate(
-            principal.tenant_id,
-            key_id,
-            overlap=timedelta(seconds=body.overlap_seconds),
-            actor=principal,
-        )
-    except NoSuchKey:
-        raise NoSuchObject("key") from None
+    # NoSuchKey is a NoSuchObject: the error table answers 404 without echoing the id
+    full, view = await services_of(request).keys.rotate(
+        principal.tenant_id,
+        key_id,
+        overlap=timedelta(seconds=body.overlap_seconds),
+        actor=principal,
+    )
     response.headers.update(NO_STORE)
     return {"key": full.reveal(), **key_json(view)}
 
@@ -147,12 +139,9 @@ async def lift_suspension(
     404 when this tenant has no such suspension; 403 for an address suspension (the operator's)
     or a key holding a scope the caller does not.
     """
-    try:
-        view = await services_of(request).keys.unsuspend(
-            body.suspension, actor=principal, reason=body.reason
-        )
-    except NoSuchSuspension:
-        raise NoSuchObject("suspension") from None
+    view = await services_of(request).keys.unsuspend(
+        body.suspension, actor=principal, reason=body.reason
+    )
     return suspension_json(view)
 
 
@@ -164,7 +153,7 @@ async def lift_suspension(
 )
 async def connect_account(
     body: AccountBody, request: Request, principal: AccountManager
-) -> dict[str, Any] | JSONResponse:
+) -> dict[str, Any]:
     """Connect a KuCoin API key: checked at the exchange first, then sealed in the vault.
 
     A key the exchange does not accept is the caller's to fix (422 ``exchange_auth_failed``),
@@ -174,13 +163,8 @@ async def connect_account(
         view = await services_of(request).accounts.connect(
             principal.tenant_id, principal.key_id, body.to_request()
         )
-    except AuthError as exc:
-        message = (
-            f"the exchange refused this key ({exc.message or exc.code}): check apiKey, secret, "
-            "passphrase and keyVersion"
-        )
-        body_text = error_body(422, "exchange_auth_failed", message, exchangeCode=exc.code)
-        return JSONResponse(json.loads(body_text), status_code=422)
+    except AuthError as exc:  # the caller typed this key: theirs to fix (422), not the exchange's
+        raise ExchangeKeyInvalid(exc.code, exc.message) from None
     return account_json(view)
 
 
@@ -199,15 +183,9 @@ async def remove_account(
     409 ``account_busy`` while it has pending or open orders, unless ``?force=true``; 404 for
     an account of another tenant (or one already removed).
     """
-    try:
-        removed = await services_of(request).accounts.remove(
-            principal.tenant_id, account_id, principal.key_id, force=force
-        )
-    except NoSuchAccount:
-        raise NoSuchObject("account") from None
-    except AccountBusy as exc:
-        body = {"error": "account_busy", "message": str(exc), "liveOrders": exc.live}
-        return JSONResponse(body, status_code=409)
+    removed = await services_of(request).accounts.remove(
+        principal.tenant_id, account_id, principal.key_id, force=force
+    )  # NoSuchAccount (404) and AccountBusy (409) are answered by the error table
     return {
         "id": removed.id,
         "name": removed.name,

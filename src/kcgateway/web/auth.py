@@ -19,14 +19,13 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, HTTPException, Request, Response
+from fastapi import Depends, Request, Response
 from fastapi.routing import APIRoute
 
+from kcgateway.errors import PermissionDenied
 from kcgateway.gateway.apikeys import Scope, client_ip
-from kcgateway.gateway.keys import Principal, Unauthenticated
+from kcgateway.gateway.keys import Principal
 from kcgateway.gateway.services import GatewayServices
-
-_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="kcgateway"'}
 
 
 def services_of(request: Request) -> GatewayServices:
@@ -58,21 +57,16 @@ class ScopeGuard:
         if principal is None:  # not yet authenticated by AuthFirstRoute for this request
             principal = await _authenticate(request)
         if not principal.allows(self.scope):
-            raise HTTPException(403, f"this key lacks the {self.scope.value} scope")
+            raise PermissionDenied(self.scope.value)
         request.state.principal = principal
         return principal
 
 
 async def _authenticate(request: Request) -> Principal:
+    """The caller's principal; Unauthenticated (401) goes to the error table in web/errors.py."""
     services = services_of(request)
     ip = caller_ip(request, services)
-    try:
-        return await services.keys.authenticate(request.headers.get("authorization"), ip)
-    except Unauthenticated as exc:
-        headers = dict(_CHALLENGE)
-        if exc.retry_after_s is not None:
-            headers["Retry-After"] = str(exc.retry_after_s if exc.retry_after_s > 0 else 3600)
-        raise HTTPException(401, "invalid or missing API key", headers=headers) from None
+    return await services.keys.authenticate(request.headers.get("authorization"), ip)
 
 
 def guard_of(route: APIRoute) -> ScopeGuard | None:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
+from kcgateway.errors import ConfigError
 from kcgateway.gateway.books import MAX_DEPTH, BookService, BookView
 from kcgateway.web.auth import Reader, services_of
 from kcgateway.web.schemas import AUTHED, EXCHANGE, error_responses
@@ -45,7 +46,7 @@ def _out(view: BookView) -> OrderBookOut:
 
 def _service(service: BookService | None) -> BookService:
     if service is None:
-        raise HTTPException(503, "order books are not configured on this gateway")
+        raise ConfigError("order books are not configured on this gateway")
     return service
 
 

@@ -7,89 +7,27 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Query, Request
 
 from kcgateway.gateway.apikeys import Scope
-from kcgateway.gateway.keys import Principal
-from kcgateway.gateway.markets import FUTURES
-from kcgateway.web import market_orders as mo
-from kcgateway.web.auth import Reader, require, services_of
-from kcgateway.web.market_orders import Account, Symbol
+from kcgateway.gateway.orders.markets import FUTURES
+from kcgateway.web.auth import Reader, services_of
+from kcgateway.web.market_orders import Account, MarketRoutes, order_routes
 from kcgateway.web.market_schemas import (
     ContractOut,
     FuturesBalanceOut,
     FuturesFillOut,
     FuturesOrderBody,
-    OrderOut,
     PositionOut,
-    order_json,
 )
-from kcgateway.web.placing import IdempotencyKey, place_keyed
 from kcgateway.web.schemas import AUTHED, EXCHANGE, error_responses
 
-router = APIRouter(prefix="/v1/futures")
-FuturesTrader = Annotated[Principal, Depends(require(Scope.TRADE_FUTURES))]
-
-
-@router.post("/orders", status_code=201, response_model=OrderOut, responses=mo.PLACE_RESPONSES)
-async def place_futures_order(
-    body: FuturesOrderBody,
-    request: Request,
-    principal: FuturesTrader,
-    idempotency_key: IdempotencyKey = None,
-) -> Response:
-    """Place a futures order (size in lots). Exactly once per intent; Idempotency-Key as spot."""
-    return await place_keyed(
-        request,
-        principal,
-        idempotency_key,
-        account=body.account,
-        client_oid=body.client_oid,
-        build=body.to_request,
-        render=order_json,
-        market=FUTURES,
-    )
-
-
-@router.get("/orders", responses=error_responses(*AUTHED))
-async def list_futures_orders(
-    request: Request, principal: Reader, limit: Annotated[int, Query(ge=1, le=1000)] = 100
-) -> list[OrderOut]:
-    """The tenant's futures order intents, newest first."""
-    return await mo.list_of(request, principal, FUTURES, limit)
-
-
-@router.get("/orders/{order_id}", responses=error_responses(*AUTHED, *EXCHANGE, 404, 409))
-async def get_futures_order(order_id: str, request: Request, principal: Reader) -> OrderOut:
-    """One futures intent (refreshed from the exchange while it may still change)."""
-    return await mo.one_of(request, principal, FUTURES, order_id)
-
-
-@router.delete("/orders/{order_id}", responses=mo.CANCEL_RESPONSES)
-async def cancel_futures_order(
-    order_id: str, request: Request, principal: FuturesTrader
-) -> OrderOut:
-    """Cancel a futures order by the gateway's id."""
-    return await mo.cancel_one(request, principal, FUTURES, order_id)
-
-
-@router.delete(
-    "/orders/by-client-oid/{client_oid}",
-    responses=error_responses(*AUTHED, *EXCHANGE, 400, 404, 409),
+router = order_routes(
+    MarketRoutes(
+        FUTURES, FuturesOrderBody, Scope.TRADE_FUTURES, "futures_", "futures (size in lots)"
+    ),
+    APIRouter(prefix="/v1/futures"),
 )
-async def cancel_futures_by_client_oid(
-    client_oid: str, request: Request, principal: FuturesTrader
-) -> OrderOut:
-    """Cancel a futures order by clientOid."""
-    return await mo.cancel_by_oid(request, principal, FUTURES, client_oid)
-
-
-@router.delete("/orders", responses=error_responses(*AUTHED, *EXCHANGE, 404, 409))
-async def cancel_futures_symbol(
-    request: Request, principal: FuturesTrader, account: Account, symbol: Symbol
-) -> list[OrderOut]:
-    """Cancel every futures order of the account on ``symbol``."""
-    return await mo.cancel_all(request, principal, FUTURES, account, symbol)
 
 
 @router.get("/fills", responses=error_responses(*AUTHED, *EXCHANGE, 404))

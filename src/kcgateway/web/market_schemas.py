@@ -12,8 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from kcgateway.gateway.markets import FUTURES, MARGIN, MarketTerms
-from kcgateway.gateway.orders import IntentView, OrderRequest
+from kcgateway.gateway.orders.markets import FUTURES, MARGIN, MarketTerms
+from kcgateway.gateway.orders.model import IntentView, OrderRequest
 from kcgateway.kucoin import models as m
 from kcgateway.store.types import OrderState
 from kcgateway.web.decimals import DecimalString
@@ -144,6 +144,11 @@ class OrderOut(BaseModel):
     auto_repay: bool = Field(serialization_alias="autoRepay")
     created_at: datetime = Field(serialization_alias="createdAt")
     updated_at: datetime = Field(serialization_alias="updatedAt")
+    attention: str | None = Field(
+        default=None,
+        description="why the operator must look at this order (e.g. its account's credential "
+        "cannot be decrypted); null when nothing is needed",
+    )
 
     @classmethod
     def of(cls, v: IntentView) -> OrderOut:
@@ -170,6 +175,7 @@ class OrderOut(BaseModel):
             auto_repay=t.auto_repay,
             created_at=v.created_at,
             updated_at=v.updated_at,
+            attention=v.attention,
         )
 
 

@@ -19,10 +19,9 @@ from kcgateway.errors import ValidationError
 from kcgateway.gateway.accounts import AccountView, ConnectRequest
 from kcgateway.gateway.apikeys import check_text
 from kcgateway.gateway.keys import KeyView, SuspensionView
-from kcgateway.gateway.orders import IntentView, OrderRequest
+from kcgateway.gateway.orders.model import OrderRequest
 from kcgateway.kucoin import models as m
 from kcgateway.secret import Secret
-from kcgateway.store.types import OrderState
 from kcgateway.web.decimals import DecimalString
 
 _STRICT = ConfigDict(extra="forbid", populate_by_name=True)
@@ -175,25 +174,6 @@ def _time(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def intent_json(v: IntentView) -> dict[str, Any]:
-    """An order intent."""
-    return {
-        "id": v.id,
-        "account": v.account_id,
-        "clientOid": v.client_oid,
-        "symbol": v.symbol,
-        "side": v.side,
-        "type": v.order_type,
-        "price": _money(v.price),
-        "size": _money(v.size),
-        "funds": _money(v.funds),
-        "state": v.state.value,
-        "exchangeOrderId": v.exchange_order_id,
-        "createdAt": _time(v.created_at),
-        "updatedAt": _time(v.updated_at),
-    }
-
-
 def key_json(v: KeyView) -> dict[str, Any]:
     """A gateway key (no secret)."""
     return {
@@ -268,26 +248,6 @@ Timestamp = Annotated[
         json_schema_extra={"format": "date-time"},
     ),
 ]
-
-
-class IntentOut(BaseModel):
-    """An order intent: what the gateway knows of one order."""
-
-    model_config = _OUT
-
-    id: str = Field(description="the gateway's order id")
-    account: str = Field(description="the account id")
-    client_oid: str
-    symbol: str
-    side: str
-    type: str
-    price: Money | None
-    size: Money | None
-    funds: Money | None
-    state: OrderState
-    exchange_order_id: str | None
-    created_at: Timestamp | None
-    updated_at: Timestamp | None
 
 
 class KeyOut(BaseModel):

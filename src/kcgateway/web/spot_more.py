@@ -1,4 +1,4 @@
-"""More spot routes: fills, and cancel every order of an account on one symbol.
+"""More spot routes: fills (the spot order routes are in routes.py, built by market_orders.py).
 
 In their own module next to :mod:`kcgateway.web.routes` (which other work also edits).
 """
@@ -9,22 +9,12 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
 
-from kcgateway.gateway.markets import SPOT
-from kcgateway.web import market_orders as mo
-from kcgateway.web.auth import Reader, Trader, services_of
+from kcgateway.web.auth import Reader, services_of
 from kcgateway.web.market_orders import Account, Symbol
-from kcgateway.web.market_schemas import FillOut, OrderOut
+from kcgateway.web.market_schemas import FillOut
 from kcgateway.web.schemas import AUTHED, EXCHANGE, error_responses
 
 router = APIRouter(prefix="/v1")
-
-
-@router.delete("/orders", responses=error_responses(*AUTHED, *EXCHANGE, 404, 409))
-async def cancel_spot_symbol(
-    request: Request, principal: Trader, account: Account, symbol: Symbol
-) -> list[OrderOut]:
-    """Cancel every spot order of the account on ``symbol`` (HF or classic by its mode)."""
-    return await mo.cancel_all(request, principal, SPOT, account, symbol)
 
 
 @router.get("/fills", responses=error_responses(*AUTHED, *EXCHANGE, 404))

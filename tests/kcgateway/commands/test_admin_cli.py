@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 import pytest
 from click.testing import Result
+from sqlalchemy import update
 from typer.testing import CliRunner
 
 from kcgateway.cli import app
@@ -27,6 +28,7 @@ from kcgateway.main import EmbeddedSim
 from kcgateway.store.database import open_database
 from kcgateway.store.ledger import NewIntent, OrderIntentRepository
 from kcgateway.store.repositories import AccountRepository, TenantRepository
+from kcgateway.store.tables import OrderIntent
 from kcgateway.store.types import OrderState
 
 T = TypeVar("T")
@@ -165,7 +167,7 @@ def test_keys_create_list_rotate_revoke(cli: Cli) -> None:
     assert "not a duration" in cli.fails(
         "keys", "create", "--tenant", "acme", "--owner", "x", *bad_lifetime, code=2
     )
-    assert "no tenant named 'nope'" in cli.fails("keys", "list", "--tenant", "nope")
+    assert "no such tenant 'nope'" in cli.fails("keys", "list", "--tenant", "nope")
     assert "no gateway key" in cli.fails("keys", "revoke", "doesnotexist")
     assert "keys list" in cli.fails("keys", "rotate", second_id)  # revoked: cannot rotate
     # each new key was printed exactly once, in the command that created it
@@ -239,6 +241,17 @@ def test_orders_list_and_removal_refused_while_orders_are_open(cli: Cli) -> None
     assert "no such account" in cli.fails("orders", "list", "--tenant", "other",
                                           "--account", account_id)  # fmt: skip
     assert "not a state" in cli.fails("orders", "list", "--tenant", "acme", "--state", "x", code=2)
+    assert "needs the operator" not in out
+
+    async def flag(session: Any) -> None:
+        await session.execute(
+            update(OrderIntent).where(OrderIntent.client_oid == "oid-open")
+            .values(attention="account x cannot sign: its stored credential cannot be decrypted")
+        )  # fmt: skip
+
+    _in_db(cli, flag)
+    flagged = cli.ok("orders", "list", "--tenant", "acme")
+    assert "needs the operator" in flagged and "cannot be decrypted" in flagged
 
     busy = cli.fails("accounts", "remove", "main", "--tenant", "acme")
     assert "1 pending or open order(s)" in busy and "--force" in busy

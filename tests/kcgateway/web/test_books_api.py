@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 
 from kcgateway.clock import FakeClock
+from kcgateway.errors import NoSuchObject
 from kcgateway.gateway.apikeys import Scope
 from kcgateway.gateway.books import BookService, _exact
-from kcgateway.gateway.orders import NoSuchObject
 from tests.helpers.gateway import Stack, auth, gateway_stack, order_body
 
 

@@ -66,10 +66,10 @@ def test_every_operation_describes_its_answers() -> None:
             if path.startswith("/v1"):
                 assert {"401", "403"} <= set(responses), f"{method} {path}"
     # money is a decimal string, never a number
-    for name in ("IntentOut", "BalanceOut", "SymbolOut"):
+    for name in ("OrderOut", "BalanceOut", "SymbolOut"):
         for field, spec in schemas[name]["properties"].items():
             assert spec.get("type") != "number", f"{name}.{field}"
-    price = schemas["IntentOut"]["properties"]["price"]["anyOf"][0]
+    price = schemas["OrderOut"]["properties"]["price"]["anyOf"][0]
     assert price["type"] == "string" and "decimal" in price["description"]
     assert "HTTPValidationError" not in schemas, "422 must be our ErrorOut, not FastAPI's shape"
 

@@ -297,7 +297,7 @@ async def test_a_retry_after_the_gateway_died_mid_request_resolves_to_the_intent
         assert retry.status_code == 200, retry.text
         intent = retry.json()
         assert intent["state"] == "sent", "the dead request's intent, awaiting reconciliation"
-        stack.services.orders.settle_after = timedelta(0)
+        stack.services.orders.reconciler.settle_after = timedelta(0)
         for _ in range(100):  # the delayed order lands; the reconciler finds it by clientOid
             if await stack.services.orders.reconcile() == 0:
                 break
