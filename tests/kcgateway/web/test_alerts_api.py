@@ -1,4 +1,4 @@
-"""``GET /v1/alerts``: scope risk:manage, tenant scoping, filters, delivery state; /metrics counts."""
+"""GET /v1/alerts: scope risk:manage, tenant scoping, filters, delivery state; metrics."""
 
 from __future__ import annotations
 
