@@ -131,11 +131,12 @@ class DeliveryPolicy:
 
     The delay after attempt ``n`` is ``min(cap, base * 2**(n-1))`` scaled by a factor in
     [0.5, 1] ("equal jitter"): it spreads retries after an outage yet never shrinks below half
-    the step, so the delays grow. With the defaults (8 attempts, 10 s, capped at 1 h) a
-    delivery is dead about 40 to 80 minutes after its first failure.
+    the step, so the delays grow. With the defaults (12 attempts, 10 s doubling, capped at 1 h)
+    a delivery is dead about 1.7 to 3.4 hours after its first attempt: a receiver restarted or
+    redeployed within that time misses nothing.
     """
 
-    max_attempts: int = 8
+    max_attempts: int = 12
     base: timedelta = timedelta(seconds=10)
     cap: timedelta = timedelta(hours=1)
 

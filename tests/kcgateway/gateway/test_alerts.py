@@ -500,3 +500,11 @@ def test_secret_files_are_written_private(tmp_path: Path) -> None:
     write_secret_file(path, Secret(FIXED))  # replaced, not appended to
     assert os.stat(path).st_mode & 0o777 == 0o600
     assert path.read_text() == FIXED + "\n"
+
+
+def test_the_default_policy_gives_a_receiver_hours_not_minutes() -> None:
+    policy = DeliveryPolicy()
+    gaps = range(1, policy.max_attempts)  # the waits between the first and the last attempt
+    shortest = sum((policy.delay(n, 0.0) for n in gaps), timedelta())
+    longest = sum((policy.delay(n, 1.0) for n in gaps), timedelta())
+    assert timedelta(hours=1.5) < shortest < longest < timedelta(hours=3.5)
