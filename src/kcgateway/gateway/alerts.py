@@ -334,9 +334,14 @@ class AlertService:
             log.info("alert webhook cleared by %s", actor)
         return cleared
 
-    async def retry_dead(self, alert_ids: Iterable[str] = (), *, actor: str) -> int:
-        """Send dead deliveries (all, or those of ``alert_ids``) again, from attempt 1."""
-        count = await self._store.requeue_dead(self._now(), tuple(alert_ids))
+    async def retry_dead(
+        self, alert_ids: Iterable[str] = (), *, actor: str, which: AlertFilter | None = None
+    ) -> int:
+        """Send dead deliveries (all, or those of ``alert_ids``) again, from attempt 1.
+
+        ``which``: only those of the alerts its tenant/gateway fields select (a tenant's key).
+        """
+        count = await self._store.requeue_dead(self._now(), tuple(alert_ids), which=which)
         log.info("%d dead alert deliveries requeued by %s", count, actor)
         await self.refresh_gauges()
         self._poke()

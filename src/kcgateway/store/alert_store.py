@@ -215,11 +215,21 @@ class SqlAlertStore:
                 )
             )
 
-    async def requeue_dead(self, now: datetime, alert_ids: Sequence[str] = ()) -> int:
-        """Move dead deliveries (all, or those of ``alert_ids``) back to pending, due now."""
+    async def requeue_dead(
+        self, now: datetime, alert_ids: Sequence[str] = (), *, which: AlertFilter | None = None
+    ) -> int:
+        """Move dead deliveries back to pending, due now.
+
+        All of them, or those of ``alert_ids``; with ``which``, only of the alerts its tenant
+        and gateway fields select (its other fields are ignored).
+        """
         query = update(AlertDeliveryRow).where(AlertDeliveryRow.state == DeliveryState.DEAD.value)
         if alert_ids:
             query = query.where(AlertDeliveryRow.alert_id.in_(list(alert_ids)))
+        if which is not None:
+            scope = AlertFilter(tenant_id=which.tenant_id, gateway=which.gateway)
+            visible = _filtered(select(AlertRow.id), scope)
+            query = query.where(AlertDeliveryRow.alert_id.in_(visible.scalar_subquery()))
         query = query.values(
             state=DeliveryState.PENDING.value, attempts=0, next_attempt_at=now, updated_at=now
         )

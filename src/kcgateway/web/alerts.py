@@ -1,9 +1,10 @@
-"""``GET /v1/alerts`` (scope ``risk:manage``): the caller's tenant's alerts with their evidence.
+"""``GET /v1/alerts`` and ``POST /v1/alerts/retry`` (scope ``risk:manage``).
 
 Alerts carry the full evidence (orders, prices, times), so the scope is ``risk:manage``, not
 ``read``. A key sees its own tenant's alerts; an ``admin`` key also sees the gateway-wide ones
 (alerts raised about no tenant, e.g. a symbol blocked for everyone). Each alert shows its
 webhook delivery: pending (with attempts, next attempt and last error), delivered or dead.
+``POST /v1/alerts/retry`` requeues the dead deliveries among the alerts the key can list.
 """
 
 from __future__ import annotations
@@ -90,3 +91,29 @@ async def list_alerts(
         limit=limit,
     )
     return [alert_json(a) for a in await _service(request).find(which)]
+
+
+class RetryOut(BaseModel):
+    """How many dead deliveries were requeued (the gateway sends them within seconds)."""
+
+    requeued: int
+
+
+@router.post(
+    "/alerts/retry",
+    response_model=RetryOut,
+    responses=error_responses(*AUTHED, 503),
+    tags=["alerts"],
+)
+async def retry_dead_deliveries(
+    request: Request,
+    principal: RiskManager,
+    alert_id: Annotated[
+        list[str] | None,
+        Query(alias="alertId", max_length=100, description="only these alerts (repeatable)"),
+    ] = None,
+) -> dict[str, int]:
+    """Send dead deliveries again from attempt 1: the tenant's (admin: also gateway-wide)."""
+    which = AlertFilter(tenant_id=principal.tenant_id, gateway=Scope.ADMIN in principal.scopes)
+    count = await _service(request).retry_dead(alert_id or (), actor=principal.key_id, which=which)
+    return {"requeued": count}

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from kcgateway.gateway.alert_delivery import new_secret
-from kcgateway.gateway.alerts import AlertService, Severity
+from kcgateway.gateway.alert_delivery import DeliveryPolicy, new_secret
+from kcgateway.gateway.alerts import AlertFilter, AlertService, Severity
 from kcgateway.gateway.apikeys import Scope
 from tests.helpers import leaksuite
 from tests.helpers.gateway import Stack, auth, gateway_stack
@@ -114,3 +114,41 @@ async def test_delivery_state_is_listed_and_alerts_are_counted_in_metrics(
         assert "kcgateway_alert_deliveries_dead 0.0" in text
         assert "token=abc" not in text and "token=abc" not in resp.text
     refusing.close()
+
+
+async def test_retry_requeues_only_dead_deliveries_the_key_can_see(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    secret_file = tmp_path_factory.mktemp("hook") / "hook.secret"
+    async with gateway_stack(tmp_path) as stack:
+        one, two = await stack.add_tenant("t1"), await stack.add_tenant("t2")
+        secret = new_secret()
+        leaksuite.register("alert webhook secret", secret.reveal())
+        alerts = _alerts(stack)
+        alerts.policy = DeliveryPolicy(max_attempts=1)  # the first failure is final
+        await alerts.set_webhook("http://127.0.0.1:9/x", secret_file, secret, actor="test")
+        secret_file.chmod(0o644)  # every attempt fails before anything is sent
+        now = datetime.now(UTC)
+        mine = await _raise(stack, now, one.id, "risk.stolen_key")
+        theirs = await _raise(stack, now, two.id, "risk.stolen_key")
+        wide = await _raise(stack, now, None, "risk.symbol_blocked")
+        await alerts.deliver_due()
+        states = {
+            a.id: a.delivery.state.value for a in await alerts.find(AlertFilter()) if a.delivery
+        }
+        assert states == {mine: "dead", theirs: "dead", wide: "dead"}
+
+        risk = await stack.key(one, Scope.RISK_MANAGE)
+        other = await stack.http.post(f"/v1/alerts/retry?alertId={theirs}", headers=auth(risk))
+        assert other.status_code == 200 and other.json() == {"requeued": 0}  # not its tenant's
+        resp = await stack.http.post("/v1/alerts/retry", headers=auth(risk))
+        assert resp.json() == {"requeued": 1}
+        admin = await stack.http.post("/v1/alerts/retry", headers=auth(two.admin_key))
+        assert admin.json() == {"requeued": 2}  # its tenant's and the gateway-wide one
+        states = {
+            a.id: a.delivery.state.value for a in await alerts.find(AlertFilter()) if a.delivery
+        }
+        assert states == {mine: "pending", theirs: "pending", wide: "pending"}
+        reader = await stack.key(one, Scope.READ)
+        denied = await stack.http.post("/v1/alerts/retry", headers=auth(reader))
+        assert denied.status_code == 403
