@@ -80,6 +80,8 @@ Now = Callable[[], datetime]
 KIND = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
 MAX_SUBJECTS = 100
 MAX_SUMMARY = 2000
+MAX_SUBJECT = 200
+MAX_EVIDENCE = 64_000
 MAX_ERROR = 300
 EVENT_TYPE = "alert.raised"
 
@@ -177,10 +179,20 @@ def _jsonable(value: object) -> object:
 
 def _evidence(evidence: Mapping[str, Any]) -> dict[str, Any]:
     try:
-        loaded: dict[str, Any] = json.loads(json.dumps(dict(evidence), default=_jsonable))
+        text = json.dumps(dict(evidence), default=_jsonable, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise InvalidAlert(f"the evidence must be JSON-serialisable: {exc}") from None
+    if len(text) > MAX_EVIDENCE:
+        raise InvalidAlert(
+            f"the evidence is {len(text)} characters as JSON; at most {MAX_EVIDENCE}: keep the "
+            "orders and prices that show the pattern, not the whole history"
+        )
+    loaded: dict[str, Any] = json.loads(text)
     return loaded
+
+
+def _subject_ok(subject: object) -> bool:
+    return isinstance(subject, str) and 0 < len(subject) <= MAX_SUBJECT and subject.isprintable()
 
 
 def _checked(kind: str, severity: str, subjects: Sequence[str], summary: str) -> Severity:
@@ -191,10 +203,16 @@ def _checked(kind: str, severity: str, subjects: Sequence[str], summary: str) ->
     except ValueError:
         valid = ", ".join(s.value for s in Severity)
         raise InvalidAlert(f"unknown severity {severity!r}; valid: {valid}") from None
-    if not summary.strip() or len(summary) > MAX_SUMMARY:
-        raise InvalidAlert(f"an alert needs a summary sentence of 1 to {MAX_SUMMARY} characters")
-    if len(subjects) > MAX_SUBJECTS or not all(isinstance(s, str) and s for s in subjects):
-        raise InvalidAlert(f"subjects must be 0 to {MAX_SUBJECTS} non-empty strings")
+    if not summary.strip() or len(summary) > MAX_SUMMARY or not summary.isprintable():
+        raise InvalidAlert(
+            f"an alert needs a summary sentence of 1 to {MAX_SUMMARY} printable characters "
+            "(one log line: no line breaks)"
+        )
+    if len(subjects) > MAX_SUBJECTS or not all(_subject_ok(s) for s in subjects):
+        raise InvalidAlert(
+            f"subjects must be 0 to {MAX_SUBJECTS} printable strings of 1 to {MAX_SUBJECT} "
+            "characters (e.g. account:ID, key:ID, symbol:XYZ-USDT)"
+        )
     return level
 
 
