@@ -134,6 +134,8 @@ def test_list_shows_states_and_retry_requeues_dead_deliveries(cli: Cli, refusing
     assert "1 alerts" in cli.ok("list", "--state", "dead")
     assert "0 alerts" in cli.ok("list", "--state", "pending")
     assert "0 alerts" in cli.ok("list", "--kind", "risk.other")
+    assert "1 alerts" in cli.ok("list", "--since", "2000-01-01")
+    assert "0 alerts" in cli.ok("list", "--since", "2100-01-01T00:00:00")
     assert "unknown state" in cli.fails("list", "--state", "lost")
     [line] = cli.ok("list", "--json").splitlines()
     alert = json.loads(line)
