@@ -6,6 +6,7 @@ import typer
 
 from kcgateway.commands import (
     accounts,
+    alerts,
     audit,
     broker,
     db,
@@ -35,6 +36,7 @@ app.add_typer(tenants.app, name="tenants")
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(orders.app, name="orders")
 app.add_typer(broker.app, name="broker")
+app.add_typer(alerts.app, name="alerts")
 
 
 @app.command()

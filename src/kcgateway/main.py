@@ -35,6 +35,7 @@ from kcgateway.errors import ConfigError
 from kcgateway.exchange.rest import Hosts, KuCoinClient, RequestSigner
 from kcgateway.exchange.transport import AiohttpTransport
 from kcgateway.gateway.accounts import AccountOnboarding, ConnectRequest
+from kcgateway.gateway.alerts import AlertService
 from kcgateway.gateway.apikeys import Scope
 from kcgateway.gateway.audit import switch_point
 from kcgateway.gateway.books import BookService
@@ -228,6 +229,7 @@ def build_services(
         events=OrderEvents(db, orders, venues, counts=counts),
         stream_counts=counts,
         metrics=metrics,
+        alerts=AlertService(db, registry=metrics.registry, now=now),
     )
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import func, select, text
 
 from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.gateway.accounts import AccountOnboarding
+from kcgateway.gateway.alerts import AlertService
 from kcgateway.gateway.books import BookService
 from kcgateway.gateway.events import OrderEvents
 from kcgateway.gateway.idempotency import Idempotency
@@ -57,6 +58,8 @@ class GatewayServices:
     events: OrderEvents | None = None
     #: WebSocket reconnects, gaps and resyncs per feed kind (for /metrics)
     stream_counts: StreamCounts = field(default_factory=StreamCounts)
+    #: alerts: stored, listed, delivered to the operator's webhook (gateway/alerts.py)
+    alerts: AlertService | None = None
 
     async def balances(self, tenant_id: str, account: str) -> list[m.Account]:
         """Balances of one of the tenant's accounts (NoSuchObject for anyone else's)."""
@@ -108,6 +111,8 @@ class GatewayServices:
                 books.start()
         if self.events is not None:
             self.events.start()
+        if self.alerts is not None:
+            self.alerts.start()
 
     async def reconcile_once(self, passes: int = 0) -> None:
         """One reconciliation pass (plus the stray scan every ``adopt_every_passes``), counted.
@@ -142,6 +147,8 @@ class GatewayServices:
                 await task
         if self.events is not None:
             await self.events.aclose()
+        if self.alerts is not None:
+            await self.alerts.aclose()
         for books in (self.books, self.futures_books):
             if books is not None:
                 await books.aclose()

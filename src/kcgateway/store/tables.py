@@ -239,3 +239,56 @@ class RiskEquityMark(Base):
     day: Mapped[str] = mapped_column(String(10))
     day_start_equity: Mapped[Decimal] = mapped_column(Money())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class AlertRow(Base):
+    """One alert (gateway/alerts.py): who it is about, what happened, the evidence. Append-only.
+
+    ``tenant_id`` is None for a gateway-wide alert (only admin keys list those).
+    """
+
+    __tablename__ = "alerts"
+
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    tenant_id: Mapped[str | None] = mapped_column(String(ID), index=True)
+    kind: Mapped[str] = mapped_column(String(64), index=True)
+    severity: Mapped[str] = mapped_column(String(16))
+    subjects: Mapped[list[str]] = mapped_column(JSON)
+    summary: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class AlertDeliveryRow(Base):
+    """One alert's delivery to the operator's webhook; its retry state survives a restart.
+
+    ``id`` is the Standard Webhooks ``webhook-id`` (the same on every attempt, so a receiver
+    can drop repeats). ``state``: pending, delivered or dead (after the last allowed attempt).
+    """
+
+    __tablename__ = "alert_deliveries"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    alert_id: Mapped[str] = mapped_column(ForeignKey("alerts.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    last_error: Mapped[str | None] = mapped_column(String(300))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class AlertWebhookRow(Base):
+    """The operator's alert webhook (at most one row): the URL and WHERE its secret is.
+
+    The signing secret itself is never in the database: it is in a 0600 file the operator
+    gives (or `kcgateway alerts webhook set` writes), read at each delivery.
+    """
+
+    __tablename__ = "alert_webhook"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    secret_path: Mapped[str] = mapped_column(String(1000))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

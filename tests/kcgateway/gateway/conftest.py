@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import leaksuite
+from tests.helpers.databases import db, db_url, pg_database, pg_url  # noqa: F401
 
 
 def pytest_configure(config: pytest.Config) -> None:

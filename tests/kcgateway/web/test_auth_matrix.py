@@ -43,6 +43,8 @@ def routes(account: str) -> list[tuple[str, str, Scope, Any]]:
         ("GET", "/v1/orderbook/nope", Scope.READ, None),
         ("GET", "/v1/futures/orderbook/nope", Scope.READ, None),
         ("DELETE", "/v1/accounts/nope", Scope.ACCOUNTS_MANAGE, None),
+        ("GET", "/v1/alerts", Scope.RISK_MANAGE, None),
+        ("POST", "/v1/alerts/retry", Scope.RISK_MANAGE, None),
         *_market_routes(account),
     ]
 
