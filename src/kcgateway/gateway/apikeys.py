@@ -52,6 +52,7 @@ class Scope(StrEnum):
     TRADE_FUTURES = "trade:futures"
     KEYS_MANAGE = "keys:manage"
     ACCOUNTS_MANAGE = "accounts:manage"
+    RISK_MANAGE = "risk:manage"
     ADMIN = "admin"
 
     @property
