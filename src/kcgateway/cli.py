@@ -12,6 +12,7 @@ from kcgateway.commands import (
     debug,
     keys,
     orders,
+    risk,
     serve,
     sim,
     tenants,
@@ -35,6 +36,7 @@ app.add_typer(tenants.app, name="tenants")
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(orders.app, name="orders")
 app.add_typer(broker.app, name="broker")
+app.add_typer(risk.app, name="risk")
 
 
 @app.command()

@@ -70,7 +70,8 @@ KINDS: dict[str, Kind] = {
 }
 #: the wire (JSON, CLI) name of each field: camelCase
 WIRE: dict[str, str] = {
-    name: name.split("_")[0] + "".join(p.title() for p in name.split("_")[1:]) for name in KINDS
+    name: name.split("_")[0] + "".join(p[:1].upper() + p[1:] for p in name.split("_")[1:])
+    for name in KINDS
 }
 FROM_WIRE: dict[str, str] = {wire: name for name, wire in WIRE.items()}
 

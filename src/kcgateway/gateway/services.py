@@ -21,6 +21,7 @@ from kcgateway.gateway.keys import KeyService
 from kcgateway.gateway.market_reads import AccountReads
 from kcgateway.gateway.metrics import GatewayMetrics
 from kcgateway.gateway.orders import OrderRouter, owned_account
+from kcgateway.gateway.risk_control import RiskControl
 from kcgateway.gateway.stream_counts import StreamCounts
 from kcgateway.gateway.venue import Venues
 from kcgateway.kucoin import models as m
@@ -56,6 +57,8 @@ class GatewayServices:
     events: OrderEvents | None = None
     #: WebSocket reconnects, gaps and resyncs per feed kind (for /metrics)
     stream_counts: StreamCounts = field(default_factory=StreamCounts)
+    #: trading states, limit overrides and blocked symbols (gateway/risk_control.py)
+    risk: RiskControl | None = None
 
     async def balances(self, tenant_id: str, account: str) -> list[m.Account]:
         """Balances of one of the tenant's accounts (NoSuchObject for anyone else's)."""
@@ -107,6 +110,8 @@ class GatewayServices:
                 books.start()
         if self.events is not None:
             self.events.start()
+        if self.risk is not None:
+            self.risk.start()
 
     async def reconcile_once(self, passes: int = 0) -> None:
         """One reconciliation pass (plus the stray scan every ``adopt_every_passes``), counted.
@@ -141,6 +146,8 @@ class GatewayServices:
                 await task
         if self.events is not None:
             await self.events.aclose()
+        if self.risk is not None:
+            await self.risk.aclose()
         for books in (self.books, self.futures_books):
             if books is not None:
                 await books.aclose()

@@ -27,6 +27,7 @@ from kcgateway.errors import (
 from kcgateway.gateway.accounts import AccountNameTaken, KeyRefused
 from kcgateway.gateway.idempotency import IdempotencyConflict
 from kcgateway.gateway.orders import ClientOidTaken, NoSuchObject, NotCancellable, RiskRejected
+from kcgateway.gateway.risk_control import NoSuchTarget
 from kcgateway.gateway.venue import AccountNotConnected
 
 # (exception type, status, error code); the first match wins, so subclasses come first
@@ -34,6 +35,7 @@ _TABLE: tuple[tuple[type[Exception], int, str], ...] = (
     (ValidationError, 400, "invalid_request"),
     (Forbidden, 403, "forbidden"),
     (NoSuchObject, 404, "not_found"),
+    (NoSuchTarget, 404, "not_found"),
     (ClientOidTaken, 409, "client_oid_taken"),
     (NotCancellable, 409, "not_cancellable"),
     (IdempotencyConflict, 409, "idempotency_conflict"),
