@@ -26,7 +26,17 @@ from kcgateway.gateway.risk_control import (
     NoSuchTarget,
     RiskControl,
 )
-from kcgateway.risk import LimitOverrides, Limits, StateChange, TradingState, TradingStates
+from kcgateway.risk import (
+    Action,
+    ActionKind,
+    DrawdownVerdict,
+    LimitOverrides,
+    Limits,
+    Signal,
+    StateChange,
+    TradingState,
+    TradingStates,
+)
 from kcgateway.risk.model import Level
 from kcgateway.store.database import Database
 from kcgateway.store.repositories import AccountRepository, TenantRepository
@@ -235,7 +245,7 @@ async def test_what_the_operator_or_engine_halted_only_admin_resumes(db: Databas
     risk = await _service(db)
     engine = Operator("risk engine")
     change = StateChange(Level.KEY, org.key, HALTED, "dormant key from a new IP")
-    await risk.apply([change], engine)
+    await risk.apply_changes([change], engine)
     with pytest.raises(Forbidden, match="admin"):
         await risk.resume(Level.KEY, org.key, "it is me, honest", org.manager)
     assert risk.states_for(org.tenant, org.account, org.key).key is HALTED
@@ -248,7 +258,7 @@ async def test_the_engine_only_tightens(db: Database) -> None:
     risk = await _service(db)
     engine = Operator("risk engine")
     await risk.halt(Level.ACCOUNT, org.account, "manual", OPERATOR)
-    applied = await risk.apply(
+    applied = await risk.apply_changes(
         [StateChange(Level.ACCOUNT, org.account, TradingState.REDUCING, "drawdown 16%")], engine
     )
     assert applied == []
@@ -359,3 +369,58 @@ async def test_unknown_level_and_target_are_clear(db: Database) -> None:
     with pytest.raises(NoSuchTarget, match="no account 'nope'"):
         await risk.halt(Level.ACCOUNT, "nope", "r", org.manager)
     assert await risk.unblock_symbol("NEVER-USDT", OPERATOR, "r") is False
+
+
+async def test_the_engine_callbacks_refuse_at_once_and_persist_behind(db: Database) -> None:
+    """riskfeed's engine calls on_state_change / on_drawdown synchronously, per order."""
+    org = await _org(db, "a")
+    risk = await _service(db)
+    risk.apply(StateChange(Level.KEY, org.key, HALTED, "risk.detector.dormant_key: woke up"))
+    verdict = DrawdownVerdict(TradingState.REDUCING, "risk.drawdown", "16% from the peak")
+    risk.drawdown(org.tenant, org.account, verdict)
+    risk.drawdown(org.tenant, org.account, DrawdownVerdict(ACTIVE))  # no move
+    # in force before anything was awaited
+    assert risk.states_for(org.tenant, org.account, org.key) == TradingStates(
+        account=TradingState.REDUCING, key=HALTED
+    )
+    await risk.load()  # a reload before the writes finished keeps them
+    assert risk.states_for(org.tenant, org.account, org.key).key is HALTED
+    await risk.drain()
+    again = await _service(db)
+    assert again.states_for(org.tenant, org.account, org.key) == TradingStates(
+        account=TradingState.REDUCING, key=HALTED
+    )
+    got = {(r.action, r.actor, r.detail["reason"]) for r in await _audit(db)}
+    assert got == {
+        ("risk.halted", "risk engine", "risk.detector.dormant_key: woke up"),
+        ("risk.state_set", "risk engine", "risk.drawdown: 16% from the peak"),
+    }
+    # a looser move never relaxes what is held
+    risk.apply(StateChange(Level.KEY, org.key, TradingState.REDUCING, "later"))
+    await risk.drain()
+    assert risk.states_for(org.tenant, org.account, org.key).key is HALTED
+
+
+async def test_a_coordinated_buy_signal_halts_accounts_and_blocks_the_symbol(db: Database) -> None:
+    a, b = await _org(db, "a"), await _org(db, "b")
+    risk = await _service(db)
+    signal = Signal(
+        code="risk.detector.coordinated_buy",
+        message="5 accounts bought PUMP-USDT within 2 minutes",
+        actions=(
+            Action(ActionKind.HALT_ACCOUNT, a.account),
+            Action(ActionKind.HALT_ACCOUNT, b.account),
+            Action(ActionKind.BLOCK_SYMBOL, "PUMP-USDT"),
+            Action(ActionKind.ALERT),
+        ),
+    )
+    risk.apply_signal(signal)
+    assert risk.states_for(a.tenant, a.account, a.key).account is HALTED
+    assert risk.states_for(b.tenant, b.account, b.key).account is HALTED
+    assert "PUMP-USDT" in risk.limits_for(a.tenant, a.account, a.key).symbol_deny
+    await risk.drain()
+    again = await _service(db)
+    assert "PUMP-USDT" in again.limits_for(b.tenant, b.account, None).symbol_deny
+    assert again.states_for(b.tenant, b.account, b.key).account is HALTED
+    actions = sorted(r.action for r in await _audit(db))
+    assert actions == ["risk.halted", "risk.halted", "risk.symbol_blocked"]

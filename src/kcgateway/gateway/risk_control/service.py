@@ -1,56 +1,48 @@
-"""The risk CONTROL plane: trading states, limit overrides and the symbol block list.
-
-The pure :mod:`kcgateway.risk` decides one order from its inputs; this service holds two of
-them, per level (gateway, tenant, account, key), and changes them:
-
-- **Trading states** (ACTIVE, REDUCING, HALTED). :meth:`RiskControl.halt` is the kill switch: the
-  state is set in memory BEFORE anything is written, so an order checked after ``halt`` was
-  entered is refused even while the write is still under way; then it is persisted with its
-  audit record, and with ``cancel_open`` the injected :class:`OpenOrderCanceller` cancels every
-  open order under the target. :meth:`RiskControl.resume` is the opposite direction and the
-  opposite order: persisted first, relaxed in memory only once committed (a failed write leaves
-  the target halted). A reason is required for both.
-- **Limits.** The gateway holds a complete :class:`~kcgateway.risk.Limits` (settings and
-  defaults, with the fields the operator set at the gateway level replacing them, and the
-  blocked symbols added to its deny-list); a tenant, an account and a key hold
-  :class:`~kcgateway.risk.LimitOverrides`, which can only tighten.
-- **Blocked symbols**: the gateway-wide deny-list, which the stolen-key detector's
-  ``block_symbol`` action adds to (:meth:`RiskControl.block_symbol`).
-
-The order path calls :meth:`RiskControl.states_for` and :meth:`RiskControl.limits_for` per order:
-both read memory only (dictionary lookups; the resolved limits are cached per tenant, account
-and key). Every change is persisted and written to the audit log with its actor and reason in
-the same transaction, and bumps a generation number; a running gateway reads that number every
-``refresh_every_s`` (0.5 s) and reloads when another process (the CLI) changed something.
-
-Who may act (enforced here, whatever the front end): a key needs ``risk:manage`` and acts on its
-own tenant, accounts and keys only (anyone else's is :class:`NoSuchTarget`, as if it did not
-exist); the gateway level and the block list need ``admin`` (or the operator). A state set by the
-operator or the risk engine is lifted only by an ``admin`` key or the operator, so a stolen key
-that holds ``risk:manage`` cannot resume what the detector halted.
-"""
+"""The :class:`RiskControl` service (see the package docstring for what it guarantees)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from datetime import UTC, datetime
-from typing import Protocol
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kcgateway.errors import ConfigError, Forbidden, ValidationError
+from kcgateway.errors import ConfigError, Forbidden
 from kcgateway.gateway import risk_overrides
-from kcgateway.gateway.apikeys import Scope, check_text
+from kcgateway.gateway.apikeys import Scope
 from kcgateway.gateway.audit import AuditAction, record
-from kcgateway.gateway.keys import Actor, Principal
+from kcgateway.gateway.keys import Actor, Operator, Principal
+from kcgateway.gateway.risk_control.access import (
+    GATEWAY,
+    authorize,
+    canonical,
+    check_reason,
+    check_symbol,
+    is_admin,
+    lookup,
+    parse_level,
+)
+from kcgateway.gateway.risk_control.views import (
+    BlockedSymbol,
+    CancelReport,
+    HaltResult,
+    LimitsView,
+    NoSuchTarget,
+    OpenOrderCanceller,
+    StateView,
+    Target,
+    state_view,
+)
 from kcgateway.risk import (
+    ActionKind,
+    DrawdownVerdict,
     LimitOverrides,
     Limits,
+    Signal,
     StateChange,
     TradingState,
     TradingStates,
@@ -60,161 +52,20 @@ from kcgateway.risk.model import Level
 from kcgateway.store.database import Database
 from kcgateway.store.tables import (
     BlockedSymbolRow,
-    ExchangeAccount,
-    GatewayKey,
     RiskGeneration,
     RiskLimitRow,
     RiskStateRow,
-    Tenant,
 )
 
 log = logging.getLogger("kcgateway.gateway.risk_control")
 Now = Callable[[], datetime]
 ACTIVE = TradingState.ACTIVE
 HALTED = TradingState.HALTED
-#: the gateway level's only target
-GATEWAY = ""
+#: who the risk engine's changes are recorded as (an operator: only admin lifts them)
+ENGINE = Operator("risk engine")
 _ALL_ACTIVE = TradingStates()
 #: resolved limits kept per (tenant, account, key) before the cache starts over
 MAX_CACHED = 100_000
-
-
-class NoSuchTarget(LookupError):
-    """Nothing the caller may act on has this level and name (another tenant's looks the same)."""
-
-    def __init__(self, level: Level, target: str) -> None:
-        super().__init__(f"no {level.value} {target!r} here")
-        self.level = level
-        self.target = target
-
-
-@dataclass(frozen=True, slots=True)
-class CancelReport:
-    """What cancelling the open orders under a halted target did.
-
-    ``cancelled``: orders the exchange cancelled; ``failures``: one sentence per account and
-    market whose cancel-all failed (never a secret), empty when everything was cancelled.
-    """
-
-    cancelled: int = 0
-    failures: tuple[str, ...] = ()
-
-    @property
-    def complete(self) -> bool:
-        """True when nothing failed."""
-        return not self.failures
-
-
-class OpenOrderCanceller(Protocol):
-    """Cancels every open order under a target (wired to the order router's cancel-all calls).
-
-    ``target`` is the canonical id: a tenant, account or key id, "" for the gateway.
-    """
-
-    async def cancel_open(self, level: Level, target: str) -> CancelReport:
-        """Cancel every open order under ``level``/``target``; never raises for one failure."""
-        ...
-
-
-@dataclass(frozen=True, slots=True)
-class Target:
-    """A resolved level and target: ``target`` is the id, ``tenant_id`` None for the gateway."""
-
-    level: Level
-    target: str
-    tenant_id: str | None
-
-    @property
-    def subject(self) -> str:
-        """The audit subject: ``gateway``, ``tenant:<id>``, ``account:<id>``, ``key:<id>``."""
-        return "gateway" if self.level is Level.GATEWAY else f"{self.level.value}:{self.target}"
-
-
-@dataclass(frozen=True, slots=True)
-class StateView:
-    """The state of one target, who set it, why and since when (ACTIVE: ``since`` None)."""
-
-    level: Level
-    target: str
-    tenant_id: str | None
-    state: TradingState
-    reason: str = ""
-    actor: str = ""
-    since: datetime | None = None
-    by_operator: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class HaltResult:
-    """The halted state, and what cancelling its open orders did (None: not asked)."""
-
-    state: StateView
-    cancel: CancelReport | None
-
-
-@dataclass(frozen=True, slots=True)
-class BlockedSymbol:
-    """A symbol on the gateway-wide deny-list."""
-
-    symbol: str
-    reason: str
-    actor: str
-    since: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class LimitsView:
-    """A level's own overrides and the limits in force there (resolved from the gateway down).
-
-    For a key, ``effective`` folds gateway, tenant and key (an order adds its account's).
-    """
-
-    level: Level
-    target: str
-    tenant_id: str | None
-    overrides: LimitOverrides
-    effective: Limits
-    actor: str | None = None
-    reason: str | None = None
-    updated_at: datetime | None = None
-
-
-def _state_view(row: RiskStateRow) -> StateView:
-    return StateView(
-        Level(row.level), row.target, row.tenant_id, TradingState(row.state), row.reason,
-        row.actor, row.updated_at, row.by_operator,
-    )  # fmt: skip
-
-
-def _is_admin(actor: Actor) -> bool:
-    return not isinstance(actor, Principal) or Scope.ADMIN in actor.scopes
-
-
-def _authorize(actor: Actor, level: Level) -> None:
-    """Forbidden unless the actor holds risk:manage (and admin for the gateway level)."""
-    if isinstance(actor, Principal) and not actor.allows(Scope.RISK_MANAGE):
-        raise Forbidden(
-            "this key lacks the risk:manage scope: use a key that holds it", field="scopes"
-        )
-    if level is Level.GATEWAY and not _is_admin(actor):
-        raise Forbidden(
-            "the gateway level is the operator's: use an admin key or `kcgateway risk`",
-            field="level",
-        )
-
-
-def _reason(reason: str) -> str:
-    if not reason or not reason.strip():
-        raise ValidationError(
-            "a reason is required: say why (it is kept in the audit log)", field="reason"
-        )
-    return check_text(reason, "reason", max_len=1000)
-
-
-def _symbol(symbol: str) -> str:
-    clean = symbol.strip().upper()
-    risk_overrides.check_overrides(LimitOverrides(symbol_deny=frozenset({clean})))
-    return clean
 
 
 class RiskControl:
@@ -236,12 +87,17 @@ class RiskControl:
         self.refresh_every_s = refresh_every_s
         self._loaded = False
         self._generation = -1
-        self._states: dict[tuple[Level, str], TradingState] = {}
+        #: the non-ACTIVE states, one dictionary per level (string keys: the fastest lookup)
+        self._states: dict[Level, dict[str, TradingState]] = {lv: {} for lv in Level}
         self._overrides: dict[tuple[Level, str], LimitOverrides] = {}
         self._blocked: frozenset[str] = frozenset()
         self._gateway = self._base
         self._resolved: dict[tuple[str, str, str], Limits] = {}
         self._task: asyncio.Task[None] | None = None
+        #: the engine's changes applied in memory and not yet persisted (kept over reloads)
+        self._pending: dict[tuple[Level, str], TradingState] = {}
+        self._pending_blocks: set[str] = set()
+        self._writes: set[asyncio.Task[None]] = set()
 
     # ---- the hot path: memory only -------------------------------------------------------
 
@@ -252,21 +108,20 @@ class RiskControl:
                 "the risk states are not loaded: call `await RiskControl.load()` at start"
             )
         states = self._states
-        if not states:
-            return _ALL_ACTIVE
-        return TradingStates(
-            states.get((Level.GATEWAY, GATEWAY), ACTIVE),
-            states.get((Level.TENANT, tenant_id), ACTIVE),
-            states.get((Level.ACCOUNT, account_id), ACTIVE),
-            states.get((Level.KEY, key_id), ACTIVE),
+        return _combined(
+            states[Level.GATEWAY].get(GATEWAY, ACTIVE),
+            states[Level.TENANT].get(tenant_id, ACTIVE),
+            states[Level.ACCOUNT].get(account_id, ACTIVE),
+            states[Level.KEY].get(key_id, ACTIVE),
         )
 
-    def limits_for(self, tenant_id: str, account_id: str, key_id: str) -> Limits:
+    def limits_for(self, tenant_id: str, account_id: str, key_id: str | None) -> Limits:
         """The limits resolved gateway -> tenant -> account -> key (cached; no database read)."""
         if not self._loaded:
             raise ConfigError(
                 "the risk limits are not loaded: call `await RiskControl.load()` at start"
             )
+        key_id = key_id or ""
         found = self._resolved.get((tenant_id, account_id, key_id))
         if found is not None:
             return found
@@ -305,9 +160,16 @@ class RiskControl:
         overrides = {
             (Level(r.level), r.target): risk_overrides.from_json(r.overrides) for r in limit_rows
         }
-        self._states = {k: v for k, v in states.items() if v is not ACTIVE}
+        by_level: dict[Level, dict[str, TradingState]] = {lv: {} for lv in Level}
+        for (level, target), value in states.items():
+            if value is not ACTIVE:
+                by_level[level][target] = value
+        for (level, target), value in self._pending.items():  # not yet written: keep them
+            if value.rank > by_level[level].get(target, ACTIVE).rank:
+                by_level[level][target] = value
+        self._states = by_level
         self._overrides = overrides
-        self._blocked = frozenset(symbols)
+        self._blocked = frozenset(symbols) | self._pending_blocks
         self._rebuild_gateway()
         self._generation = int(generation or 0)
         self._loaded = True
@@ -335,7 +197,8 @@ class RiskControl:
             await asyncio.sleep(self.refresh_every_s)
 
     async def aclose(self) -> None:
-        """Stop the background refresh."""
+        """Stop the background refresh (after the engine's pending writes)."""
+        await self.drain()
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
@@ -388,8 +251,8 @@ class RiskControl:
         looked up in. Forbidden without the scope (or admin, for the gateway); NoSuchTarget for
         what does not exist or belongs to another tenant.
         """
-        level = _level(level)
-        _authorize(actor, level)
+        level = parse_level(level)
+        authorize(actor, level)
         if level is Level.GATEWAY:
             return Target(level, GATEWAY, None)
         own = actor.tenant_id if isinstance(actor, Principal) else None
@@ -397,7 +260,7 @@ class RiskControl:
         if not text and level is Level.TENANT and own is not None:
             text = own
         async with self._db.read() as session:
-            found = await _lookup(session, level, text, own if own is not None else tenant)
+            found = await lookup(session, level, text, own if own is not None else tenant)
         if found is None or (own is not None and found.tenant_id != own):
             raise NoSuchTarget(level, target)
         return found
@@ -420,10 +283,10 @@ class RiskControl:
         failure there leaves the halt in place and is reported in :class:`CancelReport`. If the
         write fails, the error is raised and this process stays halted until its next reload.
         """
-        reason = _reason(reason)
+        reason = check_reason(reason)
         where = await self.resolve(level, target, actor=actor, tenant=tenant)
         await self._ensure_loaded()
-        self._states[(where.level, where.target)] = HALTED  # refuse from now on
+        self._states[where.level][where.target] = HALTED  # refuse from now on
         view = await self._write_state(where, HALTED, reason, actor, AuditAction.RISK_HALTED)
         report = await self._cancel(where) if cancel_open else None
         return HaltResult(view, report)
@@ -441,16 +304,16 @@ class RiskControl:
 
         Forbidden for a key without ``admin`` when the operator or the risk engine set the state.
         """
-        reason = _reason(reason)
+        reason = check_reason(reason)
         where = await self.resolve(level, target, actor=actor, tenant=tenant)
         await self._ensure_loaded()
         now = self._now()
         async with self._db.write() as session:
             row = await session.get(RiskStateRow, (where.level.value, where.target))
             if row is None:
-                self._states.pop((where.level, where.target), None)
+                self._states[where.level].pop(where.target, None)
                 return StateView(where.level, where.target, where.tenant_id, ACTIVE)
-            if row.by_operator and not _is_admin(actor):
+            if row.by_operator and not is_admin(actor):
                 raise Forbidden(
                     f"{where.subject} was set {row.state} by {row.actor}: only an admin key or "
                     "the operator (`kcgateway risk resume`) can lift it",
@@ -462,7 +325,7 @@ class RiskControl:
                 session, AuditAction.RISK_RESUMED, where=where, actor=actor, now=now, detail=detail
             )
             generation = await self._bump(session)
-        self._states.pop((where.level, where.target), None)
+        self._states[where.level].pop(where.target, None)
         await self._settle(generation)
         return StateView(where.level, where.target, where.tenant_id, ACTIVE)
 
@@ -485,19 +348,20 @@ class RiskControl:
             return await self.resume(level, target, reason, actor, tenant=tenant)
         if state is HALTED:
             return (await self.halt(level, target, reason, actor, tenant=tenant)).state
-        reason = _reason(reason)
+        reason = check_reason(reason)
         where = await self.resolve(level, target, actor=actor, tenant=tenant)
         await self._ensure_loaded()
-        key = (where.level, where.target)
-        current = self._states.get(key, ACTIVE)
-        if state.rank >= current.rank:
-            self._states[key] = state
+        held = self._states[where.level]
+        if state.rank >= held.get(where.target, ACTIVE).rank:
+            held[where.target] = state
         view = await self._write_state(where, state, reason, actor, AuditAction.RISK_STATE_SET)
-        self._states[key] = state
+        held[where.target] = state
         return view
 
-    async def apply(self, changes: Iterable[StateChange], actor: Actor) -> list[StateView]:
-        """The risk engine's state changes (drawdown, detector): each only ever TIGHTENS.
+    async def apply_changes(
+        self, changes: Iterable[StateChange], actor: Actor = ENGINE
+    ) -> list[StateView]:
+        """State changes (drawdown, detector), awaited: each only ever TIGHTENS.
 
         A change to a looser state than the one held is skipped (the engine never lifts a
         halt; a person resumes it with a reason).
@@ -505,7 +369,8 @@ class RiskControl:
         applied: list[StateView] = []
         for change in changes:
             await self._ensure_loaded()
-            current = self._states.get((change.level, _canonical(change.level, change.target)))
+            target = canonical(change.level, change.target)
+            current = self._states[change.level].get(target)
             if current is not None and current.rank >= change.state.rank:
                 continue
             applied.append(
@@ -514,6 +379,90 @@ class RiskControl:
                 )
             )
         return applied
+
+    # ---- the risk engine's callbacks: synchronous, in memory at once, persisted behind ----
+
+    def apply(self, change: StateChange) -> None:
+        """The engine's ``on_state_change``: tighten at once in memory, persist behind.
+
+        The write and its audit record (actor ``risk engine``) run in the background; a looser
+        change than the one held is ignored; until written, a reload keeps it.
+        """
+        target = canonical(change.level, change.target)
+        held = self._states[change.level]
+        if held.get(target, ACTIVE).rank >= change.state.rank:
+            return
+        held[target] = change.state
+        self._pending[(change.level, target)] = change.state
+        self._spawn(self._persist_change(change, target))
+
+    def drawdown(self, tenant_id: str, account_id: str, verdict: DrawdownVerdict) -> None:
+        """The engine's ``on_drawdown``: an account-level move for a verdict other than ACTIVE."""
+        if verdict.state is not ACTIVE:
+            reason = ": ".join(p for p in (verdict.code, verdict.reason) if p)
+            self.apply(StateChange(Level.ACCOUNT, account_id, verdict.state, reason))
+
+    def apply_signal(self, signal: Signal) -> None:
+        """A detector signal's actions: halt keys and accounts, block symbols.
+
+        Each takes effect at once and is persisted and audited behind (alerting is the alert
+        store's).
+        """
+        reason = f"{signal.code}: {signal.message}"
+        for action in signal.actions:
+            if action.kind is ActionKind.HALT_KEY:
+                self.apply(StateChange(Level.KEY, action.target, HALTED, reason))
+            elif action.kind is ActionKind.HALT_ACCOUNT:
+                self.apply(StateChange(Level.ACCOUNT, action.target, HALTED, reason))
+            elif action.kind is ActionKind.BLOCK_SYMBOL and action.target:
+                self._block_now(action.target, reason)
+
+    def _block_now(self, symbol: str, reason: str) -> None:
+        clean = symbol.strip().upper()
+        if clean in self._blocked:
+            return
+        self._blocked = self._blocked | {clean}
+        self._pending_blocks.add(clean)
+        self._rebuild_gateway()
+        self._spawn(self._persist_block(clean, reason))
+
+    def _spawn(self, work: Coroutine[object, object, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._writes.add(task)
+        task.add_done_callback(self._writes.discard)
+
+    async def _persist_change(self, change: StateChange, target: str) -> None:
+        key = (change.level, target)
+        try:
+            where = await self.resolve(change.level, target, actor=ENGINE)
+            action = (
+                AuditAction.RISK_HALTED if change.state is HALTED else AuditAction.RISK_STATE_SET
+            )
+            await self._write_state(
+                where,
+                change.state,
+                check_reason(change.reason or f"the risk engine moved it to {change.state.value}"),
+                ENGINE,
+                action,
+            )
+        except Exception:  # kept in memory: the refusal holds in this process
+            log.exception("persisting the risk engine's %s of %s failed", change.state, target)
+        finally:
+            if self._pending.get(key) is change.state:
+                del self._pending[key]
+
+    async def _persist_block(self, symbol: str, reason: str) -> None:
+        try:
+            await self.block_symbol(symbol, ENGINE, reason)
+        except Exception:
+            log.exception("persisting the block of %s failed", symbol)
+        finally:
+            self._pending_blocks.discard(symbol)
+
+    async def drain(self) -> None:
+        """Wait for the engine's changes still being written (tests, shutdown)."""
+        while self._writes:
+            await asyncio.gather(*list(self._writes), return_exceptions=True)
 
     async def _write_state(
         self, where: Target, state: TradingState, reason: str, actor: Actor, action: AuditAction
@@ -534,7 +483,7 @@ class RiskControl:
             detail = {"from": before, "to": state.value, "reason": reason}
             await self._audit(session, action, where=where, actor=actor, now=now, detail=detail)
             generation = await self._bump(session)
-            view = _state_view(row)
+            view = state_view(row)
         await self._settle(generation)
         return view
 
@@ -557,7 +506,7 @@ class RiskControl:
         A key sees the gateway's and its own tenant's.
         """
         if isinstance(actor, Principal) and not actor.allows(Scope.RISK_MANAGE):
-            _authorize(actor, Level.TENANT)
+            authorize(actor, Level.TENANT)
         query = select(RiskStateRow)
         if isinstance(actor, Principal):
             query = query.where(
@@ -566,16 +515,16 @@ class RiskControl:
         async with self._db.read() as session:
             rows = (await session.scalars(query)).all()
         order = list(Level)
-        views = [_state_view(r) for r in rows]
+        views = [state_view(r) for r in rows]
         return sorted(views, key=lambda v: (order.index(v.level), v.target))
 
     # ---- blocked symbols -----------------------------------------------------------------
 
     async def block_symbol(self, symbol: str, actor: Actor, reason: str) -> BlockedSymbol:
         """Add ``symbol`` to the gateway deny-list at once (audited); the operator's or admin's."""
-        reason = _reason(reason)
-        _authorize(actor, Level.GATEWAY)
-        clean = _symbol(symbol)
+        reason = check_reason(reason)
+        authorize(actor, Level.GATEWAY)
+        clean = check_symbol(symbol)
         await self._ensure_loaded()
         self._blocked = self._blocked | {clean}
         self._rebuild_gateway()
@@ -602,9 +551,9 @@ class RiskControl:
 
     async def unblock_symbol(self, symbol: str, actor: Actor, reason: str) -> bool:
         """Take ``symbol`` off the deny-list (audited); False when it was not blocked."""
-        reason = _reason(reason)
-        _authorize(actor, Level.GATEWAY)
-        clean = _symbol(symbol)
+        reason = check_reason(reason)
+        authorize(actor, Level.GATEWAY)
+        clean = check_symbol(symbol)
         await self._ensure_loaded()
         now = self._now()
         async with self._db.write() as session:
@@ -668,7 +617,7 @@ class RiskControl:
         A tenant, account or key can only tighten what is above it; the gateway level (admin)
         replaces the gateway's own limits field by field.
         """
-        reason = _reason(reason)
+        reason = check_reason(reason)
         overrides = risk_overrides.check_overrides(overrides)
         where = await self.resolve(level, target, actor=actor, tenant=tenant)
         await self._ensure_loaded()
@@ -733,41 +682,10 @@ class RiskControl:
         )  # fmt: skip
 
 
-def _level(level: Level | str) -> Level:
-    if isinstance(level, Level):
-        return level
-    try:
-        return Level(str(level).strip().lower())
-    except ValueError:
-        valid = ", ".join(lv.value for lv in Level)
-        raise ValidationError(
-            f"unknown level {level!r}: use one of {valid}", field="level"
-        ) from None
-
-
-def _canonical(level: Level, target: str) -> str:
-    return GATEWAY if level is Level.GATEWAY else target
-
-
-async def _lookup(
-    session: AsyncSession, level: Level, text: str, tenant: str | None
-) -> Target | None:
-    """The target by id (or by name within ``tenant``, for tenants and accounts)."""
-    if not text:
-        return None
-    if level is Level.TENANT:
-        row_t = await session.get(Tenant, text)
-        if row_t is None:
-            row_t = await session.scalar(select(Tenant).where(Tenant.name == text))
-        return None if row_t is None else Target(level, row_t.id, row_t.id)
-    if level is Level.ACCOUNT:
-        row_a = await session.get(ExchangeAccount, text)
-        if row_a is None and tenant is not None:
-            row_a = await session.scalar(
-                select(ExchangeAccount).where(
-                    ExchangeAccount.tenant_id == tenant, ExchangeAccount.name == text
-                )
-            )
-        return None if row_a is None else Target(level, row_a.id, row_a.tenant_id)
-    row_k = await session.get(GatewayKey, text)
-    return None if row_k is None else Target(level, row_k.key_id, row_k.tenant_id)
+def _combined(
+    gateway: TradingState, tenant: TradingState, account: TradingState, key: TradingState
+) -> TradingStates:
+    """The TradingStates of four states; the all-ACTIVE one (nearly every order) is shared."""
+    if gateway is ACTIVE and tenant is ACTIVE and account is ACTIVE and key is ACTIVE:
+        return _ALL_ACTIVE
+    return TradingStates(gateway, tenant, account, key)
