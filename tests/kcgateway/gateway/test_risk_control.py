@@ -424,3 +424,17 @@ async def test_a_coordinated_buy_signal_halts_accounts_and_blocks_the_symbol(db:
     assert again.states_for(b.tenant, b.account, b.key).account is HALTED
     actions = sorted(r.action for r in await _audit(db))
     assert actions == ["risk.halted", "risk.halted", "risk.symbol_blocked"]
+
+
+async def test_the_hot_path_reads_no_database(tmp_path: Path) -> None:
+    """states_for and limits_for answer from memory: they work with the database closed."""
+    database = await sqlite_database(tmp_path / "hot.db")
+    org = await _org(database, "a")
+    risk = await _service(database)
+    await risk.halt(Level.ACCOUNT, org.account, "stop", OPERATOR)
+    await risk.set_limits(Level.KEY, org.key, LimitOverrides(daily_orders=7), "k", OPERATOR)
+    await database.aclose()
+    for _ in range(3):
+        assert risk.states_for(org.tenant, org.account, org.key).account is HALTED
+        assert risk.limits_for(org.tenant, org.account, org.key).daily_orders == 7
+        assert risk.states_for(org.tenant, "other", "key") == TradingStates()

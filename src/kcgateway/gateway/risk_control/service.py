@@ -89,6 +89,8 @@ class RiskControl:
         self._generation = -1
         #: the non-ACTIVE states, one dictionary per level (string keys: the fastest lookup)
         self._states: dict[Level, dict[str, TradingState]] = {lv: {} for lv in Level}
+        #: the same four dictionaries in level order, for the hot path (no enum hashing)
+        self._levels = tuple(self._states[lv] for lv in Level)
         self._overrides: dict[tuple[Level, str], LimitOverrides] = {}
         self._blocked: frozenset[str] = frozenset()
         self._gateway = self._base
@@ -107,12 +109,14 @@ class RiskControl:
             raise ConfigError(
                 "the risk states are not loaded: call `await RiskControl.load()` at start"
             )
-        states = self._states
+        gateway, tenants, accounts, keys = self._levels
+        if not (gateway or tenants or accounts or keys):
+            return _ALL_ACTIVE
         return _combined(
-            states[Level.GATEWAY].get(GATEWAY, ACTIVE),
-            states[Level.TENANT].get(tenant_id, ACTIVE),
-            states[Level.ACCOUNT].get(account_id, ACTIVE),
-            states[Level.KEY].get(key_id, ACTIVE),
+            gateway.get(GATEWAY, ACTIVE),
+            tenants.get(tenant_id, ACTIVE),
+            accounts.get(account_id, ACTIVE),
+            keys.get(key_id, ACTIVE),
         )
 
     def limits_for(self, tenant_id: str, account_id: str, key_id: str | None) -> Limits:
@@ -168,6 +172,7 @@ class RiskControl:
             if value.rank > by_level[level].get(target, ACTIVE).rank:
                 by_level[level][target] = value
         self._states = by_level
+        self._levels = tuple(by_level[lv] for lv in Level)
         self._overrides = overrides
         self._blocked = frozenset(symbols) | self._pending_blocks
         self._rebuild_gateway()
