@@ -252,6 +252,8 @@ class RiskLimitRow(Base):
     overrides: Mapped[dict[str, Any]] = mapped_column(JSON)
     reason: Mapped[str] = mapped_column(Text)
     actor: Mapped[str] = mapped_column(String(200))
+    #: set by the operator (or the engine): a key without ``admin`` may not change them
+    by_operator: Mapped[bool] = mapped_column(Boolean)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 

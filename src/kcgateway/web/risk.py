@@ -291,12 +291,22 @@ async def resume(body: ResumeBody, request: Request, principal: RiskManager) -> 
 
 @router.get("/state", response_model=RiskStateOut, responses=error_responses(*AUTHED))
 async def state(request: Request, principal: RiskManager) -> dict[str, Any]:
-    """The gateway's state, every non-ACTIVE state of your tenant, and the blocked symbols."""
+    """The gateway's state, every non-ACTIVE state of your tenant, and the blocked symbols.
+
+    Why and by whom a symbol was blocked is shown to admin keys only (a detector's reason can
+    name other tenants' accounts).
+    """
     risk = _risk(request)
     views = await risk.states(actor=principal)
     gateway = next((v.state.value for v in views if v.level.value == "gateway"), "active")
+    admin = principal.allows(Scope.ADMIN)  # a reason may name other tenants' accounts
     blocked = [
-        {"symbol": b.symbol, "reason": b.reason, "actor": b.actor, "since": b.since}
+        {
+            "symbol": b.symbol,
+            "reason": b.reason if admin else "",
+            "actor": b.actor if admin else "",
+            "since": b.since,
+        }
         for b in await risk.blocked_symbols()
     ]
     return {

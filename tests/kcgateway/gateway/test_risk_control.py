@@ -438,3 +438,33 @@ async def test_the_hot_path_reads_no_database(tmp_path: Path) -> None:
         assert risk.states_for(org.tenant, org.account, org.key).account is HALTED
         assert risk.limits_for(org.tenant, org.account, org.key).daily_orders == 7
         assert risk.states_for(org.tenant, "other", "key") == TradingStates()
+
+
+async def test_a_halted_key_cannot_free_itself_or_loosen_limits(db: Database) -> None:
+    org = await _org(db, "a")
+    risk = await _service(db)
+    manager = Principal(org.key, org.tenant, "ops", frozenset({Scope.RISK_MANAGE}))
+    await risk.halt(Level.ACCOUNT, org.account, "stop", manager)
+    tighter = LimitOverrides(daily_orders=10)
+    await risk.set_limits(Level.ACCOUNT, org.account, tighter, "tight", manager)
+    await risk.halt(Level.KEY, org.key, "this key leaked", manager)
+    with pytest.raises(Forbidden, match="this key is halted"):
+        await risk.resume(Level.ACCOUNT, org.account, "let me trade", manager)
+    with pytest.raises(Forbidden, match="this key is halted"):
+        await risk.set_limits(Level.ACCOUNT, org.account, LimitOverrides(), "loosen", manager)
+    # halting more is still possible (it only tightens)
+    await risk.halt(Level.TENANT, "", "everything", manager)
+    assert risk.states_for(org.tenant, org.account, org.key).account is HALTED
+    assert risk.limits_for(org.tenant, org.account, org.key).daily_orders == 10
+
+
+async def test_limits_the_operator_set_only_admin_changes(db: Database) -> None:
+    org = await _org(db, "a")
+    risk = await _service(db)
+    cap = LimitOverrides(max_order_notional=Decimal(1000))
+    await risk.set_limits(Level.TENANT, org.tenant, cap, "trial tenant", OPERATOR)
+    with pytest.raises(Forbidden, match="only an admin key"):
+        await risk.set_limits(Level.TENANT, "", LimitOverrides(), "lift the cap", org.manager)
+    assert risk.limits_for(org.tenant, org.account, org.key).max_order_notional == 1000
+    await risk.set_limits(Level.TENANT, "", LimitOverrides(), "paid now", org.admin)
+    assert risk.limits_for(org.tenant, org.account, org.key).max_order_notional == 100_000

@@ -121,6 +121,13 @@ async def test_the_gateway_level_needs_admin(tmp_path: Path) -> None:
         )
         assert resp.status_code == 201 and resp.json()["symbol"] == "X-USDT"
         assert "X-USDT" in _risk(stack).limits_for(tenant.id, "a", "k").symbol_deny
+        # a non-admin key sees the symbol, not why or by whom (it may name other tenants)
+        [seen] = (await stack.http.get("/v1/risk/state", headers=auth(manager))).json()[
+            "blockedSymbols"
+        ]
+        assert seen["symbol"] == "X-USDT" and seen["reason"] == "" and seen["actor"] == ""
+        admin_view = (await stack.http.get("/v1/risk/state", headers=auth(tenant.admin_key))).json()
+        assert admin_view["blockedSymbols"][0]["reason"] == "pump"
 
 
 async def test_limits_put_get_round_trip(tmp_path: Path) -> None:

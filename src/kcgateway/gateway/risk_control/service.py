@@ -312,6 +312,7 @@ class RiskControl:
         reason = check_reason(reason)
         where = await self.resolve(level, target, actor=actor, tenant=tenant)
         await self._ensure_loaded()
+        self._refuse_halted_key(actor, "resume")
         now = self._now()
         async with self._db.write() as session:
             row = await session.get(RiskStateRow, (where.level.value, where.target))
@@ -468,6 +469,17 @@ class RiskControl:
         """Wait for the engine's changes still being written (tests, shutdown)."""
         while self._writes:
             await asyncio.gather(*list(self._writes), return_exceptions=True)
+
+    def _refuse_halted_key(self, actor: Actor, verb: str) -> None:
+        """Forbidden when the acting key is itself halted (a stolen key cannot free itself)."""
+        if not isinstance(actor, Principal):
+            return
+        if self._states[Level.KEY].get(actor.key_id) is HALTED:
+            raise Forbidden(
+                f"this key is halted: it cannot {verb}; use another key of your tenant with "
+                "risk:manage, or ask the operator",
+                field="key",
+            )
 
     async def _write_state(
         self, where: Target, state: TradingState, reason: str, actor: Actor, action: AuditAction
@@ -626,10 +638,17 @@ class RiskControl:
         overrides = risk_overrides.check_overrides(overrides)
         where = await self.resolve(level, target, actor=actor, tenant=tenant)
         await self._ensure_loaded()
+        self._refuse_halted_key(actor, "change limits")
         now = self._now()
         stored = risk_overrides.to_json(overrides)
         async with self._db.write() as session:
             row = await session.get(RiskLimitRow, (where.level.value, where.target))
+            if row is not None and row.by_operator and not is_admin(actor):
+                raise Forbidden(
+                    f"the limits of {where.subject} were set by {row.actor}: only an admin key "
+                    "or the operator (`kcgateway risk limits set`) can change them",
+                    field="target",
+                )
             before = {} if row is None else dict(row.overrides)
             if risk_overrides.is_empty(overrides):
                 if row is not None:
@@ -640,6 +659,7 @@ class RiskControl:
                     session.add(row)
                 row.tenant_id, row.overrides, row.reason = where.tenant_id, stored, reason
                 row.actor, row.updated_at = actor.name, now
+                row.by_operator = not isinstance(actor, Principal)
             detail = {"before": before, "after": stored, "reason": reason}
             await self._audit(
                 session,

@@ -47,6 +47,7 @@ def upgrade() -> None:
         sa.Column("overrides", sa.JSON(), nullable=False),
         sa.Column("reason", sa.Text(), nullable=False),
         sa.Column("actor", sa.String(200), nullable=False),
+        sa.Column("by_operator", sa.Boolean(), nullable=False),
         sa.Column("updated_at", UtcDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("level", "target", name="pk_risk_limits"),
     )
