@@ -13,6 +13,7 @@ from kcgateway.commands import (
     debug,
     keys,
     orders,
+    risk,
     serve,
     sim,
     tenants,
@@ -37,6 +38,7 @@ app.add_typer(accounts.app, name="accounts")
 app.add_typer(orders.app, name="orders")
 app.add_typer(broker.app, name="broker")
 app.add_typer(alerts.app, name="alerts")
+app.add_typer(risk.app, name="risk")
 
 
 @app.command()

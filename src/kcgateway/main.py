@@ -50,11 +50,13 @@ from kcgateway.gateway.metrics import (
     GatewayMetrics,
 )
 from kcgateway.gateway.orders.router import OrderRouter
+from kcgateway.gateway.risk_control import RiskControl
 from kcgateway.gateway.services import GatewayServices
 from kcgateway.gateway.stream_counts import StreamCounts
 from kcgateway.gateway.tenants import TenantService
 from kcgateway.gateway.venue import Venues
 from kcgateway.kucoin.signing import Credentials
+from kcgateway.risk import Limits
 from kcgateway.secret import Secret
 from kcgateway.settings import Settings
 from kcgateway.store.audit_chain import AuditKeys
@@ -230,6 +232,9 @@ def build_services(
         stream_counts=counts,
         metrics=metrics,
         alerts=AlertService(db, registry=metrics.registry, now=now),
+        risk=RiskControl(
+            db, gateway_limits=Limits(max_order_notional=settings.max_notional), now=now
+        ),
     )
 
 
@@ -365,7 +370,10 @@ async def prepare(settings: Settings) -> tuple[GatewayServices, EmbeddedSim | No
         hosts = sim.hosts
     else:  # prod, or dev against an external exchange (e.g. a `kcgateway sim` that outlives us)
         hosts = Hosts(spot=str(settings.exchange_url))
-    return build_services(settings, db, ring, pepper, hosts), sim
+    services = build_services(settings, db, ring, pepper, hosts)
+    if services.risk is not None:  # the halts and limits in force before the first order
+        await services.risk.load()
+    return services, sim
 
 
 async def issue_admin_key(settings: Settings, tenant_name: str, owner: str) -> Secret:

@@ -27,6 +27,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from standardwebhooks.webhooks import Webhook
 
+from kcgateway.errors import ValidationError
 from kcgateway.secret import Secret
 
 SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
@@ -36,7 +37,7 @@ MAX_URL = 2000
 _MAX_EXPONENT = 30
 
 
-class InvalidWebhook(ValueError):
+class InvalidWebhook(ValidationError, ValueError):
     """A webhook URL, secret or secret file is unusable; the message says what to fix."""
 
 

@@ -40,6 +40,7 @@ from typing import Any, Protocol
 import aiohttp
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from kcgateway.errors import ValidationError
 from kcgateway.gateway.alert_delivery import (
     DeliveryPolicy,
     InvalidWebhook,
@@ -97,7 +98,7 @@ class Severity(StrEnum):
 _LOG_LEVEL = {Severity.INFO: logging.INFO, Severity.WARNING: logging.WARNING}
 
 
-class InvalidAlert(ValueError):
+class InvalidAlert(ValidationError, ValueError):
     """An alert that cannot be stored as given; the message says which part is wrong."""
 
 

@@ -50,6 +50,12 @@ class AuditAction(StrEnum):
     BROKER_SET = "broker.set"
     BROKER_CLEARED = "broker.cleared"
     AUDIT_KEY_ROLLED = "audit.key_rolled"
+    RISK_HALTED = "risk.halted"
+    RISK_RESUMED = "risk.resumed"
+    RISK_STATE_SET = "risk.state_set"
+    RISK_LIMITS_SET = "risk.limits_set"
+    RISK_SYMBOL_BLOCKED = "risk.symbol_blocked"
+    RISK_SYMBOL_UNBLOCKED = "risk.symbol_unblocked"
 
 
 async def record(

@@ -23,6 +23,7 @@ from kcgateway.gateway.market_reads import AccountReads
 from kcgateway.gateway.metrics import GatewayMetrics
 from kcgateway.gateway.orders.lifecycle import owned_account
 from kcgateway.gateway.orders.router import OrderRouter
+from kcgateway.gateway.risk_control import RiskControl
 from kcgateway.gateway.stream_counts import StreamCounts
 from kcgateway.gateway.venue import Venues
 from kcgateway.kucoin import models as m
@@ -60,6 +61,8 @@ class GatewayServices:
     stream_counts: StreamCounts = field(default_factory=StreamCounts)
     #: alerts: stored, listed, delivered to the operator's webhook (gateway/alerts.py)
     alerts: AlertService | None = None
+    #: trading states, limit overrides and blocked symbols (gateway/risk_control.py)
+    risk: RiskControl | None = None
 
     async def balances(self, tenant_id: str, account: str) -> list[m.Account]:
         """Balances of one of the tenant's accounts (NoSuchObject for anyone else's)."""
@@ -113,6 +116,8 @@ class GatewayServices:
             self.events.start()
         if self.alerts is not None:
             self.alerts.start()
+        if self.risk is not None:
+            self.risk.start()
 
     async def reconcile_once(self, passes: int = 0) -> None:
         """One reconciliation pass (plus the stray scan every ``adopt_every_passes``), counted.
@@ -149,6 +154,8 @@ class GatewayServices:
             await self.events.aclose()
         if self.alerts is not None:
             await self.alerts.aclose()
+        if self.risk is not None:
+            await self.risk.aclose()
         for books in (self.books, self.futures_books):
             if books is not None:
                 await books.aclose()

@@ -292,3 +292,62 @@ class AlertWebhookRow(Base):
     url: Mapped[str] = mapped_column(String(2000))
     secret_path: Mapped[str] = mapped_column(String(1000))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class RiskStateRow(Base):
+    """A trading state other than ACTIVE at one level (gateway, tenant, account or key).
+
+    ``target`` is the tenant, account or key id ("" for the gateway). Resuming deletes the row
+    (the audit log keeps the history). ``by_operator``: set by the operator or the risk engine,
+    which a tenant's key without ``admin`` may not lift.
+    """
+
+    __tablename__ = "risk_states"
+
+    level: Mapped[str] = mapped_column(String(16), primary_key=True)
+    target: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str | None] = mapped_column(String(ID), index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(200))
+    by_operator: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class RiskLimitRow(Base):
+    """The limit overrides a level holds: only the fields it sets, as JSON (decimals as text)."""
+
+    __tablename__ = "risk_limits"
+
+    level: Mapped[str] = mapped_column(String(16), primary_key=True)
+    target: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str | None] = mapped_column(String(ID), index=True)
+    overrides: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(200))
+    #: set by the operator (or the engine): a key without ``admin`` may not change them
+    by_operator: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class BlockedSymbolRow(Base):
+    """A symbol on the gateway-wide deny-list (the detector's "block the symbol")."""
+
+    __tablename__ = "risk_blocked_symbols"
+
+    symbol: Mapped[str] = mapped_column(String(64), primary_key=True)
+    reason: Mapped[str] = mapped_column(Text)
+    actor: Mapped[str] = mapped_column(String(200))
+    blocked_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class RiskGeneration(Base):
+    """One row, bumped by every risk-control change.
+
+    A running gateway sees another process's change (the CLI) by reading this one number.
+    """
+
+    __tablename__ = "risk_generation"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    generation: Mapped[int] = mapped_column(BigInteger)

@@ -45,7 +45,21 @@ def routes(account: str) -> list[tuple[str, str, Scope, Any]]:
         ("DELETE", "/v1/accounts/nope", Scope.ACCOUNTS_MANAGE, None),
         ("GET", "/v1/alerts", Scope.RISK_MANAGE, None),
         ("POST", "/v1/alerts/retry", Scope.RISK_MANAGE, None),
+        *_risk_routes(),
         *_market_routes(account),
+    ]
+
+
+def _risk_routes() -> list[tuple[str, str, Scope, Any]]:
+    """The risk control routes: risk:manage, and admin for the gateway-wide block list."""
+    target = {"level": "key", "target": "nope", "reason": "matrix"}
+    return [
+        ("POST", "/v1/risk/halt", Scope.RISK_MANAGE, target),
+        ("POST", "/v1/risk/resume", Scope.RISK_MANAGE, target),
+        ("GET", "/v1/risk/state", Scope.RISK_MANAGE, None),
+        ("GET", "/v1/risk/limits?level=key&target=nope", Scope.RISK_MANAGE, None),
+        ("PUT", "/v1/risk/limits", Scope.RISK_MANAGE, {**target, "limits": {}}),
+        ("POST", "/v1/risk/blocked-symbols", Scope.ADMIN, {"symbol": "MX-USDT", "reason": "m"}),
     ]
 
 
