@@ -17,7 +17,8 @@ wait for data; frames of the same burst (the simulator sends a batch every 20 ms
 the first one and also count the time they queue behind their predecessors, which is the
 client's doing. The simulator's batching and the engine's event time are no longer part of it.
 Reported: p50 and p99 of that lag per side over ``SECONDS``, frames handled, load average.
-Goal: ours p99 within 1.5x the floor's p99. Run: ``.venv/bin/python bench/bench_stream.py`` (``BENCH_SECONDS``).
+Goal: ours p99 within 1.5x the floor's p99.
+Run: ``.venv/bin/python bench/bench_stream.py`` (``BENCH_SECONDS``).
 """
 
 from __future__ import annotations
@@ -57,8 +58,8 @@ class Arrivals:
             called = time.perf_counter()
             msg = await original(ws, *a, **kw)
             returned = time.perf_counter()
-            if returned - called > WAITED_S or arrivals.current == 0.0:  # it waited: a new burst arrived now
-                arrivals.current = returned
+            if returned - called > WAITED_S or arrivals.current == 0.0:
+                arrivals.current = returned  # it waited: a new burst arrived now
             return msg
 
         aiohttp.ClientWebSocketResponse.receive = receive  # type: ignore[method-assign]
