@@ -97,8 +97,12 @@ class Serve:
         # block the gateway once its log lines filled it
         self.log_path = data_dir.parent / "serve.log"
         self._log = self.log_path.open("w")
+        command = [str(KCGATEWAY), "serve", "--port", str(port)]
+        profile_to = os.environ.get("BENCH_PROFILE_SERVE")  # a path: cProfile serve into it
+        if profile_to:
+            command = [sys.executable, "-m", "cProfile", "-o", profile_to, *command]
         self.proc = subprocess.Popen(  # noqa: S603 - our own command
-            [str(KCGATEWAY), "serve", "--port", str(port)],
+            command,
             stdout=self._log,
             stderr=subprocess.STDOUT,
             text=True,
