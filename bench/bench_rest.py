@@ -392,7 +392,7 @@ def report(
         "ratio_vs_bare_aiohttp": round(
             min(ratios["ratio_vs_bare_seq"], ratios["ratio_vs_bare_20"]), 3
         ),
-        "ratio_vs_bare_20_rounds": [round(r, 2) for r in ROUND_RATIOS[("bare", 1)]],
+        "bare_20_ratio_rounds": [round(r, 2) for r in ROUND_RATIOS[("bare", 1)]],
         "rounds": ROUNDS,
         "load_average": round(os.getloadavg()[0], 1),
         "goal": ">= 1.3x ccxt and >= 0.8x the bare aiohttp floor, sequential and 20 in flight "

@@ -127,8 +127,29 @@ def _fmt(value: object) -> str:
 
 
 def peers(result: dict[str, Any]) -> list[str]:
-    """Peer names: every ``X`` that has a ``ratio_vs_X`` in the result, in the line's order."""
-    return [key[len("ratio_vs_") :] for key in result if key.startswith("ratio_vs_")]
+    """Peer names: every ``X`` with a numeric ``ratio_vs_X`` in the result, in the line's order."""
+    return [
+        key[len("ratio_vs_") :]
+        for key, value in result.items()
+        if key.startswith("ratio_vs_") and isinstance(value, int | float)
+    ]
+
+
+_DETAIL_MARKS = ("_ms", "_us", "per_s")
+
+
+def details(result: dict[str, Any]) -> list[str]:
+    """Other figures worth a column: keys naming a time (``_ms``, ``_us``) or a rate (``per_s``)."""
+    shown = _CORE | {f"ratio_vs_{p}" for p in peers(result)} | set(peers(result))
+    return [
+        key
+        for key, value in result.items()
+        if key not in shown
+        and not key.startswith("ratio_vs_")
+        and any(mark in key for mark in _DETAIL_MARKS)
+        and isinstance(value, int | float | list)
+        and not isinstance(value, bool)
+    ]
 
 
 def _peer_cell(result: dict[str, Any]) -> str:
@@ -148,14 +169,14 @@ def _escape(text: str) -> str:
 def render_table(records: Iterable[Record]) -> str:
     """A markdown table: one row per script (ratio = how the line defines it, in brackets)."""
     rows = [
-        "| Benchmark | Unit | Ours | Peers (ratio) | Goal | Met | Load avg |",
-        "|---|---|---|---|---|---|---|",
+        "| Benchmark | Unit | Ours | Peers (ratio) | Other figures | Goal | Met | Load avg |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for rec in records:
         load = _fmt(rec.load_before) if rec.load_before is not None else "-"
         name = f"`{Path(rec.script).name}`"
         if rec.result is None:
-            rows.append(f"| {name} | - | - | - | - | no: {_escape(rec.error or '')} | {load} |")
+            rows.append(f"| {name} | - | - | - | - | - | no: {_escape(rec.error or '')} | {load} |")
             continue
         res = rec.result
         met = "yes" if rec.met else "no" + (f": {rec.error}" if rec.error else "")
@@ -164,6 +185,7 @@ def render_table(records: Iterable[Record]) -> str:
             _escape(str(res.get("unit", ""))),
             _escape(_fmt(res.get("ours"))),
             _escape(_peer_cell(res)),
+            _escape("; ".join(f"{key} {_fmt(res[key])}" for key in details(res)) or "-"),
             _escape(str(res.get("goal", ""))),
             met,
             load,

@@ -28,6 +28,10 @@ REST = {
     "ours": [1582, 2182],
     "bare_aiohttp": [1792, 2454],
     "ratio_vs_bare_aiohttp": 0.71,
+    "ratio_vs_bare_rounds": [0.7, 0.72],
+    "added_p99_ms": 1.5,
+    "orders_per_s_20": 900,
+    "mac_ours": 1.0,
     "goal": ">= 0.8 | bare",
     "met": False,
 }
@@ -73,7 +77,9 @@ def test_the_table_has_one_row_per_script_with_peers_ratios_goal_and_verdict() -
         Record("bench/bench_y.py", None, "no JSON result line"),
     ]
     table = bench_table.render_table(records).splitlines()
-    assert table[0].startswith("| Benchmark | Unit | Ours | Peers (ratio) | Goal | Met |")
+    assert table[0].startswith(
+        "| Benchmark | Unit | Ours | Peers (ratio) | Other figures | Goal | Met |"
+    )
     assert len(table) == 2 + 3
     signing, rest, broken = table[2:]
     assert "`bench_signing.py` (signing_fully_signed_order)" in signing
@@ -81,7 +87,9 @@ def test_the_table_has_one_row_per_script_with_peers_ratios_goal_and_verdict() -
     assert "floor 2.89 (1.12); ccxt 21.1 (8.22)" in signing
     assert signing.endswith("| yes | 1.25 |")
     assert "| 1,582 / 2,182 |" in rest
-    assert "bare_aiohttp 1,792 / 2,454 (0.71)" in rest
+    assert "bare_aiohttp 1,792 / 2,454 (0.71) |" in rest  # a list of ratios is no peer
+    assert "| added_p99_ms 1.50; orders_per_s_20 900 |" in rest  # times and rates; not mac_ours
+    assert "| - | ours <= 1.1 x floor |" in signing
     assert ">= 0.8 \\| bare" in rest  # a pipe in a goal cannot break the table
     assert rest.endswith("| no | 4.00 |")
     assert "no: no JSON result line" in broken
