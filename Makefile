@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install run sim test test-core-coverage lint format typecheck imports secrets check bench clean openapi
+.PHONY: install run sim test test-core-coverage lint format typecheck imports secrets check bench bench-readme clean openapi
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -55,8 +55,14 @@ check: lint typecheck imports secrets test
 openapi: $(STAMP)
 	$(BIN)/python -m kcgateway.web.openapi docs/openapi.json
 
+## bench: every bench/bench_*.py (all of them, whatever happens); fails if one fails or is unmet
+BENCH_RESULTS ?= bench/results.jsonl
 bench: $(STAMP)
-	@set -e; for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f; done
+	$(BIN)/python scripts/bench_table.py run --out $(BENCH_RESULTS)
+
+## bench-readme: write README's benchmark table from the JSON lines of the last `make bench`
+bench-readme: $(STAMP)
+	$(BIN)/python scripts/bench_table.py readme --results $(BENCH_RESULTS)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .coverage htmlcov

@@ -10,6 +10,7 @@ Also checks which library keeps a JSON-number price exact. Prints one JSON line 
 from __future__ import annotations
 
 import json
+import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -161,19 +162,19 @@ class PEnvelope(pydantic.BaseModel, Generic[T]):
 def best_pair_ms(
     ours: Callable[[], object], peer: Callable[[], object], *, rounds: int = 80
 ) -> tuple[float, float]:
-    """Best-of-N wall time of each, interleaved so both see the same machine load."""
+    """Median wall time of each over N rounds, interleaved so both see the same machine load."""
     ours()
     peer()
-    best_ours = best_peer = float("inf")
+    ours_s, peer_s = [], []
     for _ in range(rounds):
         start = time.perf_counter()
         ours()
         mid = time.perf_counter()
         peer()
         end = time.perf_counter()
-        best_ours = min(best_ours, mid - start)
-        best_peer = min(best_peer, end - mid)
-    return best_ours * 1000, best_peer * 1000
+        ours_s.append(mid - start)
+        peer_s.append(end - mid)
+    return statistics.median(ours_s) * 1000, statistics.median(peer_s) * 1000
 
 
 def main() -> None:

@@ -4,7 +4,8 @@ The vault signer unwraps the data key and decrypts the fields on EVERY call (no 
 cache); only the sealed record is cached (SealedRecordCache), as in the service. The plain signer
 calls ``sign_request`` with Credentials already in memory. Goal: under 25 us added per request.
 
-Timed in process CPU time (``time.process_time``), best of many short interleaved rounds: the
+Timed in process CPU time (``time.process_time``) over many short interleaved rounds; the
+verdict is on the median round (the best round would only say what a lucky request costs). The
 machine is shared with other jobs, and wall-clock time would mostly measure their load.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import secrets
 import statistics
 import time
@@ -24,7 +26,7 @@ from kcgateway.vault.kek import KeyRing, LocalKek
 from kcgateway.vault.signer import SealedRecordCache, Signer
 
 N = 2_000
-ROUNDS = 60
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "60"))
 GOAL_US = 25.0
 REQUEST = {
     "method": "POST",
@@ -74,10 +76,10 @@ async def main() -> dict[str, object]:
     broker = BrokerCredentials(info.partner, info.name, Secret(bkey))
     assert await signer.sign("c", **REQUEST) == sign_request(creds, broker=broker, **REQUEST)  # type: ignore[arg-type]
     ours, plain = [], []
-    for _ in range(ROUNDS):  # short interleaved rounds, best of ROUNDS: the machine is shared
+    for _ in range(ROUNDS):  # short interleaved rounds: the machine is shared
         ours.append(await _ours(signer))
         plain.append(await _plain(creds, broker))
-    ours_us, plain_us = min(ours) / N * 1e6, min(plain) / N * 1e6
+    ours_us, plain_us = statistics.median(ours) / N * 1e6, statistics.median(plain) / N * 1e6
     added = ours_us - plain_us
     return {
         "bench": "vault_signer",
@@ -86,8 +88,11 @@ async def main() -> dict[str, object]:
         "plain_signer": round(1e6 / plain_us),
         "ratio_vs_plain_signer": round(plain_us / ours_us, 3),
         "added_us_per_request": round(added, 2),
-        "median_added_us": round((statistics.median(ours) - statistics.median(plain)) / N * 1e6, 2),
-        "goal": f"< {GOAL_US:g} us added per signed request (broker credential, 3 fields)",
+        "best_added_us": round((min(ours) - min(plain)) / N * 1e6, 2),
+        "rounds": ROUNDS,
+        "load_average": round(os.getloadavg()[0], 1),
+        "goal": f"< {GOAL_US:g} us added per signed request (broker credential, 3 fields), "
+        "median round",
         "met": added < GOAL_US,
     }
 

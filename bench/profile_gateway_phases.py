@@ -2,7 +2,7 @@
 
 A diagnostic, not a benchmark (``make bench`` runs ``bench_*.py`` only): it wraps the gateway's
 phases (key check, intent persist transaction, exchange call, vault signature, outcome
-transaction, the whole ``place``) with timers and runs ``bench_gateway`` once. Thread CPU
+transaction, the whole ``place``) with timers and runs ``inprocess_gateway`` once. Thread CPU
 includes whatever ran on the loop during a phase's awaits (the simulator, during the exchange
 call). On a loaded machine wall time is CPU time plus the time slices the OS gave to others.
 Run: ``.venv/bin/python bench/profile_gateway_phases.py`` (``BENCH_N`` as for bench_gateway).
@@ -22,7 +22,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import bench_gateway as bg
+import inprocess_gateway as bg
 from kcgateway.gateway import keys, orders, venue
 from kcgateway.vault import signer
 

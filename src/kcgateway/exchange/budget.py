@@ -25,6 +25,14 @@ Sleep = Callable[[float], Awaitable[None]]
 class Budget(Protocol):
     """Admission control for one KuCoin account's rate-limit pools."""
 
+    def try_acquire(self, pool: Pool, weight: int, *, priority: bool = False) -> bool:
+        """Spend ``weight`` now if that needs no wait; False means: call :meth:`acquire`.
+
+        The client's fast path (no coroutine per request while the pool has room). A budget
+        that must always ask elsewhere (a shared store) simply returns False.
+        """
+        ...
+
     async def acquire(self, pool: Pool, weight: int, *, priority: bool = False) -> None:
         """Wait until ``weight`` can be spent from ``pool``, then spend it."""
         ...
@@ -77,6 +85,10 @@ class LocalBudget:
         self.limiter = limiter if limiter is not None else RateLimiter()
         self._sleep = sleep
         self._max_wait_ms = max_wait_ms
+
+    def try_acquire(self, pool: Pool, weight: int, *, priority: bool = False) -> bool:
+        """Reserve ``weight`` if the limiter admits it now (debited); False if it says wait."""
+        return self.limiter.reserve(pool, weight, self._clock.now_ms(), priority=priority) <= 0
 
     async def acquire(self, pool: Pool, weight: int, *, priority: bool = False) -> None:
         """Reserve ``weight``; sleep and ask again while the limiter says wait."""

@@ -122,14 +122,21 @@ class CallObserver(Protocol):
 SUCCESS_CODE = "200000"
 
 
-@dataclass(frozen=True, slots=True)
 class _Prepared:
-    """A request ready to sign and send (the same bytes on every attempt)."""
+    """A request ready to sign and send (the same bytes on every attempt).
 
-    endpoint: Endpoint
-    url: str
-    signed_path: str
-    body: bytes
+    A plain slotted class, not a frozen dataclass: one is built per call, and a frozen
+    dataclass pays ``object.__setattr__`` per field. Nothing mutates it after ``prepare``.
+    """
+
+    __slots__ = ("body", "endpoint", "method", "signed_path", "url")
+
+    def __init__(self, endpoint: Endpoint, url: str, signed_path: str, body: bytes) -> None:
+        self.endpoint = endpoint
+        self.method = endpoint.method.value  # read once: an Enum's .value is a Python call
+        self.url = url
+        self.signed_path = signed_path
+        self.body = body
 
 
 def encode_body(body: Mapping[str, object]) -> bytes:
@@ -173,6 +180,8 @@ class KuCoinClient:
         self._broker = broker
         self._transport: Transport = transport if transport is not None else AiohttpTransport()
         self.hosts = hosts if hosts is not None else Hosts()
+        self._bases_of: Hosts | None = None
+        self._bases: dict[Host, str] = {}
         local = clock if clock is not None else SystemClock()
         self.clock = ServerClock(local, refresh_s=clock_refresh_s)
         self.budget: Budget = budget if budget is not None else LocalBudget(local, sleep=sleep)
@@ -233,10 +242,17 @@ class KuCoinClient:
         params = path_params or {}
         path = render_path(ep, **params) if params or "{" in ep.path else ep.path
         wire, signed = build_query(query) if query else ("", "")
-        url = self.hosts.base(ep.host) + path
+        url = self._base_url(ep.host) + path
         if wire:
             url, path = f"{url}?{wire}", f"{path}?{signed}"
         return _Prepared(ep, url, path, encode_body(body) if body is not None else b"")
+
+    def _base_url(self, host: Host) -> str:
+        hosts = self.hosts
+        if hosts is not self._bases_of:  # ``hosts`` is public: follow a reassignment
+            self._bases = {h: hosts.base(h) for h in Host}
+            self._bases_of = hosts
+        return self._bases[host]
 
     async def call(
         self,
@@ -255,10 +271,8 @@ class KuCoinClient:
         Pass ``client_oid`` for order placements: failures whose outcome is unknown then raise
         :class:`OutcomeUnknown` instead of the transport or exchange error.
         """
-        prepared = self.prepare(name, path_params=path_params, query=query, body=body)
-        return await self._run(prepared, client_oid)
-
-    async def _run(self, req: _Prepared, client_oid: str | None) -> msgspec.Raw:
+        req = self.prepare(name, path_params=path_params, query=query, body=body)
+        # the retry loop lives here, not in a helper coroutine: one coroutine fewer per call
         attempt = 0
         resynced = False
         while True:
@@ -312,12 +326,16 @@ class KuCoinClient:
         await self._sleep(self.retry_policy.backoff_ms(attempt, self._rand) / 1000)
         return False
 
-    async def _signed_headers(self, req: _Prepared, timestamp_ms: int) -> dict[str, str]:
-        ep = req.endpoint
-        if self._signer is None or not ep.private:
-            return self._headers(req, timestamp_ms)
-        headers = await self._signer.sign(
-            method=ep.method.value, path=req.signed_path, body=req.body, timestamp_ms=timestamp_ms
+    @staticmethod
+    async def _vault_headers(
+        signer: RequestSigner, req: _Prepared, timestamp_ms: int
+    ) -> dict[str, str]:
+        """Headers from the injected signer (a private endpoint; the vault signs)."""
+        headers = await signer.sign(
+            method=req.method,
+            path=req.signed_path,
+            body=req.body,
+            timestamp_ms=timestamp_ms,
         )
         if req.body:
             headers["Content-Type"] = _JSON
@@ -328,13 +346,14 @@ class KuCoinClient:
         if not ep.private:
             headers: dict[str, str] = {}
         else:
+            creds = self._creds if self._creds is not None else self._require_creds(ep)
             headers = sign_request(
-                self._require_creds(ep),
-                method=ep.method.value,
+                creds,
+                method=req.method,
                 path=req.signed_path,
                 body=req.body,
                 timestamp_ms=timestamp_ms,
-                broker=self._broker_for(ep),
+                broker=self._broker if not ep.broker else self._broker_for(ep),
             )
         if req.body:
             headers["Content-Type"] = _JSON
@@ -355,23 +374,32 @@ class KuCoinClient:
 
     async def _attempt(self, req: _Prepared) -> msgspec.Raw:
         ep = req.endpoint
-        await self.budget.acquire(ep.pool, ep.weight, priority=ep.cancel)
-        if ep.private and self.clock.stale():
-            await self.clock.ensure_fresh(self.server_time)
-        headers = await self._signed_headers(req, self.clock.now_ms())
+        clock = self.clock
+        budget = self.budget
+        if not budget.try_acquire(ep.pool, ep.weight, priority=ep.cancel):
+            await budget.acquire(ep.pool, ep.weight, priority=ep.cancel)
+        if ep.private and clock.stale():
+            await clock.ensure_fresh(self.server_time)
+        signer = self._signer
+        if signer is None or not ep.private:  # signing in place needs no coroutine
+            headers = self._headers(req, clock.now_ms())
+        else:
+            headers = await self._vault_headers(signer, req, clock.now_ms())
         rid = f"{self._id_prefix}-{next(self._ids)}"
-        started = self.clock.monotonic()
+        debug = log.isEnabledFor(logging.DEBUG)
+        started = clock.monotonic() if debug else 0.0
         status = 0
         code = "error"
         limits: tuple[int, int, int] | None = None
         try:
             resp = await self._transport.request(
-                ep.method.value, req.url, headers, req.body, self._timeout
+                req.method, req.url, headers, req.body, self._timeout
             )
             status = resp.status
-            self.budget.observe(ep.pool, resp.headers)
-            limits = ratelimit_headers(resp.headers)
-            raw = self._decode(resp, ep, rid)
+            limits = ratelimit_headers(resp.headers)  # parsed once, for the budget and errors
+            if limits is not None:
+                self.budget.observe(ep.pool, resp.headers)
+            raw = self._decode(resp, ep, rid, limits)
             code = SUCCESS_CODE
             return raw
         except ExchangeError as exc:
@@ -381,19 +409,22 @@ class KuCoinClient:
             code = "unparseable"
             raise
         finally:
-            if log.isEnabledFor(logging.DEBUG):
-                _log_request(rid, ep, status, (self.clock.monotonic() - started) * 1000)
+            if debug:
+                _log_request(rid, ep, status, (clock.monotonic() - started) * 1000)
             if self.observer is not None:
                 self.observer.on_call(ep, http_status=status, code=code, ratelimit=limits)
 
     @staticmethod
-    def _decode(resp: RawResponse, ep: Endpoint, rid: str) -> msgspec.Raw:
+    def _decode(
+        resp: RawResponse, ep: Endpoint, rid: str, limits: tuple[int, int, int] | None
+    ) -> msgspec.Raw:
+        reset = max(0, limits[2]) if limits is not None else reset_ms_from(resp.headers)
         return parse_envelope(
             resp.body,
             http_status=resp.status,
             request_path=ep.path,
             request_id=rid,
-            reset_ms=reset_ms_from(resp.headers),
+            reset_ms=reset,
         )
 
 

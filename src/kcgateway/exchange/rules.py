@@ -151,6 +151,27 @@ class SymbolRulesCache:
             raise ValidationError(f"unknown symbol {symbol}", field="symbol")
         return rules
 
+    def check_cached(
+        self,
+        symbol: str,
+        *,
+        order_type: str,
+        price: Decimal | None,
+        size: Decimal | None,
+        funds: Decimal | None = None,
+    ) -> bool:
+        """Validate from fresh cached rules without awaiting; False when they must be loaded.
+
+        The hot path of every placement: no coroutine, no lock. On False, call :meth:`check`.
+        """
+        if not self.enabled:
+            return True
+        rules = self._rules.get(symbol)
+        if rules is None or not self._fresh():
+            return False
+        check_order(rules, order_type=order_type, price=price, size=size, funds=funds)
+        return True
+
     async def check(
         self,
         symbol: str,

@@ -63,8 +63,19 @@ class Transport(Protocol):
         ...
 
 
-def _cap(value: float | None, cap: float) -> float:
-    return cap if value is None else min(value, cap)
+def _within(value: float | None, total: float | None) -> float | None:
+    """A phase timeout that can fire before ``total``, or None when ``total`` always fires first.
+
+    A read (or connect) timeout of at least the total timeout can never trigger: the total
+    timer, started earlier, expires first. aiohttp would still arm and re-arm it (a timer per
+    chunk read, each a heap push), so it is left out.
+    """
+    if value is None or total is None:
+        return value
+    return value if value < total else None
+
+
+_MAX_CACHED_TIMEOUTS = 64  # callers use a handful of distinct per-request timeouts
 
 
 class AiohttpTransport:
@@ -87,10 +98,13 @@ class AiohttpTransport:
         max_connections: int = 100,
     ) -> None:
         self._timeout = aiohttp.ClientTimeout(
-            total=total_timeout, sock_connect=connect_timeout, sock_read=read_timeout
+            total=total_timeout,
+            sock_connect=_within(connect_timeout, total_timeout),
+            sock_read=_within(read_timeout, total_timeout),
         )
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
+        self._per_request: dict[float, aiohttp.ClientTimeout] = {}
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
@@ -100,23 +114,32 @@ class AiohttpTransport:
             raise RuntimeError("transport is closed")
         if self._session is None:
             connector = aiohttp.TCPConnector(limit=self._max_connections, ssl=True)
+            # The session's own User-Agent already keeps aiohttp's out; ``skip_auto_headers``
+            # would rebuild a header multidict on every request for nothing.
             self._session = aiohttp.ClientSession(
                 connector=connector,
                 timeout=self._timeout,
                 auto_decompress=True,
-                skip_auto_headers=("User-Agent",),
                 headers={"User-Agent": "kcgateway"},
             )
         return self._session
 
     def _timeout_for(self, timeout: float | None) -> aiohttp.ClientTimeout:
+        """The timeouts of one request: ``timeout`` caps all three (built once per value)."""
         if timeout is None:
             return self._timeout
-        return aiohttp.ClientTimeout(
-            total=timeout,
-            sock_connect=_cap(self._connect_timeout, timeout),
-            sock_read=_cap(self._read_timeout, timeout),
-        )
+        cached = self._per_request.get(timeout)
+        if cached is None:
+            if len(self._per_request) >= _MAX_CACHED_TIMEOUTS:
+                self._per_request.clear()
+            total = timeout
+            cached = aiohttp.ClientTimeout(
+                total=total,
+                sock_connect=_within(self._connect_timeout, total),
+                sock_read=_within(self._read_timeout, total),
+            )
+            self._per_request[timeout] = cached
+        return cached
 
     async def request(
         self,

@@ -309,6 +309,9 @@ class RecordingBudget:
         self.observed: list[Mapping[str, str]] = []
         self.limited: list[tuple[Pool, int | None]] = []
 
+    def try_acquire(self, pool: Pool, weight: int, *, priority: bool = False) -> bool:
+        return False  # always take the slow path, so every acquire is recorded
+
     async def acquire(self, pool: Pool, weight: int, *, priority: bool = False) -> None:
         self.acquired.append((pool, weight, priority))
 
@@ -357,6 +360,17 @@ async def test_local_budget_learns_from_headers() -> None:
         await client.call("market.status")
         await client.call("market.status")
     assert sum(ex.slept) >= 4.0  # the second call waited for the pool to reset
+
+
+def test_local_budget_try_acquire_spends_only_without_a_wait() -> None:
+    from kcgateway.exchange.budget import LocalBudget
+    from kcgateway.kucoin.ratelimit import RateLimiter
+
+    budget = LocalBudget(FakeClock(), RateLimiter(dict.fromkeys(Pool, 10)))
+    assert budget.try_acquire(Pool.SPOT, 6)
+    assert not budget.try_acquire(Pool.SPOT, 6)  # would need a wait: nothing spent
+    assert budget.limiter.remaining(Pool.SPOT, FakeClock().now_ms()) < 10
+    assert budget.try_acquire(Pool.SPOT, 1)
 
 
 async def test_server_time_and_sync_clock() -> None:

@@ -77,3 +77,36 @@ def test_disabled_symbol_is_refused() -> None:
 
 def test_zero_increment_means_no_step() -> None:
     check_order(rules(priceIncrement="0"), order_type="limit", price=D("30000.123"), size=D("1"))
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.t = 100.0
+
+    def monotonic(self) -> float:
+        return self.t
+
+
+class _Client:
+    def __init__(self) -> None:
+        self.clock = _Clock()
+
+
+def test_check_cached_validates_fresh_rules_and_defers_the_rest() -> None:
+    from typing import Any
+
+    from kcgateway.exchange.rules import SymbolRulesCache
+
+    client: Any = _Client()
+    cache = SymbolRulesCache(client, ttl_s=60)
+    order: dict[str, Any] = {"order_type": "limit", "price": D("30000.1"), "size": D("0.001")}
+    assert cache.check_cached("BTC-USDT", **order) is False  # nothing loaded: must load first
+    cache.put_all([rules()])
+    assert cache.check_cached("BTC-USDT", **order) is True
+    assert cache.check_cached("ETH-USDT", **order) is False  # unknown here: the slow path decides
+    with pytest.raises(ValidationError):
+        cache.check_cached("BTC-USDT", order_type="limit", price=D("30000.15"), size=D("0.001"))
+    client.clock.t += 61  # stale: reload before trusting the rules
+    assert cache.check_cached("BTC-USDT", **order) is False
+    off = SymbolRulesCache(client, enabled=False)
+    assert off.check_cached("ANY", order_type="nonsense", price=None, size=None) is True

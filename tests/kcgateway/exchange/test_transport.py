@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 from collections.abc import AsyncIterator
 
@@ -17,7 +18,12 @@ from kcgateway.exchange.transport import AiohttpTransport, TransportError
 async def _echo(request: web.Request) -> web.Response:
     body = await request.read()
     return web.json_response(
-        {"method": request.method, "body": body.decode(), "ct": request.headers.get("X-Test")},
+        {
+            "method": request.method,
+            "body": body.decode(),
+            "ct": request.headers.get("X-Test"),
+            "ua": request.headers.getall("User-Agent", []),
+        },
         headers={"gw-ratelimit-remaining": "7"},
     )
 
@@ -77,6 +83,12 @@ async def test_post_round_trip_keeps_body_headers_and_pools(server: TestServer) 
     assert transport._session is None
 
 
+async def test_the_user_agent_is_kcgateway_alone(server: TestServer) -> None:
+    async with _transport() as transport:
+        resp = await transport.request("GET", _url(server, "/echo"), {}, b"")
+    assert json.loads(resp.body)["ua"] == ["kcgateway"]
+
+
 async def test_redirects_are_not_followed(server: TestServer) -> None:
     async with _transport() as transport:
         resp = await transport.request("GET", _url(server, "/redirect"), {}, b"")
@@ -123,7 +135,23 @@ class _transport:  # noqa: N801 - tiny async context helper
 async def test_per_request_timeout_caps_the_defaults() -> None:
     transport = AiohttpTransport(connect_timeout=5, read_timeout=None, total_timeout=None)
     capped = transport._timeout_for(0.5)
-    assert (capped.total, capped.sock_connect, capped.sock_read) == (0.5, 0.5, 0.5)
+    # the total timer bounds everything: a connect or read timer as long could never fire first
+    assert (capped.total, capped.sock_connect, capped.sock_read) == (0.5, None, None)
+    assert transport._timeout_for(0.5) is capped  # built once per value, not per request
     default = transport._timeout_for(None)
     assert (default.total, default.sock_connect, default.sock_read) == (None, 5, None)
+    await transport.aclose()
+
+
+async def test_phase_timeouts_are_armed_only_when_they_can_fire_before_the_total() -> None:
+    transport = AiohttpTransport(connect_timeout=5, read_timeout=10, total_timeout=30)
+    default = transport._timeout_for(None)
+    assert (default.total, default.sock_connect, default.sock_read) == (30, 5, 10)
+    shorter = transport._timeout_for(8)
+    assert (shorter.total, shorter.sock_connect, shorter.sock_read) == (8, 5, None)
+    gateway = AiohttpTransport(read_timeout=10, total_timeout=20)._timeout_for(10)
+    assert (gateway.total, gateway.sock_connect, gateway.sock_read) == (10, 5, None)
+    for many in range(200):  # the per-value cache stays small
+        transport._timeout_for(1 + many)
+    assert len(transport._per_request) <= 64
     await transport.aclose()

@@ -122,7 +122,20 @@ class SpotOrder:
 
 async def validate(client: KuCoinClient, order: SpotOrder) -> None:
     """Check ``order`` against the cached symbol rules; raises ValidationError, sends nothing."""
+    if _validate_cached(client, order):
+        return
     await client.rules.check(
+        order.symbol,
+        order_type=order.order_type,
+        price=order.price,
+        size=order.size,
+        funds=order.funds,
+    )
+
+
+def _validate_cached(client: KuCoinClient, order: SpotOrder) -> bool:
+    """:func:`validate` from fresh cached rules, without a coroutine; False if rules must load."""
+    return client.rules.check_cached(
         order.symbol,
         order_type=order.order_type,
         price=order.price,
@@ -140,7 +153,8 @@ async def place_one(
 ) -> m.OrderPlaced:
     """Validate, fix the clientOid, place; the result always carries the clientOid."""
     client_oid = check_client_oid(order.client_oid)
-    await validate(client, order)
+    if not _validate_cached(client, order):
+        await validate(client, order)
     data = await client.call(endpoint, body=order.body(client_oid, extra), client_oid=client_oid)
     return placed_result(data, client_oid, endpoint)
 

@@ -105,10 +105,14 @@ def loads_exact(raw: bytes) -> object:
         raise ProtocolError(f"invalid JSON: {exc}", path="") from None
 
 
+#: a tuple built once: ``bytes | bytearray | ...`` in the call would build a union every time
+_RAW_TYPES = (bytes, bytearray, memoryview, msgspec.Raw)
+
+
 def parse_as(tp: type[T] | Any, data: object) -> T:
     """Parse ``data`` (raw JSON bytes or decoded objects) as ``tp``; ProtocolError if it fails."""
     try:
-        if isinstance(data, bytes | bytearray | memoryview | msgspec.Raw):
+        if isinstance(data, _RAW_TYPES):
             result: T = msgspec.json.decode(data, type=tp, dec_hook=_dec_hook)
         else:
             result = msgspec.convert(data, type=tp, dec_hook=_dec_hook)
