@@ -23,7 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import inprocess_gateway as bg
-from kcgateway.gateway import keys, orders, venue
+from kcgateway.gateway import keys, venue
+from kcgateway.gateway.orders import lifecycle, router
 from kcgateway.vault import signer
 
 TOTALS: dict[str, list[float]] = {}
@@ -48,11 +49,11 @@ def timed(owner: Any, name: str, label: str) -> None:
 
 
 timed(keys.KeyService, "authenticate", "key check (read key row)")
-timed(orders.OrderRouter, "_persist", "persist transaction")
+timed(router.OrderRouter, "_persist", "persist transaction")
 timed(venue.AccountVenue, "place", "exchange call incl. signing")
 timed(signer.Signer, "sign", "vault signature")
-timed(orders.OrderRouter, "_moved", "outcome transaction")
-timed(orders.OrderRouter, "place", "place (all of the above but the key check)")
+timed(lifecycle.Intents, "move", "outcome transaction")
+timed(router.OrderRouter, "place", "place (all of the above but the key check)")
 
 _through_gateway = bg.through_gateway
 
