@@ -107,7 +107,7 @@ def load_ring(settings: Settings) -> KeyRing:
 
 async def open_store(settings: Settings) -> Database:
     """The database; dev migrates it, prod refuses one that is not at the head revision."""
-    db = open_database(settings.sqlite_url())
+    db = open_database(settings.sqlite_url(), synchronous=settings.sqlite_synchronous)
     try:
         if settings.is_dev:
             await upgrade(db.engine)
