@@ -151,13 +151,18 @@ class _HotSqlite:
 
     Opened on first use with the engine's pragmas except the busy wait (0: statements run on
     the loop thread and :func:`~.fastsql.run_busy` waits instead). Statements run inline;
-    the write connection's ``COMMIT`` (the fsync) runs on a single thread of its own (see
-    :mod:`.fastsql`). Writes still queue on the :class:`Database` write lock.
+    with ``commit_off_loop`` (``synchronous=FULL``) the write connection's ``COMMIT`` (the
+    fsync) runs on a single thread of its own (see :mod:`.fastsql`); without an fsync a commit
+    is microseconds and runs inline (a thread hop would cost more). Writes still queue on the
+    :class:`Database` write lock.
     """
 
-    def __init__(self, connect: Callable[[], sqlite3.Connection], dialect: Dialect) -> None:
+    def __init__(
+        self, connect: Callable[[], sqlite3.Connection], dialect: Dialect, commit_off_loop: bool
+    ) -> None:
         self._connect = connect
         self._dialect = dialect
+        self._commit_off_loop = commit_off_loop
         self._open: dict[str, SqliteRunner] = {}
         self._commit_thread: ThreadPoolExecutor | None = None
 
@@ -166,7 +171,7 @@ class _HotSqlite:
         if found is None:
             conn = await run_busy(self._connect, BUSY_TIMEOUT_MS / 1000)
             thread = None
-            if role == "write":
+            if role == "write" and self._commit_off_loop:
                 thread = self._commit_thread = ThreadPoolExecutor(1, "kcgw-sqlite-commit")
             found = SqliteRunner(conn, self._dialect, BUSY_TIMEOUT_MS / 1000, thread)
             self._open[role] = found
@@ -199,14 +204,23 @@ class Database:
     ``hot_connect`` (SQLite files only): opens the raw connections :meth:`hot_write` and
     :meth:`hot_read` run on, and those the WAL checkpoints run on (:mod:`.wal`), configured
     with the engine's pragmas (see :func:`open_database`); without it the hot path runs
-    through the engine.
+    through the engine. ``commit_off_loop``: the hot path commits on a thread of its own
+    (for ``synchronous=FULL``, whose commits wait for an fsync).
     """
 
     def __init__(
-        self, engine: AsyncEngine, hot_connect: Callable[[], sqlite3.Connection] | None = None
+        self,
+        engine: AsyncEngine,
+        hot_connect: Callable[[], sqlite3.Connection] | None = None,
+        *,
+        commit_off_loop: bool = True,
     ) -> None:
         self.engine = engine
-        self._hot = None if hot_connect is None else _HotSqlite(hot_connect, engine.dialect)
+        self._hot = (
+            None
+            if hot_connect is None
+            else _HotSqlite(hot_connect, engine.dialect, commit_off_loop)
+        )
         #: None unless SQLite on a file
         self.checkpointer = None if hot_connect is None else WalCheckpointer(hot_connect)
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
@@ -332,6 +346,7 @@ def open_database(
         raw = _hot_connector(parsed)
         if raw is None:
             return Database(engine)
-        return Database(engine, partial(_open_hot, raw, synchronous))
+        hot = partial(_open_hot, raw, synchronous)
+        return Database(engine, hot, commit_off_loop=synchronous == "full")
     engine = create_async_engine(parsed, echo=echo, pool_pre_ping=True)
     return Database(engine)

@@ -147,6 +147,20 @@ async def test_hot_statements_run_on_the_loop_and_the_commit_on_its_own_thread(
     assert threads["COMMIT"] != loop_thread and threads["COMMIT"].startswith("kcgw-sqlite-commit")
 
 
+async def test_without_fsync_the_hot_commit_stays_on_the_loop(tmp_path: Path) -> None:
+    # synchronous=normal: a commit is microseconds, cheaper inline than a thread hop
+    db = await _migrated(tmp_path / "inline.db", synchronous="normal")
+    ran: list[str] = []
+    try:
+        async with db.hot_write() as runner:
+            assert isinstance(runner, SqliteRunner)
+            runner._conn.set_trace_callback(lambda sql: ran.append(threading.current_thread().name))
+        runner._conn.set_trace_callback(None)
+    finally:
+        await db.aclose()
+    assert ran and set(ran) == {threading.current_thread().name}
+
+
 async def test_a_cancelled_commit_is_waited_for_before_the_cancellation_is_raised() -> None:
     # the write path rolls back in a finally: it must never run while the commit still runs
     finished = threading.Event()
