@@ -19,6 +19,14 @@ is the Core statement, and one code path serves both engines through a :class:`R
 - :class:`CoreRunner` hands the same statement to an SQLAlchemy session or connection
   (PostgreSQL, and any caller that already holds a session).
 
+What it reads of SQLAlchemy: ``ClauseElement.compile(dialect=..., column_keys=...)``, then
+the :class:`~sqlalchemy.sql.compiler.SQLCompiler` attributes ``string``, ``positional``,
+``positiontup``, ``binds``, ``insert_prefetch``, ``update_prefetch`` and
+``literal_execute_params`` (each documented with a docstring in SQLAlchemy's "Core Internals"
+reference: public, but internals-level, hence the ``<2.2`` bound in pyproject and the tests of
+test_fastsql.py that fail loudly if they change), and ``TypeEngine.dialect_impl()`` with
+``bind_processor()``/``result_processor()`` (the public custom-type API).
+
 Statements whose execution needs SQLAlchemy itself are refused when compiled: Python-side
 column defaults (computed at execution), expanding ``IN`` parameters, missing required
 parameters. Those stay on the engine.
