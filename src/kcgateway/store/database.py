@@ -163,6 +163,8 @@ class _HotSqlite:
         self._connect = connect
         self._dialect = dialect
         self._commit_off_loop = commit_off_loop
+        #: True when commits wait for an fsync (synchronous=FULL)
+        self.fsyncs = commit_off_loop
         self._open: dict[str, SqliteRunner] = {}
         self._commit_thread: ThreadPoolExecutor | None = None
 
@@ -178,12 +180,12 @@ class _HotSqlite:
         return found
 
     def close(self) -> None:
+        if self._commit_thread is not None:  # a commit still running ends before its connection
+            self._commit_thread.shutdown(wait=True)
+            self._commit_thread = None
         for runner in self._open.values():
             runner.close()
         self._open.clear()
-        if self._commit_thread is not None:
-            self._commit_thread.shutdown(wait=True)  # idle: commits are awaited to their end
-            self._commit_thread = None
 
 
 def _open_hot(
@@ -278,12 +280,19 @@ class Database:
         self._wrote()
 
     @asynccontextmanager
-    async def hot_write(self) -> AsyncIterator[Runner]:
+    async def hot_write(self, *, durable: bool = True) -> AsyncIterator[Runner]:
         """:meth:`write_connection` as a :class:`~.fastsql.Runner` of prebuilt statements.
 
         On a SQLite file: the raw write connection, under the same write lock, in a
         ``BEGIN IMMEDIATE`` transaction committed on success and rolled back on any error
         (cancellation too). Elsewhere: a Core connection in a transaction.
+
+        ``durable=False`` (SQLite with ``synchronous=FULL`` only; elsewhere ignored): this one
+        transaction commits without waiting for an fsync (``synchronous=NORMAL`` for it, then
+        back). It becomes durable with the next durable commit or checkpoint; a power loss
+        before that drops it. Only for writes the reconciler redoes from the exchange when
+        they are lost (an order's outcome after the send), never for one that precedes an
+        exchange call.
         """
         if self._hot is None or self._write_lock is None:
             async with self.write_connection() as conn:
@@ -291,12 +300,19 @@ class Database:
             return
         async with self._write_lock:
             runner = await self._hot.runner("write")
-            await runner.begin_immediate()
+            relaxed = not durable and self._hot.fsyncs
+            if relaxed:
+                runner.set_synchronous("normal")
             try:
-                yield runner
-                await runner.commit()
+                await runner.begin_immediate()
+                try:
+                    yield runner
+                    await runner.commit(off_loop=not relaxed)  # no fsync: microseconds
+                finally:
+                    runner.rollback()  # a no-op after the commit
             finally:
-                runner.rollback()  # a no-op after the commit
+                if relaxed:
+                    runner.set_synchronous("full")
         self._wrote()
 
     def _wrote(self) -> None:

@@ -207,14 +207,21 @@ class SqliteRunner:
         """Start a write transaction (waiting, busy-retried, for another process's lock)."""
         await run_busy(lambda: self._conn.execute("BEGIN IMMEDIATE"), self._busy_budget_s)
 
-    async def commit(self) -> None:
-        """Commit the open transaction (on the commit thread, if any).
+    async def commit(self, *, off_loop: bool = True) -> None:
+        """Commit the open transaction (on the commit thread, if any, unless not ``off_loop``).
 
         A task cancelled while the commit runs still waits for it to end (and then re-raises
         the cancellation): the connection is never touched by two threads at once, and the
         commit's outcome stands either way.
         """
-        await run_busy(self._conn.commit, self._busy_budget_s, self._commit_thread)
+        thread = self._commit_thread if off_loop else None
+        await run_busy(self._conn.commit, self._busy_budget_s, thread)
+
+    def set_synchronous(self, mode: str) -> None:
+        """``PRAGMA synchronous`` for this connection's next transactions (outside one)."""
+        if mode not in ("full", "normal"):
+            raise ValueError(f"unknown synchronous mode {mode!r}")
+        self._conn.execute(f"PRAGMA synchronous={mode.upper()}").close()
 
     def rollback(self) -> None:
         """Roll the open transaction back (nothing if none is open). Never suspends."""

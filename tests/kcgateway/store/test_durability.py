@@ -15,6 +15,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 import aiosqlite
@@ -182,3 +183,33 @@ async def test_a_cancelled_commit_is_waited_for_before_the_cancellation_is_raise
         assert await _to_the_end(loop.run_in_executor(thread, slow_commit)) == "committed"
         with pytest.raises(ZeroDivisionError):
             await _to_the_end(loop.run_in_executor(thread, lambda: 1 // 0))
+
+
+def _note_commit(commits: list[int], sql: str) -> None:
+    if sql == "COMMIT":
+        commits.append(threading.get_ident())
+
+
+async def test_a_transaction_marked_not_durable_skips_only_its_own_fsync(tmp_path: Path) -> None:
+    # an order's outcome after the send: the reconciler redoes it if a power loss drops it
+    db = await _migrated(tmp_path / "relaxed.db")
+    loop = threading.get_ident()
+    try:
+        for durable, level in ((False, NORMAL), (True, FULL)):
+            commits: list[int] = []
+            async with db.hot_write(durable=durable) as runner:
+                assert isinstance(runner, SqliteRunner)
+                raw: sqlite3.Connection = runner._conn
+                assert raw.execute("PRAGMA synchronous").fetchone()[0] == level
+                raw.set_trace_callback(partial(_note_commit, commits))
+            raw.set_trace_callback(None)
+            assert len(commits) == 1
+            assert (commits[0] == loop) is not durable  # no fsync to wait for: inline
+            # back to durable for the next transaction
+            assert raw.execute("PRAGMA synchronous").fetchone()[0] == FULL
+        with pytest.raises(ZeroDivisionError):  # restored after an error too
+            async with db.hot_write(durable=False):
+                raise ZeroDivisionError
+        assert raw.execute("PRAGMA synchronous").fetchone()[0] == FULL
+    finally:
+        await db.aclose()
