@@ -383,11 +383,17 @@ class OrderRouter:
         try:
             placed = await place_intent(venue, intent, time_in_force)
         except (Rejected, AuthError, ValidationError) as exc:
-            return await self._moved(intent, S.SENT, S.REJECTED, actor=actor, reason=_code(exc))
+            return await self._moved(
+                intent, S.SENT, S.REJECTED, actor=actor, reason=_code(exc), durable=False
+            )
         except Exception as exc:  # unsure whether it exists: reconcile, never resend
             log.info("order outcome unknown: intent=%s reason=%s", intent.id, type(exc).__name__)
-            return await self._moved(intent, S.SENT, S.UNKNOWN, actor=actor, reason=_code(exc))
-        return await self._moved(intent, S.SENT, S.ACKED, actor=actor, exchange_id=placed.order_id)
+            return await self._moved(
+                intent, S.SENT, S.UNKNOWN, actor=actor, reason=_code(exc), durable=False
+            )
+        return await self._moved(
+            intent, S.SENT, S.ACKED, actor=actor, exchange_id=placed.order_id, durable=False
+        )
 
     async def _move(
         self,
@@ -414,9 +420,15 @@ class OrderRouter:
         actor: str,
         exchange_id: str | None = None,
         reason: str | None = None,
+        durable: bool = True,
     ) -> OrderIntent | None:
-        """:meth:`_move` returning the row as updated (None if someone moved first)."""
-        async with self._db.hot_write() as conn:
+        """:meth:`_move` returning the row as updated (None if someone moved first).
+
+        ``durable=False``: the outcome of this process's own send (see
+        :meth:`Database.hot_write`): a power loss that drops it leaves the intent ``sent``,
+        which the reconciler settles from the exchange.
+        """
+        async with self._db.hot_write(durable=durable) as conn:
             row = await self._transition(
                 conn, intent, expected, new, actor=actor, now=self._now(),
                 exchange_id=exchange_id, reason=reason,
