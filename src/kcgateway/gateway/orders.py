@@ -383,17 +383,11 @@ class OrderRouter:
         try:
             placed = await place_intent(venue, intent, time_in_force)
         except (Rejected, AuthError, ValidationError) as exc:
-            return await self._moved(
-                intent, S.SENT, S.REJECTED, actor=actor, reason=_code(exc), durable=False
-            )
+            return await self._moved(intent, S.SENT, S.REJECTED, actor=actor, reason=_code(exc))
         except Exception as exc:  # unsure whether it exists: reconcile, never resend
             log.info("order outcome unknown: intent=%s reason=%s", intent.id, type(exc).__name__)
-            return await self._moved(
-                intent, S.SENT, S.UNKNOWN, actor=actor, reason=_code(exc), durable=False
-            )
-        return await self._moved(
-            intent, S.SENT, S.ACKED, actor=actor, exchange_id=placed.order_id, durable=False
-        )
+            return await self._moved(intent, S.SENT, S.UNKNOWN, actor=actor, reason=_code(exc))
+        return await self._moved(intent, S.SENT, S.ACKED, actor=actor, exchange_id=placed.order_id)
 
     async def _move(
         self,
@@ -420,15 +414,15 @@ class OrderRouter:
         actor: str,
         exchange_id: str | None = None,
         reason: str | None = None,
-        durable: bool = True,
     ) -> OrderIntent | None:
         """:meth:`_move` returning the row as updated (None if someone moved first).
 
-        ``durable=False``: the outcome of this process's own send (see
-        :meth:`Database.hot_write`): a power loss that drops it leaves the intent ``sent``,
-        which the reconciler settles from the exchange.
+        Not waited for on disk (``durable=False``, see :meth:`Database.hot_write`): a move
+        records what the exchange said (or decided from it), never precedes a call to it, and
+        a power loss that drops it leaves the intent where it was, for the reconciler to settle
+        again from the exchange. Only the intent itself (:meth:`_persist`) must be durable.
         """
-        async with self._db.hot_write(durable=durable) as conn:
+        async with self._db.hot_write(durable=False) as conn:
             row = await self._transition(
                 conn, intent, expected, new, actor=actor, now=self._now(),
                 exchange_id=exchange_id, reason=reason,
