@@ -61,6 +61,7 @@ from kcgateway.store.ledger import (
     OrderIntentRepository,
     append_audit,
     insert_intent,
+    intent_by_client_oid,
     intent_id_by_client_oid,
     move_intent,
 )
@@ -468,8 +469,8 @@ class OrderRouter:
         False: the intent is already there or past it (events come late or twice); True: moved.
         """
         for _ in range(3):  # a concurrent move (e.g. the placing request's ack) may win a race
-            async with self._db.read() as session:
-                row = await OrderIntentRepository(session).by_client_oid(account_id, client_oid)
+            async with self._db.hot_read() as conn:  # one per event: the hot path's reader
+                row = await intent_by_client_oid(conn, account_id, client_oid)
             if row is None:
                 return None
             if state not in TRANSITIONS.get(row.state, frozenset()):
