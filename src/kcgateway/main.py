@@ -133,7 +133,7 @@ async def open_store(settings: Settings) -> Database:
     Dev migrates it (and creates the audit key file), prod refuses one that is not at the head
     revision or has no audit key file.
     """
-    db = open_database(settings.sqlite_url())
+    db = open_database(settings.sqlite_url(), synchronous=settings.sqlite_synchronous)
     try:
         if settings.is_dev:
             await upgrade(db.engine)

@@ -5,7 +5,7 @@ Sources, later ones winning: the defaults below, an optional TOML file (``$KCGW_
 ``KCGW_PORT``, ``KCGW_DATA_DIR``, ``KCGW_DATABASE_URL``, ``KCGW_PEPPER_FILE``,
 ``KCGW_AUDIT_KEY_FILE``, ``KCGW_TRUSTED_PROXIES`` (comma-separated CIDRs), ``KCGW_MAX_BODY_BYTES``,
 ``KCGW_MAX_NOTIONAL``,
-``KCGW_RECONCILE_GRACE_S``, ``KCGW_EXCHANGE_URL``).
+``KCGW_RECONCILE_GRACE_S``, ``KCGW_EXCHANGE_URL``, ``KCGW_SQLITE_SYNCHRONOUS``).
 
 Two modes:
 
@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -50,6 +50,7 @@ _ENV_FIELDS = {
     "KCGW_MAX_NOTIONAL": "max_notional",
     "KCGW_RECONCILE_GRACE_S": "reconcile_grace_s",
     "KCGW_EXCHANGE_URL": "exchange_url",
+    "KCGW_SQLITE_SYNCHRONOUS": "sqlite_synchronous",
 }
 
 
@@ -81,6 +82,9 @@ class Settings(BaseModel):
     reconcile_every_s: float = Field(default=2.0, gt=0)
     exchange_url: str | None = None
     exchange_timeout_s: float = Field(default=10.0, gt=0)
+    #: SQLite's ``PRAGMA synchronous``: ``full`` (durable: every commit fsyncs the WAL) or the
+    #: opt-in ``normal`` (faster; an OS crash or power loss can lose the last commits)
+    sqlite_synchronous: Literal["full", "normal"] = "full"
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod
@@ -88,6 +92,11 @@ class Settings(BaseModel):
         if isinstance(value, str):
             return tuple(v.strip() for v in value.split(",") if v.strip())
         return value
+
+    @field_validator("sqlite_synchronous", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @property
     def is_dev(self) -> bool:

@@ -3,13 +3,24 @@
 Sessions are explicit: ``async with db.read() as s`` or ``async with db.write() as s`` and the
 session is handed to repositories. There is no global session.
 
-SQLite runs in WAL mode with a busy timeout. kcgateway, not the sqlite3 module, emits the
-``BEGIN``: ``BEGIN IMMEDIATE`` for :meth:`Database.write` (the write lock is taken up front, so
-a read-then-write transaction cannot fail half way, also against another process, which waits
-up to the busy timeout) and a plain ``BEGIN`` for reads. This also makes SAVEPOINTs nest
-properly (the sqlite3 module's own transaction handling would let a leading SAVEPOINT commit on
-release). Inside one process, write transactions also queue on an :class:`asyncio.Lock`, so
-50 concurrent writers wait their turn instead of hitting "database is locked".
+SQLite runs in WAL mode, durable by default: ``synchronous=FULL`` on every connection
+kcgateway opens (the engine's, the hot path's, the checkpointer's), so a commit returns only
+once the WAL is fsynced, and an intent committed before its order is sent survives a power
+loss. ``synchronous=NORMAL`` (no fsync per commit: an OS crash or power loss can drop the last
+commits) only when asked for (``KCGW_SQLITE_SYNCHRONOUS=normal``, see the README).
+
+Two ways reach the database, both through public APIs: SQLAlchemy's async engine (aiosqlite
+on SQLite, asyncpg on PostgreSQL) for everything, and on a SQLite file the order hot path's
+prebuilt statements on raw ``sqlite3`` connections kcgateway owns (:mod:`.fastsql`;
+elsewhere the hot path runs through the engine too).
+
+kcgateway, not the driver, emits the ``BEGIN`` (SQLAlchemy's documented recipe for
+pysqlite/aiosqlite): ``BEGIN IMMEDIATE`` for :meth:`Database.write` (the write lock is taken up
+front, so a read-then-write transaction cannot fail half way, also against another process,
+which waits up to the busy timeout) and a plain ``BEGIN`` for reads. This also makes
+SAVEPOINTs nest properly. Inside one process, write transactions also queue on an
+:class:`asyncio.Lock`, so 50 concurrent writers wait their turn instead of hitting "database is
+locked".
 """
 
 from __future__ import annotations
@@ -18,14 +29,15 @@ import asyncio
 import contextlib
 import os
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args
 
 from sqlalchemy import Dialect, event
 from sqlalchemy.engine import URL, Connection, make_url
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -35,10 +47,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from kcgateway.errors import ConfigError
-from kcgateway.store import inline_sqlite
 from kcgateway.store.audit_chain import AUDIT_KEY_INFO, ChainKey
-from kcgateway.store.fastsql import CoreRunner, Runner, SqliteRunner
-from kcgateway.store.inline_sqlite import InlineConnection, run_busy
+from kcgateway.store.fastsql import CoreRunner, Runner, SqliteRunner, connector, run_busy
 from kcgateway.store.wal import WalCheckpointer
 
 DATA_DIR_ENV = "KCGW_DATA_DIR"
@@ -47,6 +57,13 @@ DEFAULT_DATA_DIR = "data"
 SQLITE_FILE = "kcgateway.db"
 BUSY_TIMEOUT_MS = 10_000
 _DRIVERS = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg"}
+
+#: ``PRAGMA synchronous`` for every SQLite connection: ``full`` (the default) fsyncs the WAL on
+#: every commit; ``normal`` does not (faster; an OS crash or power loss can lose the last
+#: commits, see the README)
+Synchronous = Literal["full", "normal"]
+SYNCHRONOUS_MODES: tuple[str, ...] = get_args(Synchronous)
+DEFAULT_SYNCHRONOUS: Synchronous = "full"
 
 
 def data_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -86,31 +103,29 @@ def safe_url(url: URL) -> str:
 IMMEDIATE = "kcgw_begin_immediate"
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: object) -> None:
+def sqlite_pragmas(dbapi_connection: Any, synchronous: Synchronous, busy_timeout_ms: int) -> None:
+    """The settings every SQLite connection of kcgateway runs with (any DB-API connection)."""
+    if synchronous not in SYNCHRONOUS_MODES:
+        raise ConfigError(f"SQLite synchronous must be one of {SYNCHRONOUS_MODES}")
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
-    # 0: a busy lock is waited for by InlineConnection (asyncio.sleep), not inside SQLite
-    cursor.execute("PRAGMA busy_timeout=0")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    # checkpoints run on a thread (store/wal.py), never inside a commit on the event loop
+    cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
+    # checkpoints run on a thread of their own (store/wal.py), never inside a commit
     cursor.execute("PRAGMA wal_autocheckpoint=0")
     cursor.close()
+
+
+def _engine_pragmas(synchronous: Synchronous, dbapi_connection: Any, _record: object) -> None:
+    # the engine's calls run on aiosqlite's thread: SQLite's own busy wait blocks only that
+    sqlite_pragmas(dbapi_connection, synchronous, BUSY_TIMEOUT_MS)
     dbapi_connection.isolation_level = None  # we emit BEGIN ourselves (_sqlite_begin)
 
 
 def _sqlite_begin(conn: Connection) -> None:
     immediate = conn.get_execution_options().get(IMMEDIATE, False)
-    # straight on the DBAPI cursor: exec_driver_sql would build a whole execution context
-    # (and fire its events) for every transaction
-    statement = "BEGIN IMMEDIATE" if immediate else "BEGIN"
-    cursor = conn.connection.cursor()
-    try:
-        cursor.execute(statement)
-    except sqlite3.Error as exc:  # the same SQLAlchemy error exec_driver_sql would raise
-        raise DBAPIError.instance(statement, None, exc, sqlite3.Error) from None
-    finally:
-        cursor.close()
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
 def _prepare_sqlite_file(url: URL) -> None:
@@ -129,59 +144,86 @@ def _hot_connector(url: URL) -> Callable[[], sqlite3.Connection] | None:
     if database in ("", ":memory:") or "mode=memory" in database:
         return None
     cargs, cparams = url.get_dialect()().create_connect_args(url)
-    return inline_sqlite.connector(*cargs, **cparams)
-
-
-def _inline_creator(url: URL) -> Callable[[], Awaitable[InlineConnection]]:
-    """Connections that run SQLite on the loop's thread (see :mod:`.inline_sqlite`)."""
-    cargs, cparams = url.get_dialect()().create_connect_args(url)
-    connect = inline_sqlite.connector(*cargs, **cparams)
-
-    async def create() -> InlineConnection:
-        return await InlineConnection(connect, BUSY_TIMEOUT_MS / 1000)
-
-    return create
+    return connector(*cargs, **cparams)
 
 
 class _HotSqlite:
     """The hot path's own two SQLite connections: one for write transactions, one for reads.
 
-    Opened on first use with the engine's pragmas; each runs its statements inline (see
-    :mod:`.fastsql`). Writes still queue on the :class:`Database` write lock.
+    Opened on first use with the engine's pragmas except the busy wait (0: statements run on
+    the loop thread and :func:`~.fastsql.run_busy` waits instead). Statements run inline;
+    with ``commit_off_loop`` (``synchronous=FULL``) the write connection's ``COMMIT`` (the
+    fsync) runs on a single thread of its own (see :mod:`.fastsql`); without an fsync a commit
+    is microseconds and runs inline (a thread hop would cost more). Writes still queue on the
+    :class:`Database` write lock.
     """
 
-    def __init__(self, connect: Callable[[], sqlite3.Connection], dialect: Dialect) -> None:
+    def __init__(
+        self, connect: Callable[[], sqlite3.Connection], dialect: Dialect, commit_off_loop: bool
+    ) -> None:
         self._connect = connect
         self._dialect = dialect
+        self._commit_off_loop = commit_off_loop
+        #: True when commits wait for an fsync (synchronous=FULL)
+        self.fsyncs = commit_off_loop
         self._open: dict[str, SqliteRunner] = {}
+        self._commit_thread: ThreadPoolExecutor | None = None
 
     async def runner(self, role: str) -> SqliteRunner:
         found = self._open.get(role)
         if found is None:
             conn = await run_busy(self._connect, BUSY_TIMEOUT_MS / 1000)
-            _sqlite_pragmas(conn, None)
-            found = self._open[role] = SqliteRunner(conn, self._dialect, BUSY_TIMEOUT_MS / 1000)
+            thread = None
+            if role == "write" and self._commit_off_loop:
+                thread = self._commit_thread = ThreadPoolExecutor(1, "kcgw-sqlite-commit")
+            found = SqliteRunner(conn, self._dialect, BUSY_TIMEOUT_MS / 1000, thread)
+            self._open[role] = found
         return found
 
     def close(self) -> None:
+        if self._commit_thread is not None:  # a commit still running ends before its connection
+            self._commit_thread.shutdown(wait=True)
+            self._commit_thread = None
         for runner in self._open.values():
             runner.close()
         self._open.clear()
+
+
+def _open_hot(
+    connect: Callable[[], sqlite3.Connection], synchronous: Synchronous
+) -> sqlite3.Connection:
+    conn = connect()
+    try:
+        sqlite_pragmas(conn, synchronous, 0)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 class Database:
     """An async engine plus explicit read and write sessions.
 
     ``hot_connect`` (SQLite files only): opens the raw connections :meth:`hot_write` and
-    :meth:`hot_read` run on, and those the WAL checkpoints run on (:mod:`.wal`); without it
-    the hot path runs through the engine.
+    :meth:`hot_read` run on, and those the WAL checkpoints run on (:mod:`.wal`), configured
+    with the engine's pragmas (see :func:`open_database`); without it the hot path runs
+    through the engine. ``commit_off_loop``: the hot path commits on a thread of its own
+    (for ``synchronous=FULL``, whose commits wait for an fsync).
     """
 
     def __init__(
-        self, engine: AsyncEngine, hot_connect: Callable[[], sqlite3.Connection] | None = None
+        self,
+        engine: AsyncEngine,
+        hot_connect: Callable[[], sqlite3.Connection] | None = None,
+        *,
+        commit_off_loop: bool = True,
     ) -> None:
         self.engine = engine
-        self._hot = None if hot_connect is None else _HotSqlite(hot_connect, engine.dialect)
+        self._hot = (
+            None
+            if hot_connect is None
+            else _HotSqlite(hot_connect, engine.dialect, commit_off_loop)
+        )
         #: None unless SQLite on a file
         self.checkpointer = None if hot_connect is None else WalCheckpointer(hot_connect)
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
@@ -251,12 +293,19 @@ class Database:
         self._wrote()
 
     @asynccontextmanager
-    async def hot_write(self) -> AsyncIterator[Runner]:
+    async def hot_write(self, *, durable: bool = True) -> AsyncIterator[Runner]:
         """:meth:`write_connection` as a :class:`~.fastsql.Runner` of prebuilt statements.
 
         On a SQLite file: the raw write connection, under the same write lock, in a
         ``BEGIN IMMEDIATE`` transaction committed on success and rolled back on any error
         (cancellation too). Elsewhere: a Core connection in a transaction.
+
+        ``durable=False`` (SQLite with ``synchronous=FULL`` only; elsewhere ignored): this one
+        transaction commits without waiting for an fsync (``synchronous=NORMAL`` for it, then
+        back). It becomes durable with the next durable commit or checkpoint; a power loss
+        before that drops it. Only for writes the reconciler redoes from the exchange when
+        they are lost (an order's outcome after the send), never for one that precedes an
+        exchange call.
         """
         if self._hot is None or self._write_lock is None:
             async with self.write_connection() as conn:
@@ -265,12 +314,19 @@ class Database:
         async with self._write_lock:
             runner = await self._hot.runner("write")
             runner.info[AUDIT_KEY_INFO] = self._audit_key
-            await runner.begin_immediate()
+            relaxed = not durable and self._hot.fsyncs
+            if relaxed:
+                runner.set_synchronous("normal")
             try:
-                yield runner
-                await runner.commit()
+                await runner.begin_immediate()
+                try:
+                    yield runner
+                    await runner.commit(off_loop=not relaxed)  # no fsync: microseconds
+                finally:
+                    runner.rollback()  # a no-op after the commit
             finally:
-                runner.rollback()  # a no-op after the commit
+                if relaxed:
+                    runner.set_synchronous("full")
         self._wrote()
 
     def _wrote(self) -> None:
@@ -301,14 +357,26 @@ class Database:
         await self.aclose()
 
 
-def open_database(url: str | None = None, *, echo: bool = False) -> Database:
-    """A :class:`Database` for ``url`` (default: :func:`database_url`). Does no I/O."""
+def open_database(
+    url: str | None = None, *, echo: bool = False, synchronous: Synchronous = DEFAULT_SYNCHRONOUS
+) -> Database:
+    """A :class:`Database` for ``url`` (default: :func:`database_url`). Does no I/O.
+
+    ``synchronous``: SQLite's ``PRAGMA synchronous`` on every connection (ignored on
+    PostgreSQL, whose commits are durable by its own settings).
+    """
     parsed = normalise_url(url or database_url())
     if parsed.get_backend_name() == "sqlite":
+        if synchronous not in SYNCHRONOUS_MODES:
+            raise ConfigError(f"SQLite synchronous must be one of {SYNCHRONOUS_MODES}")
         _prepare_sqlite_file(parsed)
-        engine = create_async_engine(parsed, echo=echo, async_creator=_inline_creator(parsed))
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        engine = create_async_engine(parsed, echo=echo)
+        event.listen(engine.sync_engine, "connect", partial(_engine_pragmas, synchronous))
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
-        return Database(engine, _hot_connector(parsed))
+        raw = _hot_connector(parsed)
+        if raw is None:
+            return Database(engine)
+        hot = partial(_open_hot, raw, synchronous)
+        return Database(engine, hot, commit_off_loop=synchronous == "full")
     engine = create_async_engine(parsed, echo=echo, pool_pre_ping=True)
     return Database(engine)

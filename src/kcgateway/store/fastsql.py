@@ -11,10 +11,21 @@ processors for each column type (``Money`` as exact text, ``UtcDateTime``, JSON,
 value goes in and comes out exactly as through the engine. Nothing is written twice: the SQL
 is the Core statement, and one code path serves both engines through a :class:`Runner`:
 
-- :class:`SqliteRunner` runs the compiled SQL on a raw ``sqlite3`` connection, inline on the
-  event loop thread (as :mod:`.inline_sqlite` does for the engine), retrying ``SQLITE_BUSY``;
+- :class:`SqliteRunner` runs the compiled SQL on a raw ``sqlite3`` connection that kcgateway
+  opens and owns (the standard library's public API): statements inline on the event loop
+  thread (microseconds: they only touch SQLite's page cache), ``COMMIT`` on one dedicated
+  thread, because with ``synchronous=FULL`` a commit waits for an fsync of the WAL
+  (0.4 ms typical, 8 ms at p99 on a loaded machine) and the loop must keep serving meanwhile;
 - :class:`CoreRunner` hands the same statement to an SQLAlchemy session or connection
   (PostgreSQL, and any caller that already holds a session).
+
+What it reads of SQLAlchemy: ``ClauseElement.compile(dialect=..., column_keys=...)``, then
+the :class:`~sqlalchemy.sql.compiler.SQLCompiler` attributes ``string``, ``positional``,
+``positiontup``, ``binds``, ``insert_prefetch``, ``update_prefetch`` and
+``literal_execute_params`` (each documented with a docstring in SQLAlchemy's "Core Internals"
+reference: public, but internals-level, hence the ``<2.2`` bound in pyproject and the tests of
+test_fastsql.py that fail loudly if they change), and ``TypeEngine.dialect_impl()`` with
+``bind_processor()``/``result_processor()`` (the public custom-type API).
 
 Statements whose execution needs SQLAlchemy itself are refused when compiled: Python-side
 column defaults (computed at execution), expanding ``IN`` parameters, missing required
@@ -23,10 +34,13 @@ parameters. Those stay on the engine.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any, Protocol, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
@@ -34,10 +48,13 @@ from sqlalchemy.sql.base import Executable
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ClauseElement
 
-from kcgateway.store.inline_sqlite import run_busy
-
 Row = dict[str, Any]
 _Processor = Callable[[Any], Any] | None
+T = TypeVar("T")
+
+SQLITE_BUSY = 5
+_FIRST_WAIT_S = 0.001
+_MAX_WAIT_S = 0.05
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,18 +172,28 @@ class SqliteRunner:
     """A :class:`Runner` on a raw ``sqlite3`` connection, run inline on the calling thread.
 
     ``busy_budget_s``: how long a statement that meets another process's lock is retried (with
-    ``asyncio.sleep`` between tries, see :func:`.inline_sqlite.run_busy`).
+    ``asyncio.sleep`` between tries, see :func:`run_busy`). ``commit_thread``: where
+    :meth:`commit` runs (its fsync); None runs it inline. The connection must then be opened
+    with ``check_same_thread=False`` (see :func:`connector`); its owner makes sure only one
+    task uses it at a time (the write lock of :class:`~.database.Database`).
     """
 
-    __slots__ = ("_busy_budget_s", "_conn", "_dialect", "info")
+    __slots__ = ("_busy_budget_s", "_commit_thread", "_conn", "_dialect", "info")
 
     dialect_name = "sqlite"
 
-    def __init__(self, conn: sqlite3.Connection, dialect: Dialect, busy_budget_s: float) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        dialect: Dialect,
+        busy_budget_s: float,
+        commit_thread: Executor | None = None,
+    ) -> None:
         self.info: dict[str, Any] = {}
         self._conn = conn
         self._dialect = dialect
         self._busy_budget_s = busy_budget_s
+        self._commit_thread = commit_thread
 
     async def rows(self, prepared: Prepared, params: Mapping[str, Any]) -> list[Row]:
         """Bind, execute, fetch and convert, as the engine would."""
@@ -191,9 +218,21 @@ class SqliteRunner:
         """Start a write transaction (waiting, busy-retried, for another process's lock)."""
         await run_busy(lambda: self._conn.execute("BEGIN IMMEDIATE"), self._busy_budget_s)
 
-    async def commit(self) -> None:
-        """Commit the open transaction."""
-        await run_busy(self._conn.commit, self._busy_budget_s)
+    async def commit(self, *, off_loop: bool = True) -> None:
+        """Commit the open transaction (on the commit thread, if any, unless not ``off_loop``).
+
+        A task cancelled while the commit runs still waits for it to end (and then re-raises
+        the cancellation): the connection is never touched by two threads at once, and the
+        commit's outcome stands either way.
+        """
+        thread = self._commit_thread if off_loop else None
+        await run_busy(self._conn.commit, self._busy_budget_s, thread)
+
+    def set_synchronous(self, mode: str) -> None:
+        """``PRAGMA synchronous`` for this connection's next transactions (outside one)."""
+        if mode not in ("full", "normal"):
+            raise ValueError(f"unknown synchronous mode {mode!r}")
+        self._conn.execute(f"PRAGMA synchronous={mode.upper()}").close()
 
     def rollback(self) -> None:
         """Roll the open transaction back (nothing if none is open). Never suspends."""
@@ -218,3 +257,76 @@ def _bind(compiled: _Compiled, params: Mapping[str, Any]) -> list[Any]:
         value = constant if name is None else params[name]
         args.append(value if processor is None else processor(value))
     return args
+
+
+def is_busy(exc: sqlite3.OperationalError) -> bool:
+    """True for a plain SQLITE_BUSY (a lock another connection holds), not BUSY_SNAPSHOT."""
+    return getattr(exc, "sqlite_errorcode", None) == SQLITE_BUSY
+
+
+async def run_busy(function: Callable[[], T], budget_s: float, thread: Executor | None = None) -> T:
+    """``function()`` now, retried with ``asyncio.sleep`` backoff while it meets SQLITE_BUSY.
+
+    Why: the hot path's connections run with ``busy_timeout=0`` (SQLite's own busy wait would
+    block the event loop), so waiting for a lock another process holds (a CLI command
+    writing) happens here. A busy statement had no effect, so retrying it is what SQLite's own
+    busy handler does. ``SQLITE_BUSY_SNAPSHOT`` (a stale read snapshot that wants to write) is
+    never retried: it cannot succeed.
+
+    Gives up (re-raising the busy error) once ``budget_s`` has passed since the first busy try.
+    Inline (``thread`` None) it returns without ever suspending when the first try succeeds;
+    with ``thread`` each try runs there and is waited for to its end (see :func:`_to_the_end`).
+    """
+    deadline: float | None = None
+    wait = _FIRST_WAIT_S
+    while True:
+        try:
+            if thread is None:
+                return function()
+            return await _to_the_end(asyncio.get_running_loop().run_in_executor(thread, function))
+        except sqlite3.OperationalError as exc:
+            if not is_busy(exc):
+                raise
+            now = time.monotonic()
+            if deadline is None:
+                deadline = now + budget_s
+            if now + wait > deadline:
+                raise
+        await asyncio.sleep(wait)
+        wait = min(wait * 2, _MAX_WAIT_S)
+
+
+async def _to_the_end(running: asyncio.Future[T]) -> T:
+    """The result of ``running`` (a call on another thread), even if we are cancelled meanwhile.
+
+    A cancellation that arrives while the call runs is re-raised once it has ended: until then
+    the caller must not use the connection (nor roll back under a running commit).
+    """
+    cancelled: asyncio.CancelledError | None = None
+    while not running.done():
+        try:
+            await asyncio.shield(running)
+        except asyncio.CancelledError as exc:
+            if not running.cancelled():  # ours, not the call's
+                cancelled = exc
+        except BaseException:  # noqa: S110 - the call's own error: raised by result() below
+            pass
+    if cancelled is not None:
+        raise cancelled
+    return running.result()
+
+
+def connector(database: str, **kwargs: Any) -> Callable[[], sqlite3.Connection]:
+    """A function opening ``database`` (SQLAlchemy's connect arguments) for the hot path.
+
+    No busy wait inside SQLite (``timeout=0``: :func:`run_busy` waits instead), usable from
+    the commit thread as well as the loop's (``check_same_thread=False``), and no implicit
+    transactions (``isolation_level=None``: :class:`SqliteRunner` emits ``BEGIN IMMEDIATE``).
+    """
+    options = {**kwargs, "timeout": 0, "check_same_thread": False, "isolation_level": None}
+    open_: Callable[..., sqlite3.Connection] = sqlite3.connect
+
+    def connect() -> sqlite3.Connection:
+        return open_(database, **options)
+
+    return connect

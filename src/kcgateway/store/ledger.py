@@ -52,6 +52,12 @@ _INTENT_ID_BY_OID = Prepared(
         _INTENTS.c.client_oid == bindparam("client_oid", type_=_INTENTS.c.client_oid.type),
     )
 )
+_INTENT_BY_OID = Prepared(
+    select(*_INTENTS.c).where(
+        _INTENTS.c.account_id == bindparam("account_id", type_=_INTENTS.c.account_id.type),
+        _INTENTS.c.client_oid == bindparam("client_oid", type_=_INTENTS.c.client_oid.type),
+    )
+)
 _MOVE = Prepared(
     update(_INTENTS)
     .where(
@@ -104,6 +110,12 @@ async def intent_id_by_client_oid(ex: Runner, account_id: str, client_oid: str) 
     """The id of the account's intent with this clientOid, if any."""
     rows = await ex.rows(_INTENT_ID_BY_OID, {"account_id": account_id, "client_oid": client_oid})
     return str(rows[0]["id"]) if rows else None
+
+
+async def intent_by_client_oid(ex: Runner, account_id: str, client_oid: str) -> OrderIntent | None:
+    """The account's intent with this clientOid (detached), if any: the order stream's lookup."""
+    rows = await ex.rows(_INTENT_BY_OID, {"account_id": account_id, "client_oid": client_oid})
+    return OrderIntent(**rows[0]) if rows else None
 
 
 async def move_intent(

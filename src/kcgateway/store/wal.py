@@ -1,15 +1,19 @@
 """SQLite WAL checkpoints on a worker thread, never on the event loop.
 
-Why: SQLite runs on the event loop's thread (:mod:`.inline_sqlite`, :mod:`.fastsql`). With its
-default auto-checkpoint, the commit that takes the WAL past 1,000 pages copies them all back
-into the database file (and syncs it) right there, stalling every request on the loop for
-several milliseconds, about once every 45 orders (measured with ``bench/bench_gateway.py``:
-those stalls were the gateway's p99). So every connection kcgateway opens runs with
-``wal_autocheckpoint=0``, and the :class:`~.database.Database` calls :meth:`WalCheckpointer.wrote`
-after each committed write transaction; every :data:`CHECKPOINT_EVERY` of them, a ``PASSIVE``
-checkpoint runs on a thread of its own connection. ``PASSIVE`` never waits for a lock and never
-blocks writers or readers: what it cannot copy now (a reader still needs it) waits for the
-next one. SQLite still checkpoints and removes the WAL when the last connection closes.
+Why: with SQLite's default auto-checkpoint, the commit that takes the WAL past 1,000 pages
+copies them all back into the database file (and syncs it) right there: a 5 to 7 ms stall of
+that commit about once every 45 orders (measured with ``bench/bench_gateway.py``: those stalls
+were the gateway's p99 when the hot path committed on the event loop; now its commits run on
+a thread, see :mod:`.fastsql`, but the order whose commit checkpoints still waits for it). So
+every connection kcgateway opens runs with ``wal_autocheckpoint=0``, and the
+:class:`~.database.Database` calls :meth:`WalCheckpointer.wrote` after each committed write
+transaction; every :data:`CHECKPOINT_EVERY` of them, a ``PASSIVE`` checkpoint runs on a thread
+of its own connection (``PRAGMA wal_checkpoint`` and the standard library's ``sqlite3``: public
+APIs only). ``PASSIVE`` never waits for a lock and never blocks writers or readers: what it
+cannot copy now (a reader still needs it) waits for the next one. SQLite still checkpoints and
+removes the WAL when the last connection closes. With ``synchronous=FULL`` a checkpoint syncs
+the WAL before copying and the database file after: a committed row is on disk in the WAL
+or in the database file at every moment.
 """
 
 from __future__ import annotations

@@ -12,9 +12,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
 from kcgateway.errors import ConfigError
-from kcgateway.store import database, inline_sqlite
+from kcgateway.store import database
 from kcgateway.store.database import Database, data_dir, database_url, normalise_url, open_database
-from kcgateway.store.inline_sqlite import InlineConnection
 from kcgateway.store.ledger import AuditRepository
 from kcgateway.store.repositories import TenantRepository
 from tests.helpers.databases import sqlite_database
@@ -55,9 +54,9 @@ async def test_sqlite_runs_in_wal_with_a_busy_timeout_and_foreign_keys(tmp_path:
     try:
         async with db.read() as s:
             assert (await s.execute(text("PRAGMA journal_mode"))).scalar() == "wal"
-            # SQLite runs on the loop's thread: its own busy wait would block the loop, so it
-            # is 0 and InlineConnection waits (asyncio.sleep) instead, see the tests below
-            assert (await s.execute(text("PRAGMA busy_timeout"))).scalar() == 0
+            # the engine's calls run on aiosqlite's thread: SQLite's own busy wait is fine there
+            busy = (await s.execute(text("PRAGMA busy_timeout"))).scalar()
+            assert busy == database.BUSY_TIMEOUT_MS
             assert (await s.execute(text("PRAGMA foreign_keys"))).scalar() == 1
         assert (tmp_path / "deep" / "dir").stat().st_mode & 0o077 == 0
         assert (tmp_path / "deep" / "dir" / "k.db").stat().st_mode & 0o777 == 0o600
@@ -178,24 +177,3 @@ async def test_a_lock_held_past_the_budget_fails_with_database_is_locked(
     finally:
         other.close()
         await db.aclose()
-
-
-async def test_inline_connection_runs_inline_and_refuses_calls_after_close(tmp_path: Path) -> None:
-    conn = await InlineConnection(inline_sqlite.connector(str(tmp_path / "i.db")), 0.05)
-    cursor = await conn.execute("SELECT 1")
-    assert list(await cursor.fetchall()) == [(1,)]
-    with pytest.raises(sqlite3.OperationalError, match="syntax"):  # not busy: raised at once
-        await conn.execute("SELEKT 1")
-    # a job handed to the queue directly (SQLAlchemy does so) settles its future either way
-    loop = asyncio.get_running_loop()
-    done, failed = loop.create_future(), loop.create_future()
-    conn._tx.put_nowait((done, lambda: 7))
-    conn._tx.put_nowait((failed, lambda: 1 // 0))
-    assert await done == 7
-    with pytest.raises(ZeroDivisionError):
-        await failed
-    await conn.close()
-    with pytest.raises(ValueError, match="no active connection"):
-        await conn.execute("SELECT 1")
-    with pytest.raises(ValueError, match="Connection closed"):  # an old cursor, too
-        await cursor.execute("SELECT 1")

@@ -233,3 +233,20 @@ async def test_a_lock_held_too_long_is_an_error(tmp_path: Path) -> None:
         other.rollback()
         other.close()
         runner.close()
+
+
+async def test_the_intent_by_client_oid_is_the_row_the_engine_reads(db: Database) -> None:
+    from kcgateway.store.ledger import intent_by_client_oid
+
+    account = await _account(db)
+    new = _intent(account)
+    async with db.hot_write() as runner:
+        inserted = await insert_intent(runner, new, now=NOW)
+    assert inserted is not None
+    async with db.hot_read() as runner:
+        found = await intent_by_client_oid(runner, account, new.client_oid)
+        missing = await intent_by_client_oid(runner, account, "nope")
+    async with db.read() as s:
+        stored = await OrderIntentRepository(s).by_client_oid(account, new.client_oid)
+    assert found is not None and stored is not None and missing is None
+    assert _as_dict(found) == _as_dict(stored)

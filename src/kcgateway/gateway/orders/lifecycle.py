@@ -28,7 +28,13 @@ from kcgateway.gateway.orders.model import IntentView, state_of, view
 from kcgateway.gateway.venue import ExchangeOrder, Venues
 from kcgateway.store.database import Database
 from kcgateway.store.fastsql import Prepared, Runner
-from kcgateway.store.ledger import AuditEntry, OrderIntentRepository, append_audit, move_intent
+from kcgateway.store.ledger import (
+    AuditEntry,
+    OrderIntentRepository,
+    append_audit,
+    intent_by_client_oid,
+    move_intent,
+)
 from kcgateway.store.tables import ExchangeAccount, OrderIntent
 from kcgateway.store.types import OrderState
 
@@ -136,8 +142,13 @@ class Intents:
         """Compare-and-set one transition plus its audit record, in one commit.
 
         Returns the row as updated, or None if someone moved the intent first.
+
+        Not waited for on disk (``durable=False``, see :meth:`Database.hot_write`): a move
+        records what the exchange said (or decided from it), never precedes a call to it, and
+        a power loss that drops it leaves the intent where it was, for the reconciler to settle
+        again from the exchange. Only the intent itself (the router's persist) must be durable.
         """
-        async with self._db.hot_write() as conn:
+        async with self._db.hot_write(durable=False) as conn:
             row = await transition(
                 conn, intent, expected, new, actor=actor, now=self._now(),
                 exchange_id=exchange_id, reason=reason,
@@ -210,8 +221,8 @@ class Intents:
         there or past it (events come late or twice); True: moved.
         """
         for _ in range(3):  # a concurrent move (e.g. the placing request's ack) may win a race
-            async with self._db.read() as session:
-                row = await OrderIntentRepository(session).by_client_oid(account_id, client_oid)
+            async with self._db.hot_read() as conn:  # one per event: the hot path's reader
+                row = await intent_by_client_oid(conn, account_id, client_oid)
             if row is None:
                 return None
             if state not in TRANSITIONS.get(row.state, frozenset()):

@@ -377,3 +377,46 @@ async def test_refresh_open_settles_what_no_stream_reported_a_batch_at_a_time(
         assert {(await router.intents.view_of(v.id)).state for v in views} == {OrderState.FILLED}
         assert await router.refresh_open() == 0
         assert venue.placed == [v.client_oid for v in views], "looked up, never resent"
+
+
+@pytest.mark.parametrize("outcome", [None, OutcomeUnknown("x", reason="timeout")])
+async def test_an_order_waits_for_one_fsync_the_intent_before_the_send(
+    tmp_path: Path, outcome: BaseException | None
+) -> None:
+    """synchronous=FULL: the intent's commit is durable before the call; the outcome's is not
+    waited for (a power loss that drops it leaves the intent 'sent' for the reconciler, see
+    test_killed_between_send_and_ack)."""
+    import threading
+
+    from kcgateway.store.fastsql import SqliteRunner
+
+    venue = ScriptedVenue(outcome=outcome)
+    router, _clock, db, tenant = await _router(tmp_path, venue)
+    seen: list[tuple[str, bool]] = []  # (statement, on the loop thread)
+    loop = threading.get_ident()
+
+    def trace(sql: str) -> None:
+        if sql == "COMMIT" or sql.startswith("PRAGMA synchronous"):
+            seen.append((sql, threading.get_ident() == loop))
+
+    async with db:
+        async with db.hot_write() as runner:
+            assert isinstance(runner, SqliteRunner)
+            raw = runner._conn
+        raw.set_trace_callback(trace)
+        view = await router.place(tenant, "k", req())
+        placing, seen[:] = list(seen), []
+        # a later move the reconciler makes from what the exchange says: not waited for either
+        venue.exchange[view.client_oid] = ExchangeOrder("ex-2", False, True, D(0))
+        _clock.now += timedelta(seconds=11)
+        await router.reconcile()
+        raw.set_trace_callback(None)
+        assert (await router.get(tenant, view.id)).state is not view.state
+    relaxed = [
+        ("PRAGMA synchronous=NORMAL", True),
+        ("COMMIT", True),  # no fsync waited for
+        ("PRAGMA synchronous=FULL", True),
+    ]
+    # the intent: on the commit thread, waiting for the fsync; then the outcome, relaxed
+    assert placing == [("COMMIT", False), *relaxed]
+    assert seen == relaxed
