@@ -325,7 +325,7 @@ class NoSuchSuspension(NoSuchObject):
     """Nothing the caller may see is suspended under this name."""
 
     def __init__(self, name: str | None = None) -> None:
-        super().__init__("suspension", name=name)
+        super().__init__("suspension", name=name, hint="see `kcgateway keys suspensions`")
 
 
 class NoSuchTenant(NoSuchObject):

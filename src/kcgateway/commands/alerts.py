@@ -64,9 +64,9 @@ def webhook_set(
     config: ConfigOption = None,
 ) -> None:
     """Deliver alerts to URL, signed (Standard Webhooks) with $KCGW_ALERT_WEBHOOK_SECRET."""
-    from kcgateway.gateway.alert_delivery import new_secret
     from kcgateway.secret import Secret
     from kcgateway.settings import load_settings
+    from kcgateway.vault.webhook import new_secret
 
     if generate and keep_secret:
         raise fail("choose one of --generate and --keep-secret")
@@ -79,7 +79,7 @@ def webhook_set(
         raise fail(str(exc)) from None
 
     async def work(admin: AdminServices) -> WebhookView:
-        from kcgateway.gateway.alert_delivery import InvalidWebhook
+        from kcgateway.vault.webhook import InvalidWebhook
 
         try:
             return await _alerts(admin).set_webhook(url, path, secret, actor="cli")

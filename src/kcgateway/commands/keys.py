@@ -226,16 +226,10 @@ def unsuspend(
     config: ConfigOption = None,
 ) -> None:
     """Lift a suspension (audited with --reason); a running gateway sees it within seconds."""
-    from kcgateway.errors import NoSuchSuspension
     from kcgateway.gateway.keys import Operator
 
     async def work(admin: AdminServices) -> SuspensionView:
         return await admin.services.keys.unsuspend(target, actor=Operator("cli"), reason=reason)
 
-    try:
-        view = run(config, work)
-    except NoSuchSuspension:
-        raise fail(
-            f"nothing is suspended as {target!r}: see `kcgateway keys suspensions`"
-        ) from None
+    view = run(config, work)  # NoSuchSuspension: exit 1, pointing at `keys suspensions`
     typer.echo(f"lifted the suspension of {view.target}")

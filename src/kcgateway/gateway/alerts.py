@@ -41,16 +41,7 @@ import aiohttp
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from kcgateway.errors import ValidationError
-from kcgateway.gateway.alert_delivery import (
-    DeliveryPolicy,
-    InvalidWebhook,
-    check_secret,
-    check_url,
-    read_secret_file,
-    shown_url,
-    signed_headers,
-    write_secret_file,
-)
+from kcgateway.gateway.alert_delivery import DeliveryPolicy, check_url, shown_url
 from kcgateway.secret import Secret
 from kcgateway.store.alert_store import (
     AlertFilter,
@@ -61,6 +52,13 @@ from kcgateway.store.alert_store import (
     WebhookSetting,
 )
 from kcgateway.store.database import Database
+from kcgateway.vault.webhook import (
+    InvalidWebhook,
+    check_secret,
+    read_secret_file,
+    signed_headers,
+    write_secret_file,
+)
 
 __all__ = [
     "AiohttpSender",

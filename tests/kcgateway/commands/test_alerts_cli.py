@@ -18,10 +18,11 @@ from click.testing import Result
 from typer.testing import CliRunner
 
 from kcgateway.cli import app
-from kcgateway.gateway.alert_delivery import DeliveryPolicy, new_secret
+from kcgateway.gateway.alert_delivery import DeliveryPolicy
 from kcgateway.gateway.alerts import AlertService
 from kcgateway.store.database import open_database
 from kcgateway.store.migrate import upgrade
+from kcgateway.vault.webhook import new_secret
 from tests.helpers import leaksuite
 
 ENV = "KCGW_ALERT_WEBHOOK_SECRET"

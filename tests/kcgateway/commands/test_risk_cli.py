@@ -103,8 +103,8 @@ def test_errors_are_clear_with_exit_codes(cli: Cli) -> None:
     cli.ok("tenants", "create", "acme")
     assert cli.fails("risk", "halt", "desk", "x", "--reason", "r", code=2)  # not a level
     missing = cli.fails("risk", "halt", "account", "main", "--reason", "r")
-    assert "no account 'main'" in missing and "--tenant" in missing
-    assert "no key 'nope'" in cli.fails("risk", "halt", "key", "nope", "--reason", "r")
+    assert "no such account 'main'" in missing and "--tenant" in missing
+    assert "no such key 'nope'" in cli.fails("risk", "halt", "key", "nope", "--reason", "r")
     assert "not blocked" in cli.fails("risk", "unblock", "ABC-USDT", "--reason", "r")
     assert "unknown limit 'maxNotional'" in cli.fails(
         "risk", "limits", "set", "tenant", "acme", "--reason", "r", "--set", "maxNotional=5",

@@ -26,16 +26,7 @@ from aiohttp.test_utils import TestServer
 from prometheus_client import CollectorRegistry
 from standardwebhooks import Webhook, WebhookVerificationError
 
-from kcgateway.gateway.alert_delivery import (
-    DeliveryPolicy,
-    InvalidWebhook,
-    check_secret,
-    check_url,
-    new_secret,
-    read_secret_file,
-    shown_url,
-    signed_headers,
-)
+from kcgateway.gateway.alert_delivery import DeliveryPolicy, check_url, shown_url
 from kcgateway.gateway.alerts import (
     AlertFilter,
     AlertService,
@@ -46,6 +37,13 @@ from kcgateway.gateway.alerts import (
 )
 from kcgateway.secret import Secret
 from kcgateway.store.database import Database
+from kcgateway.vault.webhook import (
+    InvalidWebhook,
+    check_secret,
+    new_secret,
+    read_secret_file,
+    signed_headers,
+)
 from tests.helpers import leaksuite
 from tests.helpers.databases import sqlite_database
 
@@ -497,7 +495,7 @@ def test_the_body_is_the_same_bytes_on_every_attempt() -> None:
 
 
 def test_secret_files_are_written_private(tmp_path: Path) -> None:
-    from kcgateway.gateway.alert_delivery import write_secret_file
+    from kcgateway.vault.webhook import write_secret_file
 
     path = tmp_path / "d" / "s"
     write_secret_file(path, Secret(FIXED))

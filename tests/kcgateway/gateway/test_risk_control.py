@@ -366,7 +366,7 @@ async def test_unknown_level_and_target_are_clear(db: Database) -> None:
     risk = await _service(db)
     with pytest.raises(ValidationError, match="unknown level 'desk'"):
         await risk.halt("desk", "x", "r", OPERATOR)
-    with pytest.raises(NoSuchTarget, match="no account 'nope'"):
+    with pytest.raises(NoSuchTarget, match="no such account 'nope'"):
         await risk.halt(Level.ACCOUNT, "nope", "r", org.manager)
     assert await risk.unblock_symbol("NEVER-USDT", OPERATOR, "r") is False
 

@@ -36,7 +36,7 @@ from tests.helpers.gateway import Stack, Tenant, auth, gateway_stack, order_body
 
 D = Decimal
 #: the defaults, but a 24 h volume floor the quiet simulator can reach
-LIMITS = Limits(min_volume_24h=D(1_000))
+LIMITS = Limits(min_volume_24h=D(10_000))  # THIN-USDT (about 1,000 a day) is under it
 FAST = {"hot": 0.2, "accounts": 0.3, "feeds": 0.3}
 BALANCES = {"USDT": "100000", "BTC": "1"}
 
@@ -86,7 +86,7 @@ async def _market(tmp_path: Path) -> AsyncIterator[tuple[Stack, Tenant]]:
         trade = order_body("main", type="market", price=None, size="0.2")
         placed = await stack.http.post("/v1/orders", json=trade, headers=auth(tenant.admin_key))
         assert placed.status_code == 201, placed.text
-        for symbol, price in (("BTC-USDT", "65000"), ("KCS-USDT", "10")):
+        for symbol, price in (("BTC-USDT", "65000"), ("KCS-USDT", "10"), ("THIN-USDT", "0.05")):
             await stack.sim_admin("POST", "/_sim/prices", {"symbol": symbol, "price": price})
         yield stack, tenant
 
@@ -232,9 +232,11 @@ async def test_a_symbol_with_little_volume_is_flagged_thin(tmp_path: Path) -> No
         engine = _engine(stack, Seen())
         await engine.start()
         try:
-            volume = engine.market.volume[("spot", "KCS-USDT")]
+            volume = engine.market.volume[("spot", "THIN-USDT")]
             assert volume.value < LIMITS.min_volume_24h
-            decision = await _check(engine, tenant, _order("KCS-USDT", price=D(10), size=D(1)))
+            decision = await _check(
+                engine, tenant, _order("THIN-USDT", price=D("0.05"), size=D(100))
+            )
             assert not decision.allowed
             assert "risk.thin_symbol" in decision.codes, decision.explain()
             liquid = await _check(engine, tenant, _order())

@@ -23,6 +23,10 @@ Allowed, and why:
 - main.py, web/admin.py, commands/keys.py: a newly issued gateway key is shown to its owner
   exactly once (the dev start-up banner, the POST /v1/keys response, `kcgateway keys
   create-admin`).
+- vault/webhook.py: the alert webhook's ``whsec_`` secret, read from its 0600 file to sign a
+  delivery (it returns the Standard Webhooks headers) and written there when it is set.
+- commands/alerts.py: ``alerts webhook set --generate`` shows the new webhook secret to the
+  operator exactly once, to paste into the receiver (as a new gateway key is shown once).
 - exchange/ws.py: the WebSocket bullet token goes into the connect URL's query, as KuCoin
   requires; it is not an exchange credential, lives 24 h, and the URL is never logged.
 """
@@ -57,6 +61,8 @@ ALLOWED = {
     "kcgateway/web/admin.py": {"reveal"},
     "kcgateway/commands/keys.py": {"reveal"},
     "kcgateway/exchange/ws.py": {"reveal"},
+    "kcgateway/vault/webhook.py": {"reveal"},
+    "kcgateway/commands/alerts.py": {"reveal"},  # a generated webhook secret, shown once
 }
 
 

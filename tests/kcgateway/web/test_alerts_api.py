@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from kcgateway.gateway.alert_delivery import DeliveryPolicy, new_secret
+from kcgateway.gateway.alert_delivery import DeliveryPolicy
 from kcgateway.gateway.alerts import AlertFilter, AlertService, Severity
 from kcgateway.gateway.apikeys import Scope
+from kcgateway.vault.webhook import new_secret
 from tests.helpers import leaksuite
 from tests.helpers.gateway import Stack, auth, gateway_stack
 
