@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from kcgateway.commands._admin import ConfigOption, TenantOption, fail, run, table, when
+from kcgateway.commands._admin import ConfigOption, TenantOption, run, table, when
 from kcgateway.errors import KcgatewayError
 
 if TYPE_CHECKING:
