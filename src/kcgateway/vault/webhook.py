@@ -23,7 +23,7 @@ from standardwebhooks.webhooks import Webhook
 from kcgateway.errors import ValidationError
 from kcgateway.secret import Secret
 
-SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
+SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret  # pragma: allowlist secret
 MIN_KEY_BYTES = 24
 MAX_KEY_BYTES = 64
 
