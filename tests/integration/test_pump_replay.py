@@ -11,5 +11,8 @@ from tests.integration.pump import replay
 async def test_with_the_engine_off_the_pump_does_real_damage(tmp_path: Path) -> None:
     result = await replay(tmp_path)
     print(result.report("engine OFF"))
-    assert all(v.accepted >= 4 for v in result.victims), result.report("engine OFF")
-    assert result.loss_pct > Decimal(20), result.report("engine OFF")
+    report = result.report("engine OFF")
+    # nothing stopped the stolen keys: each dumped its BTC and bought THIN at least twice
+    assert all(v.accepted >= 3 for v in result.victims), report
+    assert all(v.loss_pct > 10 for v in result.victims), report
+    assert result.loss_pct > Decimal(20), report
