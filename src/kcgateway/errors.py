@@ -409,11 +409,16 @@ class AccountBusy(Conflict):
 
 
 class RiskRejected(Refused):
-    """A risk limit refused the order; ``reason`` says which limit."""
+    """A risk limit refused the order; ``reason`` says which limit.
 
-    def __init__(self, reason: str) -> None:
+    ``failures`` holds every failed check as ``(code, sentence)`` (the risk engine's stable
+    codes, e.g. ``risk.price_collar``); the HTTP answer lists them.
+    """
+
+    def __init__(self, reason: str, failures: tuple[tuple[str, str], ...] = ()) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.failures = failures
 
 
 class NotSizable(RiskRejected):

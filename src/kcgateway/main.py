@@ -51,6 +51,8 @@ from kcgateway.gateway.metrics import (
 )
 from kcgateway.gateway.orders.router import OrderRouter
 from kcgateway.gateway.risk_control import RiskControl
+from kcgateway.gateway.risk_engine import RiskEngine
+from kcgateway.gateway.risk_wiring import RiskHandlers
 from kcgateway.gateway.services import GatewayServices
 from kcgateway.gateway.stream_counts import StreamCounts
 from kcgateway.gateway.tenants import TenantService
@@ -187,8 +189,13 @@ def build_services(
     hosts: Hosts,
     *,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    risk_limits: Limits | None = None,
 ) -> GatewayServices:
-    """Wire every use case. Does no I/O."""
+    """Wire every use case. Does no I/O.
+
+    ``risk_limits`` replaces the gateway's risk limits (tests that trade on purpose where the
+    defaults refuse); production uses the defaults, every check on, with ``KCGW_MAX_NOTIONAL``.
+    """
     metrics = GatewayMetrics()
     make = client_factory(hosts, settings.exchange_timeout_s, metrics)
     store = SqlCredentialStore(db)
@@ -216,7 +223,10 @@ def build_services(
         forget=forget,
     )  # fmt: skip
     counts = StreamCounts(hook=metrics.on_stream_event)
-    return GatewayServices(
+    if risk_limits is None:
+        risk_limits = Limits(max_order_notional=settings.max_notional)
+    risk = RiskControl(db, gateway_limits=risk_limits, now=now, canceller=orders)
+    services = GatewayServices(
         db=db,
         keys=KeyService(db, pepper, now=now),
         orders=orders,
@@ -232,10 +242,18 @@ def build_services(
         stream_counts=counts,
         metrics=metrics,
         alerts=AlertService(db, registry=metrics.registry, now=now),
-        risk=RiskControl(
-            db, gateway_limits=Limits(max_order_notional=settings.max_notional), now=now
-        ),
+        risk=risk,
     )
+    handlers = RiskHandlers(risk, services.alerts, now=now)
+    engine = RiskEngine.for_services(
+        services, states_for=risk.states_for, limits_for=risk.limits_for,
+        on_signal=handlers.on_signal, on_state_change=handlers.on_state_change,
+        on_drawdown=handlers.on_drawdown,
+    )  # fmt: skip
+    orders.risk = engine
+    services.risk_engine = engine
+    services.risk_handlers = handlers
+    return services
 
 
 @dataclass
@@ -493,6 +511,7 @@ async def _serve_on(sock: socket.socket, settings: Settings, echo: Callable[[str
     services, sim = await prepare(settings)
     try:
         services.start()
+        await services.risk_ready()  # the first order finds the symbol rules and tickers
         config = server_config(
             create_app(services, max_body_bytes=settings.max_body_bytes), settings
         )

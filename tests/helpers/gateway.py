@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from kcgateway.gateway.apikeys import Scope
 from kcgateway.gateway.keys import Operator
 from kcgateway.gateway.services import GatewayServices
 from kcgateway.main import EmbeddedSim, build_services, open_store
+from kcgateway.risk import Limits
 from kcgateway.secret import Secret
 from kcgateway.settings import Settings
 from kcgateway.store.database import Database
@@ -28,6 +30,37 @@ from kcgateway.web.app import create_app
 from tests.helpers import leaksuite
 
 CLIENT_IP = "127.0.0.1"
+
+
+def stack_limits(max_notional: str = "100000", **over: Any) -> Limits:
+    """The test stack's gateway risk limits: every check on, loosened where tests trade on purpose.
+
+    Tests place orders far from the quiet simulator's market (resting limit orders that must
+    not fill), many at once, the same order twice, and on symbols with little 24 h volume; the
+    production defaults refuse all of that. Loosened: the collar (90%), rates and daily caps,
+    the duplicate window (1 ms), the volume share and floor, the top-N rank. Still on: every
+    check, staleness, halts, exposure, notional (``max_notional``), the detector.
+    """
+    fields: dict[str, Any] = {
+        "max_order_notional": Decimal(max_notional),
+        "price_collar_pct": Decimal(90),
+        "key_orders_per_second": 100_000,
+        "key_orders_per_minute": 1_000_000,
+        "account_orders_per_second": 100_000,
+        "account_orders_per_minute": 1_000_000,
+        "daily_orders": 10_000_000,
+        "daily_turnover": Decimal(10) ** 12,
+        "duplicate_window_ms": 1,
+        "max_volume_share_pct": Decimal(100),
+        "min_volume_24h": Decimal(0),
+        "liquid_top_n": 100_000,
+        "max_symbol_position": Decimal(10) ** 12,
+        "max_symbol_gross": Decimal(10) ** 12,
+        "max_account_gross": Decimal(10) ** 12,
+        "max_open_orders": 100_000,
+    }
+    fields.update(over)
+    return Limits(**fields)
 
 
 @dataclass
@@ -130,6 +163,18 @@ def futures_body(account: str, **over: Any) -> dict[str, Any]:
     return body
 
 
+def seed_last_prices(sim: EmbeddedSim) -> None:
+    """Give every simulated symbol a last price at its market maker's mid.
+
+    The quiet simulator (no market-maker ticks) has books but no trade, so no last price; the
+    risk engine refuses a symbol without one (``risk.stale_data``), as it must in production.
+    """
+    exchange = sim.state.exchange
+    for symbol, maker in exchange.makers.items():
+        if exchange.market(symbol).tape.last_price is None:
+            exchange.set_price(symbol, maker.mid, sim.state.now_ms())
+
+
 @asynccontextmanager
 async def gateway_stack(
     tmp_path: Path,
@@ -139,9 +184,14 @@ async def gateway_stack(
     max_notional: str = "100000",
     tick_ms: int = 0,
     db: Database | None = None,
+    risk_limits: Limits | None = None,
 ) -> AsyncIterator[Stack]:
-    """The whole gateway; ``db`` (already migrated, e.g. PostgreSQL) replaces the SQLite file."""
+    """The whole gateway; ``db`` (already migrated, e.g. PostgreSQL) replaces the SQLite file.
+
+    The risk engine is on and started (``risk_limits``, default :func:`stack_limits`).
+    """
     sim = await EmbeddedSim.start(seed=7, tick_ms=tick_ms)
+    seed_last_prices(sim)
     settings = Settings(
         data_dir=tmp_path,
         exchange_timeout_s=timeout_s,
@@ -153,8 +203,12 @@ async def gateway_stack(
     leaksuite.register("KEK", kek)
     leaksuite.register("pepper", pepper)
     ring = KeyRing(LocalKek(kek))
-    services = build_services(settings, db, ring, Secret(pepper), sim.hosts)
+    limits = risk_limits if risk_limits is not None else stack_limits(max_notional)
+    services = build_services(settings, db, ring, Secret(pepper), sim.hosts, risk_limits=limits)
     services.orders.reconciler.settle_after = timedelta(seconds=timeout_s * 2)
+    assert services.risk is not None and services.risk_engine is not None
+    await services.risk.load()
+    await services.risk_engine.start()
     app = leaksuite.capture_app(create_app(services))
     session = aiohttp.ClientSession()
     stack = Stack(sim, services, app, httpx.AsyncClient(), session, ring=ring)

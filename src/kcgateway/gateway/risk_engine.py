@@ -323,6 +323,8 @@ class RiskEngine:
         states = self._states_for(tenant, account_id, key_id)
         if self.accounts.follow(tenant, account_id):
             await self._first_load(account_id)
+        else:
+            await self._first_load_running(account_id)
         market = await self.market.view(order.market, order.symbol, now_ms)
         decision = evaluate(
             order,
@@ -342,6 +344,19 @@ class RiskEngine:
     async def _first_load(self, account_id: str) -> None:
         task = self.accounts.kick(account_id)
         if task is None:
+            return
+        try:
+            await asyncio.wait_for(asyncio.shield(task), self._first_load_timeout_s)
+        except TimeoutError:
+            log.info("risk first load slow: account=%s", account_id)
+
+    async def _first_load_running(self, account_id: str) -> None:
+        """A concurrent order of an account whose first load is under way waits for it too."""
+        acc = self.accounts.accounts.get(account_id)
+        if acc is None or acc.balances is not None:
+            return
+        task = acc.refreshing
+        if task is None or task.done():
             return
         try:
             await asyncio.wait_for(asyncio.shield(task), self._first_load_timeout_s)

@@ -24,6 +24,8 @@ from kcgateway.gateway.metrics import GatewayMetrics
 from kcgateway.gateway.orders.lifecycle import owned_account
 from kcgateway.gateway.orders.router import OrderRouter
 from kcgateway.gateway.risk_control import RiskControl
+from kcgateway.gateway.risk_engine import RiskEngine
+from kcgateway.gateway.risk_wiring import RiskHandlers
 from kcgateway.gateway.stream_counts import StreamCounts
 from kcgateway.gateway.venue import Venues
 from kcgateway.kucoin import models as m
@@ -63,6 +65,11 @@ class GatewayServices:
     alerts: AlertService | None = None
     #: trading states, limit overrides and blocked symbols (gateway/risk_control.py)
     risk: RiskControl | None = None
+    #: the pre-trade risk engine the order router calls (gateway/risk_engine.py)
+    risk_engine: RiskEngine | None = None
+    #: what the engine hands on: RiskControl, then alerts (gateway/risk_wiring.py)
+    risk_handlers: RiskHandlers | None = None
+    _risk_start: asyncio.Task[None] | None = field(default=None, repr=False)
 
     async def balances(self, tenant_id: str, account: str) -> list[m.Account]:
         """Balances of one of the tenant's accounts (NoSuchObject for anyone else's)."""
@@ -118,6 +125,13 @@ class GatewayServices:
             self.alerts.start()
         if self.risk is not None:
             self.risk.start()
+        if self.risk_engine is not None and self._risk_start is None:
+            self._risk_start = asyncio.get_running_loop().create_task(self.risk_engine.start())
+
+    async def risk_ready(self) -> None:
+        """Wait for the risk engine's first loads (rules, tickers, equity marks) after start."""
+        if self._risk_start is not None:
+            await asyncio.shield(self._risk_start)
 
     async def reconcile_once(self, passes: int = 0) -> None:
         """One reconciliation pass (plus the stray scan every ``adopt_every_passes``), counted.
@@ -152,6 +166,15 @@ class GatewayServices:
                 await task
         if self.events is not None:
             await self.events.aclose()
+        start, self._risk_start = self._risk_start, None
+        if start is not None and not start.done():
+            start.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await start
+        if self.risk_engine is not None:
+            await self.risk_engine.aclose()
+        if self.risk_handlers is not None:
+            await self.risk_handlers.drain()
         if self.alerts is not None:
             await self.alerts.aclose()
         if self.risk is not None:

@@ -63,6 +63,11 @@ def _message(exc: Any) -> str:
     return str(exc)
 
 
+def _failures(exc: RiskRejected) -> list[dict[str, str]]:
+    """Every failed risk check: its stable code and its sentence."""
+    return [{"code": code, "message": message} for code, message in exc.failures]
+
+
 def _exchange(exc: ExchangeError) -> str:
     return exc.message or type(exc).__name__
 
@@ -88,7 +93,7 @@ TABLE: tuple[tuple[type[Exception], int, str, Fields, Callable[[Any], str]], ...
     (TenantNameTaken, 409, "tenant_name_taken", _none, _message),
     (Conflict, 409, "conflict", _none, _message),  # a new Conflict answers this until its row
     (NotSizable, 422, "order_not_sizable", lambda e: {"symbol": e.symbol}, _message),
-    (RiskRejected, 422, "risk_rejected", _none, _message),
+    (RiskRejected, 422, "risk_rejected", lambda e: {"failures": _failures(e)}, _message),
     (KeyRefused, 422, "exchange_key_refused", _none, _message),
     (ExchangeKeyInvalid, 422, "exchange_auth_failed",
      lambda e: {"exchangeCode": e.code}, _message),

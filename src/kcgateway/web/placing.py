@@ -19,7 +19,7 @@ from kcgateway.gateway.orders.keyed import KeyedOrder, Outcome, place_keyed
 from kcgateway.gateway.orders.markets import SPOT
 from kcgateway.gateway.orders.model import IntentView, OrderRequest
 from kcgateway.store.types import OrderState
-from kcgateway.web.auth import services_of
+from kcgateway.web.auth import caller_ip, services_of
 from kcgateway.web.errors import describe
 
 JSON = "application/json"
@@ -71,7 +71,7 @@ async def place_keyed_http(
         fingerprint = request_hash("POST", route, await request.body())
     order = KeyedOrder(
         principal.tenant_id, principal.key_id, account, client_oid, build, market, route,
-        fingerprint,
+        fingerprint, caller_ip(request, services),
     )  # fmt: skip
     reply = await place_keyed(
         services.orders, services.idempotency, order, idempotency_key, renderer(render)

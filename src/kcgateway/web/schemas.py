@@ -345,6 +345,13 @@ class Problem(BaseModel):
     message: str
 
 
+class RiskFailure(BaseModel):
+    """One failed risk check."""
+
+    code: str = Field(description="a stable code, e.g. risk.price_collar, risk.stale_data")
+    message: str = Field(description="what failed and by how much, e.g. the collar's limit")
+
+
 class ErrorOut(BaseModel):
     """Every error answer: ``error`` is a stable code, ``message`` says what to do.
 
@@ -364,6 +371,9 @@ class ErrorOut(BaseModel):
     exchange_code: str | None = Field(default=None, description="KuCoin's code (exchange_*)")
     problems: list[Problem] | None = Field(
         default=None, description="each invalid part (request validation)"
+    )
+    failures: list[RiskFailure] | None = Field(
+        default=None, description="every failed risk check (risk_rejected)"
     )
 
 

@@ -133,15 +133,22 @@ async def test_validation_risk_and_rejection(tmp_path: Path) -> None:
         resp = await stack.http.post("/v1/orders", json=order_body("main", size="1"), headers=h)
         assert resp.status_code == 422
         assert resp.json()["error"] == "risk_rejected"
+        # every failed check is listed with its stable code and sentence
+        failures = resp.json()["failures"]
+        assert [f["code"] for f in failures] == ["risk.max_notional"], failures
+        assert "1,000" in failures[0]["message"] or "1000" in failures[0]["message"]
         resp = await stack.http.post("/v1/orders", json=order_body("main", side="hold"), headers=h)
         assert resp.status_code == 422
         assert resp.json()["error"] == "invalid_request"
-        # the exchange refuses (unknown symbol): the intent is recorded as rejected
+        # a symbol the exchange does not list: the risk engine knows no rules, book or price
+        # for it and refuses it before any intent exists (fail closed)
         resp = await stack.http.post(
             "/v1/orders", json=order_body("main", symbol="NOPE-USDT"), headers=h
         )
         assert resp.status_code == 422, resp.text
-        assert resp.json()["state"] == "rejected"
+        assert resp.json()["error"] == "risk_rejected"
+        assert "risk.stale_data" in {f["code"] for f in resp.json()["failures"]}
+        assert (await stack.http.get("/v1/orders", headers=h)).json() == []
         resp = await stack.http.get("/v1/balances?account=main", headers=h)
         assert {b["currency"] for b in resp.json()} >= {"USDT", "BTC"}
 

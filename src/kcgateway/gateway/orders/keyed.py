@@ -51,6 +51,8 @@ class KeyedOrder:
 
     ``build(clientOid)`` makes the order (the derived clientOid when the caller gave none);
     ``route`` and ``fingerprint`` identify "the same request" for the key's replay.
+    ``source_ip`` is the caller's address (the risk engine's detector reads it); ``actor`` is
+    the acting gateway key's id.
     """
 
     tenant_id: str
@@ -61,14 +63,21 @@ class KeyedOrder:
     market: str = SPOT
     route: str = ""
     fingerprint: str = ""
+    source_ip: str | None = None
 
 
 async def outcome(
-    orders: OrderRouter, tenant_id: str, actor: str, req: OrderRequest, *, keyed: bool
+    orders: OrderRouter,
+    tenant_id: str,
+    actor: str,
+    req: OrderRequest,
+    *,
+    keyed: bool,
+    source_ip: str | None = None,
 ) -> Outcome:
     """Place ``req``; every refusal of the tree becomes a value (so it can be stored)."""
     try:
-        return Outcome(await orders.place(tenant_id, actor, req))
+        return Outcome(await orders.place(tenant_id, actor, req, source_ip=source_ip))
     except ClientOidTaken as exc:
         if not keyed:
             return Outcome(error=exc)
@@ -98,7 +107,11 @@ async def place_keyed(
     """
     if idempotency_key is None:
         req = order.build(None)
-        return render(await outcome(orders, order.tenant_id, order.actor, req, keyed=False))
+        return render(
+            await outcome(
+                orders, order.tenant_id, order.actor, req, keyed=False, source_ip=order.source_ip
+            )
+        )
     # the derived clientOid differs per market, so one key reused on another market's route
     # is a new order there, not a collision with this market's intent
     scope = order.account if order.market == SPOT else f"{order.account}\n{order.market}"
@@ -115,4 +128,8 @@ async def place_keyed(
 async def _rendered(
     orders: OrderRouter, order: KeyedOrder, req: OrderRequest, render: Render
 ) -> Reply:
-    return render(await outcome(orders, order.tenant_id, order.actor, req, keyed=True))
+    return render(
+        await outcome(
+            orders, order.tenant_id, order.actor, req, keyed=True, source_ip=order.source_ip
+        )
+    )

@@ -14,9 +14,15 @@ Invariants (SECURITY.md section 3):
   (``reconcile.py``) looks it up by clientOid. Nothing is ever resent under a new clientOid;
 - every state change is a compare-and-set plus an audit record in the same transaction.
 
-``received`` and ``risk_ok`` are checks done in memory before the row exists; the row starts
-at ``persisted``. The risk check here is a PLACEHOLDER (a maximum notional per order) until the
-risk engine (SECURITY.md section 4) lands; an order that cannot be valued is refused.
+``received`` and ``risk_ok`` are checks done before the row exists; the row starts at
+``persisted``. ``risk_ok`` is the risk engine (:attr:`OrderRouter.risk`,
+``docs/risk_engine.md``): every order, from every front end, is checked with its tenant,
+account, key and source address; a refusal carries every failed check
+(:class:`~kcgateway.errors.RiskRejected`); an amended order (a market order turned into an IOC
+limit at the collar) is what is sent; an accepted order is recorded for the rate, duplicate and
+detector windows. Cancels never go through the engine. A router built without an engine (unit
+tests of the order path) falls back to the maximum notional per order, refusing what it cannot
+value.
 """
 
 from __future__ import annotations
@@ -61,7 +67,14 @@ from kcgateway.gateway.orders.model import (
     validate,
     view,
 )
+from kcgateway.gateway.orders.pretrade import (
+    amended_request,
+    only_duplicate,
+    proposed,
+    rejection,
+)
 from kcgateway.gateway.orders.reconcile import Reconciler
+from kcgateway.gateway.orders.sweep import OpenOrderSweep
 from kcgateway.gateway.venue import Venues
 from kcgateway.store.database import Database
 from kcgateway.store.ledger import (
@@ -76,6 +89,9 @@ from kcgateway.store.types import OrderState
 
 if TYPE_CHECKING:
     from kcgateway.exchange.rest import KuCoinClient
+    from kcgateway.gateway.risk_control.views import CancelReport
+    from kcgateway.gateway.risk_engine import RiskEngine
+    from kcgateway.risk import Level
 
 log = logging.getLogger("kcgateway.gateway.orders")
 S = OrderState
@@ -101,8 +117,11 @@ class OrderRouter:
         now: Now = lambda: datetime.now(UTC),
         quotes: KuCoinClient | None = None,
         markets: Markets | None = None,
+        risk: RiskEngine | None = None,
     ) -> None:
         self._db = db
+        #: the pre-trade risk engine every order passes (set by ``build_services``)
+        self.risk = risk
         self._venues = venues
         self.max_notional = max_notional
         self._now = now
@@ -112,6 +131,7 @@ class OrderRouter:
         self.reconciler = Reconciler(
             db, venues, self.intents, grace=grace, settle_after=settle_after, now=now
         )
+        self.sweep = OpenOrderSweep(db, venues, self.markets, self.intents, now)
 
     @property
     def on_resolved(self) -> Callable[[str], None] | None:
@@ -124,26 +144,88 @@ class OrderRouter:
 
     # -- placing --------------------------------------------------------------------------
 
-    async def place(self, tenant_id: str, actor: str, req: OrderRequest) -> IntentView:
-        """Validate, check risk, persist the intent, send it once, record the outcome."""
+    async def place(
+        self,
+        tenant_id: str,
+        actor: str,
+        req: OrderRequest,
+        *,
+        key_id: str | None = None,
+        source_ip: str | None = None,
+    ) -> IntentView:
+        """Validate, check risk, persist the intent, send it once, record the outcome.
+
+        ``key_id`` is the acting gateway key (``actor`` when not given: the web layer's actor
+        is the key id); ``source_ip`` the caller's address (the detector's new-IP signal).
+        """
         validate(req)
         market = self.markets.of(req.terms.market)
         market.check(req)
-        await self._check_risk(market, req)
-        intent = await self._persist(tenant_id, actor, req)
+        if self.risk is None:
+            await self._check_risk(market, req)
+            account_id = req.account
+        else:
+            account_id = await self._account_id(tenant_id, req.account)
+            req = await self._check_engine(
+                self.risk, tenant_id, account_id, key_id or actor, source_ip, req
+            )
+        intent = await self._persist(tenant_id, actor, req, account_id)
         settled = await self._send(market, intent, actor, req.time_in_force)
         # the row as the outcome's UPDATE ... RETURNING gave it; re-read only if someone
         # (the reconciler) moved the intent first
         return view(settled) if settled is not None else await self.intents.view_of(intent.id)
 
+    async def _account_id(self, tenant_id: str, account: str) -> str:
+        """The id of the tenant's account (by id or name); NoSuchObject otherwise."""
+        async with self._db.hot_read() as runner:
+            return await owned_account_id(runner, tenant_id, account)
+
+    async def _check_engine(  # noqa: PLR0917 - who, where, from where, what
+        self,
+        engine: RiskEngine,
+        tenant_id: str,
+        account_id: str,
+        key_id: str,
+        source_ip: str | None,
+        req: OrderRequest,
+    ) -> OrderRequest:
+        """The engine's decision: RiskRejected with every failure, or the order to send.
+
+        The accepted order is recorded at once (before any other await), so concurrent orders
+        of one key see each other in the rate and duplicate windows.
+        """
+        now = self._now()
+        order = proposed(req, tenant_id, account_id, key_id)
+        decision = await engine.check(
+            order, tenant=tenant_id, account_id=account_id, key_id=key_id, source_ip=source_ip,
+            now=now,
+        )  # fmt: skip
+        if not decision.allowed:
+            if only_duplicate(decision) and req.client_oid is not None:
+                # a resend under the same clientOid is the same intent, not a new order
+                await self._refuse_taken(account_id, req.client_oid)
+            raise rejection(decision)
+        sent = decision.order or order
+        engine.record_submission(sent, notional=decision.notional, source_ip=source_ip, now=now)
+        return amended_request(req, sent) if decision.amended else req
+
+    async def _refuse_taken(self, account_id: str, client_oid: str) -> None:
+        """ClientOidTaken when the account already has an intent with this clientOid."""
+        async with self._db.hot_read() as runner:
+            existing = await intent_id_by_client_oid(runner, account_id, client_oid)
+        if existing is not None:
+            raise ClientOidTaken(existing)
+
     async def _check_risk(self, market: Market, req: OrderRequest) -> None:
-        """The placeholder limit on the order's value, as its market works it out."""
+        """Without an engine: the maximum notional per order, as the order's market values it."""
         amount = await market.notional(req, self._quotes)
         reason = risk_check(amount, self.max_notional)
         if reason is not None:
             raise RiskRejected(reason)
 
-    async def _persist(self, tenant_id: str, actor: str, req: OrderRequest) -> OrderIntent:
+    async def _persist(
+        self, tenant_id: str, actor: str, req: OrderRequest, account: str
+    ) -> OrderIntent:
         """Insert the intent and record ``persisted -> sent``, in ONE commit, before any call.
 
         The row is inserted directly in ``sent``: persisted and sent share the commit, so no
@@ -156,7 +238,7 @@ class OrderRouter:
         if S.SENT not in TRANSITIONS[S.PERSISTED]:  # pragma: no cover - a table edit guard
             raise ValueError("illegal transition persisted -> sent")
         async with self._db.hot_write() as conn:
-            account_id = await owned_account_id(conn, tenant_id, req.account)
+            account_id = await owned_account_id(conn, tenant_id, account)
             t = req.terms
             new = NewIntent(
                 account_id, client_oid, req.symbol, req.side, req.order_type,
@@ -347,6 +429,15 @@ class OrderRouter:
                     "cancel settle deferred: intent=%s reason=%s", intent.id, type(exc).__name__
                 )
         return [await self.intents.view_of(intent.id) for intent in intents]
+
+    async def cancel_open(self, level: Level, target: str) -> CancelReport:
+        """The kill switch's canceller: every open order under ``level``/``target``.
+
+        :class:`~kcgateway.gateway.orders.sweep.OpenOrderSweep`: the exchange's cancel-all
+        calls per account and market (a key's own orders by clientOid), then the intents
+        settled. ``target`` is a tenant, account or key id ("" for the gateway).
+        """
+        return await self.sweep.cancel_open(level, target)
 
     # -- what the background work and the stream call (reconcile.py, lifecycle.py) ----------
 
