@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
@@ -30,7 +29,7 @@ from typing import Any
 import httpx
 
 from kcgateway.gateway.apikeys import Scope
-from kcgateway.risk import TradingState
+from kcgateway.risk import Limits, TradingState
 from kucoin_sim.scenario import ScenarioRun, parse
 from tests.helpers.gateway import Stack, Tenant, auth, gateway_stack
 
@@ -245,19 +244,25 @@ async def _watch_block(stack: Stack, result: PumpResult, stop: asyncio.Event) ->
         await asyncio.sleep(0.02)
 
 
+#: the production limits: every default, every check on (not the test stack's loosened ones)
+PRODUCTION = Limits(max_order_notional=D(100_000))
+
+
 async def replay(
     tmp_path: Path,
     *,
+    engine: bool,
     victims: int = 20,
-    configure: Callable[[Stack], Awaitable[None]] | None = None,
     settle_s: float = 12.0,
 ) -> PumpResult:
-    """Run the whole pump once on a fresh stack; ``configure`` adjusts the stack first."""
-    async with gateway_stack(tmp_path, tick_ms=0) as stack:
-        if stack.services.risk is not None:
-            await stack.services.risk.load()  # what main.prepare does before serving
-        if configure is not None:
-            await configure(stack)
+    """Run the whole pump once on a fresh stack with the production limits.
+
+    ``engine=False`` takes the risk engine out of this stack's order router only (the router
+    then keeps just its maximum notional per order): the damage the engine prevents.
+    """
+    async with gateway_stack(tmp_path, tick_ms=0, risk_limits=PRODUCTION) as stack:
+        if not engine:
+            stack.services.orders.risk = None
         walls = ScenarioRun(stack.sim.state, parse(WALLS)).run_all()
         assert walls["status"] == "done", walls
         assert walls["refused"] == 0, walls["refusals"]
@@ -282,7 +287,7 @@ async def replay(
             for share in WAVES:
                 for v in people:
                     await _buy(stack, attacker, v, share)
-        if stack.services.risk is not None:
+        if engine:
             deadline = time.monotonic() + settle_s
             while result.blocked_after_s is None and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)

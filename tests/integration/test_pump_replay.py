@@ -1,18 +1,69 @@
-"""Pump replay (issue 13, Tests): stolen gateway keys pump THIN-USDT (tests/integration/pump.py)."""
+"""Pump replay (issue 13, Tests): stolen gateway keys pump THIN-USDT (tests/integration/pump.py).
+
+Two runs of the same attack on fresh stacks with the production limits (each run once per
+session, shared by the tests that read it): the engine OFF shows the damage, the engine ON must
+halt every victim within 3 attack orders, block THIN-USDT gateway-wide within 10 s of the first
+buy, and keep the loss small. Each run prints its report (``-s`` shows it): victims' value
+before and after at the pre-attack mids.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
-from pathlib import Path
 
-from tests.integration.pump import replay
+import pytest
+
+from tests.integration.pump import PumpResult, replay
+
+_RUNS: dict[bool, PumpResult] = {}
 
 
-async def test_with_the_engine_off_the_pump_does_real_damage(tmp_path: Path) -> None:
-    result = await replay(tmp_path)
-    print(result.report("engine OFF"))
+async def _run(factory: pytest.TempPathFactory, *, engine: bool) -> PumpResult:
+    if engine not in _RUNS:
+        result = await replay(factory.mktemp("pump"), engine=engine)
+        print(result.report("engine ON" if engine else "engine OFF"))
+        _RUNS[engine] = result
+    return _RUNS[engine]
+
+
+async def test_with_the_engine_off_the_pump_does_real_damage(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    result = await _run(tmp_path_factory, engine=False)
     report = result.report("engine OFF")
     # nothing stopped the stolen keys: each dumped its BTC and bought THIN at least twice
     assert all(v.accepted >= 3 for v in result.victims), report
     assert all(v.loss_pct > 10 for v in result.victims), report
     assert result.loss_pct > Decimal(20), report
+
+
+async def test_with_the_engine_on_every_victim_is_halted_within_3_attack_orders(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    result = await _run(tmp_path_factory, engine=True)
+    report = result.report("engine ON")
+    for v in result.victims:
+        assert v.halted_after is not None, f"{v.name} was never halted\n{report}"
+        assert v.halted_after <= 3, f"{v.name} halted after {v.halted_after} orders\n{report}"
+        # once halted, nothing more got through
+        assert v.accepted == v.halted_after, f"{v.name} traded after its halt\n{report}"
+    assert result.loss_pct < Decimal(5), report
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "engine gap: coordinated_buy only sees ACCEPTED buys (RiskEngine.record_submission -> "
+        "risk_inputs Activity._buys). With the production limits every THIN-USDT buy is refused "
+        "(the victims are already halted by holdings_dump, and thin_symbol / price_collar / "
+        "volume_share deny it anyway), so the 20 accounts' attempts never form a burst and the "
+        "symbol is never blocked"
+    ),
+)
+async def test_with_the_engine_on_the_symbol_is_blocked_gateway_wide_within_10_s(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    result = await _run(tmp_path_factory, engine=True)
+    report = result.report("engine ON")
+    assert result.blocked_after_s is not None, f"THIN-USDT was never blocked\n{report}"
+    assert result.blocked_after_s <= 10, report
