@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
@@ -30,6 +31,7 @@ import httpx
 
 from kcgateway.gateway.apikeys import Scope
 from kcgateway.risk import Limits, TradingState
+from kcgateway.store.alert_store import AlertFilter
 from kucoin_sim.scenario import ScenarioRun, parse
 from tests.helpers.gateway import Stack, Tenant, auth, gateway_stack
 
@@ -98,6 +100,8 @@ class PumpResult:
     #: seconds from the first THIN-USDT buy sent to the symbol on the gateway's block list
     blocked_after_s: float | None = None
     walls: dict[str, Any] = field(default_factory=dict)
+    #: (kind, summary) of every alert the gateway raised during the run
+    alerts: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def before(self) -> Decimal:
@@ -120,6 +124,8 @@ class PumpResult:
             f"  {THIN} blocked gateway-wide: "
             + ("never" if self.blocked_after_s is None else f"{self.blocked_after_s:.2f} s")
             + " after the first buy",
+            f"  alerts raised: {len(self.alerts)} "
+            f"({dict(Counter(kind for kind, _ in self.alerts))})",
         ]
         for v in self.victims:
             codes = sorted({_code(a) for _, s, a in v.attempts if s != 201})
@@ -252,10 +258,14 @@ async def replay(
     tmp_path: Path,
     *,
     engine: bool,
+    dump: bool = True,
     victims: int = 20,
     settle_s: float = 12.0,
 ) -> PumpResult:
     """Run the whole pump once on a fresh stack with the production limits.
+
+    ``dump=False``: the attacker skips the BTC dump and goes straight for the pump with the
+    victims' USDT (a stealthier order of work: the holdings-dump signal cannot catch it).
 
     ``engine=False`` takes the risk engine out of this stack's order router only (the router
     then keeps just its maximum notional per order): the damage the engine prevents.
@@ -279,7 +289,8 @@ async def replay(
         watcher = asyncio.create_task(_watch_block(stack, result, stop))
         async with stack.client(ATTACKER_IP) as attacker:
             # the stolen keys wake up: every victim's BTC dumped at market, all at once
-            await asyncio.gather(*(_dump(stack, attacker, v) for v in people))
+            if dump:
+                await asyncio.gather(*(_dump(stack, attacker, v) for v in people))
             # then the money buys THIN at rising prices, in waves over all victims
             # then the money buys THIN at rising prices, in waves over all victims (one order
             # at a time: each is priced off the book the previous one left)
@@ -293,6 +304,12 @@ async def replay(
                 await asyncio.sleep(0.05)
         stop.set()
         await watcher
+        handlers, alerts = stack.services.risk_handlers, stack.services.alerts
+        if handlers is not None and alerts is not None:
+            await handlers.drain()  # alerts are written in the background
+            result.alerts = [
+                (a.kind, a.summary) for a in await alerts.find(AlertFilter(limit=1000))
+            ]
         for v in people:
             v.after = await value(stack, v.tenant.sim_account["uid"], reference)
             if v.halted_after is None and account_halted(stack, v):

@@ -15,22 +15,40 @@ import pytest
 
 from tests.integration.pump import PumpResult, replay
 
-_RUNS: dict[bool, PumpResult] = {}
+_RUNS: dict[tuple[bool, bool], PumpResult] = {}
 
 
-async def _run(factory: pytest.TempPathFactory, *, engine: bool) -> PumpResult:
-    if engine not in _RUNS:
-        result = await replay(factory.mktemp("pump"), engine=engine)
-        print(result.report("engine ON" if engine else "engine OFF"))
-        _RUNS[engine] = result
-    return _RUNS[engine]
+async def _run(factory: pytest.TempPathFactory, *, engine: bool, dump: bool = True) -> PumpResult:
+    if (engine, dump) not in _RUNS:
+        result = await replay(factory.mktemp("pump"), engine=engine, dump=dump)
+        print(result.report(_label(engine, dump)))
+        _RUNS[engine, dump] = result
+    return _RUNS[engine, dump]
+
+
+def _label(engine: bool, dump: bool) -> str:
+    return f"engine {'ON' if engine else 'OFF'}, {'dump first' if dump else 'no dump'}"
+
+
+def _assert_halted_within_3(result: PumpResult, report: str) -> None:
+    for v in result.victims:
+        assert v.halted_after is not None, f"{v.name} was never halted\n{report}"
+        assert v.halted_after <= 3, f"{v.name} halted after {v.halted_after} orders\n{report}"
+        # once halted, nothing more got through
+        assert v.accepted == v.halted_after, f"{v.name} traded after its halt\n{report}"
+    assert result.loss_pct < Decimal(5), report
+    # each halt came with an alert naming the victim's account
+    for v in result.victims:
+        assert any(v.tenant.account_id in summary for _, summary in result.alerts), (
+            f"no alert names {v.name}'s account\n{report}"
+        )
 
 
 async def test_with_the_engine_off_the_pump_does_real_damage(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     result = await _run(tmp_path_factory, engine=False)
-    report = result.report("engine OFF")
+    report = result.report(_label(False, True))
     # nothing stopped the stolen keys: each dumped its BTC and bought THIN at least twice
     assert all(v.accepted >= 3 for v in result.victims), report
     assert all(v.loss_pct > 10 for v in result.victims), report
@@ -41,13 +59,14 @@ async def test_with_the_engine_on_every_victim_is_halted_within_3_attack_orders(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     result = await _run(tmp_path_factory, engine=True)
-    report = result.report("engine ON")
-    for v in result.victims:
-        assert v.halted_after is not None, f"{v.name} was never halted\n{report}"
-        assert v.halted_after <= 3, f"{v.name} halted after {v.halted_after} orders\n{report}"
-        # once halted, nothing more got through
-        assert v.accepted == v.halted_after, f"{v.name} traded after its halt\n{report}"
-    assert result.loss_pct < Decimal(5), report
+    _assert_halted_within_3(result, result.report(_label(True, True)))
+
+
+async def test_with_the_engine_on_a_pump_without_the_dump_is_halted_within_3_orders_too(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    result = await _run(tmp_path_factory, engine=True, dump=False)
+    _assert_halted_within_3(result, result.report(_label(True, False)))
 
 
 @pytest.mark.xfail(
@@ -64,6 +83,6 @@ async def test_with_the_engine_on_the_symbol_is_blocked_gateway_wide_within_10_s
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
     result = await _run(tmp_path_factory, engine=True)
-    report = result.report("engine ON")
+    report = result.report(_label(True, True))
     assert result.blocked_after_s is not None, f"THIN-USDT was never blocked\n{report}"
     assert result.blocked_after_s <= 10, report
