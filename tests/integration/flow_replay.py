@@ -74,6 +74,8 @@ class FlowReplay:
     limits: Limits
     #: uid -> tenant (accounts of one tenant share it); default: every account its own tenant
     tenant_of: Callable[[str], str] = lambda uid: f"tenant-{uid}"
+    #: the currencies the accounts may hold
+    currencies: tuple[str, ...] = ("USDT", "BTC", "ETH", "SOL")
     orders: int = 0
     allowed: int = 0
     denials: Counter[str] = field(default_factory=Counter)
@@ -131,8 +133,8 @@ class FlowReplay:
             size_increment=spec.base_increment,
             price_limit_rate=spec.price_limit_rate,
         )
-        bids = tuple((p, q) for p, q in market.book.depth(SimSide.BUY, 50))
-        asks = tuple((p, q) for p, q in market.book.depth(SimSide.SELL, 50))
+        bids = tuple((p, q) for p, q in market.book.depth(SimSide.BUY, 20))
+        asks = tuple((p, q) for p, q in market.book.depth(SimSide.SELL, 20))
         tick = self._ex.ticker(symbol)
         last = tick.price or self._mid(symbol)
         volumes = self._volumes(now)
@@ -172,10 +174,11 @@ class FlowReplay:
         return self._mid(symbol) if symbol in self._ex.symbols else None
 
     def _account(self, uid: str, acct: _Account, now: int) -> AccountView:
-        totals: Counter[str] = Counter()
-        for line in self._ex.balances(uid):
-            totals[line.currency] += line.balance
-        balances = {c: D(v) for c, v in totals.items()}
+        # the trading account (where scenario accounts hold and trade everything), one dict
+        # look-up per currency (Exchange.balances scans every account of every user)
+        kind = self.run.desk.account_type(uid)
+        balances = {c: self._ex.ledger.account(uid, kind, c).balance for c in self.currencies}
+        balances = {c: v for c, v in balances.items() if v}
         positions: dict[str, Position] = {}
         equity = D(0)
         for currency, qty in balances.items():
