@@ -279,6 +279,8 @@ class EmbeddedSim:
         from kucoin_sim.config import SimConfig  # noqa: PLC0415
 
         apps = build_apps(SimConfig(tick_ms=tick_ms), seed)
+        if tick_ms > 0:  # one market tick now: every symbol has a last price before the first
+            apps.state.exchange.tick(apps.state.now_ms())  # read (the risk engine needs one)
         urls = []
         runners = []
         for app in (apps.spot, apps.futures):

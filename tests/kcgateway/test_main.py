@@ -18,13 +18,14 @@ import pytest
 from kcgateway import main
 from kcgateway.errors import ConfigError
 from kcgateway.gateway.audit import verify_chain
+from kcgateway.secret import Secret
 from kcgateway.settings import Mode, Settings
 from kcgateway.store.audit_chain import GENESIS_HASH
 from kcgateway.store.database import open_database
 from kcgateway.store.migrate import upgrade
 from kcgateway.vault.audit_keys import create_audit_key_file, load_audit_keys
 from kcgateway.web.app import create_app
-from tests.helpers.gateway import auth, order_body
+from tests.helpers.gateway import auth, order_body, seed_last_prices
 
 
 @pytest.fixture(autouse=True)
@@ -91,6 +92,9 @@ async def test_prod_wiring_against_an_external_exchange(
         key = (await main.issue_admin_key(s, "acme", "ops")).reveal()
         services, sim = await main.prepare(s)
         assert sim is None and not (tmp_path / "unused").exists()
+        seed_last_prices(exchange)  # a quiet simulator has books but no trade yet
+        services.start()  # as serve does: the risk engine's first loads and refreshes
+        await services.risk_ready()
         transport = httpx.ASGITransport(app=create_app(services), client=("127.0.0.1", 1))
         try:
             async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
@@ -144,7 +148,12 @@ async def test_dev_bootstrap_then_restart(tmp_path: Path) -> None:
         db = await main.open_store(s)
         sim = await main.EmbeddedSim.start(tick_ms=0)
         services = main.build_services(s, db, ring, pepper, sim.hosts)
+        seed_last_prices(sim)
         try:
+            assert services.risk is not None
+            await services.risk.load()  # as prepare and serve do
+            services.start()
+            await services.risk_ready()
             key = await main.bootstrap_demo(s, services, sim)
             keys.append(key.reveal())
             text = "\n".join(main.banner(s, key, sim))
@@ -220,6 +229,9 @@ async def test_dev_with_an_exchange_url_uses_it_and_embeds_no_simulator(tmp_path
         key = (await main.issue_admin_key(s, "acme", "ops")).reveal()
         services, sim = await main.prepare(s)
         assert sim is None, "dev mode with KCGW_EXCHANGE_URL must not embed a simulator"
+        seed_last_prices(exchange)
+        services.start()
+        await services.risk_ready()
         transport = httpx.ASGITransport(app=create_app(services), client=("127.0.0.1", 1))
         try:
             async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
@@ -459,3 +471,32 @@ async def test_served_gateway_decides_the_client_address_by_trusted_proxies_alon
         assert resp.status_code == 200, "behind a listed proxy the forwarded client counts"
         resp = await http.get("/v1/orders", headers=auth(fenced))
         assert resp.status_code == 401, "the proxy's own address is not in the allow-list"
+
+
+async def test_dev_start_places_the_readme_order_with_every_risk_check_on(tmp_path: Path) -> None:
+    """`make run`: the embedded simulator (market makers on) and the default risk limits.
+
+    The banner's order (a limit buy of 0.001 BTC at 60000 on `paper`) must pass the engine right
+    after start: the simulator has a last price from its first tick, the engine its first loads.
+    """
+    s = Settings(data_dir=tmp_path / "d")
+    services, sim = await main.prepare(s)
+    assert sim is not None
+    try:
+        assert services.risk is not None
+        assert services.risk.gateway_limits.check_price_collar, "production defaults: all on"
+        services.start()
+        await services.risk_ready()
+        key = (await main.bootstrap_demo(s, services, sim)).reveal()
+        assert '"price":"60000","size":"0.001"' in "\n".join(main.banner(s, Secret(key), sim))
+        transport = httpx.ASGITransport(app=create_app(services), client=("127.0.0.1", 1))
+        async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
+            resp = await http.post("/v1/orders", json=order_body("paper"), headers=auth(key))
+            assert resp.status_code == 201, resp.text
+            far = order_body("paper", price="90000")  # 38% above the market: the collar
+            resp = await http.post("/v1/orders", json=far, headers=auth(key))
+            assert resp.status_code == 422, resp.text
+            assert [f["code"] for f in resp.json()["failures"]] == ["risk.price_collar"]
+    finally:
+        await services.aclose()
+        await sim.aclose()

@@ -184,6 +184,7 @@ class RiskEngine:
         }
         self._first_load_timeout_s = first_load_timeout_s
         self._tasks: list[asyncio.Task[None]] = []
+        self._started = False
         self._balance_tasks: dict[str, asyncio.Task[None]] = {}
 
     @classmethod
@@ -237,7 +238,10 @@ class RiskEngine:
     # -- life cycle ------------------------------------------------------------------------------
 
     async def start(self) -> None:
-        """Seed key use, load rules and tickers once, then keep everything fresh."""
+        """Seed key use, load rules and tickers once, then keep everything fresh (once)."""
+        if self._started:
+            return
+        self._started = True
         if self._seed_db is not None:
             await self.activity.seed(self._seed_db)
         for name, load in (

@@ -86,14 +86,14 @@ async def test_an_unreadable_credential_names_the_account_and_flags_its_orders(
         tenant = await stack.add_tenant("t1")
         h = auth(tenant.admin_key)
         await _break_credential(stack, tenant.account_id)
-        # placing: nothing can be signed, so nothing was sent; the answer says whose it is
+        # placing: nothing can be signed (the risk engine cannot even read the balances), so
+        # nothing is stored or sent; the answer says whose it is, not only "balances missing"
         resp = await stack.http.post("/v1/orders", json=order_body("main"), headers=h)
         assert resp.status_code == 503, resp.text
         error = resp.json()
         assert error["error"] == "account_unusable" and error["accountId"] == tenant.account_id
         assert tenant.account_id in error["message"] and "decrypt" in error["message"]
-        (placed,) = (await stack.http.get("/v1/orders", headers=h)).json()
-        assert placed["state"] == "not_placed", "never sent, so never left unknown"
+        assert (await stack.http.get("/v1/orders", headers=h)).json() == [], "refused up front"
         # intents from before the credential broke: the reconciler flags them, once
         now = stack.services.orders.intents._now()
         async with stack.services.db.write() as session:

@@ -8,12 +8,13 @@ shapes, the status of each refusal, and that a halt over HTTP is in force for th
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 from kcgateway.gateway.apikeys import Scope
 from kcgateway.gateway.risk_control import CancelReport, RiskControl
-from kcgateway.risk import TradingState, TradingStates
+from kcgateway.risk import Limits, TradingState, TradingStates
 from kcgateway.risk.model import Level
 from tests.helpers.gateway import Stack, Tenant, auth, gateway_stack
 
@@ -131,7 +132,9 @@ async def test_the_gateway_level_needs_admin(tmp_path: Path) -> None:
 
 
 async def test_limits_put_get_round_trip(tmp_path: Path) -> None:
-    async with gateway_stack(tmp_path) as stack:
+    async with gateway_stack(
+        tmp_path, risk_limits=Limits(max_order_notional=Decimal(100_000))
+    ) as stack:
         tenant = await stack.add_tenant("t1")
         await _risk(stack).load()  # what main.prepare does before serving
         manager = await stack.key(tenant, Scope.RISK_MANAGE)

@@ -30,6 +30,8 @@ from schemathesis.specs.openapi.checks import (
 from kcgateway.gateway import apikeys
 from kcgateway.gateway.apikeys import Scope
 from kcgateway.gateway.failures import FailureTracker
+from kcgateway.gateway.keys import Operator
+from kcgateway.risk import Level, LimitOverrides
 from tests.helpers.gateway import Stack, Tenant, auth, gateway_stack, order_body
 
 CHECKS = [not_a_server_error, response_schema_conformance, status_code_conformance]
@@ -113,6 +115,28 @@ async def _aim(case: Any, real: Real) -> Any | None:
     return case
 
 
+async def _reset_risk(stack: Stack, tenant: Tenant) -> None:
+    """Undo what a generated risk case changed (a halt, limits, a block) for the next cases.
+
+    A generated ``POST /v1/risk/halt`` at gateway level (or tightened gateway limits) would
+    otherwise refuse every order placed by the cases after it.
+    """
+    risk = stack.services.risk
+    assert risk is not None
+    operator = Operator("schemathesis reset")
+    reason = "reset after a generated case"
+    for state in await risk.states(actor=operator):
+        await risk.resume(state.level, state.target, reason, operator)
+    for level, target in (
+        (Level.GATEWAY, ""),
+        (Level.TENANT, tenant.id),
+        (Level.ACCOUNT, tenant.account_id),
+    ):
+        await risk.set_limits(level, target, LimitOverrides(), reason, operator)
+    for blocked in await risk.blocked_symbols():
+        await risk.unblock_symbol(blocked.symbol, operator, reason)
+
+
 async def _send(stack: Stack, case: Any, key: str) -> tuple[str, str | None]:
     kwargs = case.as_transport_kwargs(base_url=BASE_URL, headers=auth(key))
     body = None
@@ -162,12 +186,16 @@ async def test_every_operation_conforms(tmp_path: Path, mode: GenerationMode) ->
                 seen.add(where)
                 if failure:
                     failures.append(failure)
+                if case.path.startswith("/v1/risk"):
+                    await _reset_risk(stack, tenant)
                 aimed = await _aim(case, real)
                 if aimed is not None:
                     where, failure = await _send(stack, aimed, key)
                     seen.add(where)
                     if failure:
                         failures.append(failure)
+                    if case.path.startswith("/v1/risk"):
+                        await _reset_risk(stack, tenant)
         assert not failures, f"{len(failures)} failures:\n" + "\n\n".join(failures[:15])
         # the run exercised real answers, not only refusals
         if mode is GenerationMode.POSITIVE:

@@ -68,6 +68,7 @@ from kcgateway.gateway.orders.model import (
     view,
 )
 from kcgateway.gateway.orders.pretrade import (
+    account_unknown,
     amended_request,
     only_duplicate,
     proposed,
@@ -204,10 +205,28 @@ class OrderRouter:
             if only_duplicate(decision) and req.client_oid is not None:
                 # a resend under the same clientOid is the same intent, not a new order
                 await self._refuse_taken(account_id, req.client_oid)
+            if account_unknown(decision, account_id):
+                await self._probe_signing(account_id)
             raise rejection(decision)
         sent = decision.order or order
         engine.record_submission(sent, notional=decision.notional, source_ip=source_ip, now=now)
         return amended_request(req, sent) if decision.amended else req
+
+    async def _probe_signing(self, account_id: str) -> None:
+        """AccountUnusable (which says why and whose) when the account cannot sign at all.
+
+        Only on a refusal for the account's missing figures: a credential that cannot be
+        decrypted, or a key (or broker key) the exchange refuses (AuthError, with its code),
+        is the operator's to fix, which "balances missing" would hide.
+        """
+        try:
+            with signing_for(account_id):
+                venue = await self._venues.for_account(account_id)
+                await venue.balances()
+        except (AccountUnusable, AuthError):  # cannot sign, or the exchange refuses the key
+            raise
+        except Exception as exc:  # the exchange's trouble: the stale-data refusal says enough
+            log.info("signing probe failed: account=%s reason=%s", account_id, _code(exc))
 
     async def _refuse_taken(self, account_id: str, client_oid: str) -> None:
         """ClientOidTaken when the account already has an intent with this clientOid."""

@@ -24,7 +24,7 @@ from sqlalchemy import Select, select
 from kcgateway.errors import KcgatewayError
 from kcgateway.gateway.audit import AuditAction, record
 from kcgateway.gateway.orders.lifecycle import Intents, Now, signing_for
-from kcgateway.gateway.orders.markets import FUTURES, MARGIN, SPOT, Markets
+from kcgateway.gateway.orders.markets import FUTURES, MARGIN, SPOT, Markets, trade_type
 from kcgateway.gateway.risk_control.views import CancelReport
 from kcgateway.gateway.venue import AccountVenue, Venues
 from kcgateway.risk import Level
@@ -121,9 +121,9 @@ class OpenOrderSweep:
                     )
             return failures
         for market in markets:
-            symbols = sorted({i.symbol for i in intents if i.market == market})
+            of_market = [i for i in intents if i.market == market]
             failures += await self._guard(
-                account_id, market, self._cancel_all(venue, market, symbols)
+                account_id, market, self._cancel_all(venue, market, of_market)
             )
         return failures
 
@@ -137,7 +137,9 @@ class OpenOrderSweep:
             return [f"account {account_id} {market}: cancel-all failed ({type(exc).__name__})"]
         return []
 
-    async def _cancel_all(self, venue: AccountVenue, market: str, symbols: Iterable[str]) -> None:
+    async def _cancel_all(
+        self, venue: AccountVenue, market: str, intents: Iterable[OrderIntent]
+    ) -> None:
         if market == SPOT:
             if await venue.is_hf():
                 await venue.client.spot.hf.cancel_all()
@@ -145,10 +147,9 @@ class OpenOrderSweep:
                 await venue.client.spot.classic.cancel_all()
         elif market == FUTURES:
             await venue.client.futures.cancel_all()
-        elif market == MARGIN:
-            handler = self._markets.of(MARGIN)
-            for symbol in symbols:
-                await handler.cancel_symbol(venue, symbol)
+        elif market == MARGIN:  # no cancel-all across symbols: per symbol, in each mode used
+            for symbol, mode in sorted({(i.symbol, i.margin_mode or "cross") for i in intents}):
+                await venue.client.margin.cancel_symbol(symbol, trade_type=trade_type(mode))
 
     async def _cancel_one(self, venue: AccountVenue, row: OrderIntent) -> None:
         await self._markets.of(row.market).cancel(venue, row)
