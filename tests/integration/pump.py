@@ -260,7 +260,7 @@ async def replay(
     engine: bool,
     dump: bool = True,
     victims: int = 20,
-    settle_s: float = 12.0,
+    block_within_s: float = 10.0,
 ) -> PumpResult:
     """Run the whole pump once on a fresh stack with the production limits.
 
@@ -299,7 +299,9 @@ async def replay(
                 for v in people:
                     await _buy(stack, attacker, v, share)
         if engine:
-            deadline = time.monotonic() + settle_s
+            # the goal: blocked within 10 s of the first buy (waited for, plus a margin)
+            assert result.first_thin_buy_s is not None
+            deadline = result.first_thin_buy_s + block_within_s + 1
             while result.blocked_after_s is None and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
         stop.set()
