@@ -6,7 +6,8 @@ The 3Commas (2022) / Binance VIA-BTC (2018) pattern, end to end through the gate
   on the illiquid THIN-USDT from 1.6x to 6x its price;
 - 20 victims, each a tenant of its own with a simulator account holding BTC and USDT, connected to
   the gateway and holding a gateway key with ``read`` and ``trade:spot`` (what a trading bot
-  service keeps, and what leaked);
+  service keeps, and what leaked); each key's bot has rested one small BTC bid from its own
+  address before the leak;
 - the attacker script uses THOSE gateway keys, through the gateway's HTTP API and from an address
   the keys never used: it sells each victim's BTC at market, then buys THIN-USDT at rising limit
   prices (IOC, each 9% above the best ask) into the walls, in waves over all victims, and keeps
@@ -100,8 +101,8 @@ class PumpResult:
     #: seconds from the first THIN-USDT buy sent to the symbol on the gateway's block list
     blocked_after_s: float | None = None
     walls: dict[str, Any] = field(default_factory=dict)
-    #: (kind, summary) of every alert the gateway raised during the run
-    alerts: list[tuple[str, str]] = field(default_factory=list)
+    #: (kind, summary, subjects) of every alert the gateway raised during the run
+    alerts: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
 
     @property
     def before(self) -> Decimal:
@@ -125,7 +126,7 @@ class PumpResult:
             + ("never" if self.blocked_after_s is None else f"{self.blocked_after_s:.2f} s")
             + " after the first buy",
             f"  alerts raised: {len(self.alerts)} "
-            f"({dict(Counter(kind for kind, _ in self.alerts))})",
+            f"({dict(Counter(kind for kind, _, _ in self.alerts))})",
         ]
         for v in self.victims:
             codes = sorted({_code(a) for _, s, a in v.attempts if s != 201})
@@ -182,6 +183,19 @@ async def _victim(stack: Stack, n: int) -> Victim:
     tenant = await stack.add_tenant(f"victim-{n}", balances=dict(VICTIM_BALANCES))
     key = await stack.key(tenant, Scope.READ, Scope.TRADE_SPOT)
     return Victim(f"victim-{n}", tenant, key)
+
+
+async def _bot_order(stack: Stack, victim: Victim, n: int) -> None:
+    """The key's legitimate use before the leak: its trading bot, from the bot's own address,
+    rests a small BTC bid 3% under the market (so the key has a known address)."""
+    price = (await mid(stack, "BTC-USDT") * D("0.97")).quantize(D("0.1"), rounding=ROUND_DOWN)
+    body = {"account": "main", "symbol": "BTC-USDT", "side": "buy", "type": "limit"}
+    async with stack.client(f"10.0.0.{n + 1}") as bot:
+        got = await bot.post(
+            "/v1/orders", json={**body, "price": str(price), "size": "0.0001"},
+            headers=auth(victim.key),
+        )  # fmt: skip
+    assert got.status_code == 201, got.text
 
 
 async def _available(attacker: httpx.AsyncClient, victim: Victim, currency: str) -> Decimal:
@@ -282,6 +296,8 @@ async def replay(
             "THIN": await mid(stack, THIN),
         }
         people = [await _victim(stack, n) for n in range(victims)]
+        for n, v in enumerate(people):
+            await _bot_order(stack, v, n)
         for v in people:
             v.before = await value(stack, v.tenant.sim_account["uid"], reference)
         result = PumpResult(people, reference, walls=walls)
@@ -310,7 +326,7 @@ async def replay(
         if handlers is not None and alerts is not None:
             await handlers.drain()  # alerts are written in the background
             result.alerts = [
-                (a.kind, a.summary) for a in await alerts.find(AlertFilter(limit=1000))
+                (a.kind, a.summary, a.subjects) for a in await alerts.find(AlertFilter(limit=1000))
             ]
         for v in people:
             v.after = await value(stack, v.tenant.sim_account["uid"], reference)

@@ -9,11 +9,12 @@ before and after at the pre-attack mids.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 
 import pytest
 
-from tests.integration.pump import PumpResult, replay
+from tests.integration.pump import ATTACKER_IP, PumpResult, replay
 
 _RUNS: dict[tuple[bool, bool], PumpResult] = {}
 
@@ -39,9 +40,19 @@ def _assert_halted_within_3(result: PumpResult, report: str) -> None:
     assert result.loss_pct < Decimal(5), report
     # each halt came with an alert naming the victim's account
     for v in result.victims:
-        assert any(v.tenant.account_id in summary for _, summary in result.alerts), (
+        assert any(v.tenant.account_id in summary for _, summary, _ in result.alerts), (
             f"no alert names {v.name}'s account\n{report}"
         )
+    # and every stolen key was flagged for trading from the attacker's address
+    # (the key is named in the summary only: a new_ip alert has no subjects, its one action
+    # being the alert itself)
+    flagged = {
+        found.group(1)
+        for kind, summary, _ in result.alerts
+        if kind == "risk.detector.new_ip"
+        and (found := re.search(rf"key (\S+) trades from {re.escape(ATTACKER_IP)}", summary))
+    }
+    assert len(flagged) >= len(result.victims), f"new_ip flagged {sorted(flagged)}\n{report}"
 
 
 async def test_with_the_engine_off_the_pump_does_real_damage(
