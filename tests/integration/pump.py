@@ -179,9 +179,26 @@ def symbol_blocked(stack: Stack, symbol: str) -> bool:
     return symbol in risk.blocked
 
 
+async def follow(stack: Stack, tenant: Tenant) -> None:
+    """Have the risk engine load the account before its first order.
+
+    On the order path the engine waits at most 3 s for an account's first load, then refuses
+    with ``risk.stale_data``; a loaded 2-core machine can miss that, which is not what these
+    tests are about.
+    """
+    engine = stack.services.risk_engine
+    if engine is None:
+        return
+    engine.accounts.follow(tenant.id, tenant.account_id)
+    task = engine.accounts.kick(tenant.account_id)
+    if task is not None:
+        await asyncio.wait_for(task, 60)
+
+
 async def _victim(stack: Stack, n: int) -> Victim:
     tenant = await stack.add_tenant(f"victim-{n}", balances=dict(VICTIM_BALANCES))
     key = await stack.key(tenant, Scope.READ, Scope.TRADE_SPOT)
+    await follow(stack, tenant)
     return Victim(f"victim-{n}", tenant, key)
 
 

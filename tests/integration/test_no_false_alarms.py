@@ -38,7 +38,7 @@ from kucoin_sim.engine.config import DEFAULT_MARKET_MAKERS
 from kucoin_sim.scenario import ScenarioRun, example, load, parse
 from tests.helpers.gateway import Stack, auth, gateway_stack
 from tests.integration.flow_replay import FlowReplay
-from tests.integration.pump import PRODUCTION, mid
+from tests.integration.pump import PRODUCTION, follow, mid
 
 D = Decimal
 #: 200 accounts: the groups of bots.toml, scaled
@@ -160,6 +160,7 @@ async def test_a_sample_of_bots_through_the_gateway_raises_nothing(tmp_path: Pat
         for i, kind in enumerate(("dca", "grid", "mm") * 3):
             tenant = await stack.add_tenant(f"{kind}-{i}", balances=dict(BALANCES))
             key = await stack.key(tenant, Scope.READ, Scope.TRADE_SPOT)
+            await follow(stack, tenant)
             bots.append((kind, i, tenant, key, stack.client(f"10.0.1.{i + 1}")))
         answers: list[tuple[str, int, str]] = []
         try:
