@@ -163,6 +163,7 @@ class RiskEngine:
         accounts_every_s: float = 2.0,
         feeds_every_s: float = 2.0,
         first_load_timeout_s: float = 3.0,
+        balance_gap_s: float = 0.25,
     ) -> None:
         self.market = market
         self.accounts = accounts
@@ -183,6 +184,12 @@ class RiskEngine:
             "feeds": feeds_every_s,
         }
         self._first_load_timeout_s = first_load_timeout_s
+        #: balance events refresh an account at most once per this gap (a busy bot's every
+        #: order moves its balances twice: one refresh per event cost a REST call and a
+        #: database read per order); an event inside the gap schedules one refresh at its end
+        self.balance_gap_s = balance_gap_s
+        self._last_kick: dict[str, float] = {}
+        self._kick_later: dict[str, asyncio.TimerHandle] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._started = False
         self._balance_tasks: dict[str, asyncio.Task[None]] = {}
@@ -265,6 +272,9 @@ class RiskEngine:
 
     async def aclose(self) -> None:
         """Stop every background task and persist the latest peaks."""
+        for handle in self._kick_later.values():
+            handle.cancel()
+        self._kick_later.clear()
         tasks, self._tasks = self._tasks, []
         tasks += list(self._balance_tasks.values())
         self._balance_tasks.clear()
@@ -303,7 +313,27 @@ class RiskEngine:
 
     async def _balance_events(self, account_id: str, feed: PrivateFeed) -> None:
         async for _change in feed.balances():
-            self.accounts.kick(account_id)
+            self.on_balance_event(account_id)
+
+    def on_balance_event(self, account_id: str) -> None:
+        """Refresh the account now, or once at the end of :attr:`balance_gap_s` if it just was."""
+        if account_id in self._kick_later:
+            return  # a refresh is already scheduled: it will see this change too
+        loop = asyncio.get_running_loop()
+        wait = self._last_kick.get(account_id, float("-inf")) + self.balance_gap_s - loop.time()
+        if wait <= 0:
+            self._kick_now(account_id)
+            return
+
+        def later() -> None:
+            self._kick_later.pop(account_id, None)
+            self._kick_now(account_id)
+
+        self._kick_later[account_id] = loop.call_later(wait, later)
+
+    def _kick_now(self, account_id: str) -> None:
+        self._last_kick[account_id] = asyncio.get_running_loop().time()
+        self.accounts.kick(account_id)
 
     # -- the per-order path ----------------------------------------------------------------------
 

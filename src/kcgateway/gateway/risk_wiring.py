@@ -8,7 +8,9 @@ decision is returned. :class:`RiskHandlers` gives it three:
 - ``on_drawdown``: a drawdown verdict found on an equity update (not on an order): the same;
 - ``on_signal``: a stolen-key detector signal: its actions (halt keys and accounts, block the
   symbol gateway-wide) through :meth:`RiskControl.apply_signal`, and an alert carrying the
-  evidence (the orders, prices and times that make the pattern).
+  evidence (the orders, prices and times that make the pattern); the same signal triggered by
+  the same key, account and symbol is alerted once per :data:`REPEAT_AFTER` (a halted key's
+  next orders match the pattern again).
 
 Alerts are written in the background (the order path never waits for them); a failure to store
 one is logged and never undoes the halt.
@@ -19,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kcgateway.gateway.alerts import AlertService, Severity
@@ -37,6 +39,9 @@ log = logging.getLogger("kcgateway.gateway.risk")
 Now = Callable[[], datetime]
 #: the alert kind of a trading-state change the engine made (drawdown, detector)
 STATE_ALERT = "risk.state_change"
+#: the same signal on the same subjects is alerted again only after this long
+REPEAT_AFTER = timedelta(minutes=10)
+MAX_REMEMBERED = 10_000
 
 
 def _order_json(order: RecentOrder) -> dict[str, Any]:
@@ -68,10 +73,21 @@ def signal_evidence(signal: Signal) -> dict[str, Any]:
 
 
 def signal_subjects(signal: Signal) -> list[str]:
-    """``account:ID``, ``key:ID``, ``symbol:XYZ`` for everything the signal acts on."""
+    """``account:ID``, ``key:ID``, ``symbol:XYZ``: what the signal acts on, else its orders'."""
     subjects = [f"{a.kind.value.removeprefix('halt_').removeprefix('block_')}:{a.target}"
                 for a in signal.actions if a.target]  # fmt: skip
+    if not subjects:  # an alert-only signal: whose orders made it
+        for o in signal.orders:
+            subjects += [f"key:{o.key_id}", f"account:{o.account_id}"]
     return list(dict.fromkeys(subjects))[:100]
+
+
+def _trigger(signal: Signal) -> tuple[str, ...]:
+    """The key, account and symbol of the newest order of the signal (the one just proposed)."""
+    if not signal.orders:
+        return (signal.message,)
+    newest = max(signal.orders, key=lambda o: o.at_ms)
+    return (newest.key_id, newest.account_id, newest.symbol)
 
 
 class RiskHandlers:
@@ -90,6 +106,10 @@ class RiskHandlers:
         #: tenant of each account seen, to file an account's alert under its tenant
         self.tenants: dict[str, str] = {}
         self._writes: set[asyncio.Task[None]] = set()
+        #: when each (signal code, triggering key, account, symbol) was last alerted: a halted
+        #: key's refused orders keep matching the same pattern: one alert, not one per order
+        self._alerted: dict[tuple[str, tuple[str, ...]], datetime] = {}
+        self.repeat_after = REPEAT_AFTER
 
     def on_state_change(self, change: StateChange) -> None:
         """Tighten at once (RiskControl ignores a looser one), then alert."""
@@ -109,13 +129,22 @@ class RiskHandlers:
     def on_signal(self, signal: Signal) -> None:
         """Halt the accounts and keys it names, block its symbol, alert with the evidence."""
         self.control.apply_signal(signal)
+        subjects = signal_subjects(signal)
+        now = self._now()
+        seen = (signal.code, _trigger(signal))
+        last = self._alerted.get(seen)
+        if last is not None and now - last < self.repeat_after:
+            return
+        if len(self._alerted) >= MAX_REMEMBERED:
+            self._alerted.clear()
+        self._alerted[seen] = now
         tenants = {o.tenant_id for o in signal.orders}
         tenant = next(iter(tenants)) if len(tenants) == 1 else None
         self._spawn(
             self._raise(
                 signal.code,
                 Severity.CRITICAL,
-                signal_subjects(signal),
+                subjects,
                 f"{signal.code}: {signal.message}",
                 signal_evidence(signal),
                 tenant,
