@@ -165,3 +165,37 @@ async def test_a_drawdown_verdict_moves_the_account_and_raises_an_alert(tmp_path
         # a looser verdict never lifts it, and raises no second alert
         handlers.on_drawdown(tenant.id, tenant.account_id, verdict)
         assert len(await _alerts(stack, "risk.state_change")) == 1
+
+
+async def test_a_resend_of_an_accepted_order_is_that_order_not_a_risk_refusal(
+    tmp_path: Path,
+) -> None:
+    """A retry after a lost answer or a restart (same clientOid) finds the intent it placed.
+
+    The exactly-once kill run found a submission with an intent AND a risk refusal: the first
+    attempt was sent, the gateway restarted, and the retry ran the risk check again (stale
+    figures right after the restart) and was refused. Here the account is halted in between.
+    """
+    from kcgateway.gateway.keys import Operator
+    from kcgateway.risk.model import Level
+
+    async with gateway_stack(tmp_path, tick_ms=0) as stack:
+        tenant = await stack.add_tenant("t1")
+        body = {**order_body("main"), "clientOid": "resend-1"}
+        first = await stack.http.post("/v1/orders", json=body, headers=auth(tenant.admin_key))
+        assert first.status_code == 201, first.text
+        risk = stack.services.risk
+        assert risk is not None
+        await risk.halt(Level.ACCOUNT, tenant.account_id, "test", Operator("t"), tenant=tenant.id)
+        # a new Idempotency-Key (the first reply was never stored), the same order: that order
+        headers = {**auth(tenant.admin_key), "Idempotency-Key": "after-a-restart"}
+        again = await stack.http.post("/v1/orders", json=body, headers=headers)
+        assert again.status_code == 200, again.text
+        assert again.json()["id"] == first.json()["id"]
+        # without a key the same clientOid is named as taken (409), still not a risk refusal
+        bare = await stack.http.post("/v1/orders", json=body, headers=auth(tenant.admin_key))
+        assert bare.status_code == 409 and bare.json()["error"] == "client_oid_taken", bare.text
+        # a new order of the halted account is refused by the risk engine, as it must be
+        other = {**order_body("main"), "clientOid": "resend-2"}
+        refused = await stack.http.post("/v1/orders", json=other, headers=auth(tenant.admin_key))
+        assert refused.status_code == 422 and refused.json()["error"] == "risk_rejected"

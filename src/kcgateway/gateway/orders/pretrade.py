@@ -57,11 +57,6 @@ def rejection(decision: Decision) -> RiskRejected:
     )
 
 
-def only_duplicate(decision: Decision) -> bool:
-    """True when the duplicate guard is the only check that failed."""
-    return bool(decision.failures) and all(f.code == "risk.duplicate" for f in decision.failures)
-
-
 def account_unknown(decision: Decision, account_id: str) -> bool:
     """True when a failure is the account's own figures missing or stale (balances, equity)."""
     marker = f"account {account_id}"

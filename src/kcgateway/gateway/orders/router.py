@@ -70,7 +70,6 @@ from kcgateway.gateway.orders.model import (
 from kcgateway.gateway.orders.pretrade import (
     account_unknown,
     amended_request,
-    only_duplicate,
     proposed,
     rejection,
 )
@@ -202,8 +201,10 @@ class OrderRouter:
             now=now,
         )  # fmt: skip
         if not decision.allowed:
-            if only_duplicate(decision) and req.client_oid is not None:
-                # a resend under the same clientOid is the same intent, not a new order
+            if req.client_oid is not None:
+                # a resend under the same clientOid is the same intent, not a new order: a
+                # retry after a lost answer or a restart gets that intent (or 409), never a
+                # refusal of an order that was already accepted and sent
                 await self._refuse_taken(account_id, req.client_oid)
             if account_unknown(decision, account_id):
                 await self._probe_signing(account_id)
