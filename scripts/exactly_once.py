@@ -305,7 +305,7 @@ class Client:
         self.done = 0
 
     def body(self, i: int) -> dict[str, Any]:
-        """Order ``i``: a limit buy below the (empty) book; a third carry their own clientOid.
+        """Order ``i``: a limit buy far below the book; a third carry their own clientOid.
 
         Most are IOC, so they end ``cancelled`` at once and the exchange would accept a second
         order with the same clientOid (a duplicate is visible). One in 64 is GTC and rests
@@ -334,13 +334,17 @@ class Client:
                     timeout=aiohttp.ClientTimeout(total=15),
                 ) as resp:  # fmt: skip
                     status = resp.status
-                    await resp.read()
+                    raw = await resp.read()
             except (TimeoutError, aiohttp.ClientError, OSError):
                 answer = "connection-error"
                 self.retries += 1
                 await asyncio.sleep(0.2)
                 continue
             answer = str(status)
+            if status == 422 and b'"error":"risk_rejected"' in raw:
+                # the risk engine refused it (e.g. fail-closed on an account's figures right
+                # after a restart): a final answer with nothing stored and nothing sent
+                answer = RISK_REFUSED
             if status >= 500:
                 self.retries += 1
                 await asyncio.sleep(0.2)
@@ -352,7 +356,8 @@ class Client:
                 continue
             break
         self.replies[answer] += 1
-        self.unanswered += not answer.isdigit() or int(answer) >= 500
+        code = answer.split(":", 1)[0]  # "422:risk_rejected" is a final answer too
+        self.unanswered += not code.isdigit() or int(code) >= 500
         self.done += 1
 
 
@@ -401,6 +406,19 @@ def _gateway_env(opts: Options, db_url: str, data_dir: Path, port: int, sim: str
     return env
 
 
+#: the reply key of a submission the risk engine refused (422 risk_rejected: no intent)
+RISK_REFUSED = "422:risk_rejected"
+#: gateway-level risk limits for the run's one key at full speed (the defaults would refuse it
+#: as a runaway bot: 10 orders/s per key, 20 per account); the checks all stay on
+LOAD_LIMITS = {
+    "keyOrdersPerSecond": 1_000_000,
+    "keyOrdersPerMinute": 10_000_000,
+    "accountOrdersPerSecond": 1_000_000,
+    "accountOrdersPerMinute": 10_000_000,
+    "dailyOrders": 10_000_000,
+    "duplicateWindowMs": 1,
+}
+
 _T0 = time.monotonic()
 
 
@@ -429,6 +447,10 @@ class Harness:
         opts = self.opts
         self.sim.start()
         await wait_http(self.session, f"{self.sim_url}/api/v1/timestamp", self.sim)
+        # one print at the mid before the gateway starts: the risk engine refuses a symbol with
+        # no last price, and takes its baseline price from the tickers it reads at start
+        price = {"symbol": "BTC-USDT", "price": "65000"}
+        await _json(self.session, "POST", f"{self.sim_url}/_sim/prices", json=price)
         env = _gateway_env(opts, self.db_url, self.work / "data", gw_port, self.sim_url)
         self.key = await _admin_key(env, self.work / "gateway.log")
         _say(opts, "simulator up, admin key created")
@@ -449,6 +471,11 @@ class Harness:
         }  # fmt: skip
         headers = {"Authorization": f"Bearer {self.key}"}
         await _json(self.session, "POST", f"{self.base}/v1/accounts", json=connect, headers=headers)
+        # the risk limits an operator gives one bot firing this fast; every check stays on
+        limits = {"level": "gateway", "reason": "exactly-once load", "limits": LOAD_LIMITS}
+        await _json(
+            self.session, "PUT", f"{self.base}/v1/risk/limits", json=limits, headers=headers
+        )
         for rule in fault_rules(opts):
             await _json(self.session, "POST", f"{self.sim_url}/_sim/faults", json=rule)
 
@@ -522,7 +549,9 @@ async def run(opts: Options) -> Outcome:
     work.mkdir(parents=True, exist_ok=True)
     sim_port, fut_port, gw_port = free_port(), free_port(), free_port()
     sim_cfg = work / "sim.toml"
-    sim_cfg.write_text("tick_ms = 0\n\n[engine]\nmarket_makers = []\n", encoding="utf-8")
+    # the default market makers quote once (no ticks): the risk engine needs a book to price
+    # against; the orders (limit buys far below it) never trade with them
+    sim_cfg.write_text("tick_ms = 0\n", encoding="utf-8")
     sim = Process(
         "simulator",
         [*kcgateway_command(), "sim", "--spot-port", str(sim_port), "--futures-port",
