@@ -80,16 +80,6 @@ async def test_with_the_engine_on_a_pump_without_the_dump_is_halted_within_3_ord
     _assert_halted_within_3(result, result.report(_label(True, False)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "engine gap: coordinated_buy only sees ACCEPTED buys (RiskEngine.record_submission -> "
-        "risk_inputs Activity._buys). With the production limits every THIN-USDT buy is refused "
-        "(the victims are already halted by holdings_dump, and thin_symbol / price_collar / "
-        "volume_share deny it anyway), so the 20 accounts' attempts never form a burst and the "
-        "symbol is never blocked"
-    ),
-)
 async def test_with_the_engine_on_the_symbol_is_blocked_gateway_wide_within_10_s(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> None:

@@ -370,6 +370,8 @@ class RiskEngine:
             now_ms=now_ms,
         )
         self._apply(decision)
+        if not decision.allowed:  # an attempt counts for the coordinated-buy detector
+            self.activity.record_refused_buy(order, decision.notional, now_ms)
         self.costs.add(
             (time.perf_counter() - started) * 1e6, (time.thread_time() - started_cpu) * 1e6
         )

@@ -619,6 +619,26 @@ class ActivityTracker:
         if source_ip:
             self.known_ips.setdefault(order.key_id, set()).add(source_ip)
 
+    def record_refused_buy(
+        self, order: ProposedOrder, notional: Decimal | None, now_ms: int
+    ) -> None:
+        """A buy the check refused still joins its symbol's gateway-wide buy flow.
+
+        ``coordinated_buy`` looks for many accounts going for one thin symbol within a few
+        minutes. In the 3Commas pattern the stolen keys' buys are refused (their accounts are
+        already halted, or the thin-symbol guard refuses them), and counting only accepted buys
+        would hide exactly the burst the signal is for: an attempt is evidence enough. Refused
+        orders stay out of the rate windows, daily totals and the account's recent orders.
+        """
+        if order.side is not Side.BUY:
+            return
+        seen = RecentOrder(
+            order.tenant_id, order.account_id, order.key_id, order.symbol, order.side,
+            order.order_type, order.price, order.size, order.funds, notional or ZERO, now_ms,
+            order.market,
+        )  # fmt: skip
+        self._buys.setdefault(order.symbol, deque()).append(seen)
+
     def _prune(self, items: deque[int] | None, since: int) -> tuple[int, ...]:
         if items is None:
             return ()

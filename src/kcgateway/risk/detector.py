@@ -198,6 +198,9 @@ def coordinated_buys(
 ) -> tuple[Signal, ...]:
     """``coordinated_buy``: many accounts buying one thin symbol within the window.
 
+    ``buys`` may hold refused attempts too (the engine feeds both): going for the symbol is
+    the evidence, whether or not the buy got through.
+
     Groups the buys of thin symbols within ``burst_window_ms`` by (tenant, symbol) and by
     symbol; a group with ``burst_accounts_tenant`` (resp. ``burst_accounts_gateway``) distinct
     accounts or more is a signal: halt every account in it, block the symbol, alert.
@@ -235,7 +238,7 @@ def _burst(
     halts = tuple(Action(ActionKind.HALT_ACCOUNT, a) for a in accounts)
     return Signal(
         codes.COORDINATED_BUY,
-        f"{len(accounts)} accounts of {scope} bought thin {symbol} within "
+        f"{len(accounts)} accounts of {scope} bought (or tried to buy) thin {symbol} within "
         f"{seconds(last - first)}; the threshold is {threshold} accounts within "
         f"{seconds(limits.burst_window_ms)}",
         (*halts, Action(ActionKind.BLOCK_SYMBOL, symbol), ALERT),

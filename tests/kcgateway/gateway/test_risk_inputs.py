@@ -52,6 +52,19 @@ def test_windows_are_per_key_and_per_account_and_old_entries_drop() -> None:
     assert [o.key_id for o in late.recent_orders] == ["k2"]
 
 
+def test_a_refused_buy_joins_the_symbols_buy_flow_and_nothing_else() -> None:
+    """The coordinated-buy detector must see stolen keys' refused attempts (halted accounts)."""
+    tracker = ActivityTracker()
+    tracker.record_refused_buy(_order("a1", "k1"), D(100), 1_000)
+    tracker.record_refused_buy(_order("a2", "k2", Side.SELL), D(100), 1_500)  # not a buy
+    seen = tracker.snapshot(_order("a3", "k3"), None, 2_000)
+    assert [o.account_id for o in seen.symbol_buys] == ["a1"]
+    mine = tracker.snapshot(_order("a1", "k1"), None, 2_000)
+    assert mine.key_submissions_ms == () and mine.account_submissions_ms == ()
+    assert mine.recent_orders == () and mine.daily_order_count == 0
+    assert mine.key_last_used_ms is None and mine.key_known_ips == frozenset()
+
+
 class _Tickers:
     def __init__(self) -> None:
         self.last: dict[str, str] = {"PUMP-USDT": "10", "BTC-USDT": "65000"}

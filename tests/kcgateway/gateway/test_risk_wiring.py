@@ -111,7 +111,7 @@ async def test_a_coordinated_buy_signal_halts_every_account_and_blocks_the_symbo
         )  # fmt: skip
         signal = Signal(
             "risk.detector.coordinated_buy",
-            "2 accounts of the gateway bought thin KCS-USDT within 1 s",
+            "2 accounts of the gateway bought (or tried to buy) thin KCS-USDT within 1 s",
             (
                 Action(ActionKind.HALT_ACCOUNT, one.account_id),
                 Action(ActionKind.HALT_ACCOUNT, two.account_id),

@@ -193,8 +193,8 @@ def test_coordinated_buying_in_one_tenant_halts_all_and_blocks_the_symbol() -> N
     assert d.codes == ("risk.detector.coordinated_buy",)
     (signal,) = d.signals
     assert signal.message == (
-        "3 accounts of tenant t1 bought thin VIA-USDT within 30.0 s; the threshold is 3 "
-        "accounts within 120.0 s"
+        "3 accounts of tenant t1 bought (or tried to buy) thin VIA-USDT within 30.0 s; "
+        "the threshold is 3 accounts within 120.0 s"
     )
     assert Action(ActionKind.BLOCK_SYMBOL, "VIA-USDT") in signal.actions
     assert {a.target for a in signal.actions if a.kind is ActionKind.HALT_ACCOUNT} == {
@@ -206,7 +206,7 @@ def test_coordinated_buying_in_one_tenant_halts_all_and_blocks_the_symbol() -> N
 def test_coordinated_buying_gateway_wide() -> None:
     buys = [flow(f"a{i}", NOW - i * 1000, tenant=f"t{i}") for i in range(5)]
     (signal,) = coordinated_buys(buys, {"VIA-USDT"}, Limits(), NOW)
-    assert "5 accounts of the gateway bought thin VIA-USDT" in signal.message
+    assert "5 accounts of the gateway bought (or tried to buy) thin VIA-USDT" in signal.message
     assert coordinated_buys(buys[:4], {"VIA-USDT"}, Limits(), NOW) == ()
 
 
