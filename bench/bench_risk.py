@@ -18,11 +18,11 @@ notional against the limit and the free balance, the trading state, the throttle
 no positions of other symbols, no activity and no book. If it does not import, the peer is
 ``floor``: a bare loop that only reads the same inputs ours reads, printed in every run.
 
-Each contender runs ROUNDS rounds over the stream, interleaved. Per order the best of the rounds
-counts (as in ``bench_signing.py``: it discounts the other processes on this shared machine);
-p50 and p99 are over those. The p99 over every call, and our CPU time per call
-(``time.thread_time_ns``, which a loaded machine cannot inflate by preemption), are printed
-too. Run: ``.venv/bin/python bench/bench_risk.py``.
+Each contender runs ROUNDS rounds over the stream, interleaved. The verdict is the MEDIAN over
+the rounds of each round's p99 (every call counts: a preempted call is what a user waits for
+too). Printed beside it: the p99 of the per-order best of the rounds (what the check costs when
+nothing else runs) and our CPU time per call (``time.thread_time_ns``, which preemption cannot
+inflate). Run: ``.venv/bin/python bench/bench_risk.py``.
 """
 
 from __future__ import annotations
@@ -326,9 +326,11 @@ def main() -> None:
             times, count = run(cases)
             rounds[name].append(times)
             extra[name] = count
-    # per order, the best of the rounds (as bench_signing: it discounts the other processes on
-    # this shared machine); the raw p99 over every call is printed beside it
+    # per order, the best of the rounds: printed for scale, never the verdict
     samples = {name: [min(t) for t in zip(*r, strict=True)] for name, r in rounds.items()}
+    # the verdict: the median over the rounds of each round's p99 (and p50)
+    p99s = {name: statistics.median(pct(t, 0.99) for t in r) for name, r in rounds.items()}
+    p50s = {name: statistics.median(pct(t, 0.5) for t in r) for name, r in rounds.items()}
     cpu, _ = ours(cases, time.thread_time_ns)  # CPU time of the thread: what load cannot inflate
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"stream: {ORDERS} orders x {ROUNDS} rounds, {ACCOUNTS} accounts, 3 symbols; "
@@ -338,20 +340,21 @@ def main() -> None:
         raw = [x for r in rounds[name] for x in r]
         every = f"(every call: p99 {pct(raw, 0.99):7.1f} us, mean {statistics.fmean(raw):7.1f} us)"
         print(
-            f"{name:16s} p50 {pct(times, 0.5):7.1f} us   p99 {pct(times, 0.99):7.1f} us   {every}"
+            f"{name:16s} median round: p50 {p50s[name]:7.1f} us   p99 {p99s[name]:7.1f} us   "
+            f"(best of rounds per order: p99 {pct(times, 0.99):7.1f} us) {every}"
         )
     if "nautilus_trader" in samples:
         print(f"nautilus_trader forwarded {extra['nautilus_trader']} of {ORDERS} in the last round")
     peer = "nautilus_trader" if "nautilus_trader" in samples else "floor"
-    ours_p99 = round(pct(samples["ours"], 0.99), 1)
-    peer_p99 = round(pct(samples[peer], 0.99), 1)
+    ours_p99 = round(p99s["ours"], 1)
+    peer_p99 = round(p99s[peer], 1)
     line = {
         "bench": "risk_check",
         "unit": "us",
         "ours": ours_p99,
         peer: peer_p99,
         f"ratio_vs_{peer}": round(ours_p99 / peer_p99, 2),
-        "goal": f"p99 < {GOAL_US:g} us",
+        "goal": f"p99 < {GOAL_US:g} us (median of the rounds' p99)",
         "met": ours_p99 < GOAL_US,
     }
     print(json.dumps(line))

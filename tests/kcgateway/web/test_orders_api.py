@@ -296,10 +296,20 @@ async def test_a_retry_after_the_gateway_died_mid_request_resolves_to_the_intent
             {"kind": "latency", "latencyMs": 600, "pathPrefix": "/api/v1/hf/orders"},
         )
         headers = {**auth(tenant.admin_key), "Idempotency-Key": "killed-1"}
-        with pytest.raises(TimeoutError):  # the process "dies" while the exchange call is out
-            await asyncio.wait_for(
-                stack.http.post("/v1/orders", json=order_body("main"), headers=headers), 0.2
-            )
+        first = asyncio.ensure_future(
+            stack.http.post("/v1/orders", json=order_body("main"), headers=headers)
+        )
+        # wait until its intent is sent (the risk engine's first load of the account may take a
+        # while on a loaded machine), not a fixed 0.2 s
+        for _ in range(500):
+            listed = await stack.http.get("/v1/orders", headers=auth(tenant.admin_key))
+            if any(o["state"] == "sent" for o in listed.json()):
+                break
+            await asyncio.sleep(0.02)
+        assert not first.done(), "the exchange call is still out (600 ms latency)"
+        first.cancel()  # the process "dies" while the exchange call is out
+        with pytest.raises(asyncio.CancelledError):
+            await first
         retry = await stack.http.post("/v1/orders", json=order_body("main"), headers=headers)
         assert retry.status_code == 200, retry.text
         intent = retry.json()
