@@ -123,6 +123,16 @@ def test_no_such_object_names_its_kind_and_optionally_what_was_asked() -> None:
     tenant = errors.NoSuchTenant("acme", hint="see tenants list")
     assert str(tenant) == "no such tenant 'acme': see tenants list"
     assert str(errors.NoSuchTenant(hint="no key k")) == "no such tenant: no key k"
+    lifted = errors.NoSuchSuspension("k1@192.0.2.1")
+    assert lifted.kind == "suspension" and isinstance(lifted, errors.NoSuchObject)
+    assert str(lifted) == "no such suspension 'k1@192.0.2.1': see `kcgateway keys suspensions`"
+
+
+def test_forbidden_is_access_denied_and_names_what_exceeds_the_callers_rights() -> None:
+    refused = errors.Forbidden("scopes beyond your own: admin", field="scopes")
+    assert isinstance(refused, errors.AccessDenied) and isinstance(refused, errors.Refused)
+    assert (refused.message, refused.field) == ("scopes beyond your own: admin", "scopes")
+    assert errors.Forbidden("no").field is None
 
 
 @pytest.mark.parametrize("kind", [errors.InvalidTenantName, errors.InvalidBrokerSettings])
