@@ -552,17 +552,9 @@ class RiskControl:
                 row = BlockedSymbolRow(symbol=clean)
                 session.add(row)
             row.reason, row.actor, row.blocked_at = reason, actor.name, now
-            where = Target(Level.GATEWAY, GATEWAY, None)
-            detail = {"symbol": clean, "reason": reason}
-            await self._audit(
-                session,
-                AuditAction.RISK_SYMBOL_BLOCKED,
-                where=where,
-                actor=actor,
-                now=now,
-                detail=detail,
+            generation = await self._symbol_changed(
+                session, AuditAction.RISK_SYMBOL_BLOCKED, clean, reason, actor, now
             )
-            generation = await self._bump(session)
         await self._settle(generation)
         return BlockedSymbol(clean, reason, actor.name, now)
 
@@ -579,21 +571,28 @@ class RiskControl:
             )
             if not gone.rowcount:  # type: ignore[attr-defined]
                 return False
-            where = Target(Level.GATEWAY, GATEWAY, None)
-            detail = {"symbol": clean, "reason": reason}
-            await self._audit(
-                session,
-                AuditAction.RISK_SYMBOL_UNBLOCKED,
-                where=where,
-                actor=actor,
-                now=now,
-                detail=detail,
+            generation = await self._symbol_changed(
+                session, AuditAction.RISK_SYMBOL_UNBLOCKED, clean, reason, actor, now
             )
-            generation = await self._bump(session)
         self._blocked = self._blocked - {clean}
         self._rebuild_gateway()
         await self._settle(generation)
         return True
+
+    async def _symbol_changed(  # noqa: PLR0917 - one audited change, told in full
+        self,
+        session: AsyncSession,
+        action: AuditAction,
+        symbol: str,
+        reason: str,
+        actor: Actor,
+        now: datetime,
+    ) -> int:
+        """Audit a block-list change at the gateway level and bump the generation."""
+        where = Target(Level.GATEWAY, GATEWAY, None)
+        detail = {"symbol": symbol, "reason": reason}
+        await self._audit(session, action, where=where, actor=actor, now=now, detail=detail)
+        return await self._bump(session)
 
     async def blocked_symbols(self) -> list[BlockedSymbol]:
         """The blocked symbols, oldest first."""
