@@ -38,7 +38,11 @@ def stack_limits(max_notional: str = "100000", **over: Any) -> Limits:
     Tests place orders far from the quiet simulator's market (resting limit orders that must
     not fill), many at once, the same order twice, and on symbols with little 24 h volume; the
     production defaults refuse all of that. Loosened: the collar (90%), rates and daily caps,
-    the duplicate window (1 ms), exposure caps; the liquidity guard is off (the quiet simulator
+    the duplicate window (1 ms), exposure caps, the freshness bounds of prices, balances and
+    activity (60 s: on a loaded two-core CI machine, a test that blocks the event loop, such as
+    Hypothesis generating cases, can hold the 1 s pollers back past the 5 s default, and those
+    tests are not about staleness; ``test_freshness`` and ``test_risk_engine`` keep the
+    defaults); the liquidity guard is off (the quiet simulator
     trades nothing, so every 24 h volume is 0). Still on: symbol, collar, notional
     (``max_notional``), exposure, rates, duplicates, drawdown, staleness, halts, the detector.
     """
@@ -61,6 +65,9 @@ def stack_limits(max_notional: str = "100000", **over: Any) -> Limits:
         "max_symbol_gross": Decimal(10) ** 12,
         "max_account_gross": Decimal(10) ** 12,
         "max_open_orders": 100_000,
+        "max_price_age_ms": 60_000,
+        "max_balance_age_ms": 60_000,
+        "max_activity_age_ms": 60_000,
     }
     fields.update(over)
     return Limits(**fields)
