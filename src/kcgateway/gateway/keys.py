@@ -24,6 +24,10 @@ per-request check is a set lookup), written when made and deleted when lifted. A
 address is re-read from the database at most every :data:`RECHECK_EVERY` while it keeps calling,
 so a lift by the CLI (another process) reaches a running gateway within seconds.
 
+Key rows are kept for one second after they are read (:mod:`kcgateway.gateway.key_rows`): a
+revocation or rotation through this service holds from the next request, one made by another
+process (the CLI) within that second.
+
 Key administration (issue 12, findings 1 and 4) is authorised here, whatever the front end: the
 acting principal (:class:`Principal` for a key, :class:`Operator` for the command line) never
 creates, rotates or revokes a key whose scopes exceed its own; only ``admin`` touches ``admin``
@@ -46,6 +50,7 @@ from kcgateway.gateway import apikeys
 from kcgateway.gateway.apikeys import KeyLifetime, PresentedKey, Scope
 from kcgateway.gateway.audit import AuditAction, record
 from kcgateway.gateway.failures import FailureTracker, address_subject, pair_subject
+from kcgateway.gateway.key_rows import KeyRows
 from kcgateway.secret import Secret
 from kcgateway.store.database import Database
 from kcgateway.store.repositories import GatewayKeyRepository, gateway_key
@@ -271,6 +276,7 @@ class KeyService:
         self._tracker = tracker if tracker is not None else FailureTracker()
         self._now = now
         self._loaded = False
+        self._rows = KeyRows()
         #: when each suspended address was last confirmed in the database
         self._confirmed: dict[str, datetime] = {}
 
@@ -297,8 +303,7 @@ class KeyService:
         source = ip[:MAX_ADDRESS]  # a socket address; anything longer is not one anyway
         address = address_subject(source)
         await self._check_address(address, now, now_ms)
-        async with self._db.hot_read() as conn:
-            row = await gateway_key(conn, presented.key_id if presented else _DUMMY_KEY.key_id)
+        row = await self._row(presented.key_id if presented else _DUMMY_KEY.key_id, now)
         stored = row.secret_hmac if row is not None else _DUMMY_HASH
         ok = apikeys.secret_matches(self._pepper, presented or _DUMMY_KEY, stored)
         subjects = [address] + ([pair_subject(presented.key_id, source)] if presented else [])
@@ -312,6 +317,7 @@ class KeyService:
         if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
             async with self._db.write() as session:
                 await GatewayKeyRepository(session).touch(row.key_id, now=now)
+            self._rows.touched(row.key_id, now)
         return Principal(
             row.key_id,
             row.tenant_id,
@@ -320,6 +326,16 @@ class KeyService:
             tuple(row.ip_allowlist),
             row.expires_at,
         )
+
+    async def _row(self, key_id: str, now: datetime) -> GatewayKey | None:
+        """The key row (or None), read at most ``key_rows.KEY_ROW_TTL`` ago."""
+        kept, row = self._rows.get(key_id, now)
+        if not kept:
+            generation = self._rows.generation
+            async with self._db.hot_read() as conn:
+                row = await gateway_key(conn, key_id)
+            self._rows.put(key_id, row, now, generation)
+        return row
 
     async def _check_address(self, subject: str, now: datetime, now_ms: int) -> None:
         """Unauthenticated while the source address is in backoff or suspended."""
@@ -549,6 +565,7 @@ class KeyService:
                 tenant_id=tenant_id,
                 detail={"successor": view.key_id, "old_expires_at": ends.isoformat()},
             )  # fmt: skip
+        self._rows.forget(key_id)  # after the commit (a read begun before is not kept)
         return full, view
 
     async def list(self, tenant_id: str) -> list[KeyView]:
@@ -584,6 +601,7 @@ class KeyService:
                 now=now,
                 tenant_id=tenant_id,
             )
+        self._rows.forget(key_id)  # after the commit (a read begun before is not kept)
         return True
 
 
