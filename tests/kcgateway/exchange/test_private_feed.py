@@ -77,7 +77,7 @@ async def test_futures_orders_use_the_futures_topic() -> None:
                 "leverage": 5,
             }
             await sim.ok(account, "POST", "/api/v1/orders", body, futures=True)
-            async with asyncio.timeout(5):
+            async with asyncio.timeout(30):
                 while not got:
                     await asyncio.sleep(0.02)
         assert got[0].symbol == "XBTUSDTM"

@@ -24,7 +24,7 @@ from kcgateway.store.types import OrderState
 from tests.helpers.gateway import Stack, Tenant, auth, gateway_stack, order_body
 
 
-async def _until(predicate: Callable[[], Any], timeout: float = 5.0) -> None:
+async def _until(predicate: Callable[[], Any], timeout: float = 30.0) -> None:
     async with asyncio.timeout(timeout):
         while not await predicate():
             await asyncio.sleep(0.02)
@@ -59,7 +59,7 @@ async def _reaches(stack: Stack, tenant: Tenant, intent_id: str, state: OrderSta
     async def there() -> bool:
         return await _stored_state(stack, tenant, intent_id) is state
 
-    await _until(there, timeout=1.0)
+    await _until(there)
 
 
 def _direct(stack: Stack, account: dict[str, Any]) -> KuCoinClient:

@@ -77,7 +77,7 @@ async def test_spot_book_comes_from_the_stream_and_equals_the_sims(tmp_path: Pat
             headers=auth(tenant.admin_key),
         )
         assert resp.status_code == 201, resp.text
-        async with asyncio.timeout(5):
+        async with asyncio.timeout(30):
             while _levels((body := await _get(stack, key, path))["bids"])[0][0] != best:
                 await asyncio.sleep(0.05)
         assert body["source"] == "stream"
@@ -162,7 +162,7 @@ async def test_a_partial_snapshot_too_thin_for_the_depth_goes_to_rest(tmp_path: 
     async with gateway_stack(tmp_path) as stack:
         books = stack.services.books
         assert books is not None
-        async with asyncio.timeout(10):
+        async with asyncio.timeout(30):
             while (await books.book("BTC-USDT", 5)).source != "stream":
                 await asyncio.sleep(0.05)
         book = books.feed.book("BTC-USDT")
@@ -172,7 +172,7 @@ async def test_a_partial_snapshot_too_thin_for_the_depth_goes_to_rest(tmp_path: 
         books._floors["BTC-USDT"] = type(books._floors["BTC-USDT"])(Decimal(bids[2][0]), None)
         assert (await books.book("BTC-USDT", 3)).source == "stream"
         assert (await books.book("BTC-USDT", 5)).source == "rest"
-        async with asyncio.timeout(10):  # and the book is rebuilt from a new snapshot
+        async with asyncio.timeout(30):  # and the book is rebuilt from a new snapshot
             while books.feed.snapshots == snapshots:
                 await asyncio.sleep(0.05)
 

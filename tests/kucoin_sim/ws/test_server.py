@@ -36,7 +36,7 @@ async def _connect(
 
 
 async def _recv(ws: aiohttp.ClientWebSocketResponse) -> dict[str, Any]:
-    msg = await ws.receive(timeout=5)
+    msg = await ws.receive(timeout=30)
     assert msg.type is aiohttp.WSMsgType.TEXT, msg
     return json.loads(msg.data)  # type: ignore[no-any-return]
 
@@ -133,7 +133,7 @@ async def test_uplink_flood_closes_the_connection() -> None:
             await ws.send_json({"id": str(i), "type": "ping"})
         frames = [await _recv(ws) for _ in range(101)]
         assert frames[-1]["code"] == 509
-        assert (await ws.receive(timeout=5)).type in (
+        assert (await ws.receive(timeout=30)).type in (
             aiohttp.WSMsgType.CLOSE,
             aiohttp.WSMsgType.CLOSED,
         )
@@ -186,7 +186,7 @@ async def test_faults_skip_duplicate_delay_and_drop() -> None:
             assert held["data"]["changes"]["bids"][0][0] == "1002"
             reply = await sim.admin("POST", "/_sim/ws/faults", {"kind": "drop"})
             assert reply["data"]["affected"] == 1
-            assert (await ws.receive(timeout=5)).type in (
+            assert (await ws.receive(timeout=30)).type in (
                 aiohttp.WSMsgType.CLOSE,
                 aiohttp.WSMsgType.CLOSED,
             )
