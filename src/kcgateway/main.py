@@ -251,6 +251,7 @@ def build_services(
         on_drawdown=handlers.on_drawdown,
     )  # fmt: skip
     orders.risk = engine
+    services.keys.on_use = engine.key_used
     services.risk_engine = engine
     services.risk_handlers = handlers
     return services

@@ -40,6 +40,7 @@ from kcgateway.risk import (
     TradingStates,
     evaluate,
 )
+from kcgateway.risk.key_use import KeyUse
 from kucoin_sim.engine.types import Side as SimSide
 from kucoin_sim.scenario import ScenarioRun
 
@@ -58,7 +59,9 @@ class _Account:
     ip: str
     submissions: deque[int] = field(default_factory=deque)
     recent: deque[RecentOrder] = field(default_factory=deque)
-    last_used_ms: int | None = None
+    #: the key's use: every order and every order lookup of the bot (kcgateway.risk.key_use)
+    use: KeyUse = field(default_factory=KeyUse)
+    traded: bool = False
     day: int = -1
     day_orders: int = 0
     day_turnover: Decimal = Decimal(0)
@@ -97,6 +100,13 @@ class FlowReplay:
             return place(uid, symbol, side, now_ms, **kw)
 
         self.run.desk.place = checked  # type: ignore[method-assign]
+        lookup = self.run.desk.order
+
+        def used(uid: str, order_id: str, now_ms: int) -> Any:
+            self._key_account(uid).use.used(now_ms)  # the bot's request, with its key
+            return lookup(uid, order_id, now_ms)
+
+        self.run.desk.order = used  # type: ignore[method-assign]
 
     # -- the views ------------------------------------------------------------------------
 
@@ -217,6 +227,7 @@ class FlowReplay:
         buys = self._buys.setdefault(symbol, deque())
         while buys and buys[0].at_ms <= now - self.limits.burst_window_ms:
             buys.popleft()
+        idle_from, idle_to = acct.use.view(now)
         return RecentActivity(
             as_of_ms=now,
             key_submissions_ms=tuple(acct.submissions),
@@ -224,20 +235,26 @@ class FlowReplay:
             daily_order_count=acct.day_orders,
             daily_turnover=acct.day_turnover,
             recent_orders=tuple(acct.recent),
-            key_last_used_ms=acct.last_used_ms,
-            key_known_ips=frozenset({acct.ip}) if acct.last_used_ms is not None else frozenset(),
+            key_last_used_ms=idle_from,
+            key_idle_until_ms=idle_to,
+            key_known_ips=frozenset({acct.ip}) if acct.traded else frozenset(),
             source_ip=acct.ip,
             symbol_buys=tuple(buys),
         )
 
     # -- one order ------------------------------------------------------------------------
 
-    def check(self, uid: str, symbol: str, side: SimSide, now: int, kw: dict[str, Any]) -> Decision:
+    def _key_account(self, uid: str) -> _Account:
         acct = self._accounts.get(uid)
         if acct is None:
             n = len(self._accounts)
             acct = _Account(self.tenant_of(uid), f"key-{uid}", f"10.{n // 250}.{n % 250}.1")
             self._accounts[uid] = acct
+        return acct
+
+    def check(self, uid: str, symbol: str, side: SimSide, now: int, kw: dict[str, Any]) -> Decision:
+        acct = self._key_account(uid)
+        acct.use.used(now)  # the order's own request
         price, size, funds = kw.get("price"), kw.get("size"), kw.get("funds")
         order = ProposedOrder(
             tenant_id=acct.tenant,
@@ -296,7 +313,8 @@ class FlowReplay:
             )
             acct.submissions.append(now)
             acct.recent.append(record)
-            acct.last_used_ms = now
+            acct.use.traded(now)
+            acct.traded = True
             acct.day_orders += 1
             acct.day_turnover += notional
             if sent.side is Side.BUY:

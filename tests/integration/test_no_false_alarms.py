@@ -27,8 +27,6 @@ from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from kcgateway.gateway.apikeys import Scope
 from kcgateway.risk import TradingState
 from kcgateway.store.alert_store import AlertFilter
@@ -86,15 +84,6 @@ def test_30_days_of_200_bots_halt_nothing_block_nothing_and_refuse_nothing() -> 
     assert flow.allowed == flow.orders, summary
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "detector calibration: dormant_key alerts (no halt: same address) fire for grid bots "
-        "whose resting orders did not fill for more than 7 days, because the engine counts only "
-        "accepted orders as key use (docs/risk_engine.md 'key last use'); a key with open "
-        "orders on the book, or polling through the gateway, is not dormant"
-    ),
-)
 def test_30_days_of_200_bots_raise_no_alert() -> None:
     flow = _flow()
     assert not flow.signals, flow.summary()

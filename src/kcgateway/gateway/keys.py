@@ -277,6 +277,8 @@ class KeyService:
         self._now = now
         self._loaded = False
         self._rows = KeyRows()
+        #: told of every authenticated request (the risk engine's dormant-key detector)
+        self.on_use: Callable[[str, datetime], None] | None = None
         #: when each suspended address was last confirmed in the database
         self._confirmed: dict[str, datetime] = {}
 
@@ -314,6 +316,8 @@ class KeyService:
             raise Unauthenticated()
         for subject in subjects:
             self._tracker.record_success(subject)
+        if self.on_use is not None:
+            self.on_use(row.key_id, now)
         if row.last_used_at is None or now - row.last_used_at >= TOUCH_EVERY:
             async with self._db.write() as session:
                 await GatewayKeyRepository(session).touch(row.key_id, now=now)

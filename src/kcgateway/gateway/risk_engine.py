@@ -420,6 +420,10 @@ class RiskEngine:
         now_ms = epoch_ms(now)
         self.activity.record(order, notional, source_ip, now_ms)
 
+    def key_used(self, key_id: str, now: datetime | int) -> None:
+        """An authenticated request of ``key_id``: not dormant (see ``kcgateway.risk.key_use``)."""
+        self.activity.record_use(key_id, epoch_ms(now))
+
     def now(self) -> datetime:
         """The engine clock's now, as an aware datetime."""
         return datetime.fromtimestamp(self._clock.now_ms() / 1000, UTC)

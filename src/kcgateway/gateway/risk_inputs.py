@@ -13,8 +13,9 @@ The pure check (:mod:`kcgateway.risk`) reads stamped figures; this module keeps 
   Every equity update runs :func:`~kcgateway.risk.assess_drawdown` and reports a change of the
   verdict through the injected ``on_drawdown`` callback at once.
 - :class:`ActivityTracker`: submissions per key and per account, daily count and turnover
-  (reset at 00:00 UTC), the recent orders of each account, the key's last use (seeded from
-  ``gateway_keys.last_used_at``) and known source addresses, and the gateway-wide recent buys
+  (reset at 00:00 UTC), the recent orders of each account, each key's use (every authenticated
+  request, through :meth:`ActivityTracker.record_use`; seeded from ``gateway_keys.last_used_at``;
+  see :mod:`kcgateway.risk.key_use`) and known source addresses, and the gateway-wide recent buys
   of each symbol (for ``coordinated_buy``).
 
 Every figure carries the time it was true; nothing missing is ever filled with a guess (the
@@ -59,6 +60,7 @@ from kcgateway.risk import (
     assess_drawdown,
     mark_equity,
 )
+from kcgateway.risk.key_use import KeyUse
 from kcgateway.store.database import Database
 from kcgateway.store.tables import GatewayKey, OrderIntent, RiskEquityMark
 from kcgateway.store.types import OrderState
@@ -584,7 +586,8 @@ class ActivityTracker:
         self._daily: dict[str, _Daily] = {}
         self._recent: dict[str, deque[RecentOrder]] = {}
         self._buys: dict[str, deque[RecentOrder]] = {}
-        self.last_used: dict[str, int] = {}
+        #: each key's use (any authenticated request) for the dormant-key detector
+        self.key_uses: dict[str, KeyUse] = {}
         self.known_ips: dict[str, set[str]] = {}
 
     async def seed(self, db: Database) -> None:
@@ -592,8 +595,12 @@ class ActivityTracker:
         query = select(GatewayKey.key_id, GatewayKey.last_used_at)
         async with db.read() as session:
             for key_id, used in (await session.execute(query)).all():
-                if used is not None and key_id not in self.last_used:
-                    self.last_used[key_id] = int(used.timestamp() * 1000)
+                if used is not None and key_id not in self.key_uses:
+                    self.key_uses[key_id] = KeyUse(last_ms=int(used.timestamp() * 1000))
+
+    def record_use(self, key_id: str, now_ms: int) -> None:
+        """An authenticated request of ``key_id`` (the key service calls this on every one)."""
+        self.key_uses.setdefault(key_id, KeyUse()).used(now_ms)
 
     def record(
         self, order: ProposedOrder, notional: Decimal | None, source_ip: str | None, now_ms: int
@@ -615,7 +622,7 @@ class ActivityTracker:
         self._recent.setdefault(order.account_id, deque()).append(seen)
         if order.side is Side.BUY:
             self._buys.setdefault(order.symbol, deque()).append(seen)
-        self.last_used[order.key_id] = now_ms
+        self.key_uses.setdefault(order.key_id, KeyUse()).traded(now_ms)
         if source_ip:
             self.known_ips.setdefault(order.key_id, set()).add(source_ip)
 
@@ -660,6 +667,8 @@ class ActivityTracker:
         since = now_ms - self.keep_ms
         daily = self._daily.get(order.account_id)
         today = daily is not None and daily.day == now_ms // DAY_MS
+        use = self.key_uses.get(order.key_id)
+        idle_from, idle_to = use.view(now_ms) if use is not None else (None, None)
         return RecentActivity(
             as_of_ms=now_ms,
             key_submissions_ms=self._prune(self._key_subs.get(order.key_id), since),
@@ -667,7 +676,8 @@ class ActivityTracker:
             daily_order_count=daily.count if daily is not None and today else 0,
             daily_turnover=daily.turnover if daily is not None and today else ZERO,
             recent_orders=self._prune_orders(self._recent.get(order.account_id), since),
-            key_last_used_ms=self.last_used.get(order.key_id),
+            key_last_used_ms=idle_from,
+            key_idle_until_ms=idle_to,
             key_known_ips=frozenset(self.known_ips.get(order.key_id, ())),
             source_ip=source_ip,
             symbol_buys=self._prune_orders(self._buys.get(order.symbol), since),

@@ -7,8 +7,9 @@ its price while the thieves sell into it, from many accounts within minutes.
 ========================  ===============================================  ==================
 signal                    fires when (default threshold, in Limits)        actions
 ========================  ===============================================  ==================
-dormant_key               a key unused for ``dormant_after_ms`` (7 days)    alert; with new_ip:
-                          trades                                           halt the key
+dormant_key               a key that went unused (no request at all) for    alert; with new_ip:
+                          ``dormant_after_ms`` (7 days) since its last     halt the key
+                          order trades (:mod:`~kcgateway.risk.key_use`)
 new_ip                    a key trades from an address it never used        alert; with
                           (keys with no known address yet are exempt)       dormant_key: halt
                                                                            the key
@@ -75,7 +76,8 @@ def as_recent(order: ProposedOrder, notional: Decimal, now_ms: int) -> RecentOrd
 def key_suspect(activity: RecentActivity, limits: Limits, now_ms: int) -> bool:
     """True when :func:`key_signals` would find something (a cheap test, no evidence built)."""
     last, ip, known = activity.key_last_used_ms, activity.source_ip, activity.key_known_ips
-    return (last is not None and now_ms - last >= limits.dormant_after_ms) or (
+    until = now_ms if activity.key_idle_until_ms is None else activity.key_idle_until_ms
+    return (last is not None and until - last >= limits.dormant_after_ms) or (
         ip is not None and bool(known) and ip not in known
     )
 
@@ -86,13 +88,14 @@ def key_signals(
     """``dormant_key`` and ``new_ip`` for the key placing ``order``; both together halt it."""
     found: list[tuple[str, str, tuple[tuple[str, str], ...]]] = []
     last = activity.key_last_used_ms
-    if last is not None and now_ms - last >= limits.dormant_after_ms:
-        idle = now_ms - last
+    until = now_ms if activity.key_idle_until_ms is None else activity.key_idle_until_ms
+    if last is not None and until - last >= limits.dormant_after_ms:
+        idle = until - last
         found.append((
             codes.DORMANT_KEY,
-            f"key {order.key_id} was unused for {plain(Decimal(idle) / DAY_MS)} days and trades "
+            f"key {order.key_id} was unused for {_days(idle)} days and trades "
             f"again; the threshold is {plain(Decimal(limits.dormant_after_ms) / DAY_MS)} days",
-            (("last used ms", str(last)), ("now ms", str(now_ms))),
+            (("last used ms", str(last)), ("used again ms", str(until)), ("now ms", str(now_ms))),
         ))  # fmt: skip
     ip, known = activity.source_ip, activity.key_known_ips
     if ip is not None and known and ip not in known:
@@ -106,6 +109,11 @@ def key_signals(
     if len(found) == 2:
         actions = (Action(ActionKind.HALT_KEY, order.key_id), ALERT)
     return tuple(Signal(code, msg, actions, (order,), figs) for code, msg, figs in found)
+
+
+def _days(ms: int) -> str:
+    """Days to one decimal, as a sentence says them (``8``, ``9.5``)."""
+    return plain((Decimal(ms) / DAY_MS).quantize(Decimal("0.1")))
 
 
 def holdings_value(positions: Mapping[str, Position]) -> Decimal:

@@ -247,7 +247,10 @@ class RecentActivity:
     Timestamp tuples are epoch ms in ascending order (the engine appends). ``recent_orders``
     holds the account's accepted orders (all its keys) of at least the longest window in the
     limits, oldest first. ``daily_turnover`` is the quote notional accepted since 00:00 UTC.
-    ``key_last_used_ms`` is ``None`` for a key that has never traded; ``key_known_ips`` are the
+    ``key_last_used_ms`` is ``None`` for a key that has never been used; with
+    ``key_idle_until_ms`` it is the key's longest idle stretch since its last accepted order
+    (:mod:`kcgateway.risk.key_use`): from its last use before the stretch to the use that ended
+    it, or to now when ``key_idle_until_ms`` is ``None``. ``key_known_ips`` are the
     source addresses the key traded from before; ``source_ip`` is this request's address.
     ``symbol_buys`` are the recent buys of the order's symbol by EVERY account of the gateway
     (at least ``burst_window_ms`` of them), for the cross-account detector.
@@ -260,6 +263,7 @@ class RecentActivity:
     daily_turnover: Decimal = ZERO
     recent_orders: tuple[RecentOrder, ...] = ()
     key_last_used_ms: int | None = None
+    key_idle_until_ms: int | None = None
     key_known_ips: frozenset[str] = field(default_factory=frozenset)
     source_ip: str | None = None
     symbol_buys: tuple[RecentOrder, ...] = ()

@@ -74,7 +74,7 @@ class GridBot:
                 self._place(desk, Side.SELL, mid * (ONE + self.step_rate * i), now_ms)
             return
         for order_id, (side, price) in list(self.resting.items()):
-            order = desk.state.exchange.get(self.uid, order_id)
+            order = desk.order(self.uid, order_id, now_ms)
             if order is not None and order.status is not OrderStatus.DONE:
                 continue
             del self.resting[order_id]

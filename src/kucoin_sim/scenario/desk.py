@@ -79,6 +79,15 @@ class Desk:
         self.orders += 1
         return order
 
+    def order(self, uid: str, order_id: str, now_ms: int) -> Order | None:
+        """One of ``uid``'s orders, as its bot looks it up (an API request with its key).
+
+        ``now_ms`` is when the bot asked: a replay that judges the bot's key use reads it.
+        """
+        del now_ms  # the engine answers the same whenever it is asked
+        found: Order | None = self.state.exchange.get(uid, order_id)
+        return found
+
     def cancel_all(self, uid: str, symbol: str | None, now_ms: int) -> int:
         """Cancel the account's active orders (of one symbol); how many."""
         return len(self.state.exchange.cancel_all(uid, symbol, None, now_ms))

@@ -343,7 +343,8 @@ async def test_key_last_use_is_seeded_from_the_keys_table(tmp_path: Path) -> Non
         engine = _engine(stack, Seen())
         await engine.start()
         try:
-            seeded = engine.activity.last_used[key_id]
+            seeded = engine.activity.key_uses[key_id].last_ms
+            assert seeded is not None
             assert abs(seeded - time.time() * 1000) < 60_000  # used for the trade just now
         finally:
             await engine.aclose()

@@ -59,7 +59,9 @@ async def test_a_dormant_key_from_a_new_address_is_halted_alerted_and_refused(
             # the key's known address came from the web layer (the caller's address)
             assert engine.activity.known_ips[presented.key_id] == {"10.0.0.1"}
             # the key sleeps for 8 days, then trades from an address it never used
-            engine.activity.last_used[presented.key_id] -= 8 * DAY_MS
+            use = engine.activity.key_uses[presented.key_id]
+            assert use.last_ms is not None
+            use.last_ms -= 8 * DAY_MS
             body = order_body("main", price="60001")
             resp = await away.post("/v1/orders", json=body, headers=auth(bot))
             assert resp.status_code == 422, resp.text
@@ -90,6 +92,40 @@ async def test_a_dormant_key_from_a_new_address_is_halted_alerted_and_refused(
         finally:
             await home.aclose()
             await away.aclose()
+
+
+async def test_every_request_is_key_use_and_a_woken_key_that_polls_first_is_still_dormant(
+    tmp_path: Path,
+) -> None:
+    """A read counts as use (a polling bot is not dormant); a poll after 8 idle days does not
+    hide those days from the key's first order (docs: kcgateway.risk.key_use)."""
+    async with gateway_stack(tmp_path, tick_ms=0) as stack:
+        tenant = await stack.add_tenant("t1")
+        bot = await stack.key(tenant, Scope.TRADE_SPOT, Scope.READ)
+        presented = parse_key(bot)
+        assert presented is not None
+        engine = stack.services.risk_engine
+        assert engine is not None
+        resp = await stack.http.post("/v1/orders", json=order_body("main"), headers=auth(bot))
+        assert resp.status_code == 201, resp.text
+        use = engine.activity.key_uses[presented.key_id]
+        assert use.last_ms is not None
+        use.last_ms -= 8 * DAY_MS  # the key sleeps for 8 days
+        slept_from = use.last_ms
+        resp = await stack.http.get("/v1/balances?account=main", headers=auth(bot))
+        assert resp.status_code == 200, resp.text
+        assert use.last_ms > slept_from + 8 * DAY_MS - 60_000  # the read was a use
+        body = order_body("main", price="60001")
+        resp = await stack.http.post("/v1/orders", json=body, headers=auth(bot))
+        assert resp.status_code == 201, resp.text  # same address: an alert, no halt
+        kinds = {a.kind for a in await _alerts(stack)}  # type: ignore[attr-defined]
+        assert "risk.detector.dormant_key" in kinds, kinds
+        # that order closed the stretch: the key's next order is not dormant again
+        (alert,) = await _alerts(stack, "risk.detector.dormant_key")
+        body = order_body("main", price="60002")
+        resp = await stack.http.post("/v1/orders", json=body, headers=auth(bot))
+        assert resp.status_code == 201, resp.text
+        assert len(await _alerts(stack, "risk.detector.dormant_key")) == 1, alert
 
 
 def _operator() -> object:
