@@ -49,6 +49,8 @@ from kcgateway.gateway.metrics import (
     PUBLIC_CLIENT,
     GatewayMetrics,
 )
+from kcgateway.gateway.onboarding import FastApiOnboarding
+from kcgateway.gateway.onboarding_state import state_key
 from kcgateway.gateway.orders.router import OrderRouter
 from kcgateway.gateway.risk_control import RiskControl
 from kcgateway.gateway.risk_engine import RiskEngine
@@ -251,6 +253,11 @@ def build_services(
         on_drawdown=handlers.on_drawdown,
     )  # fmt: skip
     orders.risk = engine
+    services.onboarding = FastApiOnboarding(
+        db, onboarding, state_key=state_key(pepper.reveal()), alerts=services.alerts, now=now,
+        transport=lambda: AiohttpTransport(total_timeout=settings.exchange_timeout_s),
+        timeout_s=settings.exchange_timeout_s,
+    )  # fmt: skip
     services.risk_engine = engine
     services.risk_handlers = handlers
     return services

@@ -56,6 +56,8 @@ class AuditAction(StrEnum):
     RISK_LIMITS_SET = "risk.limits_set"
     RISK_SYMBOL_BLOCKED = "risk.symbol_blocked"
     RISK_SYMBOL_UNBLOCKED = "risk.symbol_unblocked"
+    ONBOARDING_CONFIGURED = "onboarding.configured"
+    ONBOARDING_ENDED = "onboarding.ended"
 
 
 async def record(
