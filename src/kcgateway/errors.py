@@ -20,7 +20,8 @@
     │   ├── Conflict               the current state forbids it: look, then decide
     │   │   ├── ClientOidTaken, AmbiguousClientOid, NotCancellable, IdempotencyConflict
     │   │   ├── AccountNameTaken, TenantNameTaken, AccountBusy
-    │   │   └── OnboardingNotConfigured  Fast API onboarding has no client yet: configure it
+    │   │   ├── OnboardingNotConfigured  Fast API onboarding has no client yet: configure it
+    │   │   └── NoBrokerMaster, SubAccountOrphaned  ND sub-accounts: name the master; clean up
     │   ├── RiskRejected           a risk limit refused the order: make it smaller
     │   │   └── NotSizable         the order's value cannot be known: give a price or funds
     │   ├── KeyRefused             an exchange key may not be connected: fix the key
@@ -472,3 +473,11 @@ class KeyPossiblyCreated(OutcomeUnknown):
     def __init__(self, reason: str) -> None:
         super().__init__("", reason=reason)
         self.args = (f"a KuCoin API key may have been created: {reason}",)
+
+
+class NoBrokerMaster(Conflict):
+    """No ND broker master account is set: the operator names one first."""
+
+
+class SubAccountOrphaned(Conflict):
+    """An ND sub-account exists at KuCoin but the gateway could not seal its key."""

@@ -57,6 +57,7 @@ from kcgateway.gateway.risk_engine import RiskEngine
 from kcgateway.gateway.risk_wiring import RiskHandlers
 from kcgateway.gateway.services import GatewayServices
 from kcgateway.gateway.stream_counts import StreamCounts
+from kcgateway.gateway.subaccounts import SubAccounts
 from kcgateway.gateway.tenants import TenantService
 from kcgateway.gateway.venue import Venues
 from kcgateway.kucoin.signing import Credentials
@@ -258,6 +259,7 @@ def build_services(
         transport=lambda: AiohttpTransport(total_timeout=settings.exchange_timeout_s),
         timeout_s=settings.exchange_timeout_s,
     )  # fmt: skip
+    services.subaccounts = SubAccounts(db, venues, onboarding, now=now)
     services.risk_engine = engine
     services.risk_handlers = handlers
     return services

@@ -152,3 +152,5 @@ def test_onboarding_errors() -> None:
     unknown = errors.KeyPossiblyCreated("timeout")
     assert isinstance(unknown, errors.OutcomeUnknown) and unknown.reason == "timeout"
     assert str(unknown) == "a KuCoin API key may have been created: timeout"
+    assert isinstance(errors.NoBrokerMaster("name one"), errors.Conflict)
+    assert isinstance(errors.SubAccountOrphaned("clean up"), errors.Conflict)

@@ -28,6 +28,7 @@ from kcgateway.gateway.risk_control import RiskControl
 from kcgateway.gateway.risk_engine import RiskEngine
 from kcgateway.gateway.risk_wiring import RiskHandlers
 from kcgateway.gateway.stream_counts import StreamCounts
+from kcgateway.gateway.subaccounts import SubAccounts
 from kcgateway.gateway.venue import Venues
 from kcgateway.kucoin import models as m
 from kcgateway.store.database import Database
@@ -73,6 +74,8 @@ class GatewayServices:
     _risk_start: asyncio.Task[None] | None = field(default=None, repr=False)
     #: "Connect with KuCoin" (Fast API OAuth onboarding, gateway/onboarding.py)
     onboarding: FastApiOnboarding | None = None
+    #: ND-broker sub-accounts created as tenant accounts (gateway/subaccounts.py)
+    subaccounts: SubAccounts | None = None
 
     async def balances(self, tenant_id: str, account: str) -> list[m.Account]:
         """Balances of one of the tenant's accounts (NoSuchObject for anyone else's)."""

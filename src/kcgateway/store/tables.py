@@ -392,3 +392,26 @@ class OnboardingAttemptRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class NdMasterRow(Base):
+    """Which connected account is the ND broker's master (at most one row): it signs ND calls."""
+
+    __tablename__ = "nd_broker_master"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("exchange_accounts.id"))
+    actor: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class NdSubAccountRow(Base):
+    """A tenant's account that lives in an ND broker sub-account the gateway created."""
+
+    __tablename__ = "nd_subaccounts"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("exchange_accounts.id"), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    uid: Mapped[str] = mapped_column(String(64))
+    kucoin_name: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

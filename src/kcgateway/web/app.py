@@ -28,6 +28,7 @@ from kcgateway.web.auth import PUBLIC, AuthFirstRoute, ScopeGuard, guard_of, ser
 from kcgateway.web.middleware import DEFAULT_MAX_BODY_BYTES, CountRequests, LimitBody
 from kcgateway.web.onboarding import router as onboarding_router
 from kcgateway.web.schemas import StatusOut, error_responses
+from kcgateway.web.subaccounts import router as subaccounts_router
 
 _PUBLIC = [Depends(PUBLIC)]
 BEARER = "gatewayKey"
@@ -156,6 +157,7 @@ def _build(services: GatewayServices | None, max_body_bytes: int) -> FastAPI:
     routers = (
         routes.router, admin.router, spot_more.router, margin.router, futures.router,
         books.router, alerts.router, risk.router, onboarding_router,
+        subaccounts_router,
     )  # fmt: skip
     for router in routers:
         _mount(app, router)

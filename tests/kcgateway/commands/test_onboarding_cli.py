@@ -60,3 +60,15 @@ def test_configure_show_and_attempts(env: dict[str, str]) -> None:
     _add_attempts(Path(env["KCGW_DATA_DIR"]))
     listed = _cli(env, "attempts")
     assert listed.index("key_possibly_created") < listed.index("connected")
+
+
+def test_broker_subaccounts_without_a_master(env: dict[str, str]) -> None:
+    result = CliRunner().invoke(app, ["tenants", "create", "acme"], env=env)
+    assert result.exit_code == 0, result.output
+    sub = ["broker", "subaccounts"]
+    listed = CliRunner().invoke(app, [*sub, "list", "--tenant", "acme"], env=env)
+    assert listed.exit_code == 0 and "ND sub-accounts of acme" in listed.output
+    made = CliRunner().invoke(app, [*sub, "create", "--tenant", "acme", "--name", "s1"], env=env)
+    assert made.exit_code == 1 and "no ND broker master account" in made.output
+    unknown = CliRunner().invoke(app, [*sub, "master", "no-such-account"], env=env)
+    assert unknown.exit_code == 1, unknown.output
