@@ -100,18 +100,6 @@ async def test_connect_with_kucoin_then_trade_and_a_replayed_callback_is_refused
     assert len(oauth_server(stack).key_clients) == 1  # the replay created nothing
 
 
-async def test_user_denies(stack: Stack) -> None:
-    tenant = await stack.add_tenant("acme")
-    await configure(stack)
-    async with browser(stack) as client:
-        page = await consent_page(client, tenant.admin_key, "bob")
-        done = await decide(client, page, None)
-    assert done.status_code == 400 and "declined at KuCoin" in done.text
-    assert "bob" not in await _accounts(stack, tenant)
-    assert (await _attempt(stack, tenant)).status == "denied"
-    assert not oauth_server(stack).key_clients
-
-
 async def test_state_or_cookie_mismatch_consumes_nothing(stack: Stack) -> None:
     tenant = await stack.add_tenant("acme")
     await configure(stack)
@@ -129,37 +117,35 @@ async def test_state_or_cookie_mismatch_consumes_nothing(stack: Stack) -> None:
     assert "carol" in await _accounts(stack, tenant)
 
 
-async def test_expired_code(stack: Stack) -> None:
+async def test_denied_expired_code_and_token_endpoint_down(stack: Stack) -> None:
     tenant = await stack.add_tenant("acme")
     await configure(stack)
     user = _user(stack)
     async with browser(stack) as client:
+        done = await decide(client, await consent_page(client, tenant.admin_key, "bob"), None)
+        assert done.status_code == 400 and "declined at KuCoin" in done.text
+        assert (await _attempt(stack, tenant)).status == "denied"
+
         url = await approved_callback(
             stack, await started_state(client, tenant.admin_key, "dave"), user["uid"]
         )
         await stack.sim_admin("POST", "/_sim/clock", {"offsetMs": 6 * 60_000})
         done = await client.get(url)
         await stack.sim_admin("POST", "/_sim/clock", {"offsetMs": 0})
-    assert done.status_code == 422 and "the code has expired" in done.text
-    attempt = await _attempt(stack, tenant)
-    assert attempt.status == "failed" and "invalid_grant" in attempt.reason
-    assert "dave" not in await _accounts(stack, tenant)
+        assert done.status_code == 422 and "the code has expired" in done.text
+        attempt = await _attempt(stack, tenant)
+        assert attempt.status == "failed" and "invalid_grant" in attempt.reason
 
-
-async def test_token_endpoint_down(stack: Stack) -> None:
-    tenant = await stack.add_tenant("acme")
-    await configure(stack)
-    user = _user(stack)
-    fault = {"kind": "error_5xx", "pathPrefix": "/_oauth/access-token", "count": 1}
-    await stack.sim_admin("POST", "/_sim/faults", fault)
-    async with browser(stack) as client:
+        fault = {"kind": "error_5xx", "pathPrefix": "/_oauth/access-token", "count": 1}
+        await stack.sim_admin("POST", "/_sim/faults", fault)
         done = await decide(client, await consent_page(client, tenant.admin_key, "erin"), user)
-    assert done.status_code == 503 and "token endpoint failed" in done.text
-    assert (await _attempt(stack, tenant)).status == "failed"
-    assert "erin" not in await _accounts(stack, tenant) and not oauth_server(stack).key_clients
+        assert done.status_code == 503 and "token endpoint failed" in done.text
+        assert (await _attempt(stack, tenant)).status == "failed"
+    assert set(await _accounts(stack, tenant)) == {"main"}  # nothing half-made
+    assert not oauth_server(stack).key_clients
 
 
-async def test_token_endpoint_slow(tmp_path: Path) -> None:
+async def test_token_endpoint_slow_then_key_creation_times_out(tmp_path: Path) -> None:
     async with gateway_stack(tmp_path, timeout_s=0.3) as stack:
         tenant = await stack.add_tenant("acme")
         await configure(stack)
@@ -168,23 +154,16 @@ async def test_token_endpoint_slow(tmp_path: Path) -> None:
         await stack.sim_admin("POST", "/_sim/faults", fault)
         async with browser(stack) as client:
             done = await decide(client, await consent_page(client, tenant.admin_key, "fay"), user)
-        assert done.status_code == 503 and "did not answer" in done.text
-        assert (await _attempt(stack, tenant)).status == "failed"
-        assert not oauth_server(stack).key_clients
+            assert done.status_code == 503 and "did not answer" in done.text
+            assert (await _attempt(stack, tenant)).status == "failed"
+            assert not oauth_server(stack).key_clients
 
-
-async def test_key_creation_times_out_and_is_flagged(tmp_path: Path) -> None:
-    async with gateway_stack(tmp_path, timeout_s=0.3) as stack:
-        tenant = await stack.add_tenant("acme")
-        await configure(stack)
-        user = _user(stack)
-        fault = {"kind": "latency", "pathPrefix": "/_oauth/resource/", "latencyMs": 600}
-        await stack.sim_admin("POST", "/_sim/faults", fault)
-        async with browser(stack) as client:
+            fault = {"kind": "latency", "pathPrefix": "/_oauth/resource/", "latencyMs": 600}
+            await stack.sim_admin("POST", "/_sim/faults", fault)
             done = await decide(client, await consent_page(client, tenant.admin_key, "gus"), user)
             assert done.status_code == 503 and "may have been created" in done.text
         assert (await _attempt(stack, tenant)).status == "key_possibly_created"
-        assert "gus" not in await _accounts(stack, tenant)
+        assert set(await _accounts(stack, tenant)) == {"main"}
         assert stack.services.alerts is not None
         kinds = [a.kind for a in await stack.services.alerts.find(AlertFilter())]
         assert "onboarding.key_possibly_created" in kinds
