@@ -365,18 +365,22 @@ class FastApiOnboarding:
         )  # fmt: skip
 
     async def attempts(self, tenant_id: str | None = None) -> list[AttemptView]:
-        """Attempts, newest first (one tenant's, or every tenant's for ``None``)."""
+        """Attempts, newest first (one tenant's, or every tenant's for ``None``).
+
+        A started attempt past its 10 minutes shows as ``expired`` (the user never came back).
+        """
         query = select(OnboardingAttemptRow).order_by(OnboardingAttemptRow.created_at.desc())
         if tenant_id is not None:
             query = query.where(OnboardingAttemptRow.tenant_id == tenant_id)
         async with self._db.read() as session:
             rows = (await session.scalars(query)).all()
+        now = self._now()
         return [
             AttemptView(
                 r.id,
                 r.tenant_id,
                 r.account_name,
-                r.status,
+                "expired" if r.status == "started" and r.expires_at < now else r.status,
                 r.reason,
                 r.api_key,
                 r.created_at,

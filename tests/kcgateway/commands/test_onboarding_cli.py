@@ -36,11 +36,11 @@ def _add_attempts(data: Path) -> None:
         try:
             async with db.write() as session:
                 tenant = await TenantRepository(session).add("acme", now=now)
-                for n, status in enumerate(("connected", "key_possibly_created")):
+                for n, status in enumerate(("connected", "key_possibly_created", "started")):
                     session.add(OnboardingAttemptRow(
                         id=f"attempt{n}", tenant_id=tenant, account_name=f"a{n}", actor="k",
-                        status=status, created_at=now + timedelta(seconds=n),
-                        expires_at=now + timedelta(minutes=10),
+                        status=status, created_at=now - timedelta(hours=n),
+                        expires_at=now - timedelta(hours=n) + timedelta(minutes=10),
                     ))  # fmt: skip
         finally:
             await db.aclose()
@@ -60,6 +60,7 @@ def test_configure_show_and_attempts(env: dict[str, str]) -> None:
     _add_attempts(Path(env["KCGW_DATA_DIR"]))
     listed = _cli(env, "attempts")
     assert listed.index("key_possibly_created") < listed.index("connected")
+    assert "expired" in listed and " started " not in listed.split("reason")[1]  # never back
 
 
 def test_broker_subaccounts_without_a_master(env: dict[str, str]) -> None:
