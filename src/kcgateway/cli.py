@@ -12,6 +12,7 @@ from kcgateway.commands import (
     db,
     debug,
     keys,
+    onboarding,
     orders,
     risk,
     serve,
@@ -39,6 +40,7 @@ app.add_typer(orders.app, name="orders")
 app.add_typer(broker.app, name="broker")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(risk.app, name="risk")
+app.add_typer(onboarding.app, name="onboarding")
 
 
 @app.command()

@@ -19,13 +19,17 @@
     │   │   └── NoSuchKey, NoSuchAccount, NoSuchTenant, NoSuchSuspension
     │   ├── Conflict               the current state forbids it: look, then decide
     │   │   ├── ClientOidTaken, AmbiguousClientOid, NotCancellable, IdempotencyConflict
-    │   │   └── AccountNameTaken, TenantNameTaken, AccountBusy
+    │   │   ├── AccountNameTaken, TenantNameTaken, AccountBusy
+    │   │   ├── OnboardingNotConfigured  Fast API onboarding has no client yet: configure it
+    │   │   └── NoBrokerMaster, SubAccountOrphaned  ND sub-accounts: name the master; clean up
     │   ├── RiskRejected           a risk limit refused the order: make it smaller
     │   │   └── NotSizable         the order's value cannot be known: give a price or funds
     │   ├── KeyRefused             an exchange key may not be connected: fix the key
+    │   ├── OnboardingRefused      a "Connect with KuCoin" step was refused: start again
     │   └── ExchangeKeyInvalid     the exchange refused a key the caller typed: re-check it
     ├── ProtocolError              the exchange answered with a payload we cannot parse
     ├── OutcomeUnknown             an order may or may not exist: reconcile by clientOid
+    │   └── KeyPossiblyCreated     a Fast API key may exist at KuCoin: the operator looks
     └── ExchangeError              the exchange answered with an error code
         ├── TransientError         retry later (idempotent calls only, or reconcile)
         │   ├── RateLimited        wait until ``reset_ms``
@@ -441,3 +445,39 @@ class KeyRefused(Refused):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+class OnboardingRefused(Refused):
+    """A "Connect with KuCoin" step was refused; ``reason`` is a stable code.
+
+    Reasons: ``state_invalid``, ``state_expired``, ``cookie_mismatch``, ``replayed``,
+    ``denied``, ``no_code``, ``key_refused`` (the message says what to do).
+    """
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+class OnboardingNotConfigured(Conflict):
+    """Fast API onboarding needs the broker's client id and redirect URL first."""
+
+
+class KeyPossiblyCreated(OutcomeUnknown):
+    """The Fast API key-creation call got no usable answer: KuCoin may have made the key.
+
+    Never retried (a retry would make a second key); the attempt is flagged for the operator.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__("", reason=reason)
+        self.args = (f"a KuCoin API key may have been created: {reason}",)
+
+
+class NoBrokerMaster(Conflict):
+    """No ND broker master account is set: the operator names one first."""
+
+
+class SubAccountOrphaned(Conflict):
+    """An ND sub-account exists at KuCoin but the gateway could not seal its key."""

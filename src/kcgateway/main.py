@@ -49,12 +49,15 @@ from kcgateway.gateway.metrics import (
     PUBLIC_CLIENT,
     GatewayMetrics,
 )
+from kcgateway.gateway.onboarding import FastApiOnboarding
+from kcgateway.gateway.onboarding_state import state_key
 from kcgateway.gateway.orders.router import OrderRouter
 from kcgateway.gateway.risk_control import RiskControl
 from kcgateway.gateway.risk_engine import RiskEngine
 from kcgateway.gateway.risk_wiring import RiskHandlers
 from kcgateway.gateway.services import GatewayServices
 from kcgateway.gateway.stream_counts import StreamCounts
+from kcgateway.gateway.subaccounts import SubAccounts
 from kcgateway.gateway.tenants import TenantService
 from kcgateway.gateway.venue import Venues
 from kcgateway.kucoin.signing import Credentials
@@ -252,6 +255,12 @@ def build_services(
     )  # fmt: skip
     orders.risk = engine
     services.keys.on_use = engine.key_used
+    services.onboarding = FastApiOnboarding(
+        db, onboarding, state_key=state_key(pepper.reveal()), alerts=services.alerts, now=now,
+        transport=lambda: AiohttpTransport(total_timeout=settings.exchange_timeout_s),
+        timeout_s=settings.exchange_timeout_s,
+    )  # fmt: skip
+    services.subaccounts = SubAccounts(db, venues, onboarding, now=now)
     services.risk_engine = engine
     services.risk_handlers = handlers
     return services

@@ -22,7 +22,7 @@ from kucoin_sim.config import SimConfig
 from kucoin_sim.engine_adapter import make_exchange, tick
 from kucoin_sim.faults import parse_rule
 from kucoin_sim.ratelimit import DEFAULT_QUOTAS, RateLimiter
-from kucoin_sim.rest import FUTURES_TABLES, SPOT_TABLES
+from kucoin_sim.rest import FUTURES_TABLES, SPOT_TABLES, oauth_http
 from kucoin_sim.rest.dispatch import Dispatcher, not_found
 from kucoin_sim.rest.routing import RouteTable
 from kucoin_sim.state import SimState, wall_clock_ms
@@ -90,6 +90,7 @@ def build_apps(
     spot = web.Application(client_max_size=cfg.body_limit)
     futures = web.Application(client_max_size=cfg.body_limit)
     admin.register(spot, state)
+    oauth_http.register(spot, state)  # Fast API OAuth (www.kucoin.com's paths)
     install_ws(spot, futures, state)
     _install(spot, state, SPOT_TABLES)
     _install(futures, state, FUTURES_TABLES)

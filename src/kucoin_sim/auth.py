@@ -41,6 +41,7 @@ class Permission(StrEnum):
     FUTURES = "Futures"
     INNER_TRANSFER = "InnerTransfer"
     TRANSFER = "Transfer"
+    EARN = "Earn"
 
 
 DEFAULT_PERMISSIONS = frozenset(

@@ -142,3 +142,15 @@ def test_invalid_names_are_validation_errors_and_value_errors(
     exc = kind("the name is empty")
     assert isinstance(exc, errors.ValidationError) and isinstance(exc, ValueError)
     assert exc.message == "the name is empty"
+
+
+def test_onboarding_errors() -> None:
+    refused = errors.OnboardingRefused("replayed", "this answer was already used")
+    assert isinstance(refused, errors.Refused) and refused.reason == "replayed"
+    assert str(refused) == refused.message == "this answer was already used"
+    assert isinstance(errors.OnboardingNotConfigured("configure it"), errors.Conflict)
+    unknown = errors.KeyPossiblyCreated("timeout")
+    assert isinstance(unknown, errors.OutcomeUnknown) and unknown.reason == "timeout"
+    assert str(unknown) == "a KuCoin API key may have been created: timeout"
+    assert isinstance(errors.NoBrokerMaster("name one"), errors.Conflict)
+    assert isinstance(errors.SubAccountOrphaned("clean up"), errors.Conflict)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from kcgateway.commands import subaccounts
 from kcgateway.commands._admin import ConfigOption, fail, read_secret, run, when
 from kcgateway.errors import ConfigError
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
     from kcgateway.main import AdminServices
 
 app = typer.Typer(help="KuCoin ND broker settings (gateway-wide).", no_args_is_help=True)
+app.add_typer(subaccounts.app, name="subaccounts")
 
 
 def _describe(view: BrokerView) -> str:

@@ -106,9 +106,16 @@ class AccountView:
     permissions: tuple[str, ...]
 
 
-def refusal(info: m.ApiKeyInfo, *, require_ip_whitelist: bool) -> str | None:
-    """Why this key must not be connected, or None. Pure."""
-    refused = sorted(p for p in info.permissions if p.casefold() not in _ALLOWED_FOLDED)
+def refusal(
+    info: m.ApiKeyInfo, *, require_ip_whitelist: bool, also_allow: frozenset[str] = frozenset()
+) -> str | None:
+    """Why this key must not be connected, or None. Pure.
+
+    ``also_allow``: permissions an operator policy adds for this path (Fast API onboarding may
+    allow KuCoin's flexible transfer); never used to allow withdrawal.
+    """
+    allowed = _ALLOWED_FOLDED | {p.casefold() for p in also_allow}
+    refused = sorted(p for p in info.permissions if p.casefold() not in allowed)
     if refused:
         names = ", ".join(repr(p) for p in refused)
         return (
@@ -142,20 +149,31 @@ class AccountOnboarding:
         self._forget = forget
         self._swept: set[str] = set()
 
-    async def check(self, req: ConnectRequest) -> m.ApiKeyInfo:
+    async def check(
+        self, req: ConnectRequest, *, also_allow: frozenset[str] = frozenset()
+    ) -> m.ApiKeyInfo:
         """Ask the exchange what the key may do; KeyRefused when it may do too much."""
         creds = Credentials(req.api_key, req.secret, req.passphrase, key_version=req.key_version)
         async with self._probe(creds) as client:
             info = await client.account.api_key_info()
-        reason = refusal(info, require_ip_whitelist=self.require_ip_whitelist)
+        reason = refusal(
+            info, require_ip_whitelist=self.require_ip_whitelist, also_allow=also_allow
+        )
         if reason is not None:
             raise KeyRefused(reason)
         return info
 
-    async def connect(self, tenant_id: str, actor: str, req: ConnectRequest) -> AccountView:
+    async def connect(
+        self,
+        tenant_id: str,
+        actor: str,
+        req: ConnectRequest,
+        *,
+        also_allow: frozenset[str] = frozenset(),
+    ) -> AccountView:
         """Check, create the account, seal the credential, record both."""
-        await self._name_free(tenant_id, req.name)
-        info = await self.check(req)
+        await self.name_free(tenant_id, req.name)
+        info = await self.check(req, also_allow=also_allow)
         now = self._now()
         uid = str(info.uid)
         try:
@@ -189,7 +207,8 @@ class AccountOnboarding:
             )  # fmt: skip
         return AccountView(account_id, req.name, uid, permissions)
 
-    async def _name_free(self, tenant_id: str, name: str) -> None:
+    async def name_free(self, tenant_id: str, name: str) -> None:
+        """AccountNameTaken when the tenant has (or had) an account of that name."""
         async with self._db.read() as session:
             rows = await AccountRepository(session).for_tenant(tenant_id)
         for row in rows:

@@ -56,6 +56,10 @@ class AuditAction(StrEnum):
     RISK_LIMITS_SET = "risk.limits_set"
     RISK_SYMBOL_BLOCKED = "risk.symbol_blocked"
     RISK_SYMBOL_UNBLOCKED = "risk.symbol_unblocked"
+    ONBOARDING_CONFIGURED = "onboarding.configured"
+    ONBOARDING_ENDED = "onboarding.ended"
+    BROKER_MASTER_SET = "broker.master_set"
+    BROKER_SUBACCOUNT_CREATED = "broker.subaccount_created"
 
 
 async def record(

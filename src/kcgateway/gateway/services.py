@@ -21,12 +21,14 @@ from kcgateway.gateway.idempotency import Idempotency
 from kcgateway.gateway.keys import KeyService
 from kcgateway.gateway.market_reads import AccountReads
 from kcgateway.gateway.metrics import GatewayMetrics
+from kcgateway.gateway.onboarding import FastApiOnboarding
 from kcgateway.gateway.orders.lifecycle import owned_account
 from kcgateway.gateway.orders.router import OrderRouter
 from kcgateway.gateway.risk_control import RiskControl
 from kcgateway.gateway.risk_engine import RiskEngine
 from kcgateway.gateway.risk_wiring import RiskHandlers
 from kcgateway.gateway.stream_counts import StreamCounts
+from kcgateway.gateway.subaccounts import SubAccounts
 from kcgateway.gateway.venue import Venues
 from kcgateway.kucoin import models as m
 from kcgateway.store.database import Database
@@ -70,6 +72,10 @@ class GatewayServices:
     #: what the engine hands on: RiskControl, then alerts (gateway/risk_wiring.py)
     risk_handlers: RiskHandlers | None = None
     _risk_start: asyncio.Task[None] | None = field(default=None, repr=False)
+    #: "Connect with KuCoin" (Fast API OAuth onboarding, gateway/onboarding.py)
+    onboarding: FastApiOnboarding | None = None
+    #: ND-broker sub-accounts created as tenant accounts (gateway/subaccounts.py)
+    subaccounts: SubAccounts | None = None
 
     async def balances(self, tenant_id: str, account: str) -> list[m.Account]:
         """Balances of one of the tenant's accounts (NoSuchObject for anyone else's)."""
@@ -182,6 +188,8 @@ class GatewayServices:
         for books in (self.books, self.futures_books):
             if books is not None:
                 await books.aclose()
+        if self.onboarding is not None:
+            await self.onboarding.aclose()
         await self.venues.aclose()
         await self.market.aclose()
         await self.db.aclose()

@@ -351,3 +351,67 @@ class RiskGeneration(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     generation: Mapped[int] = mapped_column(BigInteger)
+
+
+class FastApiSettingRow(Base):
+    """The broker's KuCoin Fast API client (at most one row): who the broker is at KuCoin.
+
+    Nothing secret: the client id and redirect URL travel in the user's browser anyway.
+    """
+
+    __tablename__ = "fastapi_settings"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(128))
+    redirect_url: Mapped[str] = mapped_column(String(500))
+    base_url: Mapped[str] = mapped_column(String(500))
+    #: the operator's policy: may a Fast API key hold KuCoin's flexible-transfer permission
+    allow_transfer: Mapped[bool] = mapped_column(Boolean)
+    actor: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class OnboardingAttemptRow(Base):
+    """One "Connect with KuCoin" attempt, keyed by its state nonce (single use).
+
+    ``status``: started -> exchanging -> connected | denied | failed | key_possibly_created |
+    key_orphaned (the last two need the operator: a key may exist at KuCoin). Never a code, a
+    token or a secret: ``api_key`` is the created key's public id.
+    """
+
+    __tablename__ = "onboarding_attempts"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    account_name: Mapped[str] = mapped_column(String(200))
+    actor: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str | None] = mapped_column(Text)
+    api_key: Mapped[str | None] = mapped_column(String(128))
+    account_id: Mapped[str | None] = mapped_column(String(ID))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class NdMasterRow(Base):
+    """Which connected account is the ND broker's master (at most one row): it signs ND calls."""
+
+    __tablename__ = "nd_broker_master"
+
+    id: Mapped[str] = mapped_column(String(16), primary_key=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("exchange_accounts.id"))
+    actor: Mapped[str] = mapped_column(String(200))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class NdSubAccountRow(Base):
+    """A tenant's account that lives in an ND broker sub-account the gateway created."""
+
+    __tablename__ = "nd_subaccounts"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("exchange_accounts.id"), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    uid: Mapped[str] = mapped_column(String(64))
+    kucoin_name: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())

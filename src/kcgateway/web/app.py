@@ -26,7 +26,9 @@ from kcgateway.gateway.services import GatewayServices
 from kcgateway.web import admin, alerts, books, errors, futures, margin, risk, routes, spot_more
 from kcgateway.web.auth import PUBLIC, AuthFirstRoute, ScopeGuard, guard_of, services_of
 from kcgateway.web.middleware import DEFAULT_MAX_BODY_BYTES, CountRequests, LimitBody
+from kcgateway.web.onboarding import router as onboarding_router
 from kcgateway.web.schemas import StatusOut, error_responses
+from kcgateway.web.subaccounts import router as subaccounts_router
 
 _PUBLIC = [Depends(PUBLIC)]
 BEARER = "gatewayKey"
@@ -154,7 +156,8 @@ def _build(services: GatewayServices | None, max_body_bytes: int) -> FastAPI:
     errors.install(app)
     routers = (
         routes.router, admin.router, spot_more.router, margin.router, futures.router,
-        books.router, alerts.router, risk.router,
+        books.router, alerts.router, risk.router, onboarding_router,
+        subaccounts_router,
     )  # fmt: skip
     for router in routers:
         _mount(app, router)
