@@ -11,6 +11,7 @@ from kcgateway.store.types import OrderState
 
 if TYPE_CHECKING:
     from kcgateway.gateway.orders.model import IntentView
+    from kcgateway.gateway.reasons import Reason
     from kcgateway.main import AdminServices
 
 app = typer.Typer(help="Order intents.", no_args_is_help=True)
@@ -54,12 +55,23 @@ def list_(
         (
             v.id, v.account_id, v.client_oid, v.symbol, v.side, v.order_type, v.price, v.size,
             v.funds, v.state.value, v.exchange_order_id, when(v.created_at),
+            v.reason.code if v.reason else "",
         )
         for v in views
     ]  # fmt: skip
     columns = ("id", "account", "clientOid", "symbol", "side", "type", "price", "size", "funds",
-               "state", "exchange id", "created (UTC)")  # fmt: skip
+               "state", "exchange id", "created (UTC)", "reason")  # fmt: skip
     table(f"orders of {tenant} (newest first, at most {limit})", columns, rows)
     for v in views:  # what the reconciler could not settle on its own
         if v.attention:
             typer.secho(f"needs the operator: order {v.id}: {v.attention}", fg="yellow")
+    for v in views:  # why each refused order was refused, and what to do
+        if v.reason:
+            typer.echo(f"{v.state.value}: order {v.id}: {describe_reason(v.reason)}")
+
+
+def describe_reason(reason: Reason) -> str:
+    """One line: the code, the message, the field, the exchange's code, what to do."""
+    where = f" (field {reason.field})" if reason.field else ""
+    exchange = f" [exchange {reason.exchange_code}]" if reason.exchange_code else ""
+    return f"{reason.code}{where}{exchange}: {reason.message}; do: {reason.hint}"

@@ -50,6 +50,7 @@ from kcgateway.errors import (
     Unauthenticated,
     ValidationError,
 )
+from kcgateway.gateway.reasons import MAX_TEXT, hint_for
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="kcgateway"'}
 Fields = Callable[[Any], dict[str, Any]]
@@ -120,11 +121,23 @@ def error_body(status: int, code: str, message: str, **extra: Any) -> str:
     return json.dumps({"error": code, "message": message, **extra}, separators=(",", ":"))
 
 
+def _why(exc: BaseException) -> dict[str, Any]:
+    """What every answer adds: the exchange's own message when it refused, and what to do."""
+    extra: dict[str, Any] = {}
+    if isinstance(exc, ExchangeError) and exc.message:
+        extra["exchangeMessage"] = exc.message[:MAX_TEXT]
+    hint = hint_for(exc)
+    if hint:
+        extra["hint"] = hint
+    return extra
+
+
 def describe(exc: BaseException) -> tuple[int, str] | None:
     """(status, body) for a known exception, else None."""
     for kind, status, code, fields, message in TABLE:
         if isinstance(exc, kind):
-            return status, error_body(status, code, message(exc), **fields(exc))
+            extra = {**_why(exc), **fields(exc)}
+            return status, error_body(status, code, message(exc), **extra)
     return None
 
 
@@ -151,7 +164,12 @@ async def _request_invalid(request: Request, exc: Exception) -> JSONResponse:
         {"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")}
         for e in exc.errors()
     ]
-    body = {"error": "invalid_request", "message": "the request is invalid", "problems": problems}
+    body = {
+        "error": "invalid_request",
+        "message": "the request is invalid",
+        "problems": problems,
+        "hint": "correct each field listed in problems and send the request again",
+    }
     return JSONResponse(body, status_code=422)
 
 

@@ -253,6 +253,20 @@ def test_orders_list_and_removal_refused_while_orders_are_open(cli: Cli) -> None
     flagged = cli.ok("orders", "list", "--tenant", "acme")
     assert "needs the operator" in flagged and "cannot be decrypted" in flagged
 
+    async def refuse(session: Any) -> None:  # a rejected order keeps why (exchange refusal)
+        reason = {"code": "exchange_rejected", "message": "Balance insufficient!",
+                  "hint": "deposit or make the order smaller", "exchangeCode": "200004",
+                  "exchangeMessage": "Balance insufficient!"}  # fmt: skip
+        await session.execute(
+            update(OrderIntent).where(OrderIntent.client_oid == "oid-done")
+            .values(state=OrderState.REJECTED, reason=reason)
+        )  # fmt: skip
+
+    _in_db(cli, refuse)
+    refused = cli.ok("orders", "list", "--tenant", "acme", "--state", "rejected")
+    assert "rejected: order" in refused and "[exchange 200004]" in refused
+    assert "Balance insufficient!; do: deposit or make the order smaller" in refused
+
     busy = cli.fails("accounts", "remove", "main", "--tenant", "acme")
     assert "1 pending or open order(s)" in busy and "--force" in busy
     assert "main" in cli.ok("accounts", "list", "--tenant", "acme")

@@ -75,6 +75,7 @@ from kcgateway.gateway.orders.pretrade import (
 )
 from kcgateway.gateway.orders.reconcile import Reconciler
 from kcgateway.gateway.orders.sweep import OpenOrderSweep
+from kcgateway.gateway.reasons import reason_of
 from kcgateway.gateway.venue import Venues
 from kcgateway.store.database import Database
 from kcgateway.store.ledger import (
@@ -303,10 +304,16 @@ class OrderRouter:
                 venue = await self._venues.for_account(intent.account_id)
                 placed = await market.place(venue, intent, time_in_force)
         except AccountUnusable as exc:  # nothing was signed, so nothing was sent: say whose
-            await moved(intent, S.SENT, S.NOT_PLACED, actor=actor, reason=_code(exc))
+            await moved(
+                intent, S.SENT, S.NOT_PLACED, actor=actor, reason=_code(exc),
+                refusal=reason_of(exc),
+            )  # fmt: skip
             raise
         except (Rejected, AuthError, LocalError) as exc:  # refused, or never sent at all
-            return await moved(intent, S.SENT, S.REJECTED, actor=actor, reason=_code(exc))
+            return await moved(
+                intent, S.SENT, S.REJECTED, actor=actor, reason=_code(exc),
+                refusal=reason_of(exc),
+            )  # fmt: skip
         except Exception as exc:  # unsure whether it exists: reconcile, never resend
             log.info("order outcome unknown: intent=%s reason=%s", intent.id, type(exc).__name__)
             return await moved(intent, S.SENT, S.UNKNOWN, actor=actor, reason=_code(exc))
