@@ -35,6 +35,7 @@ from kcgateway.errors import (
     ExchangeUnavailable,
     Forbidden,
     IdempotencyConflict,
+    InvalidQuery,
     KcgatewayError,
     KeyRefused,
     NoSuchObject,
@@ -77,6 +78,7 @@ def _exchange(exc: ExchangeError) -> str:
 #: subclasses come before their bases
 TABLE: tuple[tuple[type[Exception], int, str, Fields, Callable[[Any], str]], ...] = (
     (ConfigError, 503, "not_configured", _none, _message),
+    (InvalidQuery, 422, "invalid_request", lambda e: {"field": e.field}, lambda e: e.message),
     (ValidationError, 400, "invalid_request",
      lambda e: {"field": e.field} if e.field else {}, lambda e: e.message),
     (Unauthenticated, 401, "unauthenticated", _none, _message),

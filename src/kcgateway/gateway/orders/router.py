@@ -50,6 +50,7 @@ from kcgateway.errors import (
 )
 from kcgateway.exchange.services.base import check_client_oid
 from kcgateway.gateway.audit import AuditAction, record
+from kcgateway.gateway.orders import listing
 from kcgateway.gateway.orders.lifecycle import (
     TRANSITIONS,
     Intents,
@@ -58,6 +59,7 @@ from kcgateway.gateway.orders.lifecycle import (
     owned_account_id,
     signing_for,
 )
+from kcgateway.gateway.orders.listing import OrderQuery, Page
 from kcgateway.gateway.orders.markets import SPOT, Market, Markets
 from kcgateway.gateway.orders.model import (
     IntentView,
@@ -372,17 +374,18 @@ class OrderRouter:
         states: Sequence[OrderState] = (),
         market: str | None = None,
     ) -> list[IntentView]:
-        """The tenant's intents, newest first.
+        """The first :meth:`page` of the tenant's intents, newest first."""
+        query = OrderQuery(limit=limit, account=account, states=states, market=market)
+        return (await self.page(tenant_id, query)).items
 
-        Optionally of one account (id or name; NoSuchObject when it is not the tenant's), in the
-        given states only, and of ``market`` only.
+    async def page(self, tenant_id: str, query: OrderQuery) -> Page:
+        """One page of the tenant's intents (:mod:`~kcgateway.gateway.orders.listing`).
+
+        NoSuchObject when ``query.account`` is not the tenant's (a removed account still has
+        its history); ValidationError for a bad cursor or time range.
         """
-        newest = select(OrderIntent).order_by(OrderIntent.created_at.desc(), OrderIntent.id)
-        if states:
-            newest = newest.where(OrderIntent.state.in_(states))
         async with self._db.read() as session:
-            query = await _of_tenant(session, newest.limit(limit), tenant_id, market, account)
-            return [view(r) for r in (await session.scalars(query)).all()]
+            return await listing.page(session, tenant_id, query)
 
     # -- cancelling -----------------------------------------------------------------------
 
