@@ -21,7 +21,7 @@ import secrets
 import socket
 import stat
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,10 +59,12 @@ from kcgateway.gateway.tenants import TenantService
 from kcgateway.gateway.venue import Venues
 from kcgateway.kucoin.signing import Credentials
 from kcgateway.risk import Limits
+from kcgateway.runlock import hold_data_dir, make_data_dir
 from kcgateway.secret import Secret
 from kcgateway.settings import Settings
 from kcgateway.store.audit_chain import AuditKeys
 from kcgateway.store.broker_store import SqlBrokerStore
+from kcgateway.store.connect import named_database_errors
 from kcgateway.store.credential_store import SqlCredentialStore
 from kcgateway.store.database import Database, open_database
 from kcgateway.store.migrate import ensure_migrated, upgrade
@@ -97,10 +99,28 @@ def load_pepper(settings: Settings) -> Secret:
         _write_private(path, secrets.token_hex(32))
     if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ConfigError(f"pepper file {path} is readable by others: chmod 600 {path}")
-    text = path.read_text(encoding="utf-8").strip()
-    if len(text) < 32:
+    return Secret(pepper_text(path))
+
+
+def pepper_text(path: Path) -> str:
+    """The pepper a file holds: its text (stripped), or the hex of raw bytes that are not text.
+
+    Text keeps the peppers written so far (hex) valid; any 32+ random bytes are accepted too
+    (``head -c 32 /dev/urandom > pepper.key``), as the hex of exactly those bytes.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read pepper file {path} ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        text, size = raw.hex(), len(raw)
+    else:
+        size = len(text)
+    if size < 32:
         raise ConfigError(f"pepper file {path} is too short: write 32+ random bytes into it")
-    return Secret(text)
+    return text
 
 
 def load_ring(settings: Settings) -> KeyRing:
@@ -135,11 +155,14 @@ async def open_store(settings: Settings) -> Database:
     Dev migrates it (and creates the audit key file), prod refuses one that is not at the head
     revision or has no audit key file.
     """
-    db = open_database(settings.sqlite_url(), synchronous=settings.sqlite_synchronous)
+    url = settings.sqlite_url()
+    with named_database_errors(url):
+        db = open_database(url, synchronous=settings.sqlite_synchronous)
     try:
-        if settings.is_dev:
-            await upgrade(db.engine)
-        await ensure_migrated(db.engine)
+        with named_database_errors(url):  # the first contact: unreachable, role, database
+            if settings.is_dev:
+                await upgrade(db.engine)
+            await ensure_migrated(db.engine)
         db.use_audit_key((await load_audit_keys_for(settings, db)).active)
     except BaseException:
         await db.aclose()
@@ -380,7 +403,7 @@ def banner(settings: Settings, key: Secret, sim: EmbeddedSim | None) -> list[str
 async def prepare(settings: Settings) -> tuple[GatewayServices, EmbeddedSim | None]:
     """Keys, database and services; dev also starts the simulator as the exchange."""
     if settings.is_dev:
-        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_data_dir(settings.data_dir)
     ring = load_ring(settings)
     pepper = load_pepper(settings)
     db = await open_store(settings)
@@ -436,12 +459,22 @@ def listen_socket(host: str, port: int) -> socket.socket:
 
 
 async def serve(settings: Settings, echo: Callable[[str], None]) -> None:
-    """Run the gateway until SIGINT/SIGTERM."""
-    sock = listen_socket(settings.host, settings.port)
-    try:
+    """Run the gateway until SIGINT/SIGTERM; one per data directory (its lock names the PID).
+
+    An existing data directory is locked before the port is bound (a second serve is told who
+    runs there); a new one is created only once the port is ours.
+    """
+    data = settings.data_dir
+    with ExitStack() as held:
+        locked = data.is_dir()
+        if locked:
+            held.enter_context(hold_data_dir(data))
+        sock = listen_socket(settings.host, settings.port)
+        held.callback(sock.close)
+        if settings.is_dev and not locked:
+            make_data_dir(data)
+            held.enter_context(hold_data_dir(data))
         await _serve_on(sock, settings, echo)
-    finally:
-        sock.close()
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -558,7 +591,7 @@ async def admin_services(settings: Settings) -> AsyncIterator[AdminServices]:
     KCGW_EXCHANGE_URL points at e.g. `kcgateway sim`).
     """
     if settings.is_dev:
-        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_data_dir(settings.data_dir)
     ring = load_ring(settings)
     pepper = load_pepper(settings)
     db = await open_store(settings)
