@@ -32,6 +32,7 @@ from aiohttp import web
 from fastapi import FastAPI
 
 from kcgateway.errors import ConfigError
+from kcgateway.exchange.hosts import exchange_hosts, host_lines, host_probe
 from kcgateway.exchange.rest import Hosts, KuCoinClient, RequestSigner
 from kcgateway.exchange.transport import AiohttpTransport
 from kcgateway.gateway.accounts import AccountOnboarding, ConnectRequest
@@ -80,6 +81,8 @@ from kcgateway.web.app import create_app
 
 DEMO_TENANT = "demo"
 DEMO_ACCOUNT = "paper"
+#: what the paper account's simulated key may do: every market the gateway trades
+PAPER_PERMISSIONS = ["General", "Spot", "Margin", "Futures"]
 ADMIN_OWNER = "serve-admin"
 
 
@@ -276,6 +279,7 @@ def build_services(
     orders.risk = engine
     services.risk_engine = engine
     services.risk_handlers = handlers
+    services.exchange_hosts = host_probe(hosts)
     return services
 
 
@@ -328,6 +332,12 @@ class EmbeddedSim:
         result: dict[str, Any] = create_account(self.state, spec, self.state.now_ms())
         return result
 
+    def fund(self, uid: str, account_type: str, balances: Mapping[str, str]) -> None:
+        """Credit ``balances`` to one of a simulated user's accounts (margin, futures, ...)."""
+        from kucoin_sim.accounts import fund, parse_balances  # noqa: PLC0415 - dev mode only
+
+        fund(self.state, uid, account_type, parse_balances(dict(balances)))
+
     async def aclose(self) -> None:
         """Stop serving."""
         for runner in self.runners:
@@ -348,8 +358,16 @@ def _sim_key(settings: Settings) -> dict[str, str]:
     return loaded
 
 
-async def bootstrap_demo(settings: Settings, services: GatewayServices, sim: EmbeddedSim) -> Secret:
-    """Demo tenant, funded paper account connected through the vault, a fresh admin key."""
+async def bootstrap_demo(
+    settings: Settings, services: GatewayServices, sim: EmbeddedSim
+) -> Secret | None:
+    """Demo tenant, funded paper account connected through the vault, the admin key.
+
+    The admin key is made at the data directory's first start and kept across restarts (bots
+    keep working): the new key on a first start, None on a restart (``kcgateway keys
+    create-admin --tenant demo`` issues another). The paper account's simulated key may trade
+    spot, margin and futures, with funded margin and futures accounts.
+    """
     now = datetime.now(UTC)
     async with services.db.write() as session:
         tenants = TenantRepository(session)
@@ -357,8 +375,10 @@ async def bootstrap_demo(settings: Settings, services: GatewayServices, sim: Emb
         tenant_id = tenant.id if tenant else await tenants.add(DEMO_TENANT, now=now)
     key = _sim_key(settings)
     balances = {"USDT": "100000", "BTC": "2", "ETH": "20"}
-    spec = {**key, "hf": True, "balances": balances, "permissions": ["General", "Spot"]}
-    sim.create_account(spec)
+    spec = {**key, "hf": True, "balances": balances, "permissions": PAPER_PERMISSIONS}
+    uid = sim.create_account(spec)["uid"]
+    sim.fund(uid, "margin", {"USDT": "10000", "BTC": "0.2"})
+    sim.fund(uid, "futures", {"USDT": "10000"})
     async with services.db.read() as session:
         names = {a.name for a in await AccountRepository(session).for_tenant(tenant_id)}
     if DEMO_ACCOUNT not in names:
@@ -366,9 +386,10 @@ async def bootstrap_demo(settings: Settings, services: GatewayServices, sim: Emb
             DEMO_ACCOUNT, key["apiKey"], Secret(key["secret"]), Secret(key["passphrase"])
         )
         await services.accounts.connect(tenant_id, "serve", request)
-    for old in await services.keys.list(tenant_id):
-        if old.owner == ADMIN_OWNER and old.revoked_at is None:
-            await services.keys.revoke(tenant_id, old.key_id, actor=Operator("serve"))
+    kept = [k for k in await services.keys.list(tenant_id)
+            if k.owner == ADMIN_OWNER and k.revoked_at is None]  # fmt: skip
+    if kept:
+        return None
     full, _ = await services.keys.create(
         tenant_id=tenant_id,
         owner=ADMIN_OWNER,
@@ -378,8 +399,8 @@ async def bootstrap_demo(settings: Settings, services: GatewayServices, sim: Emb
     return full
 
 
-def banner(settings: Settings, key: Secret, sim: EmbeddedSim | None) -> list[str]:
-    """What ``serve`` prints once at startup (the only time the admin key is shown)."""
+def banner(settings: Settings, key: Secret | None, sim: EmbeddedSim | None) -> list[str]:
+    """What ``serve`` prints at startup; the admin key only at the data directory's first."""
     base = f"http://{settings.host}:{settings.port}"
     order = (
         '{"account":"paper","symbol":"BTC-USDT","side":"buy","type":"limit",'
@@ -388,14 +409,22 @@ def banner(settings: Settings, key: Secret, sim: EmbeddedSim | None) -> list[str
     lines = [f"kcgateway {settings.mode.value} mode listening on {base}"]
     if sim is not None:
         lines.append(f"exchange: embedded simulator (paper trading) at {sim.spot_url}")
+    lines.append(f"data directory: {settings.data_dir}")
+    if key is not None:
+        bearer = key.reveal()
+        lines += ["admin key (shown once, store it now; it stays valid across restarts):",
+                  f"  {bearer}"]  # fmt: skip
+    else:
+        bearer = "$KCGW_KEY"
+        lines += [
+            "admin key: unchanged, the one shown at this data directory's first start "
+            f"(a new one: kcgateway keys create-admin --tenant {DEMO_TENANT})",
+        ]
     lines += [
-        f"data directory: {settings.data_dir}",
-        "admin key (shown once, store it now; a new one is issued on every dev start):",
-        f"  {key.reveal()}",
         "place a first order:",
-        f"  curl -s -X POST {base}/v1/orders -H 'Authorization: Bearer {key.reveal()}' \\",
+        f"  curl -s -X POST {base}/v1/orders -H 'Authorization: Bearer {bearer}' \\",
         f"       -H 'Content-Type: application/json' -d '{order}'",
-        f"  curl -s {base}/v1/orders -H 'Authorization: Bearer {key.reveal()}'",
+        f"  curl -s {base}/v1/orders -H 'Authorization: Bearer {bearer}'",
     ]
     return lines
 
@@ -412,7 +441,7 @@ async def prepare(settings: Settings) -> tuple[GatewayServices, EmbeddedSim | No
         sim = await EmbeddedSim.start()
         hosts = sim.hosts
     else:  # prod, or dev against an external exchange (e.g. a `kcgateway sim` that outlives us)
-        hosts = Hosts(spot=str(settings.exchange_url))
+        hosts = exchange_hosts(settings)
     services = build_services(settings, db, ring, pepper, hosts)
     if services.risk is not None:  # the halts and limits in force before the first order
         await services.risk.load()
@@ -555,7 +584,7 @@ async def _serve_on(sock: socket.socket, settings: Settings, echo: Callable[[str
             echo("\n".join(banner(settings, key, sim)))
         else:
             echo(f"kcgateway {settings.mode.value} mode on http://{settings.host}:{settings.port}")
-            echo(f"exchange: {settings.exchange_url}")
+            echo("\n".join(host_lines(exchange_hosts(settings))))
             echo("create the first key with: kcgateway keys create-admin --tenant NAME")
         undo_logging = configure_logging(os.environ)  # after uvicorn's: mask its handlers too
         settle_heap()
@@ -578,11 +607,6 @@ class AdminServices:
     broker: BrokerService
 
 
-#: where the CLI's services would call the exchange when none is configured (never contacted
-#: except by `accounts add`, which asks for KCGW_EXCHANGE_URL first)
-NO_EXCHANGE = "http://exchange-not-configured.invalid"
-
-
 @asynccontextmanager
 async def admin_services(settings: Settings) -> AsyncIterator[AdminServices]:
     """The gateway's services on its database, for the CLI (the same code the HTTP API runs).
@@ -595,7 +619,7 @@ async def admin_services(settings: Settings) -> AsyncIterator[AdminServices]:
     ring = load_ring(settings)
     pepper = load_pepper(settings)
     db = await open_store(settings)
-    hosts = Hosts(spot=settings.exchange_url or NO_EXCHANGE)
+    hosts = exchange_hosts(settings)
     services = build_services(settings, db, ring, pepper, hosts)
     broker_store = SqlBrokerStore(db)
     broker = BrokerService(db, BrokerVault(broker_store, ring), broker_store)
