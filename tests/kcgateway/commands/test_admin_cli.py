@@ -241,6 +241,14 @@ def test_orders_list_and_removal_refused_while_orders_are_open(cli: Cli) -> None
     assert "no such account" in cli.fails("orders", "list", "--tenant", "other",
                                           "--account", account_id)  # fmt: skip
     assert "not a state" in cli.fails("orders", "list", "--tenant", "acme", "--state", "x", code=2)
+    assert "oid-open" in cli.ok("orders", "list", "--tenant", "acme", "--symbol", "BTC-USDT",
+                                "--market", "spot", "--from", "2026-11-01")  # fmt: skip
+    assert "no orders match" in cli.ok("orders", "list", "--tenant", "acme", "--to", "2026-11-01")
+    assert "no orders match" in cli.ok("orders", "list", "--tenant", "acme", "--symbol", "X-Y")
+    assert "not a market" in cli.fails("orders", "list", "--tenant", "acme", "--market", "x",
+                                       code=2)  # fmt: skip
+    assert "later than from" in cli.fails("orders", "list", "--tenant", "acme",
+                                          "--from", "2026-11-02", "--to", "2026-11-01")  # fmt: skip
     assert "needs the operator" not in out
 
     async def flag(session: Any) -> None:
