@@ -6,7 +6,7 @@
     ├── LocalError                 we (or our caller) got something wrong; nothing was sent
     │   ├── ConfigError            bad or missing settings; fix the configuration
     │   ├── ValidationError        a request failed local checks (symbol rules, arguments)
-    │   │   └── InvalidTenantName, InvalidBrokerSettings
+    │   │   └── InvalidTenantName, InvalidBrokerSettings, InvalidQuery
     │   ├── CredentialUnreadable   a stored credential does not decrypt: check the KEK, re-enter it
     │   └── AccountUnusable        an account cannot sign: connect or re-enter its credential
     │       └── AccountNotConnected  it has no stored credential at all
@@ -77,6 +77,13 @@ class ValidationError(LocalError):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class InvalidQuery(ValidationError):
+    """A list's filter or paging value is invalid (a cursor not given out, an empty range).
+
+    ``field`` names the query parameter; the message says what a valid value is.
+    """
 
 
 class CredentialUnreadable(LocalError):

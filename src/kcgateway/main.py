@@ -21,7 +21,7 @@ import secrets
 import socket
 import stat
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import ExitStack, asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,6 +32,7 @@ from aiohttp import web
 from fastapi import FastAPI
 
 from kcgateway.errors import ConfigError
+from kcgateway.exchange.hosts import exchange_hosts, host_lines, host_probe
 from kcgateway.exchange.rest import Hosts, KuCoinClient, RequestSigner
 from kcgateway.exchange.transport import AiohttpTransport
 from kcgateway.gateway.accounts import AccountOnboarding, ConnectRequest
@@ -62,10 +63,12 @@ from kcgateway.gateway.tenants import TenantService
 from kcgateway.gateway.venue import Venues
 from kcgateway.kucoin.signing import Credentials
 from kcgateway.risk import Limits
+from kcgateway.runlock import hold_data_dir, make_data_dir
 from kcgateway.secret import Secret
 from kcgateway.settings import Settings
 from kcgateway.store.audit_chain import AuditKeys
 from kcgateway.store.broker_store import SqlBrokerStore
+from kcgateway.store.connect import named_database_errors
 from kcgateway.store.credential_store import SqlCredentialStore
 from kcgateway.store.database import Database, open_database
 from kcgateway.store.migrate import ensure_migrated, upgrade
@@ -81,6 +84,8 @@ from kcgateway.web.app import create_app
 
 DEMO_TENANT = "demo"
 DEMO_ACCOUNT = "paper"
+#: what the paper account's simulated key may do: every market the gateway trades
+PAPER_PERMISSIONS = ["General", "Spot", "Margin", "Futures"]
 ADMIN_OWNER = "serve-admin"
 
 
@@ -100,10 +105,28 @@ def load_pepper(settings: Settings) -> Secret:
         _write_private(path, secrets.token_hex(32))
     if path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise ConfigError(f"pepper file {path} is readable by others: chmod 600 {path}")
-    text = path.read_text(encoding="utf-8").strip()
-    if len(text) < 32:
+    return Secret(pepper_text(path))
+
+
+def pepper_text(path: Path) -> str:
+    """The pepper a file holds: its text (stripped), or the hex of raw bytes that are not text.
+
+    Text keeps the peppers written so far (hex) valid; any 32+ random bytes are accepted too
+    (``head -c 32 /dev/urandom > pepper.key``), as the hex of exactly those bytes.
+    """
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"cannot read pepper file {path} ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8").strip()
+    except UnicodeDecodeError:
+        text, size = raw.hex(), len(raw)
+    else:
+        size = len(text)
+    if size < 32:
         raise ConfigError(f"pepper file {path} is too short: write 32+ random bytes into it")
-    return Secret(text)
+    return text
 
 
 def load_ring(settings: Settings) -> KeyRing:
@@ -138,11 +161,14 @@ async def open_store(settings: Settings) -> Database:
     Dev migrates it (and creates the audit key file), prod refuses one that is not at the head
     revision or has no audit key file.
     """
-    db = open_database(settings.sqlite_url(), synchronous=settings.sqlite_synchronous)
+    url = settings.sqlite_url()
+    with named_database_errors(url):
+        db = open_database(url, synchronous=settings.sqlite_synchronous)
     try:
-        if settings.is_dev:
-            await upgrade(db.engine)
-        await ensure_migrated(db.engine)
+        with named_database_errors(url):  # the first contact: unreachable, role, database
+            if settings.is_dev:
+                await upgrade(db.engine)
+            await ensure_migrated(db.engine)
         db.use_audit_key((await load_audit_keys_for(settings, db)).active)
     except BaseException:
         await db.aclose()
@@ -263,6 +289,7 @@ def build_services(
     services.subaccounts = SubAccounts(db, venues, onboarding, now=now)
     services.risk_engine = engine
     services.risk_handlers = handlers
+    services.exchange_hosts = host_probe(hosts)
     return services
 
 
@@ -315,6 +342,12 @@ class EmbeddedSim:
         result: dict[str, Any] = create_account(self.state, spec, self.state.now_ms())
         return result
 
+    def fund(self, uid: str, account_type: str, balances: Mapping[str, str]) -> None:
+        """Credit ``balances`` to one of a simulated user's accounts (margin, futures, ...)."""
+        from kucoin_sim.accounts import fund, parse_balances  # noqa: PLC0415 - dev mode only
+
+        fund(self.state, uid, account_type, parse_balances(dict(balances)))
+
     async def aclose(self) -> None:
         """Stop serving."""
         for runner in self.runners:
@@ -335,8 +368,16 @@ def _sim_key(settings: Settings) -> dict[str, str]:
     return loaded
 
 
-async def bootstrap_demo(settings: Settings, services: GatewayServices, sim: EmbeddedSim) -> Secret:
-    """Demo tenant, funded paper account connected through the vault, a fresh admin key."""
+async def bootstrap_demo(
+    settings: Settings, services: GatewayServices, sim: EmbeddedSim
+) -> Secret | None:
+    """Demo tenant, funded paper account connected through the vault, the admin key.
+
+    The admin key is made at the data directory's first start and kept across restarts (bots
+    keep working): the new key on a first start, None on a restart (``kcgateway keys
+    create-admin --tenant demo`` issues another). The paper account's simulated key may trade
+    spot, margin and futures, with funded margin and futures accounts.
+    """
     now = datetime.now(UTC)
     async with services.db.write() as session:
         tenants = TenantRepository(session)
@@ -344,8 +385,10 @@ async def bootstrap_demo(settings: Settings, services: GatewayServices, sim: Emb
         tenant_id = tenant.id if tenant else await tenants.add(DEMO_TENANT, now=now)
     key = _sim_key(settings)
     balances = {"USDT": "100000", "BTC": "2", "ETH": "20"}
-    spec = {**key, "hf": True, "balances": balances, "permissions": ["General", "Spot"]}
-    sim.create_account(spec)
+    spec = {**key, "hf": True, "balances": balances, "permissions": PAPER_PERMISSIONS}
+    uid = sim.create_account(spec)["uid"]
+    sim.fund(uid, "margin", {"USDT": "10000", "BTC": "0.2"})
+    sim.fund(uid, "futures", {"USDT": "10000"})
     async with services.db.read() as session:
         names = {a.name for a in await AccountRepository(session).for_tenant(tenant_id)}
     if DEMO_ACCOUNT not in names:
@@ -353,9 +396,10 @@ async def bootstrap_demo(settings: Settings, services: GatewayServices, sim: Emb
             DEMO_ACCOUNT, key["apiKey"], Secret(key["secret"]), Secret(key["passphrase"])
         )
         await services.accounts.connect(tenant_id, "serve", request)
-    for old in await services.keys.list(tenant_id):
-        if old.owner == ADMIN_OWNER and old.revoked_at is None:
-            await services.keys.revoke(tenant_id, old.key_id, actor=Operator("serve"))
+    kept = [k for k in await services.keys.list(tenant_id)
+            if k.owner == ADMIN_OWNER and k.revoked_at is None]  # fmt: skip
+    if kept:
+        return None
     full, _ = await services.keys.create(
         tenant_id=tenant_id,
         owner=ADMIN_OWNER,
@@ -365,8 +409,8 @@ async def bootstrap_demo(settings: Settings, services: GatewayServices, sim: Emb
     return full
 
 
-def banner(settings: Settings, key: Secret, sim: EmbeddedSim | None) -> list[str]:
-    """What ``serve`` prints once at startup (the only time the admin key is shown)."""
+def banner(settings: Settings, key: Secret | None, sim: EmbeddedSim | None) -> list[str]:
+    """What ``serve`` prints at startup; the admin key only at the data directory's first."""
     base = f"http://{settings.host}:{settings.port}"
     order = (
         '{"account":"paper","symbol":"BTC-USDT","side":"buy","type":"limit",'
@@ -375,14 +419,22 @@ def banner(settings: Settings, key: Secret, sim: EmbeddedSim | None) -> list[str
     lines = [f"kcgateway {settings.mode.value} mode listening on {base}"]
     if sim is not None:
         lines.append(f"exchange: embedded simulator (paper trading) at {sim.spot_url}")
+    lines.append(f"data directory: {settings.data_dir}")
+    if key is not None:
+        bearer = key.reveal()
+        lines += ["admin key (shown once, store it now; it stays valid across restarts):",
+                  f"  {bearer}"]  # fmt: skip
+    else:
+        bearer = "$KCGW_KEY"
+        lines += [
+            "admin key: unchanged, the one shown at this data directory's first start "
+            f"(a new one: kcgateway keys create-admin --tenant {DEMO_TENANT})",
+        ]
     lines += [
-        f"data directory: {settings.data_dir}",
-        "admin key (shown once, store it now; a new one is issued on every dev start):",
-        f"  {key.reveal()}",
         "place a first order:",
-        f"  curl -s -X POST {base}/v1/orders -H 'Authorization: Bearer {key.reveal()}' \\",
+        f"  curl -s -X POST {base}/v1/orders -H 'Authorization: Bearer {bearer}' \\",
         f"       -H 'Content-Type: application/json' -d '{order}'",
-        f"  curl -s {base}/v1/orders -H 'Authorization: Bearer {key.reveal()}'",
+        f"  curl -s {base}/v1/orders -H 'Authorization: Bearer {bearer}'",
     ]
     return lines
 
@@ -390,7 +442,7 @@ def banner(settings: Settings, key: Secret, sim: EmbeddedSim | None) -> list[str
 async def prepare(settings: Settings) -> tuple[GatewayServices, EmbeddedSim | None]:
     """Keys, database and services; dev also starts the simulator as the exchange."""
     if settings.is_dev:
-        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_data_dir(settings.data_dir)
     ring = load_ring(settings)
     pepper = load_pepper(settings)
     db = await open_store(settings)
@@ -399,7 +451,7 @@ async def prepare(settings: Settings) -> tuple[GatewayServices, EmbeddedSim | No
         sim = await EmbeddedSim.start()
         hosts = sim.hosts
     else:  # prod, or dev against an external exchange (e.g. a `kcgateway sim` that outlives us)
-        hosts = Hosts(spot=str(settings.exchange_url))
+        hosts = exchange_hosts(settings)
     services = build_services(settings, db, ring, pepper, hosts)
     if services.risk is not None:  # the halts and limits in force before the first order
         await services.risk.load()
@@ -446,12 +498,22 @@ def listen_socket(host: str, port: int) -> socket.socket:
 
 
 async def serve(settings: Settings, echo: Callable[[str], None]) -> None:
-    """Run the gateway until SIGINT/SIGTERM."""
-    sock = listen_socket(settings.host, settings.port)
-    try:
+    """Run the gateway until SIGINT/SIGTERM; one per data directory (its lock names the PID).
+
+    An existing data directory is locked before the port is bound (a second serve is told who
+    runs there); a new one is created only once the port is ours.
+    """
+    data = settings.data_dir
+    with ExitStack() as held:
+        locked = data.is_dir()
+        if locked:
+            held.enter_context(hold_data_dir(data))
+        sock = listen_socket(settings.host, settings.port)
+        held.callback(sock.close)
+        if settings.is_dev and not locked:
+            make_data_dir(data)
+            held.enter_context(hold_data_dir(data))
         await _serve_on(sock, settings, echo)
-    finally:
-        sock.close()
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -532,7 +594,7 @@ async def _serve_on(sock: socket.socket, settings: Settings, echo: Callable[[str
             echo("\n".join(banner(settings, key, sim)))
         else:
             echo(f"kcgateway {settings.mode.value} mode on http://{settings.host}:{settings.port}")
-            echo(f"exchange: {settings.exchange_url}")
+            echo("\n".join(host_lines(exchange_hosts(settings))))
             echo("create the first key with: kcgateway keys create-admin --tenant NAME")
         undo_logging = configure_logging(os.environ)  # after uvicorn's: mask its handlers too
         settle_heap()
@@ -555,11 +617,6 @@ class AdminServices:
     broker: BrokerService
 
 
-#: where the CLI's services would call the exchange when none is configured (never contacted
-#: except by `accounts add`, which asks for KCGW_EXCHANGE_URL first)
-NO_EXCHANGE = "http://exchange-not-configured.invalid"
-
-
 @asynccontextmanager
 async def admin_services(settings: Settings) -> AsyncIterator[AdminServices]:
     """The gateway's services on its database, for the CLI (the same code the HTTP API runs).
@@ -568,11 +625,11 @@ async def admin_services(settings: Settings) -> AsyncIterator[AdminServices]:
     KCGW_EXCHANGE_URL points at e.g. `kcgateway sim`).
     """
     if settings.is_dev:
-        settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        make_data_dir(settings.data_dir)
     ring = load_ring(settings)
     pepper = load_pepper(settings)
     db = await open_store(settings)
-    hosts = Hosts(spot=settings.exchange_url or NO_EXCHANGE)
+    hosts = exchange_hosts(settings)
     services = build_services(settings, db, ring, pepper, hosts)
     broker_store = SqlBrokerStore(db)
     broker = BrokerService(db, BrokerVault(broker_store, ring), broker_store)

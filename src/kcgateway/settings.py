@@ -5,7 +5,14 @@ Sources, later ones winning: the defaults below, an optional TOML file (``$KCGW_
 ``KCGW_PORT``, ``KCGW_DATA_DIR``, ``KCGW_DATABASE_URL``, ``KCGW_PEPPER_FILE``,
 ``KCGW_AUDIT_KEY_FILE``, ``KCGW_TRUSTED_PROXIES`` (comma-separated CIDRs), ``KCGW_MAX_BODY_BYTES``,
 ``KCGW_MAX_NOTIONAL``,
-``KCGW_RECONCILE_GRACE_S``, ``KCGW_EXCHANGE_URL``, ``KCGW_SQLITE_SYNCHRONOUS``).
+``KCGW_RECONCILE_GRACE_S``, ``KCGW_EXCHANGE_URL``, ``KCGW_EXCHANGE_FUTURES_URL``,
+``KCGW_EXCHANGE_BROKER_URL``, ``KCGW_SQLITE_SYNCHRONOUS``).
+
+The exchange has three REST hosts: spot (``KCGW_EXCHANGE_URL``), futures and broker. With
+KuCoin's spot host the other two default to KuCoin's; with any other spot URL (a ``kcgateway
+sim``) the broker host defaults to the spot URL (the simulator serves both on one port) and
+futures has no default: set ``KCGW_EXCHANGE_FUTURES_URL`` (the simulator's futures port), or
+futures calls fail at once instead of reaching KuCoin's real futures host.
 
 Two modes:
 
@@ -50,6 +57,8 @@ _ENV_FIELDS = {
     "KCGW_MAX_NOTIONAL": "max_notional",
     "KCGW_RECONCILE_GRACE_S": "reconcile_grace_s",
     "KCGW_EXCHANGE_URL": "exchange_url",
+    "KCGW_EXCHANGE_FUTURES_URL": "exchange_futures_url",
+    "KCGW_EXCHANGE_BROKER_URL": "exchange_broker_url",
     "KCGW_SQLITE_SYNCHRONOUS": "sqlite_synchronous",
 }
 
@@ -81,6 +90,9 @@ class Settings(BaseModel):
     reconcile_grace_s: float = Field(default=30.0, gt=0)
     reconcile_every_s: float = Field(default=2.0, gt=0)
     exchange_url: str | None = None
+    #: KuCoin's futures and broker REST hosts (see the module docstring for their defaults)
+    exchange_futures_url: str | None = None
+    exchange_broker_url: str | None = None
     exchange_timeout_s: float = Field(default=10.0, gt=0)
     #: SQLite's ``PRAGMA synchronous``: ``full`` (durable: every commit fsyncs the WAL) or the
     #: opt-in ``normal`` (faster; an OS crash or power loss can lose the last commits)

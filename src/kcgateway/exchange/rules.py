@@ -38,11 +38,11 @@ def _multiple(value: Decimal, step: Decimal) -> bool:
 def _check_size(rules: SymbolRules, size: Decimal) -> None:
     if not _multiple(size, rules.base_increment):
         raise ValidationError(
-            f"size {size} is not a multiple of {rules.base_increment}", field="size"
+            f"size {size:f} is not a multiple of {rules.base_increment:f}", field="size"
         )
     if not rules.base_min_size <= size <= rules.base_max_size:
         raise ValidationError(
-            f"size {size} is outside [{rules.base_min_size}, {rules.base_max_size}]",
+            f"size {size:f} is outside [{rules.base_min_size:f}, {rules.base_max_size:f}]",
             field="size",
         )
 
@@ -50,11 +50,11 @@ def _check_size(rules: SymbolRules, size: Decimal) -> None:
 def _check_funds(rules: SymbolRules, funds: Decimal) -> None:
     if not _multiple(funds, rules.quote_increment):
         raise ValidationError(
-            f"funds {funds} is not a multiple of {rules.quote_increment}", field="funds"
+            f"funds {funds:f} is not a multiple of {rules.quote_increment:f}", field="funds"
         )
     if not rules.quote_min_size <= funds <= rules.quote_max_size:
         raise ValidationError(
-            f"funds {funds} is outside [{rules.quote_min_size}, {rules.quote_max_size}]",
+            f"funds {funds:f} is outside [{rules.quote_min_size:f}, {rules.quote_max_size:f}]",
             field="funds",
         )
 
@@ -66,12 +66,12 @@ def _check_limit(rules: SymbolRules, price: Decimal | None, size: Decimal | None
         raise ValidationError("a limit order needs a size", field="size")
     if not _multiple(price, rules.price_increment):
         raise ValidationError(
-            f"price {price} is not a multiple of {rules.price_increment}", field="price"
+            f"price {price:f} is not a multiple of {rules.price_increment:f}", field="price"
         )
     _check_size(rules, size)
     if rules.min_funds is not None and price * size < rules.min_funds:
         raise ValidationError(
-            f"order value {price * size} is below minFunds {rules.min_funds}", field="size"
+            f"order value {price * size:f} is below minFunds {rules.min_funds:f}", field="size"
         )
 
 

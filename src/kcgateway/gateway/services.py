@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import func, select, text
 
+from kcgateway.exchange.reach import HostProbe, HostReach
 from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.gateway.accounts import AccountOnboarding
 from kcgateway.gateway.alerts import AlertService
@@ -76,6 +77,8 @@ class GatewayServices:
     onboarding: FastApiOnboarding | None = None
     #: ND-broker sub-accounts created as tenant accounts (gateway/subaccounts.py)
     subaccounts: SubAccounts | None = None
+    #: reachability of the exchange's spot, futures and broker hosts (for /readyz)
+    exchange_hosts: HostProbe | None = None
 
     async def balances(self, tenant_id: str, account: str) -> list[m.Account]:
         """Balances of one of the tenant's accounts (NoSuchObject for anyone else's)."""
@@ -110,13 +113,20 @@ class GatewayServices:
         return self.metrics.exposition()
 
     async def ready(self) -> bool:
-        """The database answers and the reconciler runs."""
+        """The database answers, the reconciler runs, every configured exchange host answers."""
         try:
             async with self.db.read() as session:
                 await session.execute(text("SELECT 1"))
         except Exception:  # any failure means "not ready"
             return False
+        reach = await self.exchange_reach()
+        if any(r.url is not None and not r.reachable for r in reach.values()):
+            return False
         return self._reconciler is not None and not self._reconciler.done()
+
+    async def exchange_reach(self) -> dict[str, HostReach]:
+        """Each exchange host's reachability (empty when no probe is wired)."""
+        return await self.exchange_hosts.check() if self.exchange_hosts is not None else {}
 
     def start(self) -> None:
         """Start the background reconciler."""
@@ -191,5 +201,7 @@ class GatewayServices:
         if self.onboarding is not None:
             await self.onboarding.aclose()
         await self.venues.aclose()
+        if self.exchange_hosts is not None:
+            await self.exchange_hosts.aclose()
         await self.market.aclose()
         await self.db.aclose()

@@ -72,6 +72,8 @@ _MOVE = Prepared(
             _INTENTS.c.exchange_order_id,
         ),
         attention=None,  # a move is an answer: nothing left for the operator
+        # why it was refused (a rejected or not_placed move); None for every other move
+        reason=bindparam("new_reason", type_=_INTENTS.c.reason.type),
     )
     .returning(*_INTENTS.c)
 )
@@ -126,14 +128,20 @@ async def move_intent(
     new: OrderState,
     now: datetime,
     exchange_order_id: str | None = None,
+    reason: dict[str, str] | None = None,
 ) -> OrderIntent | None:
-    """See :meth:`OrderIntentRepository.move` (a None exchange id keeps the stored one)."""
+    """See :meth:`OrderIntentRepository.move` (a None exchange id keeps the stored one).
+
+    ``reason`` is why the intent was refused (:class:`kcgateway.gateway.reasons.Reason` as
+    JSON), stored with the move; every move without one clears it.
+    """
     params = {
         "intent_id": intent_id,
         "expected": expected,
         "new_state": new,
         "now": now,
         "new_exchange_id": exchange_order_id,
+        "new_reason": reason,
     }
     rows = await ex.rows(_MOVE, params)
     return OrderIntent(**rows[0]) if rows else None

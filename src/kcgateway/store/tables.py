@@ -173,7 +173,7 @@ class OrderIntent(Base):
         index=True,
     )
     exchange_order_id: Mapped[str | None] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     # which product the intent trades (spot | margin | futures) and that product's terms
     market: Mapped[str] = mapped_column(String(8), default="spot", server_default="spot")
@@ -185,6 +185,9 @@ class OrderIntent(Base):
     auto_repay: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     #: why an operator must look at the intent (None: nothing to do); cleared by its next move
     attention: Mapped[str | None] = mapped_column(String(200), default=None)
+    #: why it was refused (``rejected``/``not_placed``): :class:`kcgateway.gateway.reasons.Reason`
+    #: as JSON (code, message, field, exchangeCode, exchangeMessage, hint); None otherwise
+    reason: Mapped[dict[str, str] | None] = mapped_column(JSON(none_as_null=True), default=None)
 
 
 class AuditRecord(Base):

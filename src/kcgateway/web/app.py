@@ -25,6 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from kcgateway.gateway.services import GatewayServices
 from kcgateway.web import admin, alerts, books, errors, futures, margin, risk, routes, spot_more
 from kcgateway.web.auth import PUBLIC, AuthFirstRoute, ScopeGuard, guard_of, services_of
+from kcgateway.web.health import ReadyOut, host_json
 from kcgateway.web.middleware import DEFAULT_MAX_BODY_BYTES, CountRequests, LimitBody
 from kcgateway.web.onboarding import router as onboarding_router
 from kcgateway.web.schemas import StatusOut, error_responses
@@ -51,15 +52,17 @@ def _add_public_routes(app: FastAPI, services: Callable[[Request], GatewayServic
     @app.get(
         "/readyz",
         dependencies=_PUBLIC,
-        response_model=StatusOut,
+        response_model=ReadyOut,
         tags=["health"],
-        responses={503: {"model": StatusOut, "description": "Not ready (status: not ready)."}},
+        responses={503: {"model": ReadyOut, "description": "Not ready (status: not ready)."}},
     )
     async def readyz(request: Request) -> JSONResponse:
-        """The database answers and the reconciler runs."""
+        """The database answers, the reconciler runs, each exchange host is reachable."""
         ready = await services(request).ready()
         status = "ready" if ready else "not ready"
-        return JSONResponse({"status": status}, status_code=200 if ready else 503)
+        hosts = await services(request).exchange_reach()
+        body = {"status": status, "exchange": {k: host_json(v) for k, v in hosts.items()}}
+        return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get(
         "/metrics",

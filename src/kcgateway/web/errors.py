@@ -35,6 +35,7 @@ from kcgateway.errors import (
     ExchangeUnavailable,
     Forbidden,
     IdempotencyConflict,
+    InvalidQuery,
     KcgatewayError,
     KeyPossiblyCreated,
     KeyRefused,
@@ -53,6 +54,7 @@ from kcgateway.errors import (
     Unauthenticated,
     ValidationError,
 )
+from kcgateway.gateway.reasons import MAX_TEXT, hint_for
 
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="kcgateway"'}
 Fields = Callable[[Any], dict[str, Any]]
@@ -79,6 +81,7 @@ def _exchange(exc: ExchangeError) -> str:
 #: subclasses come before their bases
 TABLE: tuple[tuple[type[Exception], int, str, Fields, Callable[[Any], str]], ...] = (
     (ConfigError, 503, "not_configured", _none, _message),
+    (InvalidQuery, 422, "invalid_request", lambda e: {"field": e.field}, lambda e: e.message),
     (ValidationError, 400, "invalid_request",
      lambda e: {"field": e.field} if e.field else {}, lambda e: e.message),
     (Unauthenticated, 401, "unauthenticated", _none, _message),
@@ -126,11 +129,23 @@ def error_body(status: int, code: str, message: str, **extra: Any) -> str:
     return json.dumps({"error": code, "message": message, **extra}, separators=(",", ":"))
 
 
+def _why(exc: BaseException) -> dict[str, Any]:
+    """What every answer adds: the exchange's own message when it refused, and what to do."""
+    extra: dict[str, Any] = {}
+    if isinstance(exc, ExchangeError) and exc.message:
+        extra["exchangeMessage"] = exc.message[:MAX_TEXT]
+    hint = hint_for(exc)
+    if hint:
+        extra["hint"] = hint
+    return extra
+
+
 def describe(exc: BaseException) -> tuple[int, str] | None:
     """(status, body) for a known exception, else None."""
     for kind, status, code, fields, message in TABLE:
         if isinstance(exc, kind):
-            return status, error_body(status, code, message(exc), **fields(exc))
+            extra = {**_why(exc), **fields(exc)}
+            return status, error_body(status, code, message(exc), **extra)
     return None
 
 
@@ -157,7 +172,12 @@ async def _request_invalid(request: Request, exc: Exception) -> JSONResponse:
         {"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")}
         for e in exc.errors()
     ]
-    body = {"error": "invalid_request", "message": "the request is invalid", "problems": problems}
+    body = {
+        "error": "invalid_request",
+        "message": "the request is invalid",
+        "problems": problems,
+        "hint": "correct each field listed in problems and send the request again",
+    }
     return JSONResponse(body, status_code=422)
 
 

@@ -20,6 +20,7 @@ from kcgateway.gateway.keys import Principal
 from kcgateway.gateway.orders.model import OrderRequest
 from kcgateway.web.auth import Reader, require, services_of
 from kcgateway.web.market_schemas import OrderOut, order_json
+from kcgateway.web.order_filters import LIST_RESPONSES, NEXT_CURSOR, OrderFilters
 from kcgateway.web.placing import IdempotencyKey, place_keyed_http
 from kcgateway.web.schemas import AUTHED, EXCHANGE, ErrorOut, error_responses
 
@@ -34,7 +35,6 @@ OptionalAccount = Annotated[
         description="account id or name; needed when several accounts use the clientOid",
     ),
 ]
-Limit = Annotated[int, Query(ge=1, le=1000)]
 
 #: the POST routes' extra answers (201 is the route's own status)
 PLACE_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -99,11 +99,16 @@ def order_routes(spec: MarketRoutes, router: APIRouter) -> APIRouter:
         )
 
     async def list_orders(
-        request: Request, principal: Reader, limit: Limit = 100
+        request: Request,
+        response: Response,
+        principal: Reader,
+        filters: Annotated[OrderFilters, Query()],
     ) -> list[OrderOut]:
         orders = services_of(request).orders
-        views = await orders.list(principal.tenant_id, limit=limit, market=market)
-        return [OrderOut.of(v) for v in views]
+        found = await orders.page(principal.tenant_id, filters.query(market))
+        if found.next_cursor is not None:
+            response.headers[NEXT_CURSOR] = found.next_cursor
+        return [OrderOut.of(v) for v in found.items]
 
     async def get_order(order_id: str, request: Request, principal: Reader) -> OrderOut:
         return OrderOut.of(
@@ -154,8 +159,11 @@ def order_routes(spec: MarketRoutes, router: APIRouter) -> APIRouter:
     )  # fmt: skip
     router.add_api_route(
         "/orders", list_orders, methods=["GET"], response_model=list[OrderOut],
-        responses=error_responses(*AUTHED), name=f"list_{name}orders",
-        description=f"The tenant's {what} order intents, newest first.",
+        responses=LIST_RESPONSES, name=f"list_{name}orders",
+        description=f"The tenant's {what} order intents, newest first (by creation time, then "
+        "id), filtered by account, symbol, state (repeat it for several) and a creation-time "
+        f"range (from inclusive, to exclusive). When more match, the {NEXT_CURSOR} header "
+        "holds the cursor of the next page: pass it back as cursor with the same filters.",
     )  # fmt: skip
     router.add_api_route(
         "/orders/{order_id}", get_order, methods=["GET"], response_model=OrderOut,

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from kcgateway.gateway.orders.markets import FUTURES, MARGIN, MarketTerms
 from kcgateway.gateway.orders.model import IntentView, OrderRequest
+from kcgateway.gateway.reasons import Reason
 from kcgateway.kucoin import models as m
 from kcgateway.store.types import OrderState
 from kcgateway.web.decimals import DecimalString
@@ -119,6 +120,36 @@ class FuturesOrderBody(_OrderCommon):
         )
 
 
+class ReasonOut(BaseModel):
+    """Why an order was refused (``rejected``, ``not_placed``): kept with the order."""
+
+    model_config = _OUT
+
+    code: str = Field(
+        description="stable code: invalid_request, exchange_rejected, exchange_auth_failed, "
+        "account_unusable, account_not_connected, not_placed"
+    )
+    message: str = Field(description="what went wrong")
+    hint: str = Field(description="what to do")
+    field: str | None = Field(default=None, description="the offending field, when one is")
+    exchange_code: str | None = Field(
+        default=None, serialization_alias="exchangeCode", description="KuCoin's code"
+    )
+    exchange_message: str | None = Field(
+        default=None, serialization_alias="exchangeMessage", description="KuCoin's message"
+    )
+
+    @classmethod
+    def of(cls, r: Reason | None) -> ReasonOut | None:
+        """From the use case's reason (None passes through)."""
+        if r is None:
+            return None
+        return cls(
+            code=r.code, message=r.message, hint=r.hint, field=r.field,
+            exchange_code=r.exchange_code, exchange_message=r.exchange_message,
+        )  # fmt: skip
+
+
 class OrderOut(BaseModel):
     """An order intent of any market, with that market's terms."""
 
@@ -149,6 +180,10 @@ class OrderOut(BaseModel):
         description="why the operator must look at this order (e.g. its account's credential "
         "cannot be decrypted); null when nothing is needed",
     )
+    reason: ReasonOut | None = Field(
+        default=None,
+        description="why the order was refused (state rejected or not_placed); null otherwise",
+    )
 
     @classmethod
     def of(cls, v: IntentView) -> OrderOut:
@@ -176,6 +211,7 @@ class OrderOut(BaseModel):
             created_at=v.created_at,
             updated_at=v.updated_at,
             attention=v.attention,
+            reason=ReasonOut.of(v.reason),
         )
 
 

@@ -353,7 +353,7 @@ class RiskFailure(BaseModel):
 
 
 class ErrorOut(BaseModel):
-    """Every error answer: ``error`` is a stable code, ``message`` says what to do.
+    """Every error answer: a stable code (``error``), what went wrong, what to do (``hint``).
 
     Never echoes request input. The optional members appear with the errors that have them.
     """
@@ -367,8 +367,18 @@ class ErrorOut(BaseModel):
         description="the invalid field (invalid_request), or what exceeds the caller's own key "
         "(forbidden: scopes, ipAllowlist, expiresAt)",
     )
-    order_id: str | None = Field(default=None, description="the intent (client_oid_taken)")
-    exchange_code: str | None = Field(default=None, description="KuCoin's code (exchange_*)")
+    order_id: str | None = Field(
+        default=None, serialization_alias="orderId", description="the intent (client_oid_taken)"
+    )
+    exchange_code: str | None = Field(
+        default=None, serialization_alias="exchangeCode", description="KuCoin's code (exchange_*)"
+    )
+    exchange_message: str | None = Field(
+        default=None,
+        serialization_alias="exchangeMessage",
+        description="KuCoin's own message, when the exchange answered (exchange_*)",
+    )
+    hint: str | None = Field(default=None, description="what to do about it")
     problems: list[Problem] | None = Field(
         default=None, description="each invalid part (request validation)"
     )

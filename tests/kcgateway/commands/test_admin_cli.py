@@ -241,6 +241,14 @@ def test_orders_list_and_removal_refused_while_orders_are_open(cli: Cli) -> None
     assert "no such account" in cli.fails("orders", "list", "--tenant", "other",
                                           "--account", account_id)  # fmt: skip
     assert "not a state" in cli.fails("orders", "list", "--tenant", "acme", "--state", "x", code=2)
+    assert "oid-open" in cli.ok("orders", "list", "--tenant", "acme", "--symbol", "BTC-USDT",
+                                "--market", "spot", "--from", "2026-11-01")  # fmt: skip
+    assert "no orders match" in cli.ok("orders", "list", "--tenant", "acme", "--to", "2026-11-01")
+    assert "no orders match" in cli.ok("orders", "list", "--tenant", "acme", "--symbol", "X-Y")
+    assert "not a market" in cli.fails("orders", "list", "--tenant", "acme", "--market", "x",
+                                       code=2)  # fmt: skip
+    assert "later than from" in cli.fails("orders", "list", "--tenant", "acme",
+                                          "--from", "2026-11-02", "--to", "2026-11-01")  # fmt: skip
     assert "needs the operator" not in out
 
     async def flag(session: Any) -> None:
@@ -252,6 +260,20 @@ def test_orders_list_and_removal_refused_while_orders_are_open(cli: Cli) -> None
     _in_db(cli, flag)
     flagged = cli.ok("orders", "list", "--tenant", "acme")
     assert "needs the operator" in flagged and "cannot be decrypted" in flagged
+
+    async def refuse(session: Any) -> None:  # a rejected order keeps why (exchange refusal)
+        reason = {"code": "exchange_rejected", "message": "Balance insufficient!",
+                  "hint": "deposit or make the order smaller", "exchangeCode": "200004",
+                  "exchangeMessage": "Balance insufficient!"}  # fmt: skip
+        await session.execute(
+            update(OrderIntent).where(OrderIntent.client_oid == "oid-done")
+            .values(state=OrderState.REJECTED, reason=reason)
+        )  # fmt: skip
+
+    _in_db(cli, refuse)
+    refused = cli.ok("orders", "list", "--tenant", "acme", "--state", "rejected")
+    assert "rejected: order" in refused and "[exchange 200004]" in refused
+    assert "Balance insufficient!; do: deposit or make the order smaller" in refused
 
     busy = cli.fails("accounts", "remove", "main", "--tenant", "acme")
     assert "1 pending or open order(s)" in busy and "--force" in busy

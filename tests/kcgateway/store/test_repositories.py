@@ -13,6 +13,7 @@ from sqlalchemy import insert, text, update
 from sqlalchemy.exc import IntegrityError, StatementError
 
 from kcgateway.store.database import Database
+from kcgateway.store.fastsql import CoreRunner
 from kcgateway.store.ledger import (
     GENESIS_HASH,
     AuditEntry,
@@ -21,6 +22,7 @@ from kcgateway.store.ledger import (
     IdempotencyRepository,
     NewIntent,
     OrderIntentRepository,
+    move_intent,
 )
 from kcgateway.store.records import BrokerInfo, CredentialRecord, Rewrap, SealedField
 from kcgateway.store.repositories import (
@@ -391,6 +393,26 @@ async def test_move_is_compare_and_set_and_returns_the_updated_row(db: Database)
             row.id, expected=OrderState.PERSISTED, new=OrderState.SENT, now=later
         )
         assert again is None, "no longer persisted: someone moved first"
+
+
+async def test_a_refusing_move_keeps_its_reason_on_every_engine(db: Database) -> None:
+    _, account = await _tenant_and_account(db)
+    reason = {"code": "exchange_rejected", "message": "Balance insufficient!",
+              "exchangeCode": "200004", "hint": "deposit"}  # fmt: skip
+    async with db.write() as s:
+        repo = OrderIntentRepository(s)
+        row = await repo.insert(NewIntent(account, _name("r"), "BTC-USDT", "buy", "limit"), now=NOW)
+        assert row is not None and row.reason is None
+        runner = CoreRunner(s)
+        sent = await move_intent(runner, row.id, expected=OrderState.PERSISTED,
+                                 new=OrderState.SENT, now=NOW)  # fmt: skip
+        assert sent is not None and sent.reason is None
+        refused = await move_intent(runner, row.id, expected=OrderState.SENT,
+                                    new=OrderState.REJECTED, now=NOW, reason=reason)  # fmt: skip
+        assert refused is not None and refused.reason == reason
+    async with db.read() as s:
+        stored = await OrderIntentRepository(s).get(row.id)
+    assert stored is not None and stored.reason == reason  # as RETURNING gave it
 
 
 async def test_append_many_chains_like_append_and_verifies(db: Database) -> None:

@@ -6,6 +6,7 @@ import inspect
 import json
 
 from kcgateway import errors
+from kcgateway.gateway.reasons import hint_for
 from kcgateway.web.errors import TABLE, describe
 
 #: the bases no code raises as such
@@ -40,6 +41,7 @@ def test_answers_carry_fields_not_request_input() -> None:
         "error": "client_oid_ambiguous",
         "message": str(errors.AmbiguousClientOid("oid-1", ("a", "b"))),
         "accounts": ["a", "b"],
+        "hint": hint_for(errors.AmbiguousClientOid("oid-1", ("a", "b"))),
     }
     status, body = describe(errors.NoSuchAccount("typed-by-the-caller")) or (0, "")
     assert status == 404 and "typed-by-the-caller" not in body, "404s never echo input"

@@ -25,6 +25,7 @@ from kcgateway.errors import AccountUnusable, CredentialUnreadable, NoSuchObject
 from kcgateway.gateway.audit import AuditAction, record
 from kcgateway.gateway.orders.markets import Markets
 from kcgateway.gateway.orders.model import IntentView, state_of, view
+from kcgateway.gateway.reasons import NOT_FOUND_AFTER_GRACE, Reason
 from kcgateway.gateway.venue import ExchangeOrder, Venues
 from kcgateway.store.database import Database
 from kcgateway.store.fastsql import Prepared, Runner
@@ -138,10 +139,12 @@ class Intents:
         actor: str,
         exchange_id: str | None = None,
         reason: str | None = None,
+        refusal: Reason | None = None,
     ) -> OrderIntent | None:
         """Compare-and-set one transition plus its audit record, in one commit.
 
-        Returns the row as updated, or None if someone moved the intent first.
+        Returns the row as updated, or None if someone moved the intent first. ``reason`` is
+        the audit's short reason; ``refusal`` why a refused intent was refused (kept on it).
 
         Not waited for on disk (``durable=False``, see :meth:`Database.hot_write`): a move
         records what the exchange said (or decided from it), never precedes a call to it, and
@@ -151,7 +154,7 @@ class Intents:
         async with self._db.hot_write(durable=False) as conn:
             row = await transition(
                 conn, intent, expected, new, actor=actor, now=self._now(),
-                exchange_id=exchange_id, reason=reason,
+                exchange_id=exchange_id, reason=reason, refusal=refusal,
             )  # fmt: skip
         if row is not None and actor == "reconciler" and self.on_resolved is not None:
             self.on_resolved(new.value)
@@ -195,7 +198,12 @@ class Intents:
             if not allow_not_placed or row.state not in (S.SENT, S.UNKNOWN):
                 return False
             gone = await self.move(
-                row, row.state, S.NOT_PLACED, actor=actor, reason="not found after grace"
+                row,
+                row.state,
+                S.NOT_PLACED,
+                actor=actor,
+                reason="not found after grace",
+                refusal=NOT_FOUND_AFTER_GRACE,
             )
             return gone is not None
         moved = await self.apply_found(row, found, actor=actor)
@@ -263,13 +271,15 @@ async def transition(
     now: datetime,
     exchange_id: str | None = None,
     reason: str | None = None,
+    refusal: Reason | None = None,
 ) -> OrderIntent | None:
     """The compare-and-set of one transition plus its audit record, in ``ex``'s transaction."""
     if new not in TRANSITIONS.get(expected, frozenset()):
         raise ValueError(f"illegal transition {expected} -> {new}")
     moved = await move_intent(
-        ex, intent.id, expected=expected, new=new, now=now, exchange_order_id=exchange_id
-    )
+        ex, intent.id, expected=expected, new=new, now=now, exchange_order_id=exchange_id,
+        reason=refusal.to_json() if refusal is not None else None,
+    )  # fmt: skip
     if moved is not None:
         detail = {"from": expected.value, "to": new.value, "client_oid": intent.client_oid}
         if exchange_id:

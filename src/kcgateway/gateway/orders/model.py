@@ -14,6 +14,7 @@ from decimal import Decimal
 from kcgateway.errors import ValidationError
 from kcgateway.exchange.services.base import check_client_oid
 from kcgateway.gateway.orders.markets import SPOT_TERMS, MarketTerms, terms_of
+from kcgateway.gateway.reasons import Reason
 from kcgateway.gateway.venue import ExchangeOrder
 from kcgateway.store.tables import OrderIntent
 from kcgateway.store.types import OrderState
@@ -57,6 +58,8 @@ class IntentView:
     terms: MarketTerms = SPOT_TERMS
     #: why an operator must look at it (e.g. its account's credential cannot be read)
     attention: str | None = None
+    #: why it was refused (rejected / not_placed); None otherwise
+    reason: Reason | None = None
 
 
 def view(row: OrderIntent) -> IntentView:
@@ -77,6 +80,7 @@ def view(row: OrderIntent) -> IntentView:
         row.updated_at,
         terms_of(row),
         row.attention,
+        Reason.from_json(row.reason) if row.reason else None,
     )
 
 

@@ -20,6 +20,7 @@ from kcgateway.gateway.audit import AuditAction, record
 from kcgateway.gateway.orders.lifecycle import PENDING, Intents, Now
 from kcgateway.gateway.orders.markets import SPOT
 from kcgateway.gateway.orders.model import state_of
+from kcgateway.gateway.reasons import NEVER_SENT
 from kcgateway.gateway.venue import ActiveOrder, Venues
 from kcgateway.store.database import Database
 from kcgateway.store.ledger import DuplicateIntent, NewIntent, OrderIntentRepository
@@ -186,7 +187,12 @@ class Reconciler:
             if age <= self.grace:
                 return False
             gone = await self._intents.move(
-                row, S.PERSISTED, S.NOT_PLACED, actor="reconciler", reason="never sent"
+                row,
+                S.PERSISTED,
+                S.NOT_PLACED,
+                actor="reconciler",
+                reason="never sent",
+                refusal=NEVER_SENT,
             )
             return gone is not None
         if row.state is S.SENT and age < self.settle_after:

@@ -50,6 +50,7 @@ from kcgateway.errors import (
 )
 from kcgateway.exchange.services.base import check_client_oid
 from kcgateway.gateway.audit import AuditAction, record
+from kcgateway.gateway.orders import listing
 from kcgateway.gateway.orders.lifecycle import (
     TRANSITIONS,
     Intents,
@@ -58,6 +59,7 @@ from kcgateway.gateway.orders.lifecycle import (
     owned_account_id,
     signing_for,
 )
+from kcgateway.gateway.orders.listing import OrderQuery, Page
 from kcgateway.gateway.orders.markets import SPOT, Market, Markets
 from kcgateway.gateway.orders.model import (
     IntentView,
@@ -75,6 +77,7 @@ from kcgateway.gateway.orders.pretrade import (
 )
 from kcgateway.gateway.orders.reconcile import Reconciler
 from kcgateway.gateway.orders.sweep import OpenOrderSweep
+from kcgateway.gateway.reasons import reason_of
 from kcgateway.gateway.venue import Venues
 from kcgateway.store.database import Database
 from kcgateway.store.ledger import (
@@ -303,10 +306,16 @@ class OrderRouter:
                 venue = await self._venues.for_account(intent.account_id)
                 placed = await market.place(venue, intent, time_in_force)
         except AccountUnusable as exc:  # nothing was signed, so nothing was sent: say whose
-            await moved(intent, S.SENT, S.NOT_PLACED, actor=actor, reason=_code(exc))
+            await moved(
+                intent, S.SENT, S.NOT_PLACED, actor=actor, reason=_code(exc),
+                refusal=reason_of(exc),
+            )  # fmt: skip
             raise
         except (Rejected, AuthError, LocalError) as exc:  # refused, or never sent at all
-            return await moved(intent, S.SENT, S.REJECTED, actor=actor, reason=_code(exc))
+            return await moved(
+                intent, S.SENT, S.REJECTED, actor=actor, reason=_code(exc),
+                refusal=reason_of(exc),
+            )  # fmt: skip
         except Exception as exc:  # unsure whether it exists: reconcile, never resend
             log.info("order outcome unknown: intent=%s reason=%s", intent.id, type(exc).__name__)
             return await moved(intent, S.SENT, S.UNKNOWN, actor=actor, reason=_code(exc))
@@ -365,17 +374,18 @@ class OrderRouter:
         states: Sequence[OrderState] = (),
         market: str | None = None,
     ) -> list[IntentView]:
-        """The tenant's intents, newest first.
+        """The first :meth:`page` of the tenant's intents, newest first."""
+        query = OrderQuery(limit=limit, account=account, states=states, market=market)
+        return (await self.page(tenant_id, query)).items
 
-        Optionally of one account (id or name; NoSuchObject when it is not the tenant's), in the
-        given states only, and of ``market`` only.
+    async def page(self, tenant_id: str, query: OrderQuery) -> Page:
+        """One page of the tenant's intents (:mod:`~kcgateway.gateway.orders.listing`).
+
+        NoSuchObject when ``query.account`` is not the tenant's (a removed account still has
+        its history); ValidationError for a bad cursor or time range.
         """
-        newest = select(OrderIntent).order_by(OrderIntent.created_at.desc(), OrderIntent.id)
-        if states:
-            newest = newest.where(OrderIntent.state.in_(states))
         async with self._db.read() as session:
-            query = await _of_tenant(session, newest.limit(limit), tenant_id, market, account)
-            return [view(r) for r in (await session.scalars(query)).all()]
+            return await listing.page(session, tenant_id, query)
 
     # -- cancelling -----------------------------------------------------------------------
 
