@@ -16,6 +16,7 @@ from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.gateway.accounts import AccountOnboarding
 from kcgateway.gateway.alerts import AlertService
 from kcgateway.gateway.books import BookService
+from kcgateway.gateway.event_feed import EventFeed
 from kcgateway.gateway.events import OrderEvents
 from kcgateway.gateway.idempotency import Idempotency
 from kcgateway.gateway.keys import KeyService
@@ -70,6 +71,8 @@ class GatewayServices:
     #: what the engine hands on: RiskControl, then alerts (gateway/risk_wiring.py)
     risk_handlers: RiskHandlers | None = None
     _risk_start: asyncio.Task[None] | None = field(default=None, repr=False)
+    #: the event log bots follow and resume from (gateway/event_feed.py, GET /v1/events)
+    event_feed: EventFeed | None = None
 
     async def balances(self, tenant_id: str, account: str) -> list[m.Account]:
         """Balances of one of the tenant's accounts (NoSuchObject for anyone else's)."""
@@ -96,6 +99,10 @@ class GatewayServices:
     def __post_init__(self) -> None:
         if self.orders.on_resolved is None:
             self.orders.on_resolved = self.metrics.on_resolved
+        if self.event_feed is not None:  # commits that append events wake the followers
+            self.orders.intents.notify = self.event_feed.hub.notify
+            if self.alerts is not None:
+                self.alerts.on_stored = self.event_feed.hub.notify
 
     async def refresh_metrics(self) -> bytes:
         """The /metrics exposition, with the intents gauge read from the database now."""
@@ -123,6 +130,8 @@ class GatewayServices:
             self.events.start()
         if self.alerts is not None:
             self.alerts.start()
+        if self.event_feed is not None:
+            self.event_feed.start()
         if self.risk is not None:
             self.risk.start()
         if self.risk_engine is not None and self._risk_start is None:
@@ -177,6 +186,8 @@ class GatewayServices:
             await self.risk_handlers.drain()
         if self.alerts is not None:
             await self.alerts.aclose()
+        if self.event_feed is not None:
+            await self.event_feed.aclose()
         if self.risk is not None:
             await self.risk.aclose()
         for books in (self.books, self.futures_books):

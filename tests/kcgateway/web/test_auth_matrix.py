@@ -45,6 +45,9 @@ def routes(account: str) -> list[tuple[str, str, Scope, Any]]:
         ("DELETE", "/v1/accounts/nope", Scope.ACCOUNTS_MANAGE, None),
         ("GET", "/v1/alerts", Scope.RISK_MANAGE, None),
         ("POST", "/v1/alerts/retry", Scope.RISK_MANAGE, None),
+        # a bad kind ends the endless stream with a 400 once the key passed (ASGI buffers)
+        ("GET", "/v1/events?kinds=nope", Scope.READ, None),
+        ("GET", "/v1/events/page", Scope.READ, None),
         *_risk_routes(),
         *_market_routes(account),
     ]
