@@ -40,7 +40,7 @@ from kcgateway.gateway.apikeys import Scope
 from kcgateway.gateway.audit import switch_point
 from kcgateway.gateway.books import BookService
 from kcgateway.gateway.broker import BrokerService
-from kcgateway.gateway.event_feed import EventFeed
+from kcgateway.gateway.event_feed import EventFeed, kept
 from kcgateway.gateway.events import OrderEvents
 from kcgateway.gateway.idempotency import Idempotency
 from kcgateway.gateway.keys import KeyService, Operator
@@ -244,7 +244,9 @@ def build_services(
         metrics=metrics,
         alerts=AlertService(db, registry=metrics.registry, now=now),
         risk=risk,
-        event_feed=EventFeed(db, now=now, registry=metrics.registry),
+        event_feed=EventFeed(
+            db, now=now, registry=metrics.registry, retention=kept(settings.event_retention_days)
+        ),
     )
     handlers = RiskHandlers(risk, services.alerts, now=now)
     engine = RiskEngine.for_services(
@@ -253,6 +255,8 @@ def build_services(
         on_drawdown=handlers.on_drawdown,
     )  # fmt: skip
     orders.risk = engine
+    if services.event_feed is not None:  # balance changes go to the event log bots follow
+        engine.report_balance = services.event_feed.balance_changed
     services.risk_engine = engine
     services.risk_handlers = handlers
     return services

@@ -32,6 +32,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Gauge
 
 from kcgateway.errors import ValidationError
+from kcgateway.exchange.private_feed import BalanceChange
 from kcgateway.gateway.apikeys import Scope
 from kcgateway.store.alert_store import AlertView
 from kcgateway.store.database import Database
@@ -148,6 +149,22 @@ def fill_event(account_id: str, fill: dict[str, Any]) -> NewEvent:
     return NewEvent(EventKind.FILL.value, Scope.READ.value, subject, fill, account_id=account_id)
 
 
+def balance_event(account_id: str, change: BalanceChange) -> NewEvent:
+    """The ``balance`` event of one private balance change (money as strings)."""
+    data: dict[str, Any] = {
+        "currency": change.currency,
+        "total": str(change.total),
+        "available": str(change.available),
+        "hold": str(change.hold),
+        "availableChange": str(change.available_change),
+        "holdChange": str(change.hold_change),
+        "relationEvent": change.relation_event,
+    }
+    return NewEvent(
+        EventKind.BALANCE.value, Scope.READ.value, change.currency, data, account_id=account_id
+    )
+
+
 def alert_event(alert: AlertView) -> NewEvent:
     """The ``alert`` event of a stored alert (no tenant: a gateway-wide one, admin keys only)."""
     data: dict[str, Any] = {
@@ -161,6 +178,11 @@ def alert_event(alert: AlertView) -> NewEvent:
     return NewEvent(
         EventKind.ALERT.value, Scope.RISK_MANAGE.value, alert.id, data, tenant_id=alert.tenant_id
     )
+
+
+def kept(days: float) -> timedelta | None:
+    """The retention for ``KCGW_EVENT_RETENTION_DAYS`` (0: keep every event). Pure."""
+    return timedelta(days=days) if days > 0 else None
 
 
 class EventHub:
@@ -220,6 +242,10 @@ class EventFeed:
         async with self._db.hot_write(durable=False) as conn:
             await append_events(conn, events, now=self._now())
         self.hub.notify()
+
+    async def balance_changed(self, account_id: str, change: BalanceChange) -> None:
+        """Append the ``balance`` event of one private balance change of ``account_id``."""
+        await self.append([balance_event(account_id, change)])
 
     async def last_id(self) -> int:
         """The newest event's id (0 for an empty log): where a client without an id starts."""
