@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from kcgateway.errors import ValidationError
+from kcgateway.exchange.services.orders import SpotOrder
 from kcgateway.gateway.apikeys import Scope
 from kcgateway.gateway.event_feed import EventFeed, EventKind, filter_for, kept, parse_kinds
 from kcgateway.settings import load_settings
@@ -112,3 +114,22 @@ async def test_followers_wake_on_a_commit_and_old_events_are_pruned(tmp_path: Pa
         assert await feed.last_id() == newest
         await feed.append([note])
         assert await feed.last_id() == newest + 1
+
+
+async def test_an_order_adopted_from_behind_the_gateway_is_an_event(tmp_path: Path) -> None:
+    async with gateway_stack(tmp_path) as stack:
+        tenant = await stack.add_tenant("t1")
+        await _place(stack, tenant, price="40000")  # the account trades BTC-USDT
+        async with _direct(stack, tenant.sim_account) as own:
+            await own.spot.hf.place_order(
+                SpotOrder(
+                    symbol="BTC-USDT", side="buy", order_type="limit", price=Decimal("30000"),
+                    size=Decimal("0.001"), funds=None, client_oid="behind-our-back",
+                )
+            )  # fmt: skip
+        assert await stack.services.orders.adopt_strays(tenant.account_id) == ["behind-our-back"]
+        seen = await _kinds_seen(stack, tenant.id)
+        adopted = [d for d in seen[EventKind.ORDER] if d["clientOid"] == "behind-our-back"]
+        assert len(adopted) == 1
+        assert adopted[0]["state"] == "open" and adopted[0]["previousState"] is None
+        assert str(adopted[0]["reason"]).startswith("adopted")
