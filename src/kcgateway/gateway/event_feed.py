@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
@@ -60,6 +60,7 @@ __all__ = [
 
 log = logging.getLogger("kcgateway.gateway.event_feed")
 Now = Callable[[], datetime]
+StillAllowed = Callable[[], Awaitable[bool]]
 MAX_PAGE = 1000
 
 
@@ -223,6 +224,8 @@ class EventFeed:
         self._db = db
         self._now = now
         self.poll_s = poll_s
+        #: how often a follower's key is checked again (revoked or expired: the stream ends)
+        self.recheck_s = 30.0
         self.page_size = page_size
         #: events older than this are pruned (None keeps every event)
         self.retention = retention
@@ -257,14 +260,24 @@ class EventFeed:
         async with self._db.read() as session:
             return await read_events(session, which, after=after, limit=min(limit, MAX_PAGE))
 
-    async def follow(self, which: EventFilter, *, after: int) -> AsyncIterator[StoredEvent | None]:
-        """Every visible event after ``after``, then live ones, forever; None on an idle poll.
+    async def follow(
+        self, which: EventFilter, *, after: int, still_allowed: StillAllowed | None = None
+    ) -> AsyncIterator[StoredEvent | None]:
+        """Every visible event after ``after``, then live ones; None on an idle poll.
 
-        Each event once, in id order. The None lets the caller send a keep-alive.
+        Each event once, in id order. The None lets the caller send a keep-alive. Ends when
+        ``still_allowed`` (asked every :attr:`recheck_s`) says the key may no longer follow:
+        revoked or expired keys do not keep a stream open.
         """
         self.hub.followers += 1
+        loop = asyncio.get_running_loop()
+        checked = loop.time()
         try:
             while True:
+                if still_allowed is not None and loop.time() - checked >= self.recheck_s:
+                    if not await still_allowed():
+                        return
+                    checked = loop.time()
                 wake = self.hub.armed()
                 events = await self.page(which, after=after, limit=self.page_size)
                 for event in events:

@@ -10,8 +10,10 @@ The stream (``text/event-stream``) sends each event as::
 A client that reconnects with its last id (the ``Last-Event-ID`` header, which browsers'
 ``EventSource`` sends by itself, or ``?after=``) gets every event it missed, from the
 database, then the live ones. Without either it starts at the newest event (live only);
-``after=0`` replays everything still kept. ``GET /v1/events/page`` answers the same events as
-JSON for clients that poll. Rules (tenant, scopes, kinds) live in gateway/event_feed.py.
+``after=0`` replays everything still kept. The key is checked again every 30 s: once revoked
+or expired, the stream ends (and the reconnect meets the 401). ``GET /v1/events/page``
+answers the same events as JSON for clients that poll. Rules (tenant, scopes, kinds) live in
+gateway/event_feed.py.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from kcgateway.errors import ValidationError
 from kcgateway.gateway.event_feed import EventFeed, StoredEvent, filter_for, parse_kinds
 from kcgateway.gateway.keys import Principal
-from kcgateway.web.auth import Reader, services_of
+from kcgateway.web.auth import Reader, caller_ip, services_of
 from kcgateway.web.schemas import AUTHED, error_responses
 
 router = APIRouter(prefix="/v1", tags=["events"])
@@ -106,14 +108,22 @@ def _feed(request: Request) -> EventFeed:
     return feed
 
 
-async def _frames(feed: EventFeed, principal: Principal, kinds: str | None, start: int | None
-                  ) -> AsyncIterator[bytes]:  # fmt: skip
+async def _frames(
+    request: Request, principal: Principal, kinds: str | None, start: int | None
+) -> AsyncIterator[bytes]:
+    services = services_of(request)
+    feed = _feed(request)
+    ip = caller_ip(request, services)
+
+    async def still_allowed() -> bool:
+        return await services.keys.still_usable(principal, ip)
+
     which = filter_for(principal.tenant_id, principal.scopes, parse_kinds(kinds))
     after = start if start is not None else await feed.last_id()
     # an id-only frame dispatches nothing but sets the client's last id (EventSource too): a
     # client that drops before its first event resumes from here, not from "live" again
     yield f"retry: {RETRY_MS}\nid: {after}\n\n".encode()
-    async for event in feed.follow(which, after=after):
+    async for event in feed.follow(which, after=after, still_allowed=still_allowed):
         yield b": keep-alive\n\n" if event is None else sse_frame(event)
 
 
@@ -137,11 +147,10 @@ async def events(
     ] = None,
 ) -> EventStreamResponse:
     """Follow the tenant's events (order changes, fills, balances; alerts with risk:manage)."""
-    feed = _feed(request)
     start = resume_point(last_event_id, after)
     parse_kinds(kinds)  # a bad kind is a 422 before the stream starts
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
-    return EventStreamResponse(_frames(feed, principal, kinds, start), headers=headers)
+    return EventStreamResponse(_frames(request, principal, kinds, start), headers=headers)
 
 
 @router.get(

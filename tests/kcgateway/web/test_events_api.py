@@ -14,7 +14,9 @@ from typing import Any
 import aiohttp
 
 from kcgateway.client import AsyncGatewayClient, Event, Forbidden, Unauthenticated
+from kcgateway.gateway import apikeys
 from kcgateway.gateway.apikeys import Scope
+from kcgateway.gateway.keys import Operator
 from tests.helpers.gateway import Stack, Tenant, auth, gateway_stack, order_body
 from tests.helpers.served import CuttingProxy, served
 
@@ -184,3 +186,27 @@ async def test_stream_refusals_and_live_start(tmp_path: Path) -> None:
             await stream.aclose()
         assert event.id > history[-1]["id"]
         assert event.subject == fresh[0]
+
+
+async def test_a_revoked_key_stream_ends_and_cannot_resume(tmp_path: Path) -> None:
+    async with gateway_stack(tmp_path) as stack, served(stack.app) as base:
+        tenant = await stack.add_tenant("t1")
+        reader = await stack.key(tenant, Scope.READ)
+        feed = stack.services.event_feed
+        assert feed is not None
+        feed.poll_s = feed.recheck_s = 0.05
+        async with AsyncGatewayClient(base, reader) as bot:
+            stream = bot.events(after=0)
+            first = asyncio.create_task(anext(stream))
+            while not feed.hub.followers:
+                await asyncio.sleep(0.01)
+            presented = apikeys.parse_key(reader)
+            assert presented is not None
+            await stack.services.keys.revoke(tenant.id, presented.key_id, actor=Operator("test"))
+            try:
+                await asyncio.wait_for(first, WAIT_S)
+            except Unauthenticated:
+                pass  # the stream ended; the reconnect was refused
+            else:  # pragma: no cover
+                raise AssertionError("a revoked key kept following")
+        assert feed.hub.followers == 0
