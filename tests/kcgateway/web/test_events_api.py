@@ -210,3 +210,33 @@ async def test_a_revoked_key_stream_ends_and_cannot_resume(tmp_path: Path) -> No
             else:  # pragma: no cover
                 raise AssertionError("a revoked key kept following")
         assert feed.hub.followers == 0
+
+
+async def test_the_websocket_stream_resumes_and_refuses_like_the_sse_one(tmp_path: Path) -> None:
+    async with gateway_stack(tmp_path) as stack, served(stack.app) as base:
+        one, two = await stack.add_tenant("t1"), await stack.add_tenant("t2")
+        reader = await stack.key(one, Scope.READ)
+        trader = await stack.key(one, Scope.TRADE_SPOT)
+        await _place_and_cancel(stack, one, 2)
+        await _place_and_cancel(stack, two, 2)
+        expected = [e["id"] for e in await _all_events(stack, reader)]
+        feed = stack.services.event_feed
+        assert feed is not None
+        ws_url = base.replace("http", "ws", 1) + "/v1/events/ws"
+        async with aiohttp.ClientSession() as http:
+            for key, status in (("kgw_nope", 401), (trader, 403)):
+                try:
+                    await http.ws_connect(ws_url, headers=auth(key))
+                except aiohttp.WSServerHandshakeError as exc:
+                    assert exc.status == status
+                else:  # pragma: no cover
+                    raise AssertionError("the handshake is refused")
+            headers = {**auth(reader), "Last-Event-ID": str(expected[1])}
+            async with http.ws_connect(ws_url, headers=headers) as ws:
+                assert (await ws.receive_json(timeout=WAIT_S)) == {"resumeAfter": expected[1]}
+                got = [(await ws.receive_json(timeout=WAIT_S))["id"] for _ in expected[2:]]
+                assert got == expected[2:], "the rest, once, in order; no other tenant's"
+                assert feed.hub.followers == 1
+        async with asyncio.timeout(WAIT_S):  # the server notices the client left
+            while feed.hub.followers:
+                await asyncio.sleep(0.02)
