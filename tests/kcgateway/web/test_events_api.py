@@ -21,7 +21,8 @@ from tests.helpers.gateway import Stack, Tenant, auth, gateway_stack, order_body
 from tests.helpers.served import CuttingProxy, served
 
 #: orders placed and cancelled while the follower drops and resumes (about 3 events each).
-#: 1,000 orders take about a minute on a two-core machine; the suite's budget keeps it at 150.
+#: With 1,000 the test passes too, in about 67 s on this shared two-core machine (measured
+#: once); the suite's time budget keeps it at 150 (about 13 s).
 ORDERS = 150
 WAIT_S = 60.0  # hang protection only, never a timing assertion
 
