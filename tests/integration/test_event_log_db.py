@@ -18,7 +18,7 @@ from kcgateway.store.database import open_database
 from tests.helpers.gateway import gateway_stack
 from tests.kcgateway.web.test_events_api import _place_and_cancel
 
-ORDERS = 15  # per tenant
+ORDERS = 10  # per tenant
 WAIT_S = 60.0  # hang protection only
 
 

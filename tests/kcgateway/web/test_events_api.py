@@ -22,8 +22,8 @@ from tests.helpers.served import CuttingProxy, served
 
 #: orders placed and cancelled while the follower drops and resumes (about 3 events each).
 #: With 1,000 the test passes too, in about 67 s on this shared two-core machine (measured
-#: once); the suite's time budget keeps it at 150 (about 13 s).
-ORDERS = 150
+#: once); the suite's time budget keeps it at 100 (about 10 s).
+ORDERS = 100
 WAIT_S = 60.0  # hang protection only, never a timing assertion
 
 
