@@ -41,6 +41,7 @@ from kcgateway.gateway.apikeys import Scope
 from kcgateway.gateway.audit import switch_point
 from kcgateway.gateway.books import BookService
 from kcgateway.gateway.broker import BrokerService
+from kcgateway.gateway.event_feed import EventFeed, kept
 from kcgateway.gateway.events import OrderEvents
 from kcgateway.gateway.idempotency import Idempotency
 from kcgateway.gateway.keys import KeyService, Operator
@@ -272,6 +273,9 @@ def build_services(
         metrics=metrics,
         alerts=AlertService(db, registry=metrics.registry, now=now),
         risk=risk,
+        event_feed=EventFeed(
+            db, now=now, registry=metrics.registry, retention=kept(settings.event_retention_days)
+        ),
     )
     handlers = RiskHandlers(risk, services.alerts, now=now)
     engine = RiskEngine.for_services(
@@ -287,6 +291,8 @@ def build_services(
         timeout_s=settings.exchange_timeout_s,
     )  # fmt: skip
     services.subaccounts = SubAccounts(db, venues, onboarding, now=now)
+    if services.event_feed is not None:  # balance changes go to the event log bots follow
+        engine.report_balance = services.event_feed.balance_changed
     services.risk_engine = engine
     services.risk_handlers = handlers
     services.exchange_hosts = host_probe(hosts)
@@ -578,6 +584,9 @@ def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
         lifespan="off",
         proxy_headers=False,
         forwarded_allow_ips=[],  # unused with proxy_headers off; never read from the environment
+        # event streams (GET /v1/events) never end by themselves: without a bound, shutdown
+        # would wait for every follower to hang up; they reconnect and resume by id
+        timeout_graceful_shutdown=int(settings.exchange_timeout_s) + 5,
     )
 
 

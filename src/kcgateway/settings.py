@@ -60,6 +60,7 @@ _ENV_FIELDS = {
     "KCGW_EXCHANGE_FUTURES_URL": "exchange_futures_url",
     "KCGW_EXCHANGE_BROKER_URL": "exchange_broker_url",
     "KCGW_SQLITE_SYNCHRONOUS": "sqlite_synchronous",
+    "KCGW_EVENT_RETENTION_DAYS": "event_retention_days",
 }
 
 
@@ -97,6 +98,8 @@ class Settings(BaseModel):
     #: SQLite's ``PRAGMA synchronous``: ``full`` (durable: every commit fsyncs the WAL) or the
     #: opt-in ``normal`` (faster; an OS crash or power loss can lose the last commits)
     sqlite_synchronous: Literal["full", "normal"] = "full"
+    #: events of GET /v1/events older than this are pruned (0 keeps every event)
+    event_retention_days: float = Field(default=30.0, ge=0)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -42,6 +42,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from kcgateway.errors import ValidationError
 from kcgateway.gateway.alert_delivery import DeliveryPolicy, check_url, shown_url
+from kcgateway.gateway.event_feed import alert_event
 from kcgateway.secret import Secret
 from kcgateway.store.alert_store import (
     AlertFilter,
@@ -279,6 +280,8 @@ class AlertService:
         self._poll_s = poll_s
         self._batch = batch
         self._task: asyncio.Task[None] | None = None
+        #: called after an alert (and its event) was stored: wakes the event followers
+        self.on_stored: Callable[[], None] = lambda: None
         self._wake: asyncio.Event | None = None
 
     async def raise_alert(  # noqa: PLR0917 - the brief's call shape: what, how bad, about whom, why, proof, when
@@ -304,7 +307,8 @@ class AlertService:
         )  # fmt: skip
         webhook = await self._store.webhook()
         delivery_id = None if webhook is None else f"msg_{uuid.uuid4().hex}"
-        await self._store.add(alert, delivery_id=delivery_id, now=now)
+        await self._store.add(alert, delivery_id=delivery_id, now=now, events=[alert_event(alert)])
+        self.on_stored()
         self.metrics.raised.labels(kind, level.value).inc()
         log.log(
             _LOG_LEVEL.get(level, logging.ERROR),

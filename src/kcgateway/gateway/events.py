@@ -36,6 +36,7 @@ from kcgateway.errors import KcgatewayError
 from kcgateway.exchange.private_feed import OrderChange, PrivateFeed
 from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.exchange.ws import StreamMetrics
+from kcgateway.gateway.event_feed import fill_event
 from kcgateway.gateway.orders.markets import FUTURES, MARGIN, SPOT
 from kcgateway.gateway.orders.router import OrderRouter
 from kcgateway.gateway.stream_counts import StreamCounts
@@ -56,6 +57,22 @@ _EVENT_STATES = {
     "filled": S.FILLED,
     "canceled": S.CANCELLED,
 }
+
+
+def fill_data(change: OrderChange) -> dict[str, object]:
+    """The ``order.fill`` event's data of a ``match`` order event (money as strings). Pure."""
+    return {
+        "clientOid": change.client_oid or None,
+        "exchangeOrderId": change.order_id,
+        "tradeId": change.trade_id,
+        "symbol": change.symbol,
+        "side": change.side,
+        "price": str(change.match_price) if change.match_price is not None else None,
+        "size": str(change.match_size),
+        "filledSize": str(change.filled_size),
+        "remainSize": str(change.remain_size),
+        "ts": change.ts,
+    }
 
 
 def intent_state(change: OrderChange) -> OrderState | None:
@@ -152,6 +169,8 @@ class AccountStream:
                 log.exception("order stream work failed: account=%s", self.account_id)
 
     async def _apply(self, change: OrderChange) -> None:
+        if change.type == "match" and change.match_size:
+            await self._orders.intents.report([fill_event(self.account_id, fill_data(change))])
         state = intent_state(change)
         if state is None:
             return

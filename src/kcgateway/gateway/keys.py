@@ -295,6 +295,16 @@ class KeyService:
         self._tracker = tracker
         self._loaded = False
 
+    async def still_usable(self, principal: Principal, ip: str) -> bool:
+        """Whether a key authenticated earlier may go on (a long-lived event stream).
+
+        False once it was revoked, expired or fenced off ``ip`` since. Counts no failure: the
+        stream ends and the client's next request meets :meth:`authenticate`.
+        """
+        async with self._db.hot_read() as conn:
+            row = await gateway_key(conn, principal.key_id)
+        return _usable(row, True, ip, self._now())
+
     async def authenticate(self, authorization: str | None, ip: str) -> Principal:
         """The principal for an ``Authorization: Bearer kgw_...`` header, or Unauthenticated."""
         now = self._now()

@@ -36,7 +36,7 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -67,7 +67,7 @@ from kcgateway.risk import (
 from kcgateway.store.database import Database
 
 if TYPE_CHECKING:
-    from kcgateway.exchange.private_feed import PrivateFeed
+    from kcgateway.exchange.private_feed import BalanceChange, PrivateFeed
     from kcgateway.gateway.services import GatewayServices
 
 __all__ = ["RiskEngine", "StatesFor"]
@@ -87,6 +87,7 @@ class StatesFor(Protocol):
 SignalCallback = Callable[[Signal], None]
 StateChangeCallback = Callable[[StateChange], None]
 FeedFor = Callable[[str], "PrivateFeed | None"]
+BalanceReport = Callable[[str, "BalanceChange"], Awaitable[None]]
 
 
 def _as_state_change(on_state_change: StateChangeCallback) -> DrawdownCallback:
@@ -174,6 +175,8 @@ class RiskEngine:
         self._on_signal = on_signal
         self._on_state_change = on_state_change
         self._feed_for = feed_for
+        #: told each private balance change too (the event log bots follow: event_feed.py)
+        self.report_balance: BalanceReport | None = None
         self._seed_db = seed_db
         self._clock = clock or SystemClock()
         self._every = {
@@ -312,8 +315,13 @@ class RiskEngine:
                 )
 
     async def _balance_events(self, account_id: str, feed: PrivateFeed) -> None:
-        async for _change in feed.balances():
+        async for change in feed.balances():
             self.on_balance_event(account_id)
+            if self.report_balance is not None:
+                try:
+                    await self.report_balance(account_id, change)
+                except Exception:  # a lost event must not stop the refreshes
+                    log.exception("balance event not recorded: account=%s", account_id)
 
     def on_balance_event(self, account_id: str) -> None:
         """Refresh the account now, or once at the end of :attr:`balance_gap_s` if it just was."""

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from sqlalchemy import func, select, text
 
@@ -17,6 +18,7 @@ from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.gateway.accounts import AccountOnboarding
 from kcgateway.gateway.alerts import AlertService
 from kcgateway.gateway.books import BookService
+from kcgateway.gateway.event_feed import EventFeed
 from kcgateway.gateway.events import OrderEvents
 from kcgateway.gateway.idempotency import Idempotency
 from kcgateway.gateway.keys import KeyService
@@ -37,6 +39,10 @@ from kcgateway.store.tables import OrderIntent
 from kcgateway.store.types import OrderState
 
 log = logging.getLogger("kcgateway.gateway")
+
+
+class _Closeable(Protocol):
+    async def aclose(self) -> None: ...
 
 
 @dataclass
@@ -79,6 +85,8 @@ class GatewayServices:
     subaccounts: SubAccounts | None = None
     #: reachability of the exchange's spot, futures and broker hosts (for /readyz)
     exchange_hosts: HostProbe | None = None
+    #: the event log bots follow and resume from (gateway/event_feed.py, GET /v1/events)
+    event_feed: EventFeed | None = None
 
     async def balances(self, tenant_id: str, account: str) -> list[m.Account]:
         """Balances of one of the tenant's accounts (NoSuchObject for anyone else's)."""
@@ -105,6 +113,10 @@ class GatewayServices:
     def __post_init__(self) -> None:
         if self.orders.on_resolved is None:
             self.orders.on_resolved = self.metrics.on_resolved
+        if self.event_feed is not None:  # commits that append events wake the followers
+            self.orders.intents.notify = self.event_feed.hub.notify
+            if self.alerts is not None:
+                self.alerts.on_stored = self.event_feed.hub.notify
 
     async def refresh_metrics(self) -> bytes:
         """The /metrics exposition, with the intents gauge read from the database now."""
@@ -139,6 +151,8 @@ class GatewayServices:
             self.events.start()
         if self.alerts is not None:
             self.alerts.start()
+        if self.event_feed is not None:
+            self.event_feed.start()
         if self.risk is not None:
             self.risk.start()
         if self.risk_engine is not None and self._risk_start is None:
@@ -191,17 +205,10 @@ class GatewayServices:
             await self.risk_engine.aclose()
         if self.risk_handlers is not None:
             await self.risk_handlers.drain()
-        if self.alerts is not None:
-            await self.alerts.aclose()
-        if self.risk is not None:
-            await self.risk.aclose()
-        for books in (self.books, self.futures_books):
-            if books is not None:
-                await books.aclose()
-        if self.onboarding is not None:
-            await self.onboarding.aclose()
-        await self.venues.aclose()
-        if self.exchange_hosts is not None:
-            await self.exchange_hosts.aclose()
-        await self.market.aclose()
-        await self.db.aclose()
+        closing: tuple[_Closeable | None, ...] = (
+            self.alerts, self.event_feed, self.risk, self.books, self.futures_books,
+            self.onboarding, self.venues, self.exchange_hosts, self.market, self.db,
+        )  # fmt: skip
+        for part in closing:  # in this order: the database last
+            if part is not None:
+                await part.aclose()

@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import delete, func, or_, select, update
 
 from kcgateway.store.database import Database
+from kcgateway.store.event_log import NewEvent, append_events
+from kcgateway.store.fastsql import CoreRunner
 from kcgateway.store.tables import AlertDeliveryRow, AlertRow, AlertWebhookRow
 
 WEBHOOK_ROW = "default"
@@ -133,9 +135,20 @@ class SqlAlertStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def add(self, alert: AlertView, *, delivery_id: str | None, now: datetime) -> None:
-        """Store ``alert`` and, with ``delivery_id``, its pending delivery due at ``now``."""
+    async def add(
+        self,
+        alert: AlertView,
+        *,
+        delivery_id: str | None,
+        now: datetime,
+        events: Sequence[NewEvent] = (),
+    ) -> None:
+        """Store ``alert`` and, with ``delivery_id``, its pending delivery due at ``now``.
+
+        ``events``: appended to the event log in the same transaction.
+        """
         async with self._db.write() as session:
+            await append_events(CoreRunner(session), events, now=now)
             session.add(
                 AlertRow(
                     id=alert.id,

@@ -418,3 +418,27 @@ class NdSubAccountRow(Base):
     uid: Mapped[str] = mapped_column(String(64))
     kucoin_name: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class GatewayEventRow(Base):
+    """One event of the gateway's own log that bots follow and resume from (``/v1/events``).
+
+    ``id`` increases gateway-wide in commit order (one writer on SQLite; on PostgreSQL the
+    append takes the audit log's transaction lock) and is never reused (``AUTOINCREMENT``:
+    pruning the newest rows cannot hand their ids out again). ``tenant_id`` None: a
+    gateway-wide event (admin keys only). ``scope``: the key scope that may see it.
+    """
+
+    __tablename__ = "gateway_events"
+    __table_args__ = ({"sqlite_autoincrement": True},)
+
+    id: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    tenant_id: Mapped[str | None] = mapped_column(String(ID), index=True)
+    account_id: Mapped[str | None] = mapped_column(String(ID))
+    kind: Mapped[str] = mapped_column(String(32))
+    scope: Mapped[str] = mapped_column(String(32))
+    subject: Mapped[str] = mapped_column(String(200))
+    data: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)

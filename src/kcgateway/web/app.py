@@ -25,6 +25,8 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from kcgateway.gateway.services import GatewayServices
 from kcgateway.web import admin, alerts, books, errors, futures, margin, risk, routes, spot_more
 from kcgateway.web.auth import PUBLIC, AuthFirstRoute, ScopeGuard, guard_of, services_of
+from kcgateway.web.events import router as events_router
+from kcgateway.web.events_ws import EVENTS_WS_PATH, events_ws
 from kcgateway.web.health import ReadyOut, host_json
 from kcgateway.web.middleware import DEFAULT_MAX_BODY_BYTES, CountRequests, LimitBody
 from kcgateway.web.onboarding import router as onboarding_router
@@ -160,10 +162,11 @@ def _build(services: GatewayServices | None, max_body_bytes: int) -> FastAPI:
     routers = (
         routes.router, admin.router, spot_more.router, margin.router, futures.router,
         books.router, alerts.router, risk.router, onboarding_router,
-        subaccounts_router,
+        subaccounts_router, events_router,
     )  # fmt: skip
     for router in routers:
         _mount(app, router)
+    app.add_api_websocket_route(EVENTS_WS_PATH, events_ws)  # outside the OpenAPI document
     _add_public_routes(app, services_of)
 
     def openapi() -> dict[str, Any]:

@@ -14,7 +14,7 @@ none of them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 
@@ -23,11 +23,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from kcgateway.errors import AccountUnusable, CredentialUnreadable, NoSuchObject
 from kcgateway.gateway.audit import AuditAction, record
+from kcgateway.gateway.event_feed import order_event
 from kcgateway.gateway.orders.markets import Markets
 from kcgateway.gateway.orders.model import IntentView, state_of, view
 from kcgateway.gateway.reasons import NOT_FOUND_AFTER_GRACE, Reason
 from kcgateway.gateway.venue import ExchangeOrder, Venues
 from kcgateway.store.database import Database
+from kcgateway.store.event_log import NewEvent, append_events
 from kcgateway.store.fastsql import Prepared, Runner
 from kcgateway.store.ledger import (
     AuditEntry,
@@ -129,6 +131,8 @@ class Intents:
         self.on_resolved: Callable[[str], None] | None = None
         #: intents this process is sending right now: the reconciler leaves them alone
         self.in_flight: set[str] = set()
+        #: called after each commit that appended events (wakes the event followers)
+        self.notify: Callable[[], None] = _nothing
 
     async def move(
         self,
@@ -156,9 +160,18 @@ class Intents:
                 conn, intent, expected, new, actor=actor, now=self._now(),
                 exchange_id=exchange_id, reason=reason, refusal=refusal,
             )  # fmt: skip
+        if row is not None:
+            self.notify()
         if row is not None and actor == "reconciler" and self.on_resolved is not None:
             self.on_resolved(new.value)
         return row
+
+    async def report(self, events: Sequence[NewEvent]) -> None:
+        """Append events that no stored change carries (fills) in a transaction of their own."""
+        if events:
+            async with self._db.hot_write(durable=False) as conn:
+                await append_events(conn, events, now=self._now())
+            self.notify()
 
     async def look_up(self, row: OrderIntent) -> ExchangeOrder | None:
         """The intent's order at the exchange (by clientOid, through its market)."""
@@ -273,7 +286,11 @@ async def transition(
     reason: str | None = None,
     refusal: Reason | None = None,
 ) -> OrderIntent | None:
-    """The compare-and-set of one transition plus its audit record, in ``ex``'s transaction."""
+    """One transition's compare-and-set, audit record and event, in ``ex``'s transaction.
+
+    The ``order.state`` event is appended with the move; the caller wakes the event followers
+    after the commit.
+    """
     if new not in TRANSITIONS.get(expected, frozenset()):
         raise ValueError(f"illegal transition {expected} -> {new}")
     moved = await move_intent(
@@ -288,4 +305,9 @@ async def transition(
             detail["reason"] = reason
         entry = AuditEntry(actor, AuditAction.ORDER_STATE.value, intent.id, detail)
         await append_audit(ex, [entry], now=now)
+        await append_events(ex, [order_event(moved, expected, reason)], now=now)
     return moved
+
+
+def _nothing() -> None:
+    """No event follower to wake (an :class:`Intents` built without an event feed)."""

@@ -17,12 +17,15 @@ from sqlalchemy import select
 
 from kcgateway.errors import AccountUnusable, KcgatewayError
 from kcgateway.gateway.audit import AuditAction, record
+from kcgateway.gateway.event_feed import order_event
 from kcgateway.gateway.orders.lifecycle import PENDING, Intents, Now
 from kcgateway.gateway.orders.markets import SPOT
 from kcgateway.gateway.orders.model import state_of
 from kcgateway.gateway.reasons import NEVER_SENT
 from kcgateway.gateway.venue import ActiveOrder, Venues
 from kcgateway.store.database import Database
+from kcgateway.store.event_log import append_events
+from kcgateway.store.fastsql import CoreRunner
 from kcgateway.store.ledger import DuplicateIntent, NewIntent, OrderIntentRepository
 from kcgateway.store.tables import OrderIntent
 from kcgateway.store.types import OrderState
@@ -174,6 +177,11 @@ class Reconciler:
                 now=now, detail={"client_oid": client_oid, "exchange_order_id": order.order_id,
                                  "symbol": order.symbol, "market": market},
             )  # fmt: skip
+            row = await repo.get(intent_id)
+            if row is not None:  # bots hear of it like of any order: order.state, open
+                event = order_event(row, None, "adopted: placed at the exchange, not through us")
+                await append_events(CoreRunner(session), [event], now=now)
+        self._intents.notify()
         return True
 
     async def _reconcile_one(self, row: OrderIntent) -> bool:

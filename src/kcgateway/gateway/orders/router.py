@@ -50,6 +50,7 @@ from kcgateway.errors import (
 )
 from kcgateway.exchange.services.base import check_client_oid
 from kcgateway.gateway.audit import AuditAction, record
+from kcgateway.gateway.event_feed import order_event
 from kcgateway.gateway.orders import listing
 from kcgateway.gateway.orders.lifecycle import (
     TRANSITIONS,
@@ -80,6 +81,7 @@ from kcgateway.gateway.orders.sweep import OpenOrderSweep
 from kcgateway.gateway.reasons import reason_of
 from kcgateway.gateway.venue import Venues
 from kcgateway.store.database import Database
+from kcgateway.store.event_log import append_events
 from kcgateway.store.ledger import (
     AuditEntry,
     NewIntent,
@@ -285,7 +287,9 @@ class OrderRouter:
                 ],
                 now=now,
             )  # fmt: skip
-            return row
+            await append_events(conn, [order_event(row, S.PERSISTED, tenant_id=tenant_id)], now=now)
+        self.intents.notify()
+        return row
 
     async def _send(
         self, market: Market, intent: OrderIntent, actor: str, time_in_force: str | None
