@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install run sim test test-core-coverage lint format typecheck imports secrets check bench bench-readme clean openapi
+.PHONY: install chromium run sim test test-core-coverage lint format typecheck imports secrets check bench bench-readme clean openapi
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -21,8 +21,13 @@ run: $(STAMP)
 
 sim: run
 
+## chromium: the browser the console tests drive (Debian's package; Playwright's download is not used)
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || scripts/install_chromium.sh
+
 ## test: the whole suite with branch coverage, then the 100% gate on the protocol core
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q -p no:cacheprovider --cov --cov-report=term $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-core-coverage
 

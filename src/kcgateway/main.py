@@ -40,6 +40,7 @@ from kcgateway.gateway.apikeys import Scope
 from kcgateway.gateway.audit import switch_point
 from kcgateway.gateway.books import BookService
 from kcgateway.gateway.broker import BrokerService
+from kcgateway.gateway.console import ConsoleSessions
 from kcgateway.gateway.events import OrderEvents
 from kcgateway.gateway.idempotency import Idempotency
 from kcgateway.gateway.keys import KeyService, Operator
@@ -226,9 +227,10 @@ def build_services(
     if risk_limits is None:
         risk_limits = Limits(max_order_notional=settings.max_notional)
     risk = RiskControl(db, gateway_limits=risk_limits, now=now, canceller=orders)
+    keys = KeyService(db, pepper, now=now)
     services = GatewayServices(
         db=db,
-        keys=KeyService(db, pepper, now=now),
+        keys=keys,
         orders=orders,
         accounts=onboarding,
         idempotency=Idempotency(db, now=now),
@@ -243,6 +245,7 @@ def build_services(
         metrics=metrics,
         alerts=AlertService(db, registry=metrics.registry, now=now),
         risk=risk,
+        console=ConsoleSessions(db, keys, now=now),
     )
     handlers = RiskHandlers(risk, services.alerts, now=now)
     engine = RiskEngine.for_services(

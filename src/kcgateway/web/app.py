@@ -23,7 +23,18 @@ from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from kcgateway.gateway.services import GatewayServices
-from kcgateway.web import admin, alerts, books, errors, futures, margin, risk, routes, spot_more
+from kcgateway.web import (
+    admin,
+    alerts,
+    books,
+    console,
+    errors,
+    futures,
+    margin,
+    risk,
+    routes,
+    spot_more,
+)
 from kcgateway.web.auth import PUBLIC, AuthFirstRoute, ScopeGuard, guard_of, services_of
 from kcgateway.web.middleware import DEFAULT_MAX_BODY_BYTES, CountRequests, LimitBody
 from kcgateway.web.schemas import StatusOut, error_responses
@@ -159,6 +170,7 @@ def _build(services: GatewayServices | None, max_body_bytes: int) -> FastAPI:
     for router in routers:
         _mount(app, router)
     _add_public_routes(app, services_of)
+    console.install(app)  # the web console under /ui (not in the OpenAPI document)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

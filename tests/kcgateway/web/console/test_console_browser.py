@@ -1,0 +1,167 @@
+"""The console in a real Chromium against a real served gateway over the simulator."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from kcgateway.gateway.console.sessions import token_id
+from tests.kcgateway.web.console.conftest import Browsing, Served
+
+
+def _cookie(browsing: Browsing) -> dict[str, Any]:
+    [cookie] = [c for c in browsing.context.cookies() if c["name"] == "kcgw_console"]
+    return cookie
+
+
+def test_sign_in_then_sign_out_revokes_the_session_server_side(
+    browsing: Browsing, served: Served
+) -> None:
+    page = browsing.sign_in(served.keys["admin"])
+    assert page.inner_text("h1") == "Overview"
+    assert "USDT" in page.inner_text("section[aria-labelledby=h-accounts]")
+    browsing.shot(page, "overview")
+    cookie = _cookie(browsing)
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict" and cookie["path"] == "/ui"
+    assert served.keys["admin"] not in str(browsing.context.cookies())
+
+    page.click("#sign-out")
+    page.wait_for_url(served.url("/ui/login"))
+    assert [c for c in browsing.context.cookies() if c["name"] == "kcgw_console"] == []
+    # the old cookie, replayed by anyone who kept it, opens nothing: revoked in the database
+    assert served.stack.services.console is not None
+    assert served.run(served.stack.services.console.is_revoked(token_id(cookie["value"])))
+    with httpx.Client(base_url=served.base, cookies={"kcgw_console": cookie["value"]}) as http:
+        answer = http.get("/ui")
+    assert answer.status_code == 303 and answer.headers["location"] == "/ui/login"
+
+
+def test_a_wrong_key_is_refused_with_one_message_and_no_session(
+    browsing: Browsing, served: Served
+) -> None:
+    page = browsing.page()
+    page.goto(served.url("/ui/login"))
+    page.fill("#key", served.keys["admin"][:-3] + "AAA")
+    page.click("#sign-in")
+    assert "was not accepted" in page.inner_text("[role=alert]")
+    assert [c for c in browsing.context.cookies() if c["name"] == "kcgw_console"] == []
+    browsing.shot(page, "login-refused")
+
+
+def _orders(served: Served, tenant: str) -> int:
+    views = served.run(
+        served.stack.services.orders.list(served.tenants[tenant].id, limit=1000, market=None)
+    )
+    return len(views)
+
+
+def test_a_form_post_without_the_csrf_token_is_refused(browsing: Browsing, served: Served) -> None:
+    page = browsing.sign_in(served.keys["admin"])
+    before = _orders(served, "t1")
+    form = {"account": "main", "symbol": "BTC-USDT", "side": "buy", "price": "20000",
+            "size": "0.001"}  # fmt: skip
+    answer = page.request.post(served.url("/ui/orders"), form=form)
+    assert answer.status == 403 and "did not come from this console session" in answer.text()
+    answer = page.request.post(served.url("/ui/orders"), form={**form, "csrf": "forged"})
+    assert answer.status == 403
+    assert _orders(served, "t1") == before
+
+
+def test_a_read_only_key_sees_no_trade_button_and_a_forged_post_is_refused(
+    browsing: Browsing, served: Served
+) -> None:
+    page = browsing.sign_in(served.keys["read"])
+    nav = page.inner_text("nav")
+    assert "Orders" in nav and "Keys" not in nav and "Risk" not in nav
+    page.goto(served.url("/ui/orders"))
+    assert page.locator("#place-form").count() == 0
+    assert page.locator("button:has-text('Cancel')").count() == 0
+    browsing.shot(page, "orders-read-only")
+    csrf = page.get_attribute("input[name=csrf]", "value")
+    before = _orders(served, "t1")
+    form = {"csrf": csrf, "account": "main", "symbol": "BTC-USDT", "side": "buy",
+            "price": "20000", "size": "0.001"}  # fmt: skip
+    answer = page.request.post(served.url("/ui/orders"), form=form)
+    assert answer.status == 403 and "trade:spot" in answer.text()
+    assert _orders(served, "t1") == before
+    for path in ("/ui/keys", "/ui/risk"):
+        assert page.goto(served.url(path)).status == 403
+
+
+def test_place_and_cancel_an_order_from_the_page(browsing: Browsing, served: Served) -> None:
+    page = browsing.sign_in(served.keys["admin"])
+    page.click("nav >> text=Orders")
+    page.fill("#p-price", "20000")
+    page.fill("#p-size", "0.001")
+    page.click("#place")
+    page.wait_for_url("**/ui/orders/*")
+    assert page.inner_text("#order-state") in ("acked", "open")
+    browsing.shot(page, "order-open")
+    page.click("#cancel")
+    page.wait_for_selector("#order-state:has-text('cancelled')")
+    assert page.locator("#cancel").count() == 0
+    page.goto(served.url("/ui/orders"))
+    assert page.locator("tr[data-state=cancelled]").count() >= 1
+    browsing.shot(page, "orders")
+
+
+def test_the_kill_switch_button_refuses_new_orders(browsing: Browsing, served: Served) -> None:
+    page = browsing.sign_in(served.keys["admin2"])
+    before = _orders(served, "t2")
+    page.click("nav >> text=Risk")
+    page.click("tr[data-level=tenant] button:has-text('Kill switch')")
+    assert "Kill switch" in page.inner_text("h1")
+    browsing.shot(page, "kill-switch-confirm")
+    page.fill("#h-reason", "browser test")
+    page.click("#confirm-halt")
+    page.wait_for_url(served.url("/ui/risk"))
+    assert page.inner_text("tr[data-level=tenant] .state") == "halted"
+    browsing.shot(page, "risk")
+
+    page.goto(served.url("/ui/orders"))
+    page.fill("#p-price", "20000")
+    page.fill("#p-size", "0.001")
+    page.click("#place")
+    assert page.inner_text("h1") == "Refused"
+    assert "risk" in page.inner_text("[role=alert]")
+    assert _orders(served, "t2") == before  # not even an intent
+
+    page.goto(served.url("/ui/risk"))
+    page.fill("tr[data-level=tenant] input[name=reason]", "test over")
+    page.click("tr[data-level=tenant] button:has-text('Resume')")
+    page.wait_for_url(served.url("/ui/risk"))
+    assert page.inner_text("tr[data-level=tenant] .state") == "active"
+
+
+def test_keys_are_created_shown_once_and_revoked(browsing: Browsing, served: Served) -> None:
+    page = browsing.sign_in(served.keys["admin"])
+    page.click("nav >> text=Keys")
+    browsing.shot(page, "keys")
+    page.fill("#k-owner", "console-bot")
+    page.fill("#k-ips", "127.0.0.1/32")
+    page.click("#create-key")
+    shown = page.inner_text("#new-key")
+    assert shown.startswith("kgw_")
+    key_id = shown.split("_")[1]
+    page.click("text=Back to keys")
+    row = page.locator(f"tr[data-key='{key_id}']")
+    assert "console-bot" in row.inner_text() and shown not in page.content()
+    row.locator("button:has-text('Revoke')").click()
+    page.wait_for_url(served.url("/ui/keys"))
+    assert "revoked" in page.locator(f"tr[data-key='{key_id}']").inner_text()
+
+
+def test_every_page_sends_a_strict_content_security_policy(
+    browsing: Browsing, served: Served
+) -> None:
+    page = browsing.sign_in(served.keys["admin"])
+    for path in ("/ui", "/ui/orders", "/ui/keys", "/ui/risk", "/ui/login"):
+        answer = page.goto(served.url(path))
+        headers = answer.headers
+        csp = headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe" not in csp, path
+        assert "frame-ancestors 'none'" in csp and "style-src 'self'" in csp
+        assert headers["cache-control"] == "no-store"
+        assert page.locator("script:not([src])").count() == 0, path
+        assert page.locator("[style]").count() == 0, path
