@@ -376,6 +376,7 @@ def banner(settings: Settings, key: Secret, sim: EmbeddedSim | None) -> list[str
         f"  curl -s -X POST {base}/v1/orders -H 'Authorization: Bearer {key.reveal()}' \\",
         f"       -H 'Content-Type: application/json' -d '{order}'",
         f"  curl -s {base}/v1/orders -H 'Authorization: Bearer {key.reveal()}'",
+        f"web console: {base}/ui (sign in with the admin key above)",
     ]
     return lines
 
@@ -527,6 +528,7 @@ async def _serve_on(sock: socket.socket, settings: Settings, echo: Callable[[str
             echo(f"kcgateway {settings.mode.value} mode on http://{settings.host}:{settings.port}")
             echo(f"exchange: {settings.exchange_url}")
             echo("create the first key with: kcgateway keys create-admin --tenant NAME")
+            echo(f"web console: http://{settings.host}:{settings.port}/ui (sign in with a key)")
         undo_logging = configure_logging(os.environ)  # after uvicorn's: mask its handlers too
         settle_heap()
         try:

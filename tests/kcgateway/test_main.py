@@ -157,7 +157,7 @@ async def test_dev_bootstrap_then_restart(tmp_path: Path) -> None:
             key = await main.bootstrap_demo(s, services, sim)
             keys.append(key.reveal())
             text = "\n".join(main.banner(s, key, sim))
-            assert key.reveal() in text and "curl" in text
+            assert key.reveal() in text and "curl" in text and f"{s.port}/ui" in text
             transport = httpx.ASGITransport(app=create_app(services), client=("127.0.0.1", 1))
             async with httpx.AsyncClient(transport=transport, base_url="http://gw") as http:
                 resp = await http.post(
