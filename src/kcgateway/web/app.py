@@ -6,8 +6,9 @@ is an :class:`~kcgateway.web.auth.AuthFirstRoute` (its key is checked before its
 
 Every route declares a :class:`~kcgateway.web.auth.ScopeGuard` (``PUBLIC`` for /healthz,
 /readyz, /metrics and /openapi.json); ``tests/kcgateway/web/test_route_scopes.py`` fails the
-build on any route without one. The interactive docs pages are off (they would be routes
-without a declared scope); the OpenAPI document is served by a declared public route.
+build on any route without one. FastAPI's own docs pages are off (they would be routes without
+a declared scope); Swagger UI is served at /docs from local files, declared public, by
+``web/console/docs.py``; the OpenAPI document is served by a declared public route.
 """
 
 from __future__ import annotations

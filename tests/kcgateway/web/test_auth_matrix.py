@@ -18,7 +18,7 @@ from kcgateway.web.app import create_app
 from kcgateway.web.auth import PUBLIC, ScopeGuard
 from tests.helpers.gateway import Stack, auth, futures_body, gateway_stack, order_body
 
-PUBLIC_PATHS = {"/healthz", "/readyz", "/metrics", "/openapi.json"}
+PUBLIC_PATHS = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/static/{name}"}
 _LIFT = {"suspension": "nope@192.0.2.1", "reason": "matrix"}
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from kcgateway.web.console import actions, pages, signin, static
+from kcgateway.web.console import actions, docs, pages, signin, static
 from kcgateway.web.console.common import router
 
 __all__ = ["ROUTE_ACCESS", "install"]
@@ -34,10 +34,13 @@ ROUTE_ACCESS = {
     ("GET", "/ui/risk"): "session",
     ("POST", "/ui/risk/halt"): "session",
     ("POST", "/ui/risk/resume"): "session",
+    ("GET", "/docs"): "public",
+    ("GET", "/docs/static/{name}"): "public",
 }
 _MODULES = (actions, pages, signin, static)  # each adds its routes to ``router`` on import
 
 
 def install(app: FastAPI) -> None:
-    """Add the console's routes to ``app`` (each one itself: ``app.routes`` stays flat)."""
+    """Add the console's and the API docs' routes to ``app`` (``app.routes`` stays flat)."""
     app.router.routes.extend(router.routes)
+    app.router.routes.extend(docs.router.routes)  # Swagger UI at /docs (public, like the spec)

@@ -165,3 +165,15 @@ def test_every_page_sends_a_strict_content_security_policy(
         assert headers["cache-control"] == "no-store"
         assert page.locator("script:not([src])").count() == 0, path
         assert page.locator("[style]").count() == 0, path
+
+
+def test_swagger_ui_at_docs_runs_from_local_files(browsing: Browsing, served: Served) -> None:
+    page = browsing.page()
+    outside: list[str] = []
+    page.on("request", lambda r: None if r.url.startswith(served.base) else outside.append(r.url))
+    answer = page.goto(served.url("/docs"))
+    assert "script-src 'self'" in answer.headers["content-security-policy"]
+    page.wait_for_selector("[data-path='/v1/orders']")
+    assert "kcgateway" in page.inner_text(".info")
+    browsing.shot(page, "docs")
+    assert outside == []  # no CDN, no font or image from elsewhere

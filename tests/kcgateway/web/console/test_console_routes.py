@@ -16,7 +16,7 @@ def _console_routes(app: object) -> set[tuple[str, str]]:
     found = set()
     for route in app.routes:  # type: ignore[attr-defined]
         assert isinstance(route, APIRoute)
-        if route.path == "/ui" or route.path.startswith("/ui/"):
+        if route.path in ("/ui", "/docs") or route.path.startswith(("/ui/", "/docs/")):
             assert not route.include_in_schema, route.path
             found |= {(method, route.path) for method in route.methods}
     return found
