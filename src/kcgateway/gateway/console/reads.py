@@ -27,7 +27,7 @@ from kcgateway.gateway.orders.model import IntentView, view
 from kcgateway.gateway.services import GatewayServices
 from kcgateway.kucoin import models as m
 from kcgateway.store.alert_store import AlertView
-from kcgateway.store.tables import ExchangeAccount, OrderIntent
+from kcgateway.store.tables import AuditRecord, ExchangeAccount, OrderIntent
 from kcgateway.store.types import OrderState
 
 log = logging.getLogger("kcgateway.gateway.console")
@@ -86,6 +86,18 @@ class LevelState:
 
 
 @dataclass(frozen=True, slots=True)
+class OrderStep:
+    """One step of an order's life from the audit log: when, who, what, and why."""
+
+    at: datetime
+    actor: str
+    action: str
+    from_state: str
+    to_state: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class Overview:
     """The Overview page."""
 
@@ -134,6 +146,18 @@ class ConsoleReads:
         return await self._services.orders.intents.view_of(
             (await self._services.orders.intents.owned(tenant, intent_id, None)).id
         )
+
+    async def history(self, session: ConsoleSession, intent_id: str) -> list[OrderStep]:
+        """The order's audited steps, oldest first (the order must be the tenant's)."""
+        found = await self.order(session, intent_id)
+        query = (
+            select(AuditRecord)
+            .where(AuditRecord.subject == found.id, AuditRecord.action.like("order.%"))
+            .order_by(AuditRecord.seq)
+        )
+        async with self._services.db.read() as db:
+            rows = (await db.scalars(query)).all()
+        return [_step(r) for r in rows]
 
     async def open_orders(self, tenant_id: str) -> int:
         """How many of the tenant's orders may still fill."""
@@ -219,6 +243,15 @@ class ConsoleReads:
         found = await self._services.risk.limits("tenant", "", actor=principal)
         wire = risk_overrides.to_wire(found.effective, only_set=False)
         return [(name, _text(value)) for name, value in sorted(wire.items())]
+
+
+def _step(row: AuditRecord) -> OrderStep:
+    detail = row.detail or {}
+    reason = detail.get("reason") or detail.get("error") or ""
+    return OrderStep(
+        row.created_at, row.actor, row.action, str(detail.get("from", "")),
+        str(detail.get("to", "")), str(reason),
+    )  # fmt: skip
 
 
 def _text(value: Any) -> str:

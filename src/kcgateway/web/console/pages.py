@@ -113,15 +113,15 @@ async def orders_table(request: Request) -> Response:
 @router.get("/orders/{order_id}")
 @handled
 async def order(request: Request, order_id: str) -> Response:
-    """One order: its terms, state and times; a cancel button while it is live."""
+    """One order: its terms, state, its audited history (why it was refused); cancel."""
     session = await session_of(request)
-    found = await reads_of(request).order(session, order_id[:64])
+    reads = reads_of(request)
+    found = await reads.order(session, order_id[:64])
+    steps = await reads.history(session, found.id)
     market = found.terms.market
     cancellable = found.state in _LIVE and session.can(trade_scope(market))
-    return page(
-        "order.html",
-        **context(session, "orders", order=found, market=market, cancellable=cancellable),
-    )
+    extra = {"order": found, "market": market, "cancellable": cancellable, "steps": steps}
+    return page("order.html", **context(session, "orders", **extra))
 
 
 @router.get("/keys")

@@ -101,6 +101,10 @@ def test_place_and_cancel_an_order_from_the_page(browsing: Browsing, served: Ser
     page.click("#cancel")
     page.wait_for_selector("#order-state:has-text('cancelled')")
     assert page.locator("#cancel").count() == 0
+    history = page.inner_text("table.history")  # the audited steps, oldest first
+    assert "order.intent" in history and "order.cancel" in history
+    assert history.index("sent") < history.rindex("cancelled")
+    browsing.shot(page, "order-cancelled")
     page.goto(served.url("/ui/orders"))
     assert page.locator("tr[data-state=cancelled]").count() >= 1
     browsing.shot(page, "orders")
