@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -181,3 +182,37 @@ def test_swagger_ui_at_docs_runs_from_local_files(browsing: Browsing, served: Se
     assert "kcgateway" in page.inner_text(".info")
     browsing.shot(page, "docs")
     assert outside == []  # no CDN, no font or image from elsewhere
+
+
+AXE = Path(__file__).with_name("assets") / "axe.min.js"  # axe-core 4.14.1 (MPL-2.0), unchanged
+AXE_RUN = """async () => {
+  const found = await axe.run(document, {resultTypes: ["violations"]});
+  return found.violations
+    .filter(v => v.impact === "serious" || v.impact === "critical")
+    .map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(" ")).join(", ")}`);
+}"""
+
+
+def test_no_serious_accessibility_violation_on_any_page(browser: Any, served: Served) -> None:
+    """axe-core on every console page (its script is injected: this context bypasses the CSP)."""
+    context = browser.new_context(bypass_csp=True)
+    try:
+        page = context.new_page()
+        for name, path in (("login", "/ui/login"),):
+            page.goto(served.url(path))
+            page.add_script_tag(path=str(AXE))
+            assert page.evaluate(AXE_RUN) == [], name
+        page.fill("#key", served.keys["admin"])
+        page.click("#sign-in")
+        page.wait_for_url(served.url("/ui"))
+        order = served.run(
+            served.stack.services.orders.list(served.tenants["t1"].id, limit=1, market=None)
+        )
+        pages = ["/ui", "/ui/orders", "/ui/keys", "/ui/risk"]
+        pages += [f"/ui/orders/{v.id}" for v in order]
+        for path in pages:
+            page.goto(served.url(path))
+            page.add_script_tag(path=str(AXE))
+            assert page.evaluate(AXE_RUN) == [], path
+    finally:
+        context.close()
