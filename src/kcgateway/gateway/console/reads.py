@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from kcgateway.errors import KcgatewayError
+from kcgateway.errors import KcgatewayError, NoSuchObject
 from kcgateway.gateway import risk_overrides
 from kcgateway.gateway.accounts import AccountView
 from kcgateway.gateway.alerts import AlertFilter
@@ -83,6 +83,20 @@ class LevelState:
     state: str
     reason: str = ""
     since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Trades:
+    """An account's spot fills on one symbol and its futures positions.
+
+    ``problems`` says why a part could not be read from the exchange.
+    """
+
+    account: AccountView
+    symbol: str
+    fills: Sequence[m.Fill] = ()
+    positions: Sequence[m.Position] = ()
+    problems: Sequence[str] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,6 +172,30 @@ class ConsoleReads:
         async with self._services.db.read() as db:
             rows = (await db.scalars(query)).all()
         return [_step(r) for r in rows]
+
+    async def trades(self, session: ConsoleSession, account: str | None, symbol: str) -> Trades:
+        """Fills and positions of one of the tenant's accounts (the first when none is named)."""
+        tenant = session.require(Scope.READ).tenant_id
+        accounts = await self.accounts(session)
+        chosen = next((a for a in accounts if account in (a.id, a.name)), None)
+        if chosen is None and account:
+            raise NoSuchObject("account", hint="pick one of the tenant's accounts")
+        if chosen is None:
+            if not accounts:
+                raise NoSuchObject("account", hint="connect one with `kcgateway accounts add`")
+            chosen = accounts[0]
+        reads, problems = self._services.reads, []
+        fills: Sequence[m.Fill] = ()
+        positions: Sequence[m.Position] = ()
+        try:
+            fills = await reads.spot_fills(tenant, chosen.id, symbol, limit=100)
+        except KcgatewayError as exc:
+            problems.append(f"spot fills unavailable ({type(exc).__name__})")
+        try:
+            positions = [p for p in await reads.positions(tenant, chosen.id) if p.current_qty]
+        except KcgatewayError as exc:
+            problems.append(f"futures positions unavailable ({type(exc).__name__})")
+        return Trades(chosen, symbol, fills, positions, problems)
 
     async def open_orders(self, tenant_id: str) -> int:
         """How many of the tenant's orders may still fill."""

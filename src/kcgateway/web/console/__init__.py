@@ -28,6 +28,7 @@ ROUTE_ACCESS = {
     ("GET", "/ui/orders/{order_id}"): "session",
     ("POST", "/ui/orders"): "session",
     ("POST", "/ui/orders/{order_id}/cancel"): "session",
+    ("GET", "/ui/fills"): "session",
     ("GET", "/ui/keys"): "session",
     ("POST", "/ui/keys"): "session",
     ("POST", "/ui/keys/{key_id}/revoke"): "session",

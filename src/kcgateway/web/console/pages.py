@@ -6,6 +6,7 @@ each read is refused by the service layer anyway when the key lacks the scope.
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 from urllib.parse import urlencode
@@ -23,6 +24,7 @@ from kcgateway.web.console.common import context, handled, reads_of, router, ses
 from kcgateway.web.console.render import page, redirect
 
 _LIVE = (OrderState.ACKED, OrderState.OPEN)
+_SYMBOL = re.compile(r"[A-Z0-9]{1,20}-[A-Z0-9]{1,20}")
 _TRADE_SCOPE = {"spot": Scope.TRADE_SPOT, "margin": Scope.TRADE_MARGIN}
 _TRADE_SCOPE["futures"] = Scope.TRADE_FUTURES
 
@@ -122,6 +124,21 @@ async def order(request: Request, order_id: str) -> Response:
     cancellable = found.state in _LIVE and session.can(trade_scope(market))
     extra = {"order": found, "market": market, "cancellable": cancellable, "steps": steps}
     return page("order.html", **context(session, "orders", **extra))
+
+
+@router.get("/fills")
+@handled
+async def fills(request: Request) -> Response:
+    """An account's spot fills on one symbol, and its open futures positions."""
+    session = await session_of(request)
+    q = request.query_params
+    symbol = (q.get("symbol") or "BTC-USDT").strip().upper()[:40]
+    if not _SYMBOL.fullmatch(symbol):
+        raise ValidationError("symbol must look like BTC-USDT", field="symbol")
+    reads = reads_of(request)
+    found = await reads.trades(session, (q.get("account") or None), symbol)
+    accounts = await reads.accounts(session)
+    return page("fills.html", **context(session, "fills", found=found, accounts=accounts))
 
 
 @router.get("/keys")

@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 from urllib.parse import parse_qs
@@ -58,6 +58,11 @@ def _iso(value: datetime | None) -> str:
     return "" if value is None else value.isoformat()
 
 
+def _ms_iso(value: int | None) -> str:
+    """Milliseconds since the epoch (the exchange's times) as ISO 8601 UTC."""
+    return "" if value is None else datetime.fromtimestamp(value / 1000, UTC).isoformat()
+
+
 def _environment() -> jinja2.Environment:
     loader = jinja2.PackageLoader("kcgateway.web.console", "templates")
     env = jinja2.Environment(
@@ -69,6 +74,7 @@ def _environment() -> jinja2.Environment:
     )
     env.filters["money"] = _money
     env.filters["iso"] = _iso
+    env.filters["ms_iso"] = _ms_iso
     return env
 
 

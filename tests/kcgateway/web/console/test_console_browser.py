@@ -111,6 +111,21 @@ def test_place_and_cancel_an_order_from_the_page(browsing: Browsing, served: Ser
     browsing.shot(page, "orders")
 
 
+def test_a_market_order_from_the_page_shows_up_in_fills(browsing: Browsing, served: Served) -> None:
+    page = browsing.sign_in(served.keys["admin"])
+    page.click("nav >> text=Orders")
+    page.select_option("#p-type", "market")
+    page.fill("#p-size", "0.001")
+    page.click("#place")
+    page.wait_for_url("**/ui/orders/*")
+    exchange_id = page.inner_text("dd:below(dt:has-text('Exchange id')) >> nth=0")
+    page.click("nav >> text=Fills and positions")
+    page.wait_for_selector("table.fills tbody tr")
+    assert exchange_id in page.inner_text("table.fills")
+    assert "No open position." in page.inner_text("table.positions")
+    browsing.shot(page, "fills")
+
+
 def test_the_kill_switch_button_refuses_new_orders(browsing: Browsing, served: Served) -> None:
     page = browsing.sign_in(served.keys["admin2"])
     before = _orders(served, "t2")
@@ -161,7 +176,7 @@ def test_every_page_sends_a_strict_content_security_policy(
     browsing: Browsing, served: Served
 ) -> None:
     page = browsing.sign_in(served.keys["admin"])
-    for path in ("/ui", "/ui/orders", "/ui/keys", "/ui/risk", "/ui/login"):
+    for path in ("/ui", "/ui/orders", "/ui/fills", "/ui/keys", "/ui/risk", "/ui/login"):
         answer = page.goto(served.url(path))
         headers = answer.headers
         csp = headers["content-security-policy"]
@@ -208,7 +223,7 @@ def test_no_serious_accessibility_violation_on_any_page(browser: Any, served: Se
         order = served.run(
             served.stack.services.orders.list(served.tenants["t1"].id, limit=1, market=None)
         )
-        pages = ["/ui", "/ui/orders", "/ui/keys", "/ui/risk"]
+        pages = ["/ui", "/ui/orders", "/ui/fills", "/ui/keys", "/ui/risk"]
         pages += [f"/ui/orders/{v.id}" for v in order]
         for path in pages:
             page.goto(served.url(path))
