@@ -32,7 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from kcgateway.errors import Forbidden, PermissionDenied, Unauthenticated
 from kcgateway.gateway import apikeys
@@ -51,6 +51,8 @@ MAX_TOKEN = 100
 #: last_seen_at is written at most this often per session (idle time has this granularity)
 TOUCH_EVERY = timedelta(seconds=15)
 _CSRF_LABEL = b"kcgw/console/csrf/v1"
+#: sessions past their absolute end are deleted this long after it (at the next sign-in)
+KEEP_ENDED = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,11 +176,18 @@ class ConsoleSessions:
             expires_at=expires,
         )
         async with self._db.write() as session:
+            await session.execute(  # ended sessions are kept a while (who was signed in when)
+                delete(ConsoleSessionRow).where(ConsoleSessionRow.expires_at < now - KEEP_ENDED)
+            )
             session.add(row)
         return Secret(token), ConsoleSession(row.id, principal, csrf_of(token), expires)
 
-    async def resume(self, token: str | None, ip: str) -> ConsoleSession:
-        """The open session of ``token`` from ``ip``; Unauthenticated when there is none."""
+    async def resume(self, token: str | None, ip: str, *, touch: bool = True) -> ConsoleSession:
+        """The open session of ``token`` from ``ip``; Unauthenticated when there is none.
+
+        ``touch=False`` for what the page does by itself (the orders table's refresh): it
+        does not count as activity, so an open tab does not defeat the idle timeout.
+        """
         if not token or len(token) > MAX_TOKEN:
             raise Unauthenticated()
         now = self._now()
@@ -191,7 +200,7 @@ class ConsoleSessions:
             key = await gateway_key(conn, row.key_id)
         if key is None or not key_usable(key, ip, now):
             raise Unauthenticated()
-        if now - row.last_seen_at >= TOUCH_EVERY:
+        if touch and now - row.last_seen_at >= TOUCH_EVERY:
             await self._touch(sid, now)
         return ConsoleSession(sid, _principal(key), csrf_of(token), row.expires_at)
 

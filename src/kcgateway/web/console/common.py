@@ -45,10 +45,13 @@ def ip_of(request: Request) -> str:
     return caller_ip(request, services_of(request))
 
 
-async def session_of(request: Request) -> ConsoleSession:
-    """The request's open session; Unauthenticated when there is none."""
+async def session_of(request: Request, *, touch: bool = True) -> ConsoleSession:
+    """The request's open session; Unauthenticated when there is none.
+
+    ``touch=False``: the request is the page's own (a refresh), not the user's activity.
+    """
     token = request.cookies.get(SESSION_COOKIE)
-    return await sessions_of(request).resume(token, ip_of(request))
+    return await sessions_of(request).resume(token, ip_of(request), touch=touch)
 
 
 async def posted(request: Request) -> tuple[ConsoleSession, dict[str, str]]:

@@ -106,8 +106,11 @@ async def orders(request: Request) -> Response:
 @router.get("/orders/table")
 @handled
 async def orders_table(request: Request) -> Response:
-    """The orders table alone (htmx refreshes it in place every few seconds)."""
-    session = await session_of(request)
+    """The orders table alone (htmx refreshes it in place every few seconds).
+
+    The refresh is the page's, not the user's: it does not hold the session open.
+    """
+    session = await session_of(request, touch=False)
     extra = await _orders_context(request, session)
     return page("orders_table.html", **context(session, "orders", **extra))
 

@@ -94,7 +94,10 @@ async def test_idle_and_absolute_timeouts(world: World) -> None:
     for _ in range(4):  # two hours of a request every 25 minutes
         world.clock.advance(minutes=25)
         await world.sessions.resume(token.reveal(), IP)
-    world.clock.advance(minutes=31)
+    for _ in range(5):  # a page refreshing itself is not activity
+        world.clock.advance(minutes=5)
+        await world.sessions.resume(token.reveal(), IP, touch=False)
+    world.clock.advance(minutes=6)
     with pytest.raises(Unauthenticated):
         await world.sessions.resume(token.reveal(), IP)
     # the absolute timeout ends even a busy session
@@ -108,6 +111,12 @@ async def test_idle_and_absolute_timeouts(world: World) -> None:
     world.clock.advance(minutes=20)
     with pytest.raises(Unauthenticated):
         await sessions.resume(token.reveal(), IP)
+    # a week after their end, sessions are deleted (at the next sign-in)
+    world.clock.advance(days=8)
+    await sessions.sign_in(await world.key(Scope.READ), IP)
+    async with world.db.read() as session:
+        ids = (await session.scalars(select(ConsoleSessionRow.id))).all()
+    assert token_id(token.reveal()) not in ids and len(ids) == 1
 
 
 async def test_sign_out_revokes_server_side(world: World) -> None:
