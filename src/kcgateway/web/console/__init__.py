@@ -32,6 +32,7 @@ ROUTE_ACCESS = {
     ("GET", "/ui/keys"): "session",
     ("POST", "/ui/keys"): "session",
     ("POST", "/ui/keys/{key_id}/revoke"): "session",
+    ("POST", "/ui/keys/{key_id}/rotate"): "session",
     ("GET", "/ui/risk"): "session",
     ("POST", "/ui/risk/halt"): "session",
     ("POST", "/ui/risk/resume"): "session",

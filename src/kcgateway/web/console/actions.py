@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from fastapi import Request
@@ -28,6 +28,8 @@ from kcgateway.web.errors import describe
 
 _ORDER_FIELDS = ("account", "symbol", "side", "type", "price", "size", "funds", "tif")
 MAX_KEY_LEN = 100
+#: the longest overlap a rotation offers (a week)
+MAX_OVERLAP_HOURS = 168
 
 
 def _decimal(fields: dict[str, str], name: str) -> Decimal | None:
@@ -143,6 +145,24 @@ async def create_key(request: Request) -> Response:
         ip_allowlist=allow,
         expires_at=_expiry(fields.get("expires", "")),
         actor=principal,
+    )
+    return page("key_created.html", **context(session, "keys", key=full.reveal(), made=made))
+
+
+@router.post("/keys/{key_id}/rotate")
+@handled
+async def rotate_key(request: Request, key_id: str) -> Response:
+    """Issue a successor (shown once); the old key keeps working for the chosen overlap."""
+    session, fields = await posted(request)
+    principal = session.require(Scope.KEYS_MANAGE)
+    try:
+        hours = int(fields.get("overlap_hours") or "24")
+    except ValueError as exc:
+        raise ValidationError("the overlap is a whole number of hours", field="overlap") from exc
+    if not 0 <= hours <= MAX_OVERLAP_HOURS:
+        raise ValidationError(f"the overlap is 0 to {MAX_OVERLAP_HOURS} hours", field="overlap")
+    full, made = await services_of(request).keys.rotate(
+        principal.tenant_id, key_id[:64], overlap=timedelta(hours=hours), actor=principal
     )
     return page("key_created.html", **context(session, "keys", key=full.reveal(), made=made))
 

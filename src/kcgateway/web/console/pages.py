@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlencode
 
@@ -154,7 +155,9 @@ async def keys(request: Request) -> Response:
     grantable = [s.value for s in Scope if session.can(s) and s is not Scope.ADMIN]
     if session.can(Scope.ADMIN):
         grantable.append(Scope.ADMIN.value)
-    return page("keys.html", **context(session, "keys", keys=listed, scopes=grantable))
+    now = datetime.now(UTC)  # only to say "expired" in the list; the key service decides
+    extra = {"keys": listed, "scopes": grantable, "now": now}
+    return page("keys.html", **context(session, "keys", **extra))
 
 
 @router.get("/risk")

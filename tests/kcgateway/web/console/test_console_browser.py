@@ -154,7 +154,9 @@ def test_the_kill_switch_button_refuses_new_orders(browsing: Browsing, served: S
     assert page.inner_text("tr[data-level=tenant] .state") == "active"
 
 
-def test_keys_are_created_shown_once_and_revoked(browsing: Browsing, served: Served) -> None:
+def test_keys_are_created_shown_once_rotated_and_revoked(
+    browsing: Browsing, served: Served
+) -> None:
     page = browsing.sign_in(served.keys["admin"])
     page.click("nav >> text=Keys")
     browsing.shot(page, "keys")
@@ -167,9 +169,17 @@ def test_keys_are_created_shown_once_and_revoked(browsing: Browsing, served: Ser
     page.click("text=Back to keys")
     row = page.locator(f"tr[data-key='{key_id}']")
     assert "console-bot" in row.inner_text() and shown not in page.content()
-    row.locator("button:has-text('Revoke')").click()
+    row.locator("input[name=overlap_hours]").fill("0")
+    row.locator("button:has-text('Rotate')").click()
+    successor = page.inner_text("#new-key")
+    assert successor.startswith("kgw_") and successor != shown
+    page.click("text=Back to keys")
+    assert "expired" in page.locator(f"tr[data-key='{key_id}']").inner_text()
+    new_row = page.locator(f"tr[data-key='{successor.split('_')[1]}']")
+    assert "console-bot" in new_row.inner_text()
+    new_row.locator("button:has-text('Revoke')").click()
     page.wait_for_url(served.url("/ui/keys"))
-    assert "revoked" in page.locator(f"tr[data-key='{key_id}']").inner_text()
+    assert "revoked" in page.locator(f"tr[data-key='{successor.split('_')[1]}']").inner_text()
 
 
 def test_every_page_sends_a_strict_content_security_policy(
