@@ -112,6 +112,21 @@ class OrderStep:
 
 
 @dataclass(frozen=True, slots=True)
+class AuditPage:
+    """One page of the tenant's audit records, newest first, and how many match."""
+
+    records: Sequence[AuditRecord]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        """How many pages the matching records fill (at least one)."""
+        return max(1, -(-self.total // self.per_page))
+
+
+@dataclass(frozen=True, slots=True)
 class Overview:
     """The Overview page."""
 
@@ -196,6 +211,24 @@ class ConsoleReads:
         except KcgatewayError as exc:
             problems.append(f"futures positions unavailable ({type(exc).__name__})")
         return Trades(chosen, symbol, fills, positions, problems)
+
+    async def audit(
+        self, session: ConsoleSession, *, action: str = "", subject: str = "", page: int = 1
+    ) -> AuditPage:
+        """The tenant's audit records (admin), filtered by action prefix and subject."""
+        tenant = session.require(Scope.ADMIN).tenant_id
+        query = select(AuditRecord).where(AuditRecord.tenant_id == tenant)
+        if action:
+            query = query.where(AuditRecord.action.startswith(action, autoescape=True))
+        if subject:
+            query = query.where(AuditRecord.subject == subject)
+        page, per_page = max(page, 1), 50
+        async with self._services.db.read() as db:
+            total = await db.scalar(select(func.count()).select_from(query.subquery()))
+            newest = query.order_by(AuditRecord.seq.desc())
+            rows = await db.scalars(newest.offset((page - 1) * per_page).limit(per_page))
+            found = list(rows.all())
+        return AuditPage(found, int(total or 0), page, per_page)
 
     async def open_orders(self, tenant_id: str) -> int:
         """How many of the tenant's orders may still fill."""

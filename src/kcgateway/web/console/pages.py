@@ -145,6 +145,27 @@ async def fills(request: Request) -> Response:
     return page("fills.html", **context(session, "fills", found=found, accounts=accounts))
 
 
+@router.get("/audit")
+@handled
+async def audit(request: Request) -> Response:
+    """The tenant's audit log (admin): filters by action prefix and subject, server paging."""
+    session = await session_of(request)
+    q = request.query_params
+    action = (q.get("action") or "").strip()[:100]
+    subject = (q.get("subject") or "").strip()[:200]
+    try:
+        number = int(q.get("page") or 1)
+    except ValueError as exc:
+        raise ValidationError("page must be a whole number", field="page") from exc
+    found = await reads_of(request).audit(session, action=action, subject=subject, page=number)
+    base = {k: v for k, v in (("action", action), ("subject", subject)) if v}
+    prev_q = urlencode({**base, "page": found.page - 1}) if found.page > 1 else None
+    next_q = urlencode({**base, "page": found.page + 1}) if found.page < found.pages else None
+    extra = {"found": found, "action": action, "subject": subject, "prev_query": prev_q,
+             "next_query": next_q}  # fmt: skip
+    return page("audit.html", **context(session, "audit", **extra))
+
+
 @router.get("/keys")
 @handled
 async def keys(request: Request) -> Response:

@@ -186,7 +186,8 @@ def test_every_page_sends_a_strict_content_security_policy(
     browsing: Browsing, served: Served
 ) -> None:
     page = browsing.sign_in(served.keys["admin"])
-    for path in ("/ui", "/ui/orders", "/ui/fills", "/ui/keys", "/ui/risk", "/ui/login"):
+    paths = ("/ui", "/ui/orders", "/ui/fills", "/ui/keys", "/ui/risk", "/ui/audit", "/ui/login")
+    for path in paths:
         answer = page.goto(served.url(path))
         headers = answer.headers
         csp = headers["content-security-policy"]
@@ -195,6 +196,7 @@ def test_every_page_sends_a_strict_content_security_policy(
         assert headers["cache-control"] == "no-store"
         assert page.locator("script:not([src])").count() == 0, path
         assert page.locator("[style]").count() == 0, path
+        browsing.shot(page, "page" + path.replace("/", "-"))
 
 
 def test_swagger_ui_at_docs_runs_from_local_files(browsing: Browsing, served: Served) -> None:
@@ -236,7 +238,7 @@ def test_no_serious_accessibility_violation_on_any_page(browser: Any, served: Se
         order = served.run(
             served.stack.services.orders.list(served.tenants["t1"].id, limit=1, market=None)
         )
-        pages = ["/ui", "/ui/orders", "/ui/fills", "/ui/keys", "/ui/risk"]
+        pages = ["/ui", "/ui/orders", "/ui/fills", "/ui/keys", "/ui/risk", "/ui/audit"]
         pages += [f"/ui/orders/{v.id}" for v in order]
         for path in pages:
             page.goto(served.url(path))

@@ -69,3 +69,22 @@ async def test_a_read_key_sees_overview_and_orders_only(tmp_path: Path) -> None:
         for path in ("/ui/keys", "/ui/risk"):
             assert (await client.get(path)).status_code == 403
         await client.aclose()
+
+
+async def test_the_audit_page_shows_the_tenants_records_to_an_admin_only(tmp_path: Path) -> None:
+    async with gateway_stack(tmp_path) as stack:
+        tenant = await stack.add_tenant("t1")
+        other = await stack.add_tenant("t2")
+        reader = await stack.key(tenant, Scope.READ)
+        client = await _signed_in(stack, tenant.admin_key)
+        page = await client.get("/ui/audit")
+        actions = re.findall(r'<tr data-action="([a-z_.]+)">', page.text)
+        assert "key.created" in actions and 'href="/ui/audit"' in page.text
+        assert other.id not in page.text  # another tenant's records are not listed
+        keys_only = await client.get("/ui/audit", params={"action": "key."})
+        assert set(re.findall(r'<tr data-action="([a-z_.]+)">', keys_only.text)) == {"key.created"}
+        await client.aclose()
+        client = await _signed_in(stack, reader)
+        assert (await client.get("/ui/audit")).status_code == 403
+        assert 'href="/ui/audit"' not in (await client.get("/ui")).text
+        await client.aclose()
