@@ -6,7 +6,8 @@ symbols) written straight into the store. A signed-in client (the session cookie
 browser holds it) asks for each page in turn, one request at a time, and times the arrival
 of the response head (aiohttp returns when the status line and headers are in: the time to
 first byte). Pages: Overview (the balances come from the simulator), Orders (first page, a
-state filter, the last page, the htmx table partial), an order's detail, Keys, Risk.
+state filter, the last page, the htmx table partial), an order's detail with its audited
+history, Fills and positions (from the simulator), Keys, Risk, Audit.
 
 The floor (``v1_json``) is the same process answering ``GET /v1/orders?limit=50`` (the same
 50 newest intents as JSON, Bearer key, no rendering, no count, no session).
@@ -87,8 +88,10 @@ async def measure(tmp: Path) -> dict[str, object]:
                     "orders_last_page": f"/ui/orders?page={-(-ORDERS // 50)}",
                     "orders_table": "/ui/orders/table",
                     "order_detail": f"/ui/orders/{views[0].id}",
+                    "fills": "/ui/fills",
                     "keys": "/ui/keys",
                     "risk": "/ui/risk",
+                    "audit": "/ui/audit",
                 }
                 results: dict[str, float] = {}
                 for name, path in pages.items():

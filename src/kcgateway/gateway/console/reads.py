@@ -8,11 +8,12 @@ overview must stay readable when the exchange is not.
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 
@@ -31,6 +32,7 @@ from kcgateway.store.tables import AuditRecord, ExchangeAccount, OrderIntent
 from kcgateway.store.types import OrderState
 
 log = logging.getLogger("kcgateway.gateway.console")
+T = TypeVar("T")
 #: the states of an order that may still fill or be cancelled
 LIVE_STATES = (OrderState.ACKED, OrderState.OPEN)
 MAX_PER_PAGE = 200
@@ -97,6 +99,8 @@ class Trades:
     fills: Sequence[m.Fill] = ()
     positions: Sequence[m.Position] = ()
     problems: Sequence[str] = ()
+    #: the tenant's accounts (the page's account picker)
+    accounts: Sequence[AccountView] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,18 +203,20 @@ class ConsoleReads:
             if not accounts:
                 raise NoSuchObject("account", hint="connect one with `kcgateway accounts add`")
             chosen = accounts[0]
-        reads, problems = self._services.reads, []
-        fills: Sequence[m.Fill] = ()
-        positions: Sequence[m.Position] = ()
-        try:
-            fills = await reads.spot_fills(tenant, chosen.id, symbol, limit=100)
-        except KcgatewayError as exc:
-            problems.append(f"spot fills unavailable ({type(exc).__name__})")
-        try:
-            positions = [p for p in await reads.positions(tenant, chosen.id) if p.current_qty]
-        except KcgatewayError as exc:
-            problems.append(f"futures positions unavailable ({type(exc).__name__})")
-        return Trades(chosen, symbol, fills, positions, problems)
+        reads = self._services.reads
+        fills, positions = await asyncio.gather(  # two exchange reads at once
+            _attempt(reads.spot_fills(tenant, chosen.id, symbol, limit=100), "spot fills"),
+            _attempt(reads.positions(tenant, chosen.id), "futures positions"),
+        )
+        problems = [p for p in (fills, positions) if isinstance(p, str)]
+        return Trades(
+            chosen,
+            symbol,
+            fills if isinstance(fills, list) else [],
+            [p for p in positions if p.current_qty] if isinstance(positions, list) else [],
+            problems,
+            accounts,
+        )
 
     async def audit(
         self, session: ConsoleSession, *, action: str = "", subject: str = "", page: int = 1
@@ -259,7 +265,7 @@ class ConsoleReads:
         """Accounts with balances, the open orders count, and (risk:manage) states and alerts."""
         principal = session.require(Scope.READ)
         accounts = await self.accounts(session)
-        balances = [await self._balances(principal.tenant_id, a) for a in accounts]
+        balances = await asyncio.gather(*(self._balances(principal.tenant_id, a) for a in accounts))
         opened = await self.open_orders(principal.tenant_id)
         if not session.can(Scope.RISK_MANAGE):
             return Overview(balances, opened)
@@ -314,6 +320,15 @@ class ConsoleReads:
         found = await self._services.risk.limits("tenant", "", actor=principal)
         wire = risk_overrides.to_wire(found.effective, only_set=False)
         return [(name, _text(value)) for name, value in sorted(wire.items())]
+
+
+async def _attempt(work: Awaitable[T], what: str) -> T | str:
+    """``work``'s result, or a line saying it could not be read from the exchange."""
+    try:
+        return await work
+    except KcgatewayError as exc:
+        log.info("console: %s unavailable (%s)", what, type(exc).__name__)
+        return f"{what} unavailable ({type(exc).__name__})"
 
 
 def _step(row: AuditRecord) -> OrderStep:

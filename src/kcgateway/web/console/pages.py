@@ -139,10 +139,8 @@ async def fills(request: Request) -> Response:
     symbol = (q.get("symbol") or "BTC-USDT").strip().upper()[:40]
     if not _SYMBOL.fullmatch(symbol):
         raise ValidationError("symbol must look like BTC-USDT", field="symbol")
-    reads = reads_of(request)
-    found = await reads.trades(session, (q.get("account") or None), symbol)
-    accounts = await reads.accounts(session)
-    return page("fills.html", **context(session, "fills", found=found, accounts=accounts))
+    found = await reads_of(request).trades(session, (q.get("account") or None), symbol)
+    return page("fills.html", **context(session, "fills", found=found, accounts=found.accounts))
 
 
 @router.get("/audit")
