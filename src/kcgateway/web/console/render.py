@@ -26,6 +26,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kcgateway.errors import KcgatewayError, ValidationError
+from kcgateway.gateway.apikeys import ip_allowed
 from kcgateway.web.errors import describe
 
 PREFIX = "/ui"
@@ -99,8 +100,19 @@ def redirect(path: str) -> Response:
 
 
 def is_tls(request: Request) -> bool:
-    """True when the request came over TLS (the cookie is then Secure)."""
-    return request.url.scheme == "https"
+    """True when the browser's connection is TLS (the cookies are then Secure).
+
+    Either the request came over TLS, or it came from a trusted proxy
+    (``KCGW_TRUSTED_PROXIES``) that says so with ``X-Forwarded-Proto: https`` (its own, last
+    value); the header from anyone else is ignored, as ``X-Forwarded-For`` is.
+    """
+    if request.url.scheme == "https":
+        return True
+    services = getattr(request.app.state, "services", None)
+    trusted: tuple[str, ...] = services.trusted_proxies if services is not None else ()
+    peer = request.client.host if request.client else ""
+    proto = request.headers.get("x-forwarded-proto", "").split(",")[-1].strip().lower()
+    return bool(trusted) and proto == "https" and ip_allowed(peer, trusted)
 
 
 def set_cookie(response: Response, request: Request, name: str, value: str) -> None:

@@ -65,6 +65,13 @@ async def test_sign_in_needs_the_forms_own_nonce_and_static_files_are_a_fixed_li
         cookie = answer.headers["set-cookie"]
         assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/ui" in cookie
         assert "Secure" not in cookie  # plain HTTP here; on TLS the cookie is Secure
+        # behind a TLS proxy: Secure when a trusted proxy says https, never for anyone else
+        tls = {"x-forwarded-proto": "https"}
+        assert (
+            "Secure" not in (await stack.http.get("/ui/login", headers=tls)).headers["set-cookie"]
+        )
+        stack.services.trusted_proxies = ("127.0.0.1/32",)
+        assert "Secure" in (await stack.http.get("/ui/login", headers=tls)).headers["set-cookie"]
         js = await stack.http.get("/ui/static/htmx.min.js")
         assert js.status_code == 200 and js.headers["content-type"].startswith("text/javascript")
         assert js.text.startswith("var htmx=")
