@@ -9,19 +9,33 @@ localStorage). The routes are public, like the OpenAPI document they show.
 
 from __future__ import annotations
 
+import importlib.util
 from importlib import resources
 from pathlib import Path
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
+from kcgateway.errors import ConfigError
 from kcgateway.web.auth import PUBLIC
 from kcgateway.web.console.render import SECURITY_HEADERS, page
 
 router = APIRouter(prefix="/docs", include_in_schema=False, dependencies=[Depends(PUBLIC)])
 #: name -> (where it lives, content type)
-#: Swagger UI 5 (OpenAPI 3.1, which FastAPI writes) as swagger-ui-py ships it
-_BUNDLE = Path(str(resources.files("swagger_ui").joinpath("static")))
+
+
+def _bundle() -> Path:
+    """Swagger UI 5's files (OpenAPI 3.1, which FastAPI writes) as swagger-ui-py ships them.
+
+    Found without importing the package (its ``__init__`` loads its web-framework glue).
+    """
+    spec = importlib.util.find_spec("swagger_ui")
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigError("swagger-ui-py is not installed: reinstall kcgateway")
+    return Path(next(iter(spec.submodule_search_locations))) / "static"
+
+
+_BUNDLE = _bundle()
 FILES = {
     "swagger-ui.css": (_BUNDLE, "text/css; charset=utf-8"),
     "swagger-ui-bundle.js": (_BUNDLE, "text/javascript; charset=utf-8"),
