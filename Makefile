@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 PYTEST_ARGS ?=
 
-.PHONY: install run sim test coverage test-core-coverage lint format typecheck imports secrets check bench bench-readme clean openapi
+.PHONY: install chromium run sim test coverage test-core-coverage lint format typecheck imports secrets check bench bench-readme clean openapi
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
@@ -21,18 +21,23 @@ run: $(STAMP)
 
 sim: run
 
+## chromium: the browser the console tests drive (Debian's package; Playwright's download is not used)
+CHROMIUM ?= /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || scripts/install_chromium.sh
+
 ## test: the whole suite, then the 100% coverage gate on the protocol core. The suite runs
 ## without coverage: tracing every line of it (greenlets and threads included) took about 10 of
 ## CI's 30 minutes on two cores; `make coverage` gives the whole-suite report.
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-core-coverage
 
 ## coverage: the whole suite with branch coverage and its report (slower than `make test`)
-coverage: $(STAMP)
+coverage: $(STAMP) chromium
 	$(BIN)/python -m pytest -q -p no:cacheprovider --cov --cov-report=term $(PYTEST_ARGS)
 
-test-core-coverage: $(STAMP)
+test-core-coverage: $(STAMP) chromium
 	$(BIN)/python -m pytest -q -p no:cacheprovider tests/kcgateway/kucoin tests/kcgateway/test_errors.py \
 		--cov=kcgateway.kucoin --cov=kcgateway.errors --cov-branch --cov-report=term-missing \
 		--cov-fail-under=100 -m "not slow"

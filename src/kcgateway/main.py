@@ -41,6 +41,7 @@ from kcgateway.gateway.apikeys import Scope
 from kcgateway.gateway.audit import switch_point
 from kcgateway.gateway.books import BookService
 from kcgateway.gateway.broker import BrokerService
+from kcgateway.gateway.console import ConsoleSessions
 from kcgateway.gateway.event_feed import EventFeed, kept
 from kcgateway.gateway.events import OrderEvents
 from kcgateway.gateway.idempotency import Idempotency
@@ -256,9 +257,10 @@ def build_services(
     if risk_limits is None:
         risk_limits = Limits(max_order_notional=settings.max_notional)
     risk = RiskControl(db, gateway_limits=risk_limits, now=now, canceller=orders)
+    keys = KeyService(db, pepper, now=now)
     services = GatewayServices(
         db=db,
-        keys=KeyService(db, pepper, now=now),
+        keys=keys,
         orders=orders,
         accounts=onboarding,
         idempotency=Idempotency(db, now=now),
@@ -276,6 +278,7 @@ def build_services(
         event_feed=EventFeed(
             db, now=now, registry=metrics.registry, retention=kept(settings.event_retention_days)
         ),
+        console=ConsoleSessions(db, keys, now=now),
     )
     handlers = RiskHandlers(risk, services.alerts, now=now)
     engine = RiskEngine.for_services(
@@ -441,6 +444,7 @@ def banner(settings: Settings, key: Secret | None, sim: EmbeddedSim | None) -> l
         f"  curl -s -X POST {base}/v1/orders -H 'Authorization: Bearer {bearer}' \\",
         f"       -H 'Content-Type: application/json' -d '{order}'",
         f"  curl -s {base}/v1/orders -H 'Authorization: Bearer {bearer}'",
+        f"web console: {base}/ui (sign in with the admin key)",
     ]
     return lines
 
@@ -605,6 +609,7 @@ async def _serve_on(sock: socket.socket, settings: Settings, echo: Callable[[str
             echo(f"kcgateway {settings.mode.value} mode on http://{settings.host}:{settings.port}")
             echo("\n".join(host_lines(exchange_hosts(settings))))
             echo("create the first key with: kcgateway keys create-admin --tenant NAME")
+            echo(f"web console: http://{settings.host}:{settings.port}/ui (sign in with a key)")
         undo_logging = configure_logging(os.environ)  # after uvicorn's: mask its handlers too
         settle_heap()
         try:

@@ -47,6 +47,9 @@ from tests.helpers.leakscan import MIN_NEEDLE, Hit, LeakScanner, forms, passphra
 
 PLUGIN_NAME = "kcgw-leaksuite"
 _KEY_ROUTE = re.compile(r"^/v1/keys(/[^/]+/rotate)?$")
+#: the console's page that shows a key it just created or rotated, once (web/console)
+_CONSOLE_KEY_ROUTE = re.compile(r"^/ui/keys(/[^/]+/rotate)?$")
+_CONSOLE_KEY = re.compile(rb'<output id="new-key"[^>]*>(kgw_[A-Za-z0-9_]+)</output>')
 _SEPARATOR = b"\n\x00\x00\n"
 _STANDARD_RECORD_KEYS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -257,6 +260,14 @@ def _record_response(
         except (ValueError, KeyError, TypeError):
             full = None
         name = register_gateway_key(full, registry) if isinstance(full, str) else None
+        if name is not None:
+            allowed.add(name)
+            registry.shown_once += 1
+    shown = (
+        _CONSOLE_KEY.search(body) if method == "POST" and _CONSOLE_KEY_ROUTE.match(path) else None
+    )
+    if shown is not None and status == 200:
+        name = register_gateway_key(shown.group(1).decode(), registry)
         if name is not None:
             allowed.add(name)
             registry.shown_once += 1

@@ -156,6 +156,7 @@ async def test_dev_bootstrap_then_restart(tmp_path: Path) -> None:
             await services.risk_ready()
             key = await main.bootstrap_demo(s, services, sim)
             text = "\n".join(main.banner(s, key, sim))
+            assert f"{s.port}/ui" in text  # the console's address, at every start
             if not keys:  # the first start makes the admin key and shows it once
                 assert key is not None and key.reveal() in text and "curl" in text
                 keys.append(key.reveal())

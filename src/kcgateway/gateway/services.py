@@ -18,6 +18,7 @@ from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.gateway.accounts import AccountOnboarding
 from kcgateway.gateway.alerts import AlertService
 from kcgateway.gateway.books import BookService
+from kcgateway.gateway.console import ConsoleSessions
 from kcgateway.gateway.event_feed import EventFeed
 from kcgateway.gateway.events import OrderEvents
 from kcgateway.gateway.idempotency import Idempotency
@@ -78,6 +79,8 @@ class GatewayServices:
     risk_engine: RiskEngine | None = None
     #: what the engine hands on: RiskControl, then alerts (gateway/risk_wiring.py)
     risk_handlers: RiskHandlers | None = None
+    #: web console sessions opened with a gateway key (gateway/console/sessions.py)
+    console: ConsoleSessions | None = None
     _risk_start: asyncio.Task[None] | None = field(default=None, repr=False)
     #: "Connect with KuCoin" (Fast API OAuth onboarding, gateway/onboarding.py)
     onboarding: FastApiOnboarding | None = None

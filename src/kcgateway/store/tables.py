@@ -442,3 +442,23 @@ class GatewayEventRow(Base):
     subject: Mapped[str] = mapped_column(String(200))
     data: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class ConsoleSessionRow(Base):
+    """A web console session (issue 18): a gateway key exchanged for a server-side session.
+
+    ``id`` is the SHA-256 of the session token the browser holds in its cookie, so a database
+    dump holds no usable session. The session is as strong as its key, re-checked on every
+    request; it ends at ``expires_at`` (absolute), after an idle time, or when revoked.
+    """
+
+    __tablename__ = "console_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    key_id: Mapped[str] = mapped_column(ForeignKey("gateway_keys.key_id"), index=True)
+    address: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

@@ -6,8 +6,9 @@ is an :class:`~kcgateway.web.auth.AuthFirstRoute` (its key is checked before its
 
 Every route declares a :class:`~kcgateway.web.auth.ScopeGuard` (``PUBLIC`` for /healthz,
 /readyz, /metrics and /openapi.json); ``tests/kcgateway/web/test_route_scopes.py`` fails the
-build on any route without one. The interactive docs pages are off (they would be routes
-without a declared scope); the OpenAPI document is served by a declared public route.
+build on any route without one. FastAPI's own docs pages are off (they would be routes without
+a declared scope); Swagger UI is served at /docs from local files, declared public, by
+``web/console/docs.py``; the OpenAPI document is served by a declared public route.
 """
 
 from __future__ import annotations
@@ -23,7 +24,18 @@ from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from kcgateway.gateway.services import GatewayServices
-from kcgateway.web import admin, alerts, books, errors, futures, margin, risk, routes, spot_more
+from kcgateway.web import (
+    admin,
+    alerts,
+    books,
+    console,
+    errors,
+    futures,
+    margin,
+    risk,
+    routes,
+    spot_more,
+)
 from kcgateway.web.auth import PUBLIC, AuthFirstRoute, ScopeGuard, guard_of, services_of
 from kcgateway.web.events import router as events_router
 from kcgateway.web.events_ws import EVENTS_WS_PATH, events_ws
@@ -168,6 +180,7 @@ def _build(services: GatewayServices | None, max_body_bytes: int) -> FastAPI:
         _mount(app, router)
     app.add_api_websocket_route(EVENTS_WS_PATH, events_ws)  # outside the OpenAPI document
     _add_public_routes(app, services_of)
+    console.install(app)  # the web console under /ui (not in the OpenAPI document)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
