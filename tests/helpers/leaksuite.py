@@ -47,6 +47,7 @@ from tests.helpers.leakscan import MIN_NEEDLE, Hit, LeakScanner, forms, passphra
 
 PLUGIN_NAME = "kcgw-leaksuite"
 _KEY_ROUTE = re.compile(r"^/v1/keys(/[^/]+/rotate)?$")
+_BOT_ROUTE = re.compile(r"^/v1/bots(/[^/]+/rotate-secret)?$")
 _SEPARATOR = b"\n\x00\x00\n"
 _STANDARD_RECORD_KEYS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -260,7 +261,21 @@ def _record_response(
         if name is not None:
             allowed.add(name)
             registry.shown_once += 1
+    if method == "POST" and status in (200, 201) and _BOT_ROUTE.match(path):
+        allowed |= _bot_secret(registry, path, body)
     registry.capture(f"response {method} {path} -> {status}", head + body, allowed)
+
+
+def _bot_secret(registry: Registry, path: str, body: bytes) -> set[str]:
+    """A new bot signal secret: registered from the one answer that shows it, allowed there."""
+    try:
+        secret = json.loads(body)["secret"]
+    except (ValueError, KeyError, TypeError):
+        return set()
+    if not isinstance(secret, str):
+        return set()
+    registry.shown_once += 1
+    return {registry.register(f"bot signal secret ({path})", secret)}
 
 
 def scan_store(data_dir: Path, db: Any, moment: str) -> None:

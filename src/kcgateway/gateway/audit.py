@@ -56,6 +56,11 @@ class AuditAction(StrEnum):
     RISK_LIMITS_SET = "risk.limits_set"
     RISK_SYMBOL_BLOCKED = "risk.symbol_blocked"
     RISK_SYMBOL_UNBLOCKED = "risk.symbol_unblocked"
+    BOT_CREATED = "bot.created"
+    BOT_CHANGED = "bot.changed"
+    BOT_PROMOTED = "bot.promoted"
+    BOT_SECRET_ROTATED = "bot.secret_rotated"  # noqa: S105  # pragma: allowlist secret
+    BOT_DELETED = "bot.deleted"
 
 
 async def record(

@@ -25,6 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from kcgateway.gateway.services import GatewayServices
 from kcgateway.web import admin, alerts, books, errors, futures, margin, risk, routes, spot_more
 from kcgateway.web.auth import PUBLIC, AuthFirstRoute, ScopeGuard, guard_of, services_of
+from kcgateway.web.bots import router as bots_router
 from kcgateway.web.middleware import DEFAULT_MAX_BODY_BYTES, CountRequests, LimitBody
 from kcgateway.web.schemas import StatusOut, error_responses
 
@@ -96,6 +97,7 @@ _ROUTE_ATTRS = (
     "operation_id",
     "response_class",
     "include_in_schema",
+    "openapi_extra",
 )
 
 
@@ -154,7 +156,7 @@ def _build(services: GatewayServices | None, max_body_bytes: int) -> FastAPI:
     errors.install(app)
     routers = (
         routes.router, admin.router, spot_more.router, margin.router, futures.router,
-        books.router, alerts.router, risk.router,
+        books.router, alerts.router, risk.router, bots_router,
     )  # fmt: skip
     for router in routers:
         _mount(app, router)

@@ -18,7 +18,7 @@ from kcgateway.web.app import create_app
 from kcgateway.web.auth import PUBLIC, ScopeGuard
 from tests.helpers.gateway import Stack, auth, futures_body, gateway_stack, order_body
 
-PUBLIC_PATHS = {"/healthz", "/readyz", "/metrics", "/openapi.json"}
+PUBLIC_PATHS = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/v1/signals/{bot_id}"}
 _LIFT = {"suspension": "nope@192.0.2.1", "reason": "matrix"}
 
 
@@ -47,7 +47,27 @@ def routes(account: str) -> list[tuple[str, str, Scope, Any]]:
         ("POST", "/v1/alerts/retry", Scope.RISK_MANAGE, None),
         *_risk_routes(),
         *_market_routes(account),
+        *_bot_routes(account),
     ]
+
+
+def _bot_routes(account: str) -> list[tuple[str, str, Scope, Any]]:
+    """The signal-bot routes: bots:manage (the signal route itself is public)."""
+    body = {
+        "name": "matrix", "account": account, "symbols": ["BTC-USDT"], "sizing": "size",
+        "sizingValue": "0.001", "maxPosition": "0.01", "profile": "standard",
+    }  # fmt: skip
+    out: list[tuple[str, str, Scope, Any]] = [
+        ("POST", "/v1/bots", Scope.BOTS_MANAGE, body),
+        ("GET", "/v1/bots", Scope.BOTS_MANAGE, None),
+        ("GET", "/v1/bots/nope", Scope.BOTS_MANAGE, None),
+        ("DELETE", "/v1/bots/nope", Scope.BOTS_MANAGE, None),
+        ("GET", "/v1/signals", Scope.BOTS_MANAGE, None),
+        ("POST", "/v1/bots/nope/rotate-secret", Scope.BOTS_MANAGE, {"overlapSeconds": 60}),
+    ]
+    out += [("POST", f"/v1/bots/nope/{verb}", Scope.BOTS_MANAGE, None)
+            for verb in ("pause", "resume", "promote")]  # fmt: skip
+    return out
 
 
 def _risk_routes() -> list[tuple[str, str, Scope, Any]]:
@@ -124,7 +144,8 @@ async def test_every_route_declares_exactly_one_scope(tmp_path: Path) -> None:
                 .replace("{client_oid}", "{x}")
                 .replace("{key_id}", "{x}")
                 .replace("{symbol}", "{x}")
-                .replace("{account_id}", "{x}"),
+                .replace("{account_id}", "{x}")
+                .replace("{bot_id}", "{x}"),
             )
             for m, p in seen
         }
