@@ -117,6 +117,7 @@ class SignalOut(BaseModel):
     payload: dict[str, Any]
     status: str = Field(description="queued, executing, done, held, rejected, failed, refused")
     reason: str | None
+    plan: dict[str, Any] | None = Field(description="the order decided: side, size, target")
     orders: list[str]
     received_at: str
     finished_at: str | None
@@ -154,7 +155,8 @@ def signal_json(view: SignalView) -> dict[str, Any]:
     return {
         "id": view.id, "botId": view.bot_id, "source": view.source, "mode": view.mode,
         "symbol": view.symbol, "action": view.action, "payload": view.payload,
-        "status": view.status, "reason": view.reason, "orders": list(view.orders),
+        "status": view.status, "reason": view.reason, "plan": view.plan,
+        "orders": list(view.orders),
         "receivedAt": view.received_at.isoformat(),
         "finishedAt": None if view.finished_at is None else view.finished_at.isoformat(),
     }  # fmt: skip

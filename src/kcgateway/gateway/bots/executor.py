@@ -80,7 +80,7 @@ class SignalExecutor:
         *,
         now: Callable[[], datetime],
         alerts: AlertService | None = None,
-        fill_wait_s: float = 2.0,
+        fill_wait_s: float = 5.0,
     ) -> None:
         self._db, self._orders, self._venues, self._market = db, orders, venues, market
         self._metrics, self._now, self._alerts = metrics, now, alerts
@@ -289,15 +289,19 @@ class SignalExecutor:
                 await self._orders.cancel(bot.tenant_id, intent_id, actor)
         filled = await self._filled(terms, row.symbol or "")
         signed = filled if terms["side"] == "buy" else -filled
-        return Finish("done", None if filled else "nothing filled", [intent_id], signed)
+        size = Decimal(terms["size"])
+        note = None if filled == size else f"filled {filled} of {size}"
+        return Finish("done", note, [intent_id], signed)
 
     async def _filled(self, terms: dict[str, Any], symbol: str) -> Decimal:
         """The order's filled size at the exchange once it is no longer active (or time is up)."""
         venue = await self._venues.for_account(terms["account_id"])
         deadline = asyncio.get_running_loop().time() + self.fill_wait_s
-        while True:
+        while True:  # an order just acknowledged may not be listed yet: None means "look again"
             found = await venue.resolve(terms["client_oid"], symbol)
-            if found is None or not found.active or asyncio.get_running_loop().time() > deadline:
+            if found is not None and not found.active:
+                return found.deal_size
+            if asyncio.get_running_loop().time() > deadline:
                 return Decimal(0) if found is None else found.deal_size
             await asyncio.sleep(0.02)
 

@@ -93,9 +93,9 @@ class SignalIntake:
         now = self._now()
         bot = None
         try:
+            bot, sealed = await self._bot(incoming.bot_id, now)
             if incoming.body is None or len(incoming.body) > MAX_BODY:
                 raise Refusal("body over 20 KB")
-            bot, sealed = await self._bot(incoming.bot_id, now)
             parsed = self._authenticate(bot, sealed, incoming, now)
         except Refusal as refusal:
             await self._refuse(incoming, bot, refusal.reason, now)
