@@ -8,6 +8,7 @@ from kcgateway.commands import (
     accounts,
     alerts,
     audit,
+    bots,
     broker,
     db,
     debug,
@@ -39,6 +40,8 @@ app.add_typer(orders.app, name="orders")
 app.add_typer(broker.app, name="broker")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(risk.app, name="risk")
+app.add_typer(bots.app, name="bots")
+app.add_typer(bots.signals_app, name="signals")
 
 
 @app.command()
