@@ -180,6 +180,9 @@ class SignalExecutor:
         except KcgatewayError as exc:
             await self._finish(row, bot, Finish("rejected", f"cannot size the order: {exc}"))
             return None
+        if size <= 0 and signal.action is not Action.CLOSE:
+            await self._finish(row, bot, Finish("rejected", "the size rounds to zero"))
+            return None
         decided = plan(signal, position, size, bot.max_position)
         if decided.verdict != "execute" or decided.side is None:
             status = {"noop": "done", "held": "held"}.get(decided.verdict, "rejected")
@@ -258,7 +261,7 @@ class SignalExecutor:
             (
                 a.available
                 for a in await venue.balances()
-                if a.currency == currency and a.type == "trade"
+                if a.currency == currency and a.type in ("trade", "trade_hf")
             ),
             Decimal(0),
         )
