@@ -35,7 +35,23 @@ async def add_paper_account(stack: Stack, tenant: Tenant, name: str = "paper") -
             name, account["apiKey"], Secret(account["secret"]), Secret(account["passphrase"])
         ),
     )
+    await warm_risk(stack, tenant.id, view.id)
+    await warm_risk(stack, tenant.id, tenant.account_id)
     return view.id
+
+
+async def warm_risk(stack: Stack, tenant_id: str, account_id: str) -> None:
+    """Load the risk engine's figures of an account before its first signal.
+
+    The first order of an account waits for that load only ``first_load_timeout_s`` (3 s); on a
+    loaded machine several bots' first orders at once can outlast it and be refused as stale.
+    """
+    engine = stack.services.risk_engine
+    assert engine is not None
+    engine.accounts.follow(tenant_id, account_id)
+    task = engine.accounts.kick(account_id)
+    if task is not None:
+        await task
 
 
 def bot_body(profile: str, **over: Any) -> dict[str, Any]:

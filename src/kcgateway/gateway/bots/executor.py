@@ -138,7 +138,8 @@ class SignalExecutor:
             if self._lanes.get(lane) is asyncio.current_task():
                 del self._lanes[lane]
 
-    async def _next(self, lane: Lane) -> tuple[SignalRow, BotRow] | None:
+    async def _next(self, lane: Lane) -> tuple[SignalRow, BotRow, Decimal] | None:
+        """The lane's oldest unfinished signal, its bot and the bot's position, in one read."""
         query = (
             select(SignalRow)
             .where(SignalRow.bot_id == lane[0], SignalRow.symbol == lane[1])
@@ -148,15 +149,20 @@ class SignalExecutor:
         )
         async with self._db.read() as session:
             row = await session.scalar(query)
-            bot = None if row is None else await session.get(BotRow, row.bot_id)
-        return None if row is None or bot is None else (row, bot)
+            if row is None:
+                return None
+            bot = await session.get(BotRow, row.bot_id)
+            held = await session.get(BotPositionRow, (row.bot_id, row.mode, lane[1]))
+        if bot is None:
+            return None
+        return row, bot, Decimal(0) if held is None else held.size
 
-    async def _step(self, found: tuple[SignalRow, BotRow]) -> None:
-        row, bot = found
+    async def _step(self, found: tuple[SignalRow, BotRow, Decimal]) -> None:
+        row, bot, position = found
         try:
             terms = row.plan
             if row.status == "queued":
-                terms = await self._decide(row, bot)
+                terms = await self._decide(row, bot, position)
                 if terms is None:
                     return
             assert terms is not None  # noqa: S101 - an executing row always has its plan
@@ -171,10 +177,11 @@ class SignalExecutor:
 
     # -- deciding ---------------------------------------------------------------------------
 
-    async def _decide(self, row: SignalRow, bot: BotRow) -> dict[str, Any] | None:
+    async def _decide(
+        self, row: SignalRow, bot: BotRow, position: Decimal
+    ) -> dict[str, Any] | None:
         """Write the plan and mark the row ``executing``; or finish it (None) when no order."""
         signal = signal_from_json(row.payload)
-        position = await self._position(bot, row.mode, signal.symbol)
         try:
             size, ref = await self._size(bot, signal)
         except KcgatewayError as exc:
@@ -216,11 +223,6 @@ class SignalExecutor:
             terms.update(type="limit", price=str(price.quantize(step, ROUND_DOWN)),
                          timeout_s=bot.limit_timeout_s)  # fmt: skip
         return terms
-
-    async def _position(self, bot: BotRow, mode: str, symbol: str) -> Decimal:
-        async with self._db.read() as session:
-            found = await session.get(BotPositionRow, (bot.id, mode, symbol))
-        return found.size if found is not None else Decimal(0)
 
     async def _size(self, bot: BotRow, signal: Signal) -> tuple[Decimal, Decimal | None]:
         """(open size, reference price): the signal's size, else the bot's sizing."""

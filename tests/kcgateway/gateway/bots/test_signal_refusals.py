@@ -56,10 +56,10 @@ async def test_standard_refusals_and_rotation(tmp_path: Path) -> None:
         url = f"/v1/signals/{bot['id']}"
         raw, headers = standard_request(bot["secret"], BUY)
         stale, stale_headers = standard_request(
-            bot["secret"], BUY, at=datetime.now(UTC) - timedelta(seconds=301)
+            bot["secret"], BUY, at=datetime.now(UTC) - timedelta(seconds=400)
         )
         future, future_headers = standard_request(
-            bot["secret"], BUY, at=datetime.now(UTC) + timedelta(seconds=301)
+            bot["secret"], BUY, at=datetime.now(UTC) + timedelta(seconds=400)
         )
         forged, forged_headers = standard_request(WHSEC_OTHER, BUY)
         tampered = raw.replace(b"buy", b"sell")

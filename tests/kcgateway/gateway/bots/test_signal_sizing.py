@@ -50,7 +50,8 @@ async def test_sizing_limit_style_pause_and_counters(tmp_path: Path) -> None:
         lim = plans[limit["name"]]  # 5% under the market: rests, is cancelled, fills nothing
         assert lim["plan"], lim
         assert lim["plan"]["type"] == "limit" and Decimal(lim["plan"]["price"]) < price
-        assert lim["status"] == "done" and lim["reason"].startswith("filled 0 of 0.001")
+        assert lim["status"] == "done", lim["reason"]
+        assert lim["reason"].startswith("filled 0 of 0.001")
         view = (await stack.http.get(f"/v1/bots/{limit['id']}", headers=auth(key))).json()
         assert Decimal(view["positions"].get("BTC-USDT", "0")) == 0
         orders = (
