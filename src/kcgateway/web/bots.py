@@ -214,6 +214,51 @@ async def _act(request: Request, principal: Principal, bot_id: str, verb: str) -
     return bot_json(await method(principal, principal.tenant_id, bot_id))
 
 
+class SymbolPerformanceOut(BaseModel):
+    """One symbol of a bot's report (money as decimal strings)."""
+
+    model_config = _OUT
+
+    symbol: str
+    trades: int = Field(description="fills of the bot's own orders")
+    position: str
+    average_cost: str
+    realized_pnl: str = Field(description="quote currency, average-cost method, before fees")
+    unrealized_pnl: str | None = Field(description="the position marked at last; null: no price")
+    last: str | None
+    fees: dict[str, str] = Field(description="currency -> fees paid")
+
+
+class PerformanceOut(BaseModel):
+    """A bot's performance from its fills in its current mode (paper or live)."""
+
+    model_config = _OUT
+
+    bot_id: str
+    mode: str
+    symbols: list[SymbolPerformanceOut]
+
+
+@router.get(
+    "/bots/{bot_id}/performance", response_model=PerformanceOut,
+    responses=error_responses(*AUTHED, 404, 502, 503), tags=["bots"],
+)  # fmt: skip
+async def bot_performance(bot_id: _ID, request: Request, principal: BotManager) -> dict[str, Any]:
+    """Trades, fees, realized and unrealized P&L of the bot's own fills."""
+    report = await _bots(request).performance(principal, principal.tenant_id, bot_id)
+    rows = []
+    for symbol, book in sorted(report.symbols.items()):
+        last = report.last.get(symbol)
+        unrealized = book.unrealized(last)
+        rows.append({
+            "symbol": symbol, "trades": book.trades, "position": str(book.position),
+            "averageCost": str(book.cost), "realizedPnl": str(book.realized),
+            "unrealizedPnl": _dec(unrealized), "last": _dec(last),
+            "fees": {k: str(v) for k, v in book.fees.items()},
+        })  # fmt: skip
+    return {"botId": report.bot_id, "mode": report.mode, "symbols": rows}
+
+
 @router.post(
     "/bots/{bot_id}/pause", response_model=BotOut,
     responses=error_responses(*AUTHED, 404, 503), tags=["bots"],

@@ -61,6 +61,7 @@ def _bot_routes(account: str) -> list[tuple[str, str, Scope, Any]]:
         ("POST", "/v1/bots", Scope.BOTS_MANAGE, body),
         ("GET", "/v1/bots", Scope.BOTS_MANAGE, None),
         ("GET", "/v1/bots/nope", Scope.BOTS_MANAGE, None),
+        ("GET", "/v1/bots/nope/performance", Scope.BOTS_MANAGE, None),
         ("DELETE", "/v1/bots/nope", Scope.BOTS_MANAGE, None),
         ("GET", "/v1/signals", Scope.BOTS_MANAGE, None),
         ("POST", "/v1/bots/nope/rotate-secret", Scope.BOTS_MANAGE, {"overlapSeconds": 60}),

@@ -19,12 +19,15 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from kcgateway.errors import NoSuchObject
+from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.gateway.bots.executor import SignalExecutor
 from kcgateway.gateway.bots.intake import Ack, Incoming, SignalIntake
-from kcgateway.gateway.bots.log import SignalView, find_signals
+from kcgateway.gateway.bots.log import SignalView, exchange_order_ids, find_signals
+from kcgateway.gateway.bots.performance import BotFill, Performance, books
 from kcgateway.gateway.bots.ports import SecretBox
 from kcgateway.gateway.bots.service import Actor, BotService, check_actor
 from kcgateway.gateway.bots.signal_metrics import SignalMetrics
+from kcgateway.gateway.market_reads import AccountReads
 from kcgateway.store.database import Database
 
 if TYPE_CHECKING:
@@ -43,6 +46,8 @@ class SignalBots:
     executor: SignalExecutor
     metrics: SignalMetrics
     now: Callable[[], datetime]
+    reads: AccountReads
+    market: KuCoinClient
 
     async def receive(self, incoming: Incoming) -> Ack:
         """Authenticate and queue one signal (see ``intake.py``)."""
@@ -67,6 +72,23 @@ class SignalBots:
                 return []
         return await find_signals(self.db, tenant_id, bot_id=bot_id, status=status, limit=limit)
 
+    async def performance(self, actor: Actor, tenant_id: str, bot: str) -> Performance:
+        """Trades, fees, realized and unrealized P&L of the bot's own fills in its mode."""
+        view = await self.bots.get(actor, tenant_id, bot)
+        account = (view.paper_account_id if view.mode == "paper" else None) or view.account_id
+        ids = await exchange_order_ids(self.db, view.id, view.mode)
+        fills: list[BotFill] = []
+        for symbol in view.symbols:
+            found = await self.reads.spot_fills(tenant_id, account, symbol, limit=500)
+            fills += [
+                BotFill(f.symbol, f.side, f.price, f.size, f.fee, f.fee_currency, f.created_at)
+                for f in found
+                if f.order_id in ids
+            ]
+        per_symbol = books(fills)
+        last = {s: (await self.market.market.ticker(s)).price for s in per_symbol}
+        return Performance(view.id, view.mode, per_symbol, last)
+
     async def start(self) -> None:
         """Resume the signals a previous process accepted but did not finish."""
         self.executor.running = True
@@ -88,4 +110,6 @@ def build_signal_bots(
     )  # fmt: skip
     intake = SignalIntake(services.db, vault, metrics, now=now, on_queued=executor.wake)
     bots = BotService(services.db, vault, now=now)
-    return SignalBots(services.db, bots, intake, executor, metrics, now)
+    return SignalBots(
+        services.db, bots, intake, executor, metrics, now, services.reads, services.market
+    )

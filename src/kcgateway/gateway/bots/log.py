@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from kcgateway.store.database import Database
 from kcgateway.store.signal_tables import SignalRow
+from kcgateway.store.tables import OrderIntent
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,3 +57,14 @@ async def find_signals(
     async with db.read() as session:
         rows = await session.scalars(query.order_by(SignalRow.seq.desc()).limit(limit))
         return [signal_view(r) for r in rows]
+
+
+async def exchange_order_ids(db: Database, bot_id: str, mode: str) -> set[str]:
+    """The exchange order ids of the orders the bot's signals made in ``mode``."""
+    query = select(SignalRow.orders).where(SignalRow.bot_id == bot_id, SignalRow.mode == mode)
+    async with db.read() as session:
+        intents = {i for orders in (await session.scalars(query)) for i in orders}
+        if not intents:
+            return set()
+        found = select(OrderIntent.exchange_order_id).where(OrderIntent.id.in_(intents))
+        return {e for e in await session.scalars(found) if e}
