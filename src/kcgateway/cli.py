@@ -8,6 +8,7 @@ from kcgateway.commands import (
     accounts,
     alerts,
     audit,
+    bots,
     broker,
     db,
     debug,
@@ -41,6 +42,8 @@ app.add_typer(broker.app, name="broker")
 app.add_typer(alerts.app, name="alerts")
 app.add_typer(risk.app, name="risk")
 app.add_typer(onboarding.app, name="onboarding")
+app.add_typer(bots.app, name="bots")
+app.add_typer(bots.signals_app, name="signals")
 
 
 @app.command()

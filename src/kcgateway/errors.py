@@ -14,6 +14,7 @@
     │   ├── AccessDenied           who is asking may not do this
     │   │   ├── Unauthenticated    no usable API key: present a valid one
     │   │   ├── PermissionDenied   the key lacks what the action needs: use a stronger key
+    │   │   ├── SignalRefused      a bot signal failed authentication (one answer for every cause)
     │   │   └── Forbidden          it would exceed the caller's own rights (scopes, IPs, expiry)
     │   ├── NoSuchObject           ask for something that exists (and is yours)
     │   │   └── NoSuchKey, NoSuchAccount, NoSuchTenant, NoSuchSuspension
@@ -287,6 +288,13 @@ class PermissionDenied(AccessDenied):
     def __init__(self, needed: str, message: str | None = None) -> None:
         super().__init__(message or f"this key lacks the {needed} scope")
         self.needed = needed
+
+
+class SignalRefused(AccessDenied):
+    """A bot signal failed authentication; the sender is told nothing more (the log says why)."""
+
+    def __init__(self) -> None:
+        super().__init__("signal refused")
 
 
 class Forbidden(AccessDenied):

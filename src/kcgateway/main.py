@@ -40,6 +40,7 @@ from kcgateway.gateway.alerts import AlertService
 from kcgateway.gateway.apikeys import Scope
 from kcgateway.gateway.audit import switch_point
 from kcgateway.gateway.books import BookService
+from kcgateway.gateway.bots import build_signal_bots
 from kcgateway.gateway.broker import BrokerService
 from kcgateway.gateway.console import ConsoleSessions
 from kcgateway.gateway.event_feed import EventFeed, kept
@@ -81,6 +82,7 @@ from kcgateway.vault.config import configured_kek
 from kcgateway.vault.credentials import CredentialVault
 from kcgateway.vault.kek import KeyRing, check_key_file_mode, init_kek_file, local_kek_from_file
 from kcgateway.vault.logfilter import SecretMaskFilter, install, register_environment
+from kcgateway.vault.signal_secrets import SignalSecrets
 from kcgateway.vault.signer import SealedRecordCache, Signer
 from kcgateway.web.app import create_app
 
@@ -299,6 +301,7 @@ def build_services(
     services.risk_engine = engine
     services.risk_handlers = handlers
     services.exchange_hosts = host_probe(hosts)
+    services.signals = build_signal_bots(services, SignalSecrets(ring), now=now)
     return services
 
 

@@ -50,6 +50,7 @@ _KEY_ROUTE = re.compile(r"^/v1/keys(/[^/]+/rotate)?$")
 #: the console's page that shows a key it just created or rotated, once (web/console)
 _CONSOLE_KEY_ROUTE = re.compile(r"^/ui/keys(/[^/]+/rotate)?$")
 _CONSOLE_KEY = re.compile(rb'<output id="new-key"[^>]*>(kgw_[A-Za-z0-9_]+)</output>')
+_BOT_ROUTE = re.compile(r"^/v1/bots(/[^/]+/rotate-secret)?$")
 _SEPARATOR = b"\n\x00\x00\n"
 _STANDARD_RECORD_KEYS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -271,7 +272,21 @@ def _record_response(
         if name is not None:
             allowed.add(name)
             registry.shown_once += 1
+    if method == "POST" and status in (200, 201) and _BOT_ROUTE.match(path):
+        allowed |= _bot_secret(registry, path, body)
     registry.capture(f"response {method} {path} -> {status}", head + body, allowed)
+
+
+def _bot_secret(registry: Registry, path: str, body: bytes) -> set[str]:
+    """A new bot signal secret: registered from the one answer that shows it, allowed there."""
+    try:
+        secret = json.loads(body)["secret"]
+    except (ValueError, KeyError, TypeError):
+        return set()
+    if not isinstance(secret, str):
+        return set()
+    registry.shown_once += 1
+    return {registry.register(f"bot signal secret ({path})", secret)}
 
 
 def scan_store(data_dir: Path, db: Any, moment: str) -> None:

@@ -53,6 +53,7 @@ class Scope(StrEnum):
     KEYS_MANAGE = "keys:manage"
     ACCOUNTS_MANAGE = "accounts:manage"
     RISK_MANAGE = "risk:manage"
+    BOTS_MANAGE = "bots:manage"
     ADMIN = "admin"
 
     @property

@@ -60,6 +60,11 @@ class AuditAction(StrEnum):
     ONBOARDING_ENDED = "onboarding.ended"
     BROKER_MASTER_SET = "broker.master_set"
     BROKER_SUBACCOUNT_CREATED = "broker.subaccount_created"
+    BOT_CREATED = "bot.created"
+    BOT_CHANGED = "bot.changed"
+    BOT_PROMOTED = "bot.promoted"
+    BOT_SECRET_ROTATED = "bot.secret_rotated"  # noqa: S105  # pragma: allowlist secret
+    BOT_DELETED = "bot.deleted"
 
 
 async def record(

@@ -18,6 +18,7 @@ from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.gateway.accounts import AccountOnboarding
 from kcgateway.gateway.alerts import AlertService
 from kcgateway.gateway.books import BookService
+from kcgateway.gateway.bots import SignalBots
 from kcgateway.gateway.console import ConsoleSessions
 from kcgateway.gateway.event_feed import EventFeed
 from kcgateway.gateway.events import OrderEvents
@@ -90,6 +91,9 @@ class GatewayServices:
     exchange_hosts: HostProbe | None = None
     #: the event log bots follow and resume from (gateway/event_feed.py, GET /v1/events)
     event_feed: EventFeed | None = None
+    #: signal bots: webhooks turned into orders (gateway/bots/)
+    signals: SignalBots | None = None
+    _signals_start: asyncio.Task[None] | None = field(default=None, repr=False)
 
     async def balances(self, tenant_id: str, account: str) -> list[m.Account]:
         """Balances of one of the tenant's accounts (NoSuchObject for anyone else's)."""
@@ -160,6 +164,8 @@ class GatewayServices:
             self.risk.start()
         if self.risk_engine is not None and self._risk_start is None:
             self._risk_start = asyncio.get_running_loop().create_task(self.risk_engine.start())
+        if self.signals is not None and self._signals_start is None:
+            self._signals_start = asyncio.get_running_loop().create_task(self.signals.start())
 
     async def risk_ready(self) -> None:
         """Wait for the risk engine's first loads (rules, tickers, equity marks) after start."""
@@ -199,6 +205,8 @@ class GatewayServices:
                 await task
         if self.events is not None:
             await self.events.aclose()
+        if self.signals is not None:  # before the router and venues it places orders through
+            await self.signals.aclose()
         start, self._risk_start = self._risk_start, None
         if start is not None and not start.done():
             start.cancel()

@@ -37,6 +37,7 @@ from kcgateway.web import (
     spot_more,
 )
 from kcgateway.web.auth import PUBLIC, AuthFirstRoute, ScopeGuard, guard_of, services_of
+from kcgateway.web.bots import router as bots_router
 from kcgateway.web.events import router as events_router
 from kcgateway.web.events_ws import EVENTS_WS_PATH, events_ws
 from kcgateway.web.health import ReadyOut, host_json
@@ -115,6 +116,7 @@ _ROUTE_ATTRS = (
     "operation_id",
     "response_class",
     "include_in_schema",
+    "openapi_extra",
 )
 
 
@@ -174,7 +176,7 @@ def _build(services: GatewayServices | None, max_body_bytes: int) -> FastAPI:
     routers = (
         routes.router, admin.router, spot_more.router, margin.router, futures.router,
         books.router, alerts.router, risk.router, onboarding_router,
-        subaccounts_router, events_router,
+        subaccounts_router, events_router, bots_router,
     )  # fmt: skip
     for router in routers:
         _mount(app, router)

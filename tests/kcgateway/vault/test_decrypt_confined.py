@@ -27,6 +27,11 @@ Allowed, and why:
   delivery (it returns the Standard Webhooks headers) and written there when it is set.
 - commands/alerts.py: ``alerts webhook set --generate`` shows the new webhook secret to the
   operator exactly once, to paste into the receiver (as a new gateway key is shown once).
+- vault/signal_secrets.py: a signal bot's sealed secret is unwrapped and decrypted for one
+  check (Standard Webhooks signature, or a body secret compared in constant time); it returns
+  True/False, never the secret.
+- web/bots.py, commands/bots.py: a new bot's signal secret (and TradingView URL token) is shown
+  to its owner exactly once (POST /v1/bots, rotate-secret, `kcgateway bots create/rotate-secret`).
 - exchange/ws.py: the WebSocket bullet token goes into the connect URL's query, as KuCoin
   requires; it is not an exchange credential, lives 24 h, and the URL is never logged.
 """
@@ -63,6 +68,9 @@ ALLOWED = {
     "kcgateway/exchange/ws.py": {"reveal"},
     "kcgateway/vault/webhook.py": {"reveal"},
     "kcgateway/commands/alerts.py": {"reveal"},  # a generated webhook secret, shown once
+    "kcgateway/vault/signal_secrets.py": {"reveal", "unwrap", "decrypt"},
+    "kcgateway/web/bots.py": {"reveal"},  # a new bot secret / URL token, shown once
+    "kcgateway/commands/bots.py": {"reveal"},  # the same at the command line
 }
 
 

@@ -18,7 +18,10 @@ from kcgateway.web.app import create_app
 from kcgateway.web.auth import PUBLIC, ScopeGuard
 from tests.helpers.gateway import Stack, auth, futures_body, gateway_stack, order_body
 
-PUBLIC_PATHS = {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/static/{name}"}
+PUBLIC_PATHS = {
+    "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/static/{name}",
+    "/v1/signals/{bot_id}",
+}  # fmt: skip
 _LIFT = {"suspension": "nope@192.0.2.1", "reason": "matrix"}
 
 
@@ -50,7 +53,28 @@ def routes(account: str) -> list[tuple[str, str, Scope, Any]]:
         ("GET", "/v1/events/page", Scope.READ, None),
         *_risk_routes(),
         *_market_routes(account),
+        *_bot_routes(account),
     ]
+
+
+def _bot_routes(account: str) -> list[tuple[str, str, Scope, Any]]:
+    """The signal-bot routes: bots:manage (the signal route itself is public)."""
+    body = {
+        "name": "matrix", "account": account, "symbols": ["BTC-USDT"], "sizing": "size",
+        "sizingValue": "0.001", "maxPosition": "0.01", "profile": "standard",
+    }  # fmt: skip
+    out: list[tuple[str, str, Scope, Any]] = [
+        ("POST", "/v1/bots", Scope.BOTS_MANAGE, body),
+        ("GET", "/v1/bots", Scope.BOTS_MANAGE, None),
+        ("GET", "/v1/bots/nope", Scope.BOTS_MANAGE, None),
+        ("GET", "/v1/bots/nope/performance", Scope.BOTS_MANAGE, None),
+        ("DELETE", "/v1/bots/nope", Scope.BOTS_MANAGE, None),
+        ("GET", "/v1/signals", Scope.BOTS_MANAGE, None),
+        ("POST", "/v1/bots/nope/rotate-secret", Scope.BOTS_MANAGE, {"overlapSeconds": 60}),
+    ]
+    out += [("POST", f"/v1/bots/nope/{verb}", Scope.BOTS_MANAGE, None)
+            for verb in ("pause", "resume", "promote")]  # fmt: skip
+    return out
 
 
 def _risk_routes() -> list[tuple[str, str, Scope, Any]]:
@@ -132,7 +156,8 @@ async def test_every_route_declares_exactly_one_scope(tmp_path: Path) -> None:
                 .replace("{client_oid}", "{x}")
                 .replace("{key_id}", "{x}")
                 .replace("{symbol}", "{x}")
-                .replace("{account_id}", "{x}"),
+                .replace("{account_id}", "{x}")
+                .replace("{bot_id}", "{x}"),
             )
             for m, p in seen
         }

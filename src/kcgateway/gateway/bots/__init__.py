@@ -1,0 +1,115 @@
+"""Signal bots: authenticated webhooks turned into orders, with paper trading first.
+
+Signals (Standard Webhooks, TradingView, 3Commas) become orders through the same order router
+and risk engine as ``/v1``.
+
+- ``model.py``: bots and signals as values; :func:`~.model.plan` (pure);
+- ``profiles.py``: the three authentication profiles and their bodies (pure);
+- ``service.py``: create, list, pause, resume, promote, rotate, delete (audited);
+- ``intake.py``: ``POST /v1/signals/{botId}``: refuse, or remember the id and queue;
+- ``executor.py``: the durable per-(bot, symbol) queue, exactly once across restarts;
+- ``log.py``: the signal log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from kcgateway.errors import NoSuchObject
+from kcgateway.exchange.rest import KuCoinClient
+from kcgateway.gateway.bots.executor import SignalExecutor
+from kcgateway.gateway.bots.intake import Ack, Incoming, SignalIntake
+from kcgateway.gateway.bots.log import SignalView, exchange_order_ids, find_signals
+from kcgateway.gateway.bots.performance import BotFill, Performance, books
+from kcgateway.gateway.bots.ports import SecretBox
+from kcgateway.gateway.bots.service import Actor, BotService, check_actor
+from kcgateway.gateway.bots.signal_metrics import SignalMetrics
+from kcgateway.gateway.market_reads import AccountReads
+from kcgateway.store.database import Database
+
+if TYPE_CHECKING:
+    from kcgateway.gateway.services import GatewayServices
+
+__all__ = ["Ack", "Incoming", "SignalBots", "build_signal_bots"]
+
+
+@dataclass
+class SignalBots:
+    """The bot use cases in one bundle (built by ``main.build_services``)."""
+
+    db: Database
+    bots: BotService
+    intake: SignalIntake
+    executor: SignalExecutor
+    metrics: SignalMetrics
+    now: Callable[[], datetime]
+    reads: AccountReads
+    market: KuCoinClient
+
+    async def receive(self, incoming: Incoming) -> Ack:
+        """Authenticate and queue one signal (see ``intake.py``)."""
+        return await self.intake.receive(incoming)
+
+    async def signals(
+        self,
+        actor: Actor,
+        tenant_id: str,
+        *,
+        bot: str | None = None,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> list[SignalView]:
+        """The signal log of the tenant (or one of its bots), newest first."""
+        check_actor(actor, tenant_id)
+        bot_id = None
+        if bot is not None:
+            try:
+                bot_id = (await self.bots.get(actor, tenant_id, bot)).id
+            except NoSuchObject:
+                return []
+        return await find_signals(self.db, tenant_id, bot_id=bot_id, status=status, limit=limit)
+
+    async def performance(self, actor: Actor, tenant_id: str, bot: str) -> Performance:
+        """Trades, fees, realized and unrealized P&L of the bot's own fills in its mode."""
+        view = await self.bots.get(actor, tenant_id, bot)
+        account = (view.paper_account_id if view.mode == "paper" else None) or view.account_id
+        ids = await exchange_order_ids(self.db, view.id, view.mode)
+        fills: list[BotFill] = []
+        for symbol in view.symbols:
+            found = await self.reads.spot_fills(tenant_id, account, symbol, limit=500)
+            fills += [
+                BotFill(f.symbol, f.side, f.price, f.size, f.fee, f.fee_currency, f.created_at)
+                for f in found
+                if f.order_id in ids
+            ]
+        per_symbol = books(fills)
+        last = {s: (await self.market.market.ticker(s)).price for s in per_symbol}
+        return Performance(view.id, view.mode, per_symbol, last)
+
+    async def start(self) -> None:
+        """Resume the signals a previous process accepted but did not finish."""
+        self.executor.running = True
+        await self.executor.resume()
+
+    async def aclose(self) -> None:
+        """Stop the lanes (unfinished signals stay queued for the next start)."""
+        await self.executor.aclose()
+
+
+def build_signal_bots(
+    services: GatewayServices, vault: SecretBox, *, now: Callable[[], datetime]
+) -> SignalBots:
+    """The bundle over the gateway's database, order router, venues, alerts and metrics."""
+    metrics = SignalMetrics(services.metrics.registry)
+    executor = SignalExecutor(
+        services.db, services.orders, services.venues, services.market, metrics,
+        now=now, alerts=services.alerts,
+    )  # fmt: skip
+    intake = SignalIntake(services.db, vault, metrics, now=now, on_queued=executor.wake)
+    bots = BotService(services.db, vault, now=now)
+    return SignalBots(
+        services.db, bots, intake, executor, metrics, now, services.reads, services.market
+    )
