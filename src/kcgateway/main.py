@@ -13,6 +13,7 @@ with a message that says what to set.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import logging
@@ -34,6 +35,7 @@ from fastapi import FastAPI
 from kcgateway.errors import ConfigError
 from kcgateway.exchange.rest import Hosts, KuCoinClient, RequestSigner
 from kcgateway.exchange.transport import AiohttpTransport
+from kcgateway.facade.app import create_facade_app
 from kcgateway.gateway.accounts import AccountOnboarding, ConnectRequest
 from kcgateway.gateway.alerts import AlertService
 from kcgateway.gateway.apikeys import Scope
@@ -41,6 +43,8 @@ from kcgateway.gateway.audit import switch_point
 from kcgateway.gateway.books import BookService
 from kcgateway.gateway.broker import BrokerService
 from kcgateway.gateway.events import OrderEvents
+from kcgateway.gateway.facade.credentials import FacadeCredentials
+from kcgateway.gateway.facade.service import FacadeService
 from kcgateway.gateway.idempotency import Idempotency
 from kcgateway.gateway.keys import KeyService, Operator
 from kcgateway.gateway.metrics import (
@@ -71,6 +75,7 @@ from kcgateway.vault.audit_keys import create_audit_key_file, load_audit_keys
 from kcgateway.vault.broker import BrokerVault, CachedBroker
 from kcgateway.vault.config import configured_kek
 from kcgateway.vault.credentials import CredentialVault
+from kcgateway.vault.facade import FacadeVault
 from kcgateway.vault.kek import KeyRing, check_key_file_mode, init_kek_file, local_kek_from_file
 from kcgateway.vault.logfilter import SecretMaskFilter, install, register_environment
 from kcgateway.vault.signer import SealedRecordCache, Signer
@@ -252,6 +257,8 @@ def build_services(
     )  # fmt: skip
     orders.risk = engine
     services.risk_engine = engine
+    credentials = FacadeCredentials(db, FacadeVault(ring), now=now)
+    services.facade = FacadeService(db, credentials, orders, venues, market, now=now)
     services.risk_handlers = handlers
     return services
 
@@ -436,12 +443,17 @@ def listen_socket(host: str, port: int) -> socket.socket:
 
 
 async def serve(settings: Settings, echo: Callable[[str], None]) -> None:
-    """Run the gateway until SIGINT/SIGTERM."""
+    """Run the gateway (and the KuCoin facade when ``kucoin_port`` is set) until SIGINT/SIGTERM."""
     sock = listen_socket(settings.host, settings.port)
+    facade_sock = None
     try:
-        await _serve_on(sock, settings, echo)
+        if settings.kucoin_port is not None:
+            facade_sock = listen_socket(settings.host, settings.kucoin_port)
+        await _serve_on(sock, settings, echo, facade_sock)
     finally:
         sock.close()
+        if facade_sock is not None:
+            facade_sock.close()
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -509,7 +521,28 @@ def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
     )
 
 
-async def _serve_on(sock: socket.socket, settings: Settings, echo: Callable[[str], None]) -> None:
+def facade_server(services: GatewayServices, settings: Settings) -> uvicorn.Server | None:
+    """The KuCoin facade's server (``--kucoin-port``), with the same proxy-header rule as /v1."""
+    if settings.kucoin_port is None or services.facade is None:
+        return None
+    app = create_facade_app(services.facade, trusted_proxies=settings.trusted_proxies)
+    config = uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.kucoin_port,
+        lifespan="off",
+        proxy_headers=False,
+        forwarded_allow_ips=[],
+    )
+    return uvicorn.Server(config)
+
+
+async def _serve_on(
+    sock: socket.socket,
+    settings: Settings,
+    echo: Callable[[str], None],
+    facade_sock: socket.socket | None = None,
+) -> None:
     services, sim = await prepare(settings)
     try:
         services.start()
@@ -526,8 +559,13 @@ async def _serve_on(sock: socket.socket, settings: Settings, echo: Callable[[str
             echo("create the first key with: kcgateway keys create-admin --tenant NAME")
         undo_logging = configure_logging(os.environ)  # after uvicorn's: mask its handlers too
         settle_heap()
+        servers = [uvicorn.Server(config).serve(sockets=[sock])]
+        facade = facade_server(services, settings)
+        if facade is not None and facade_sock is not None:
+            echo(f"KuCoin facade on http://{settings.host}:{settings.kucoin_port}")
+            servers.append(facade.serve(sockets=[facade_sock]))
         try:
-            await uvicorn.Server(config).serve(sockets=[sock])
+            await asyncio.gather(*servers)
         finally:
             undo_logging()
     finally:

@@ -47,6 +47,7 @@ from tests.helpers.leakscan import MIN_NEEDLE, Hit, LeakScanner, forms, passphra
 
 PLUGIN_NAME = "kcgw-leaksuite"
 _KEY_ROUTE = re.compile(r"^/v1/keys(/[^/]+/rotate)?$")
+_FACADE_ROUTE = re.compile(r"^/v1/keys/[^/]+/kucoin-credentials$")
 _SEPARATOR = b"\n\x00\x00\n"
 _STANDARD_RECORD_KEYS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -260,7 +261,23 @@ def _record_response(
         if name is not None:
             allowed.add(name)
             registry.shown_once += 1
+    if method == "POST" and status == 201 and _FACADE_ROUTE.match(path):
+        allowed |= _register_facade_credentials(registry, body)
     registry.capture(f"response {method} {path} -> {status}", head + body, allowed)
+
+
+def _register_facade_credentials(registry: Registry, body: bytes) -> set[str]:
+    """KuCoin-form credentials the facade issued: canaries everywhere but in this answer."""
+    try:
+        made = json.loads(body)
+        api_key, secret, passphrase = made["apiKey"], made["secret"], made["passphrase"]
+    except (ValueError, KeyError, TypeError):
+        return set()
+    registry.shown_once += 1
+    return {
+        registry.register(f"facade key {api_key} secret", secret),
+        registry.register(f"facade key {api_key} passphrase", passphrase),
+    }
 
 
 def scan_store(data_dir: Path, db: Any, moment: str) -> None:

@@ -56,6 +56,7 @@ class AuditAction(StrEnum):
     RISK_LIMITS_SET = "risk.limits_set"
     RISK_SYMBOL_BLOCKED = "risk.symbol_blocked"
     RISK_SYMBOL_UNBLOCKED = "risk.symbol_unblocked"
+    FACADE_ISSUED = "facade.issued"
 
 
 async def record(

@@ -48,6 +48,7 @@ from kcgateway.gateway.audit import AuditAction, record
 from kcgateway.gateway.failures import FailureTracker, address_subject, pair_subject
 from kcgateway.secret import Secret
 from kcgateway.store.database import Database
+from kcgateway.store.facade_store import revoke_for_key
 from kcgateway.store.repositories import GatewayKeyRepository, gateway_key
 from kcgateway.store.tables import AuthSuspension, GatewayKey
 
@@ -544,6 +545,7 @@ class KeyService:
             await session.execute(
                 update(GatewayKey).where(GatewayKey.key_id == key_id).values(expires_at=ends)
             )
+            await revoke_for_key(session, key_id, now=now)  # its KuCoin-form credentials too
             await record(
                 session, AuditAction.KEY_ROTATED, actor=actor.name, subject=key_id, now=now,
                 tenant_id=tenant_id,
@@ -576,6 +578,7 @@ class KeyService:
                 return False
             _check_scopes(actor, apikeys.parse_scopes(row.scopes), "revoke")
             await repo.revoke(key_id, now=now)
+            await revoke_for_key(session, key_id, now=now)  # its KuCoin-form credentials too
             await record(
                 session,
                 AuditAction.KEY_REVOKED,

@@ -17,6 +17,7 @@ from kcgateway.gateway.accounts import AccountOnboarding
 from kcgateway.gateway.alerts import AlertService
 from kcgateway.gateway.books import BookService
 from kcgateway.gateway.events import OrderEvents
+from kcgateway.gateway.facade.service import FacadeService
 from kcgateway.gateway.idempotency import Idempotency
 from kcgateway.gateway.keys import KeyService
 from kcgateway.gateway.market_reads import AccountReads
@@ -70,6 +71,8 @@ class GatewayServices:
     #: what the engine hands on: RiskControl, then alerts (gateway/risk_wiring.py)
     risk_handlers: RiskHandlers | None = None
     _risk_start: asyncio.Task[None] | None = field(default=None, repr=False)
+    #: the KuCoin-compatible facade: its credentials and requests (gateway/facade/)
+    facade: FacadeService | None = None
 
     async def balances(self, tenant_id: str, account: str) -> list[m.Account]:
         """Balances of one of the tenant's accounts (NoSuchObject for anyone else's)."""

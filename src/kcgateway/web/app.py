@@ -23,7 +23,18 @@ from fastapi.routing import APIRoute
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from kcgateway.gateway.services import GatewayServices
-from kcgateway.web import admin, alerts, books, errors, futures, margin, risk, routes, spot_more
+from kcgateway.web import (
+    admin,
+    alerts,
+    books,
+    errors,
+    facade_keys,
+    futures,
+    margin,
+    risk,
+    routes,
+    spot_more,
+)
 from kcgateway.web.auth import PUBLIC, AuthFirstRoute, ScopeGuard, guard_of, services_of
 from kcgateway.web.middleware import DEFAULT_MAX_BODY_BYTES, CountRequests, LimitBody
 from kcgateway.web.schemas import StatusOut, error_responses
@@ -154,7 +165,7 @@ def _build(services: GatewayServices | None, max_body_bytes: int) -> FastAPI:
     errors.install(app)
     routers = (
         routes.router, admin.router, spot_more.router, margin.router, futures.router,
-        books.router, alerts.router, risk.router,
+        books.router, alerts.router, risk.router, facade_keys.router,
     )  # fmt: skip
     for router in routers:
         _mount(app, router)
