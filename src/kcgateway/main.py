@@ -257,7 +257,7 @@ def build_services(
     )  # fmt: skip
     orders.risk = engine
     services.risk_engine = engine
-    credentials = FacadeCredentials(db, FacadeVault(ring), now=now)
+    credentials = FacadeCredentials(db, FacadeVault(ring), guard=services.keys, now=now)
     services.facade = FacadeService(db, credentials, orders, venues, market, now=now)
     services.risk_handlers = handlers
     return services

@@ -322,6 +322,29 @@ class KeyService:
             row.expires_at,
         )
 
+    async def check_source(self, ip: str) -> None:
+        """Unauthenticated while ``ip`` is in backoff or suspended (the KuCoin facade's check).
+
+        The facade counts its own failures per source address with :meth:`source_failed`, so an
+        address forging facade signatures is slowed and suspended like one forging keys.
+        """
+        now = self._now()
+        if not self._loaded:
+            await self._load_suspensions(now)
+        await self._check_address(address_subject(ip[:MAX_ADDRESS]), now, _ms(now) or 0)
+
+    async def source_failed(self, ip: str) -> None:
+        """Count one failed authentication from ``ip`` (suspended and alerted at the threshold)."""
+        now, source = self._now(), ip[:MAX_ADDRESS]
+        await self._fail(
+            subjects=[address_subject(source)], ip=source, presented=None, row=None, now=now,
+            now_ms=_ms(now) or 0,
+        )  # fmt: skip
+
+    def source_succeeded(self, ip: str) -> None:
+        """A successful authentication from ``ip`` resets its failure count."""
+        self._tracker.record_success(address_subject(ip[:MAX_ADDRESS]))
+
     async def _check_address(self, subject: str, now: datetime, now_ms: int) -> None:
         """Unauthenticated while the source address is in backoff or suspended."""
         wait = self._tracker.retry_after_ms(subject, now_ms)

@@ -72,22 +72,23 @@ async def test_each_refusal_gets_kucoins_code(tmp_path: Path) -> None:
         creds = await issue(stack, tenant, Scope.READ, Scope.TRADE_SPOT)
         bot = Bot(stack, creds)
         assert _code(await bot.call("GET", "/api/v1/accounts")) == (200, "200000")
-        forged = {"KC-API-SIGN": base64.b64encode(os.urandom(32)).decode()}
-        assert _code(await bot.call("GET", "/api/v1/accounts", headers=forged)) == (401, "400005")
-        other = {"KC-API-SIGN": bot.headers("GET", "/api/v1/orders")["KC-API-SIGN"]}
-        assert _code(await bot.call("GET", "/api/v1/accounts", headers=other)) == (401, "400005")
-        wrong = str(uuid.uuid4())  # another secret: its passphrase HMAC is wrong first
-        assert _code(await bot.call("GET", "/api/v1/accounts", secret=wrong)) == (401, "400004")
-        old = int(time.time() * 1000) - 60_000
-        assert _code(await bot.call("GET", "/api/v1/accounts", ts_ms=old)) == (401, "400002")
-        missing = {"KC-API-SIGN": ""}
-        assert _code(await bot.call("GET", "/api/v1/accounts", headers=missing)) == (401, "400001")
-        unknown = {"KC-API-KEY": "0" * 24}
-        assert _code(await bot.call("GET", "/api/v1/accounts", headers=unknown)) == (401, "400003")
-        phrase = {"KC-API-PASSPHRASE": "not-the-passphrase"}
-        assert _code(await bot.call("GET", "/api/v1/accounts", headers=phrase)) == (401, "400004")
-        version = {"KC-API-KEY-VERSION": "7"}
-        assert _code(await bot.call("GET", "/api/v1/accounts", headers=version)) == (401, "400009")
+        forged = base64.b64encode(os.urandom(32)).decode()
+        refusals: list[tuple[dict[str, Any], tuple[int, str]]] = [
+            ({"headers": {"KC-API-SIGN": forged}}, (401, "400005")),
+            (
+                {"headers": {"KC-API-SIGN": bot.headers("GET", "/x")["KC-API-SIGN"]}},
+                (401, "400005"),
+            ),
+            ({"secret": str(uuid.uuid4())}, (401, "400004")),  # its passphrase HMAC fails first
+            ({"ts_ms": int(time.time() * 1000) - 60_000}, (401, "400002")),
+            ({"headers": {"KC-API-SIGN": ""}}, (401, "400001")),
+            ({"headers": {"KC-API-KEY": "0" * 24}}, (401, "400003")),
+            ({"headers": {"KC-API-PASSPHRASE": "not-the-passphrase"}}, (401, "400004")),
+            ({"headers": {"KC-API-KEY-VERSION": "7"}}, (401, "400009")),
+        ]
+        for n, (sign, expected) in enumerate(refusals):  # each from its own address: the
+            other = Bot(stack, creds, f"198.51.100.{n}")  # failures of one address are counted
+            assert _code(await other.call("GET", "/api/v1/accounts", **sign)) == expected, sign
         withdrawal = {"currency": "USDT", "address": "x", "amount": "1"}
         assert _code(await bot.call("POST", "/api/v1/withdrawals", withdrawal)) == (403, "400007")
         assert _code(await bot.call("POST", "/api/v3/withdrawals", withdrawal)) == (403, "400007")
@@ -119,6 +120,14 @@ async def test_scope_ip_and_risk_refusals(tmp_path: Path) -> None:
         assert answer["msg"].startswith("Forbidden to place an order: ")
         assert "risk.max_notional" in answer["msg"] and "100,000" in answer["msg"]
         assert await stack.services.orders.list(tenant.id) == []
+        forger = Bot(stack, trader.creds, ip="192.0.2.9")
+        forged = {"KC-API-SIGN": base64.b64encode(os.urandom(32)).decode()}
+        for _ in range(5):  # the address's failures are counted, as for /v1 keys
+            assert (
+                _code(await forger.call("GET", "/api/v1/accounts", headers=forged))[1] == "400005"
+            )
+        assert _code(await forger.call("GET", "/api/v1/accounts")) == (429, "429000")
+        assert _code(await trader.call("GET", "/api/v1/accounts")) == (200, "200000")
         bad = {**ORDER, "postOnly": True}
         status, answer = await trader.call("POST", "/api/v1/hf/orders", bad)
         assert (status, answer["code"]) == (400, "400100") and "postOnly" in answer["msg"]

@@ -28,7 +28,7 @@ from typing import Protocol
 
 from sqlalchemy import select
 
-from kcgateway.errors import FacadeRefused, Forbidden, NoSuchKey
+from kcgateway.errors import FacadeRefused, Forbidden, NoSuchKey, Unauthenticated
 from kcgateway.gateway import apikeys
 from kcgateway.gateway.apikeys import KeyLifetime, Scope
 from kcgateway.gateway.audit import AuditAction, record
@@ -52,6 +52,26 @@ MISSING = (
     "Please check the header of your request for KC-API-KEY, KC-API-SIGN, KC-API-TIMESTAMP, "
     "KC-API-PASSPHRASE"
 )
+
+
+#: refusals counted against the source address (a forger's); not a bad clock or header
+COUNTED = frozenset({"400003", "400004", "400005", "400006"})
+
+
+class SourceGuard(Protocol):
+    """Failure counting per source address (:class:`~kcgateway.gateway.keys.KeyService`)."""
+
+    async def check_source(self, ip: str) -> None:
+        """Unauthenticated while ``ip`` is in backoff or suspended."""
+        ...
+
+    async def source_failed(self, ip: str) -> None:
+        """Count one failure from ``ip``."""
+        ...
+
+    def source_succeeded(self, ip: str) -> None:
+        """Reset ``ip``'s count."""
+        ...
 
 
 class FacadeSealer(Protocol):
@@ -163,10 +183,16 @@ class FacadeCredentials:
     """Issues facade credentials and authenticates facade requests."""
 
     def __init__(
-        self, db: Database, vault: FacadeSealer, *, now: Now = lambda: datetime.now(UTC)
+        self,
+        db: Database,
+        vault: FacadeSealer,
+        *,
+        guard: SourceGuard | None = None,
+        now: Now = lambda: datetime.now(UTC),
     ) -> None:
         self._db = db
         self._vault = vault
+        self._guard = guard
         self._now = now
 
     def __repr__(self) -> str:
@@ -203,7 +229,28 @@ class FacadeCredentials:
         return made, IssuedView(made.api_key, key_id, account_id, now)
 
     async def authenticate(self, call: SignedCall, ip: str) -> FacadePrincipal:
-        """The principal of a signed facade request, or FacadeRefused with KuCoin's code."""
+        """The principal of a signed facade request, or FacadeRefused with KuCoin's code.
+
+        With a guard, an address in backoff or suspended gets ``429000`` before any check, and
+        each refusal in :data:`COUNTED` counts against the address (SECURITY.md section 2).
+        """
+        guard = self._guard
+        if guard is None:
+            return await self._authenticate(call, ip)
+        try:
+            await guard.check_source(ip)
+        except Unauthenticated:
+            raise FacadeRefused("429000", "Too Many Requests", http_status=429) from None
+        try:
+            principal = await self._authenticate(call, ip)
+        except FacadeRefused as exc:
+            if exc.kc_code in COUNTED:
+                await guard.source_failed(ip)
+            raise
+        guard.source_succeeded(ip)
+        return principal
+
+    async def _authenticate(self, call: SignedCall, ip: str) -> FacadePrincipal:
         now = self._now()
         if not call.timestamp.isdigit() or abs(int(call.timestamp) - (_ms(now) or 0)) > MAX_SKEW_MS:
             raise FacadeRefused("400002", "Invalid KC-API-TIMESTAMP")
