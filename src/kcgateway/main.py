@@ -443,17 +443,17 @@ def listen_socket(host: str, port: int) -> socket.socket:
 
 
 async def serve(settings: Settings, echo: Callable[[str], None]) -> None:
-    """Run the gateway (and the KuCoin facade when ``kucoin_port`` is set) until SIGINT/SIGTERM."""
+    """Run the gateway (and the KuCoin facade's listeners when set) until SIGINT/SIGTERM."""
     sock = listen_socket(settings.host, settings.port)
-    facade_sock = None
+    facade_socks: list[socket.socket | None] = []
     try:
-        if settings.kucoin_port is not None:
-            facade_sock = listen_socket(settings.host, settings.kucoin_port)
-        await _serve_on(sock, settings, echo, facade_sock)
+        for port in (settings.kucoin_port, settings.kucoin_futures_port):
+            facade_socks.append(None if port is None else listen_socket(settings.host, port))
+        await _serve_on(sock, settings, echo, facade_socks)
     finally:
-        sock.close()
-        if facade_sock is not None:
-            facade_sock.close()
+        for each in (sock, *facade_socks):
+            if each is not None:
+                each.close()
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -521,19 +521,20 @@ def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
     )
 
 
-def facade_server(services: GatewayServices, settings: Settings) -> uvicorn.Server | None:
-    """The KuCoin facade's server (``--kucoin-port``), with the same proxy-header rule as /v1."""
-    if settings.kucoin_port is None or services.facade is None:
+def facade_server(
+    services: GatewayServices, settings: Settings, *, futures: bool = False
+) -> uvicorn.Server | None:
+    """A KuCoin facade listener (spot host, or futures host), with /v1's proxy-header rule."""
+    port = settings.kucoin_futures_port if futures else settings.kucoin_port
+    if port is None or services.facade is None:
         return None
-    app = create_facade_app(services.facade, trusted_proxies=settings.trusted_proxies)
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.kucoin_port,
-        lifespan="off",
-        proxy_headers=False,
-        forwarded_allow_ips=[],
+    app = create_facade_app(
+        services.facade, trusted_proxies=settings.trusted_proxies, futures=futures
     )
+    config = uvicorn.Config(
+        app, host=settings.host, port=port, lifespan="off", proxy_headers=False,
+        forwarded_allow_ips=[],
+    )  # fmt: skip
     return uvicorn.Server(config)
 
 
@@ -541,7 +542,7 @@ async def _serve_on(
     sock: socket.socket,
     settings: Settings,
     echo: Callable[[str], None],
-    facade_sock: socket.socket | None = None,
+    facade_socks: Sequence[socket.socket | None] = (),
 ) -> None:
     services, sim = await prepare(settings)
     try:
@@ -560,10 +561,12 @@ async def _serve_on(
         undo_logging = configure_logging(os.environ)  # after uvicorn's: mask its handlers too
         settle_heap()
         servers = [uvicorn.Server(config).serve(sockets=[sock])]
-        facade = facade_server(services, settings)
-        if facade is not None and facade_sock is not None:
-            echo(f"KuCoin facade on http://{settings.host}:{settings.kucoin_port}")
-            servers.append(facade.serve(sockets=[facade_sock]))
+        for futures, facade_sock in zip((False, True), facade_socks, strict=False):
+            facade = facade_server(services, settings, futures=futures)
+            if facade is not None and facade_sock is not None:
+                host = "futures host" if futures else "spot host"
+                echo(f"KuCoin facade ({host}) on http://{settings.host}:{facade.config.port}")
+                servers.append(facade.serve(sockets=[facade_sock]))
         try:
             await asyncio.gather(*servers)
         finally:

@@ -42,6 +42,7 @@ _ENV_FIELDS = {
     "KCGW_HOST": "host",
     "KCGW_PORT": "port",
     "KCGW_KUCOIN_PORT": "kucoin_port",
+    "KCGW_KUCOIN_FUTURES_PORT": "kucoin_futures_port",
     "KCGW_DATA_DIR": "data_dir",
     "KCGW_DATABASE_URL": "database_url",
     "KCGW_PEPPER_FILE": "pepper_file",
@@ -72,6 +73,8 @@ class Settings(BaseModel):
     port: int = Field(default=8140, ge=0, le=65535)
     #: the KuCoin-compatible facade's port (None: no facade listener)
     kucoin_port: int | None = Field(default=None, ge=0, le=65535)
+    #: the facade's KuCoin futures host (None: none)
+    kucoin_futures_port: int | None = Field(default=None, ge=0, le=65535)
     data_dir: Path = Path("data")
     database_url: str | None = None
     pepper_file: Path | None = None

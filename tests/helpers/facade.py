@@ -31,10 +31,10 @@ class FacadeCreds:
 
 
 @asynccontextmanager
-async def facade_url(stack: Stack) -> AsyncIterator[str]:
+async def facade_url(stack: Stack, *, futures: bool = False) -> AsyncIterator[str]:
     """The facade app (leak-captured) on a free loopback port, for as long as the block runs."""
     assert stack.services.facade is not None
-    app = leaksuite.capture_app(create_facade_app(stack.services.facade))
+    app = leaksuite.capture_app(create_facade_app(stack.services.facade, futures=futures))
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
@@ -54,14 +54,16 @@ async def facade_url(stack: Stack) -> AsyncIterator[str]:
         sock.close()
 
 
-async def issue(stack: Stack, tenant: Tenant, *scopes: Scope, **kw: Any) -> FacadeCreds:
+async def issue(
+    stack: Stack, tenant: Tenant, *scopes: Scope, account: str = "main", **kw: Any
+) -> FacadeCreds:
     """A bot key with ``scopes`` and its KuCoin credentials on the tenant's account (via /v1)."""
     key = await stack.key(tenant, *scopes, **kw)
     presented = parse_key(key)
     assert presented is not None
     resp = await stack.http.post(
         f"/v1/keys/{presented.key_id}/kucoin-credentials",
-        json={"account": "main"},
+        json={"account": account},
         headers=auth(tenant.admin_key),
     )
     assert resp.status_code == 201, resp.text
@@ -75,4 +77,13 @@ def ccxt_kucoin(url: str, creds: FacadeCreds | None = None) -> Any:
     for name, value in list(ex.urls["api"].items()):
         if isinstance(value, str):
             ex.urls["api"][name] = url
+    return ex
+
+
+def ccxt_kucoinfutures(spot_url: str, futures_url: str, creds: FacadeCreds) -> Any:
+    """ccxt's async kucoinfutures: futures groups at the futures facade, the rest at spot."""
+    ex = ccxt_async.kucoinfutures(creds.ccxt())
+    for name, value in list(ex.urls["api"].items()):
+        if isinstance(value, str):
+            ex.urls["api"][name] = futures_url if name.startswith("futures") else spot_url
     return ex

@@ -23,6 +23,10 @@ def serve(
         int | None,
         typer.Option(help="Also serve the KuCoin-compatible facade here ($KCGW_KUCOIN_PORT)."),
     ] = None,
+    kucoin_futures_port: Annotated[
+        int | None,
+        typer.Option(help="The facade's KuCoin futures host ($KCGW_KUCOIN_FUTURES_PORT)."),
+    ] = None,
 ) -> None:
     """Start the gateway; in dev mode print a one-time admin key and a first curl order."""
     from kcgateway.main import serve as run
@@ -32,8 +36,12 @@ def serve(
         settings = load_settings(config_file=config)
         if port is not None:
             settings = settings.model_copy(update={"port": port})
-        if kucoin_port is not None:
-            settings = settings.model_copy(update={"kucoin_port": kucoin_port})
+        for name, value in (
+            ("kucoin_port", kucoin_port),
+            ("kucoin_futures_port", kucoin_futures_port),
+        ):
+            if value is not None:
+                settings = settings.model_copy(update={name: value})
         asyncio.run(run(settings, typer.echo))
     except KcgatewayError as exc:
         typer.secho(f"error: {exc}", err=True, fg="red")

@@ -49,8 +49,9 @@ def create_facade_app(
     *,
     trusted_proxies: Sequence[str] = (),
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    futures: bool = False,
 ) -> Starlette:
-    """The facade's ASGI app over ``facade`` (builds nothing else)."""
+    """The facade's ASGI app over ``facade``: KuCoin's spot host, or its futures host."""
     proxies = tuple(trusted_proxies)
 
     async def endpoint(request: Request) -> Response:
@@ -66,6 +67,7 @@ def create_facade_app(
             body=body,
             headers=request.headers,
             ip=client_ip(peer, request.headers.get("x-forwarded-for"), proxies),
+            futures=futures,
         )
         try:
             data = await facade.handle(call)

@@ -16,3 +16,8 @@ def test_the_kucoin_port_setting_adds_a_facade_server_without_proxy_headers() ->
     server = facade_server(services, Settings(kucoin_port=8141))
     assert server is not None
     assert server.config.port == 8141 and server.config.proxy_headers is False
+    futures = Settings(kucoin_port=8141, kucoin_futures_port=8142)
+    assert load_settings({"KCGW_KUCOIN_FUTURES_PORT": "8142"}).kucoin_futures_port == 8142
+    server = facade_server(services, futures, futures=True)
+    assert server is not None and server.config.port == 8142
+    assert facade_server(services, Settings(kucoin_port=8141), futures=True) is None

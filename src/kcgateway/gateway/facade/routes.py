@@ -51,6 +51,8 @@ class FacadeRoute:
     kind: Kind
     endpoint: str | None = None
     hf: bool = False
+    #: a route of the futures host (its trades need ``trade:futures``)
+    futures: bool = False
     #: the JSON ``data`` of a FIXED route
     answer: str = ""
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
@@ -64,7 +66,9 @@ class FacadeRoute:
         """The gateway scope the route needs (None: public)."""
         if self.kind in (Kind.TIME, Kind.PUBLIC, Kind.FIXED):
             return None
-        return Scope.READ if self.kind is Kind.READ else Scope.TRADE_SPOT
+        if self.kind is Kind.READ:
+            return Scope.READ
+        return Scope.TRADE_FUTURES if self.futures else Scope.TRADE_SPOT
 
 
 def _pub(template: str, endpoint: str) -> FacadeRoute:
@@ -133,6 +137,49 @@ ROUTES: tuple[FacadeRoute, ...] = (
     _read("/api/v1/limit/fills", "spot.classic.recent_fills"),
 )
 
+
+def _fpub(template: str, endpoint: str) -> FacadeRoute:
+    return FacadeRoute("GET", template, Kind.PUBLIC, endpoint, futures=True)
+
+
+def _fread(template: str, endpoint: str) -> FacadeRoute:
+    return FacadeRoute("GET", template, Kind.READ, endpoint, futures=True)
+
+
+def _ftrade(method: str, template: str, kind: Kind) -> FacadeRoute:
+    return FacadeRoute(method, template, kind, futures=True)
+
+
+#: the futures host (``--kucoin-futures-port``): its paths collide with spot's, hence a host
+FUTURES_ROUTES: tuple[FacadeRoute, ...] = (
+    FacadeRoute("GET", "/api/v1/timestamp", Kind.TIME, futures=True),
+    _fpub("/api/v1/status", "futures.status"),
+    _fpub("/api/v1/contracts/active", "futures.contracts_active"),
+    _fpub("/api/v1/contracts/{symbol}", "futures.contract"),
+    _fpub("/api/v1/ticker", "futures.ticker"),
+    _fpub("/api/v1/level2/snapshot", "futures.level2_snapshot"),
+    _fpub("/api/v1/level2/depth20", "futures.level2_depth20"),
+    _fpub("/api/v1/level2/depth100", "futures.level2_depth100"),
+    _fpub("/api/v1/kline/query", "futures.kline"),
+    _fread("/api/v1/account-overview", "futures.account_overview"),
+    _fread("/api/v1/positions", "futures.positions"),
+    _fread("/api/v1/position", "futures.position"),
+    _fread("/api/v1/history-positions", "futures.positions_history"),
+    _fread("/api/v1/fills", "futures.fills"),
+    _fread("/api/v2/position/getMarginMode", "futures.margin_mode"),
+    _fread("/api/v2/getCrossUserLeverage", "futures.cross_leverage"),
+    _ftrade("POST", "/api/v1/orders", Kind.PLACE),
+    _ftrade("DELETE", "/api/v1/orders", Kind.CANCEL_SYMBOL),
+    _ftrade("DELETE", "/api/v3/orders", Kind.CANCEL_SYMBOL),
+    _ftrade("DELETE", "/api/v1/orders/client-order/{clientOid}", Kind.CANCEL_OID),
+    _ftrade("DELETE", "/api/v1/orders/{orderId}", Kind.CANCEL_ID),
+    _fread("/api/v1/orders", "futures.list"),
+    _fread("/api/v1/recentDoneOrders", "futures.recent_done"),
+    _fread("/api/v1/orders/byClientOid", "futures.get_by_client_oid"),
+    _fread("/api/v1/orders/{orderId}", "futures.get_by_id"),
+    _fread("/api/v1/stopOrders", "futures.stop_orders"),
+)
+
 #: always KuCoin's permission error (400007): money movement, sub-accounts, key management
 DENIED_PREFIXES: tuple[str, ...] = (
     "/api/v1/withdrawals",
@@ -165,6 +212,8 @@ DENIED_PREFIXES: tuple[str, ...] = (
     "/api/kyc",
     "/api/v3/margin/borrow",
     "/api/v3/margin/repay",
+    "/api/v3/transfer-out",
+    "/api/v1/withdrawal",
 )
 
 
@@ -176,10 +225,10 @@ class Resolved:
     params: dict[str, str]
 
 
-def resolve(method: str, path: str) -> Resolved | None:
-    """The served route for ``method path`` (None: not served). Pure."""
+def resolve(method: str, path: str, *, futures: bool = False) -> Resolved | None:
+    """The served route for ``method path`` on the spot or futures host (None: not served)."""
     method = method.upper()
-    for route in ROUTES:
+    for route in FUTURES_ROUTES if futures else ROUTES:
         if route.method != method:
             continue
         found = route.pattern.match(path)

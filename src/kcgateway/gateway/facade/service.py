@@ -29,9 +29,9 @@ from sqlalchemy import or_, select
 from kcgateway.errors import FacadeRefused, NoSuchObject, ValidationError
 from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.gateway.facade.credentials import FacadeCredentials, FacadePrincipal, signed_call
-from kcgateway.gateway.facade.orders import order_request, placed_answer
+from kcgateway.gateway.facade.orders import futures_request, order_request, placed_answer
 from kcgateway.gateway.facade.routes import Kind, Resolved, denied, resolve
-from kcgateway.gateway.orders.markets import SPOT
+from kcgateway.gateway.orders.markets import FUTURES, SPOT
 from kcgateway.gateway.orders.router import OrderRouter
 from kcgateway.gateway.venue import Venues
 from kcgateway.store.database import Database
@@ -57,6 +57,8 @@ class FacadeRequest:
     body: bytes = field(repr=False)
     headers: Mapping[str, str] = field(repr=False)
     ip: str
+    #: the request came to the futures listener (KuCoin's futures host)
+    futures: bool = False
 
 
 @dataclass
@@ -107,7 +109,7 @@ class FacadeService:
 
     async def handle(self, request: FacadeRequest) -> bytes:
         """The JSON ``data`` of KuCoin's answer to ``request`` (errors raise)."""
-        found = resolve(request.method, request.path)
+        found = resolve(request.method, request.path, futures=request.futures)
         if found is None:
             if denied(request.path):
                 await self._authenticate(request)
@@ -161,23 +163,26 @@ class FacadeService:
     async def _trade(
         self, principal: FacadePrincipal, found: Resolved, query: dict[str, str], body: bytes
     ) -> bytes:
-        route, hf = found.route, found.route.hf
+        route = found.route
+        market = FUTURES if route.futures else SPOT
+        hf = route.hf or route.futures  # the answers that carry the clientOid
         tenant, key_id = principal.tenant_id, principal.key_id
         if route.kind is Kind.PLACE:
-            req = order_request(body, principal.account_id)
+            parse = futures_request if route.futures else order_request
+            req = parse(body, principal.account_id)
             view = await self._orders.place(
                 tenant, key_id, req, key_id=key_id, source_ip=principal.ip
             )
             return _json(placed_answer(view, hf=hf))
         if route.kind is Kind.CANCEL_ID:
             order_id = found.params["orderId"]
-            intent_id = await self._intent_of(principal.account_id, order_id)
-            await self._orders.cancel(tenant, intent_id, key_id, SPOT)
-            return _json({"orderId": order_id} if hf else {"cancelledOrderIds": [order_id]})
+            intent_id = await self._intent_of(principal.account_id, order_id, market)
+            await self._orders.cancel(tenant, intent_id, key_id, market)
+            return _json({"orderId": order_id} if route.hf else {"cancelledOrderIds": [order_id]})
         if route.kind is Kind.CANCEL_OID:
             oid = found.params["clientOid"]
             view = await self._orders.cancel_by_client_oid(
-                tenant, oid, key_id, SPOT, principal.account_id
+                tenant, oid, key_id, market, principal.account_id
             )
             if hf:
                 return _json({"clientOid": oid})
@@ -185,16 +190,18 @@ class FacadeService:
         symbol = query.get("symbol")
         if not symbol:
             raise ValidationError("symbol is required to cancel orders here", field="symbol")
-        views = await self._orders.cancel_symbol(tenant, principal.account_id, symbol, key_id, SPOT)
-        if hf:
+        views = await self._orders.cancel_symbol(
+            tenant, principal.account_id, symbol, key_id, market
+        )
+        if route.hf:
             return _json("success")
         return _json({"cancelledOrderIds": [v.exchange_order_id for v in views]})
 
-    async def _intent_of(self, account_id: str, order_id: str) -> str:
-        """The account's spot intent with this exchange order id (or gateway id)."""
+    async def _intent_of(self, account_id: str, order_id: str, market: str) -> str:
+        """The account's intent in ``market`` with this exchange order id (or gateway id)."""
         query = select(OrderIntent.id).where(
             OrderIntent.account_id == account_id,
-            OrderIntent.market == SPOT,
+            OrderIntent.market == market,
             or_(OrderIntent.exchange_order_id == order_id, OrderIntent.id == order_id),
         )
         async with self._db.read() as session:
