@@ -167,8 +167,11 @@ async def test_real_exchange_secrets_never_cross_the_facade(tmp_path: Path) -> N
             ("POST", "/api/v1/hf/orders", ORDER),
             ("GET", "/api/v1/hf/orders/active?symbol=BTC-USDT", None),
             ("GET", "/api/v1/user/api-key", None),
+            ("POST", "/api/v1/bullet-public", None),
         ):
             seen.append(json.dumps(await bot.call(method, path, payload)))
+        bullet = json.loads(seen[-1])[1]["data"]  # the exchange's own public WebSocket
+        assert bullet["token"] and bullet["instanceServers"][0]["endpoint"].startswith("ws")
         real = tenant.sim_account
         for text in seen:
             assert real["secret"] not in text and real["passphrase"] not in text

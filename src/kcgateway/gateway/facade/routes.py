@@ -100,6 +100,8 @@ ROUTES: tuple[FacadeRoute, ...] = (
     # the facade trades spot only: it lists no margin symbols (ccxt reads these while loading)
     FacadeRoute("GET", "/api/v3/margin/symbols", Kind.FIXED, answer='{"items":[]}'),
     FacadeRoute("GET", "/api/v1/isolated/symbols", Kind.FIXED, answer="[]"),
+    # the public WebSocket token: the exchange's own public endpoint (never cached)
+    FacadeRoute("POST", "/api/v1/bullet-public", Kind.PUBLIC, "ws.bullet_public"),
     # ccxt's spot class also loads the futures contracts (its futures base URL is the same)
     _pub("/api/v1/contracts/active", "futures.contracts_active"),
     _pub("/api/v1/contracts/{symbol}", "futures.contract"),
@@ -161,6 +163,9 @@ FUTURES_ROUTES: tuple[FacadeRoute, ...] = (
     _fpub("/api/v1/level2/depth20", "futures.level2_depth20"),
     _fpub("/api/v1/level2/depth100", "futures.level2_depth100"),
     _fpub("/api/v1/kline/query", "futures.kline"),
+    FacadeRoute(
+        "POST", "/api/v1/bullet-public", Kind.PUBLIC, "ws.futures_bullet_public", futures=True
+    ),
     _fread("/api/v1/account-overview", "futures.account_overview"),
     _fread("/api/v1/positions", "futures.positions"),
     _fread("/api/v1/position", "futures.position"),
