@@ -24,7 +24,7 @@ from tests.helpers import leaksuite
 from tests.helpers.facade import FacadeCreds, issue
 from tests.helpers.gateway import Stack, gateway_stack
 
-ORDER = {"symbol": "BTC-USDT", "side": "buy", "type": "limit", "price": "1000", "size": "0.001"}
+ORDER = {"symbol": "BTC-USDT", "side": "buy", "type": "limit", "price": "30000", "size": "0.001"}
 
 
 class Bot:
@@ -170,6 +170,9 @@ async def test_real_exchange_secrets_never_cross_the_facade(tmp_path: Path) -> N
             ("POST", "/api/v1/bullet-public", None),
         ):
             seen.append(json.dumps(await bot.call(method, path, payload)))
+        placed = json.loads(seen[2])[1]["data"]  # no clientOid sent: the gateway made one
+        (view,) = await stack.services.orders.list(tenant.id)
+        assert placed == {"orderId": view.exchange_order_id, "clientOid": view.client_oid}
         bullet = json.loads(seen[-1])[1]["data"]  # the exchange's own public WebSocket
         assert bullet["token"] and bullet["instanceServers"][0]["endpoint"].startswith("ws")
         real = tenant.sim_account
