@@ -5,15 +5,16 @@ simulator, SQLite, the vault, the risk engine on), its ``/v1`` app and its KuCoi
 each served by uvicorn on a loopback port. Three clients place the same IOC buy below the market
 (nothing rests), sequentially:
 
-- ``ours``: kcgateway's own ``KuCoinClient`` with gateway-issued facade credentials, pointed at
-  the facade (``POST /api/v1/hf/orders``, KuCoin-signed): signature verified by the vault,
-  then the same order path as /v1;
+- ``ours``: ``POST /api/v1/hf/orders`` to the facade, KuCoin-signed with gateway-issued
+  facade credentials (aiohttp, keep-alive, one request per order as ccxt sends it): signature
+  verified by the vault, then the same order path as /v1;
 - ``v1``: ``POST /v1/orders`` with a gateway key (aiohttp, keep-alive);
 - ``direct_client``: ``KuCoinClient`` with a simulator key of its own, straight to the
   simulator (what the gateway adds to both).
 
-The three alternate in ``BENCH_ROUNDS`` rounds of ``BENCH_N`` orders each, so a load spike on
-this shared machine hits all of them; the verdict is on the pooled samples.
+The three are interleaved order by order (``BENCH_ROUNDS`` x ``BENCH_N`` orders each), so a load
+spike or an fsync stall on this shared machine hits all of them alike; the verdict is on the
+pooled samples.
 Goal (issue 14): the facade's p99 at most 10% above /v1's p99.
 Run: ``.venv/bin/python bench/bench_facade.py``; ends with one JSON line.
 """
@@ -40,12 +41,12 @@ import uvicorn
 from tests.helpers.facade import issue
 from tests.helpers.gateway import Stack, auth, gateway_stack, order_body
 
-from kcgateway.exchange.rest import Hosts, KuCoinClient
+from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.exchange.services.orders import OrderOptions
 from kcgateway.exchange.transport import AiohttpTransport
 from kcgateway.facade.app import create_facade_app
 from kcgateway.gateway.apikeys import Scope
-from kcgateway.kucoin.signing import Credentials
+from kcgateway.kucoin.signing import Credentials, sign_request
 from kcgateway.main import settle_heap
 from kcgateway.secret import Secret
 from kcgateway.web.app import create_app
@@ -96,6 +97,26 @@ def kucoin_place(client: KuCoinClient) -> Place:
     return place
 
 
+def facade_place(session: aiohttp.ClientSession, url: str, creds: Credentials) -> Place:
+    async def place(i: int) -> None:
+        body = json.dumps(
+            {"clientOid": f"f{i}-{os.getpid()}", "side": "buy", "symbol": "BTC-USDT",
+             "type": "limit", "price": str(1000 + i % 100), "size": "0.001",
+             "timeInForce": "IOC"},
+            separators=(",", ":"),
+        ).encode()  # fmt: skip
+        path = "/api/v1/hf/orders"
+        headers = sign_request(
+            creds, method="POST", path=path, body=body, timestamp_ms=int(time.time() * 1000)
+        )
+        headers["Content-Type"] = "application/json"
+        async with session.post(url + path, data=body, headers=headers) as resp:
+            answer = await resp.read()
+            assert resp.status == 200 and b'"200000"' in answer, answer
+
+    return place
+
+
 def v1_place(session: aiohttp.ClientSession, url: str, key: str) -> Place:
     async def place(i: int) -> None:
         body = order_body("main", price=str(1000 + i % 100), timeInForce="IOC")
@@ -122,20 +143,19 @@ async def measure(stack: Stack) -> dict[str, list[float]]:
     samples: dict[str, list[float]] = {"ours": [], "v1": [], "direct_client": []}
     try:
         async with (
-            KuCoinClient(facade_creds, transport=AiohttpTransport(),
-                         hosts=Hosts(spot=facade_url)) as facade,
             KuCoinClient(direct_creds, transport=AiohttpTransport(),
                          hosts=stack.sim.hosts) as direct,
             aiohttp.ClientSession() as session,
         ):  # fmt: skip
-            places = {"ours": kucoin_place(facade), "v1": v1_place(session, v1_url, key),
+            places = {"ours": facade_place(session, facade_url, facade_creds),
+                      "v1": v1_place(session, v1_url, key),
                       "direct_client": kucoin_place(direct)}  # fmt: skip
             for place in places.values():
                 await timed(place, WARMUP, 0)
             settle_heap()
-            for r in range(ROUNDS):
+            for i in range(ROUNDS * N):  # interleaved order by order: a stall hits all three
                 for name, place in places.items():
-                    samples[name] += await timed(place, N, (r + 1) * N)
+                    samples[name] += await timed(place, 1, WARMUP + i)
     finally:
         for server, task, _ in servers:
             server.should_exit = True

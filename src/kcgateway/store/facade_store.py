@@ -10,14 +10,27 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import cast
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from kcgateway.store.database import Database
+from kcgateway.store.fastsql import Prepared, Runner
 from kcgateway.store.records import CredentialRecord, Rewrap
 from kcgateway.store.repositories import _fields_from_json, _fields_to_json
 from kcgateway.store.tables import FacadeCredentialRow
+
+_ROWS = cast(Table, FacadeCredentialRow.__table__)
+_BY_API_KEY = Prepared(
+    select(_ROWS).where(_ROWS.c.api_key == bindparam("api_key", type_=_ROWS.c.api_key.type))
+)
+
+
+async def facade_by_api_key(ex: Runner, api_key: str) -> FacadeCredentialRow | None:
+    """The row of an apiKey in one prebuilt statement (the per-request authentication)."""
+    rows = await ex.rows(_BY_API_KEY, {"api_key": api_key})
+    return FacadeCredentialRow(**rows[0]) if rows else None
 
 
 def facade_record(row: FacadeCredentialRow) -> CredentialRecord:

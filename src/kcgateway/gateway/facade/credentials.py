@@ -26,8 +26,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
-from sqlalchemy import select
-
 from kcgateway.errors import FacadeRefused, Forbidden, NoSuchKey, Unauthenticated
 from kcgateway.gateway import apikeys
 from kcgateway.gateway.apikeys import KeyLifetime, Scope
@@ -35,10 +33,15 @@ from kcgateway.gateway.audit import AuditAction, record
 from kcgateway.gateway.keys import Actor, Principal
 from kcgateway.gateway.orders.lifecycle import owned_account
 from kcgateway.store.database import Database
-from kcgateway.store.facade_store import facade_record, facade_row, revoke_for_key
+from kcgateway.store.facade_store import (
+    facade_by_api_key,
+    facade_record,
+    facade_row,
+    revoke_for_key,
+)
 from kcgateway.store.records import CredentialRecord
-from kcgateway.store.repositories import GatewayKeyRepository
-from kcgateway.store.tables import FacadeCredentialRow, GatewayKey
+from kcgateway.store.repositories import GatewayKeyRepository, gateway_key
+from kcgateway.store.tables import GatewayKey
 from kcgateway.vault.facade_forms import NewCredentials, SignedCall
 from kcgateway.vault.facade_forms import new_credentials as make_credentials
 
@@ -254,16 +257,11 @@ class FacadeCredentials:
         now = self._now()
         if not call.timestamp.isdigit() or abs(int(call.timestamp) - (_ms(now) or 0)) > MAX_SKEW_MS:
             raise FacadeRefused("400002", "Invalid KC-API-TIMESTAMP")
-        query = (
-            select(FacadeCredentialRow, GatewayKey)
-            .join(GatewayKey, GatewayKey.key_id == FacadeCredentialRow.key_id)
-            .where(FacadeCredentialRow.api_key == call.api_key)
-        )
-        async with self._db.read() as session:
-            found = (await session.execute(query)).first()
-        if found is None:
+        async with self._db.hot_read() as ex:
+            cred = await facade_by_api_key(ex, call.api_key)
+            key = None if cred is None else await gateway_key(ex, cred.key_id)
+        if cred is None or key is None:
             raise FacadeRefused("400003", "KC-API-KEY not exists")
-        cred, key = found[0], found[1]
         if cred.revoked_at is not None or not key_usable(key, now):
             raise FacadeRefused("400003", "KC-API-KEY not exists")
         await self._vault.verify(facade_record(cred), call)
