@@ -1,14 +1,16 @@
 """KuCoin facade overhead: a signed limit order through the facade vs the same order through /v1.
 
 One process holds the whole gateway (``tests/helpers/gateway.gateway_stack``: the embedded
-simulator, SQLite, the vault, the risk engine on), its ``/v1`` app and its KuCoin facade app,
-each served by uvicorn on a loopback port. Three clients place the same IOC buy below the market
-(nothing rests), sequentially:
+simulator, SQLite, the vault, the risk engine on), its ``/v1`` app and its KuCoin facade app.
+Both apps are called through httpx's ASGI transport (the whole app, middleware included, no
+socket): on this machine a loopback HTTP round trip to uvicorn costs about 44 ms for ANY route
+(``/healthz`` included; a delayed-ACK artefact), which would swamp what is compared. Three
+clients place the same IOC buy below the market (nothing rests), sequentially:
 
 - ``ours``: ``POST /api/v1/hf/orders`` to the facade, KuCoin-signed with gateway-issued
-  facade credentials (aiohttp, keep-alive, one request per order as ccxt sends it): signature
+  facade credentials (one request per order, as ccxt sends it): signature
   verified by the vault, then the same order path as /v1;
-- ``v1``: ``POST /v1/orders`` with a gateway key (aiohttp, keep-alive);
+- ``v1``: ``POST /v1/orders`` with a gateway key;
 - ``direct_client``: ``KuCoinClient`` with a simulator key of its own, straight to the
   simulator (what the gateway adds to both).
 
@@ -24,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import sys
 import tempfile
 import time
@@ -36,8 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import aiohttp
-import uvicorn
+import httpx
 from tests.helpers.facade import issue
 from tests.helpers.gateway import Stack, auth, gateway_stack, order_body
 
@@ -63,20 +63,9 @@ def pct(samples: list[float], q: int) -> float:
     return quantiles(samples, n=100, method="inclusive")[q - 1]
 
 
-def free_socket() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
-async def serve(app: Any) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
-    sock = free_socket()
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", proxy_headers=False)
-    server = uvicorn.Server(config)
-    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        await asyncio.sleep(0.02)
-    return server, task, f"http://127.0.0.1:{sock.getsockname()[1]}"
+def asgi(app: Any) -> httpx.AsyncClient:
+    transport = httpx.ASGITransport(app=app, client=("127.0.0.1", 40000))
+    return httpx.AsyncClient(transport=transport, base_url="http://gateway")
 
 
 async def timed(place: Place, n: int, offset: int) -> list[float]:
@@ -97,7 +86,7 @@ def kucoin_place(client: KuCoinClient) -> Place:
     return place
 
 
-def facade_place(session: aiohttp.ClientSession, url: str, creds: Credentials) -> Place:
+def facade_place(session: httpx.AsyncClient, creds: Credentials) -> Place:
     async def place(i: int) -> None:
         body = json.dumps(
             {"clientOid": f"f{i}-{os.getpid()}", "side": "buy", "symbol": "BTC-USDT",
@@ -110,19 +99,17 @@ def facade_place(session: aiohttp.ClientSession, url: str, creds: Credentials) -
             creds, method="POST", path=path, body=body, timestamp_ms=int(time.time() * 1000)
         )
         headers["Content-Type"] = "application/json"
-        async with session.post(url + path, data=body, headers=headers) as resp:
-            answer = await resp.read()
-            assert resp.status == 200 and b'"200000"' in answer, answer
+        resp = await session.post(path, content=body, headers=headers)
+        assert resp.status_code == 200 and b'"200000"' in resp.content, resp.content
 
     return place
 
 
-def v1_place(session: aiohttp.ClientSession, url: str, key: str) -> Place:
+def v1_place(session: httpx.AsyncClient, key: str) -> Place:
     async def place(i: int) -> None:
         body = order_body("main", price=str(1000 + i % 100), timeInForce="IOC")
-        async with session.post(f"{url}/v1/orders", json=body, headers=auth(key)) as resp:
-            await resp.read()
-            assert resp.status == 201, await resp.text()
+        resp = await session.post("/v1/orders", json=body, headers=auth(key))
+        assert resp.status_code == 201, resp.text
 
     return place
 
@@ -133,33 +120,24 @@ async def measure(stack: Stack) -> dict[str, list[float]]:
     key = await stack.key(tenant, Scope.READ, Scope.TRADE_SPOT)
     plain = stack.sim.create_account({"hf": True, "balances": {"USDT": "10000000"}})
     assert stack.services.facade is not None
-    servers = [await serve(create_app(stack.services)),
-               await serve(create_facade_app(stack.services.facade))]  # fmt: skip
-    v1_url, facade_url = servers[0][2], servers[1][2]
     facade_creds = Credentials(creds.api_key, Secret(creds.secret), Secret(creds.passphrase))
     direct_creds = Credentials(
         plain["apiKey"], Secret(plain["secret"]), Secret(plain["passphrase"])
     )
     samples: dict[str, list[float]] = {"ours": [], "v1": [], "direct_client": []}
-    try:
-        async with (
-            KuCoinClient(direct_creds, transport=AiohttpTransport(),
-                         hosts=stack.sim.hosts) as direct,
-            aiohttp.ClientSession() as session,
-        ):  # fmt: skip
-            places = {"ours": facade_place(session, facade_url, facade_creds),
-                      "v1": v1_place(session, v1_url, key),
-                      "direct_client": kucoin_place(direct)}  # fmt: skip
-            for place in places.values():
-                await timed(place, WARMUP, 0)
-            settle_heap()
-            for i in range(ROUNDS * N):  # interleaved order by order: a stall hits all three
-                for name, place in places.items():
-                    samples[name] += await timed(place, 1, WARMUP + i)
-    finally:
-        for server, task, _ in servers:
-            server.should_exit = True
-            await task
+    async with (
+        asgi(create_app(stack.services)) as v1,
+        asgi(create_facade_app(stack.services.facade)) as facade,
+        KuCoinClient(direct_creds, transport=AiohttpTransport(), hosts=stack.sim.hosts) as direct,
+    ):
+        places = {"ours": facade_place(facade, facade_creds), "v1": v1_place(v1, key),
+                  "direct_client": kucoin_place(direct)}  # fmt: skip
+        for place in places.values():
+            await timed(place, WARMUP, 0)
+        settle_heap()
+        for i in range(ROUNDS * N):  # interleaved order by order: a stall hits all three
+            for name, place in places.items():
+                samples[name] += await timed(place, 1, WARMUP + i)
     return samples
 
 
