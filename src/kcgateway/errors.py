@@ -15,7 +15,8 @@
     │   │   ├── Unauthenticated    no usable API key: present a valid one
     │   │   ├── PermissionDenied   the key lacks what the action needs: use a stronger key
     │   │   ├── SignalRefused      a bot signal failed authentication (one answer for every cause)
-    │   │   └── Forbidden          it would exceed the caller's own rights (scopes, IPs, expiry)
+    │   │   ├── Forbidden          it would exceed the caller's own rights (scopes, IPs, expiry)
+    │   │   └── FacadeRefused      a KuCoin-facade request refused with KuCoin's own code
     │   ├── NoSuchObject           ask for something that exists (and is yours)
     │   │   └── NoSuchKey, NoSuchAccount, NoSuchTenant, NoSuchSuspension
     │   ├── Conflict               the current state forbids it: look, then decide
@@ -308,6 +309,20 @@ class Forbidden(AccessDenied):
         super().__init__(message)
         self.message = message
         self.field = field
+
+
+class FacadeRefused(AccessDenied):
+    """The KuCoin facade refused a request with KuCoin's code (``kc_code``, e.g. ``400005``).
+
+    ``message`` is KuCoin's own wording (``Invalid KC-API-SIGN``); ``http_status`` the status
+    KuCoin answers it with. Never carries a header value or a secret.
+    """
+
+    def __init__(self, kc_code: str, message: str, *, http_status: int = 401) -> None:
+        super().__init__(f"{kc_code}: {message}")
+        self.kc_code = kc_code
+        self.message = message
+        self.http_status = http_status
 
 
 class NoSuchObject(Refused, LookupError):

@@ -13,6 +13,7 @@ with a message that says what to set.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import logging
@@ -35,6 +36,7 @@ from kcgateway.errors import ConfigError
 from kcgateway.exchange.hosts import exchange_hosts, host_lines, host_probe
 from kcgateway.exchange.rest import Hosts, KuCoinClient, RequestSigner
 from kcgateway.exchange.transport import AiohttpTransport
+from kcgateway.facade.app import create_facade_app
 from kcgateway.gateway.accounts import AccountOnboarding, ConnectRequest
 from kcgateway.gateway.alerts import AlertService
 from kcgateway.gateway.apikeys import Scope
@@ -45,6 +47,8 @@ from kcgateway.gateway.broker import BrokerService
 from kcgateway.gateway.console import ConsoleSessions
 from kcgateway.gateway.event_feed import EventFeed, kept
 from kcgateway.gateway.events import OrderEvents
+from kcgateway.gateway.facade.credentials import FacadeCredentials
+from kcgateway.gateway.facade.service import FacadeService
 from kcgateway.gateway.idempotency import Idempotency
 from kcgateway.gateway.keys import KeyService, Operator
 from kcgateway.gateway.metrics import (
@@ -80,6 +84,7 @@ from kcgateway.vault.audit_keys import create_audit_key_file, load_audit_keys
 from kcgateway.vault.broker import BrokerVault, CachedBroker
 from kcgateway.vault.config import configured_kek
 from kcgateway.vault.credentials import CredentialVault
+from kcgateway.vault.facade import FacadeVault
 from kcgateway.vault.kek import KeyRing, check_key_file_mode, init_kek_file, local_kek_from_file
 from kcgateway.vault.logfilter import SecretMaskFilter, install, register_environment
 from kcgateway.vault.signal_secrets import SignalSecrets
@@ -299,6 +304,8 @@ def build_services(
     if services.event_feed is not None:  # balance changes go to the event log bots follow
         engine.report_balance = services.event_feed.balance_changed
     services.risk_engine = engine
+    credentials = FacadeCredentials(db, FacadeVault(ring), guard=services.keys, now=now)
+    services.facade = FacadeService(db, credentials, orders, venues, market, now=now)
     services.risk_handlers = handlers
     services.exchange_hosts = host_probe(hosts)
     services.signals = build_signal_bots(services, SignalSecrets(ring), now=now)
@@ -511,10 +518,11 @@ def listen_socket(host: str, port: int) -> socket.socket:
 
 
 async def serve(settings: Settings, echo: Callable[[str], None]) -> None:
-    """Run the gateway until SIGINT/SIGTERM; one per data directory (its lock names the PID).
+    """Run the gateway (and the KuCoin facade's listeners when set) until SIGINT/SIGTERM.
 
-    An existing data directory is locked before the port is bound (a second serve is told who
-    runs there); a new one is created only once the port is ours.
+    One per data directory (its lock names the PID): an existing data directory is locked
+    before the ports are bound (a second serve is told who runs there); a new one is created
+    only once the ports are ours.
     """
     data = settings.data_dir
     with ExitStack() as held:
@@ -523,10 +531,16 @@ async def serve(settings: Settings, echo: Callable[[str], None]) -> None:
             held.enter_context(hold_data_dir(data))
         sock = listen_socket(settings.host, settings.port)
         held.callback(sock.close)
+        facade_socks: list[socket.socket | None] = []
+        for port in (settings.kucoin_port, settings.kucoin_futures_port):
+            facade = None if port is None else listen_socket(settings.host, port)
+            if facade is not None:
+                held.callback(facade.close)
+            facade_socks.append(facade)
         if settings.is_dev and not locked:
             make_data_dir(data)
             held.enter_context(hold_data_dir(data))
-        await _serve_on(sock, settings, echo)
+        await _serve_on(sock, settings, echo, facade_socks)
 
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -597,7 +611,29 @@ def server_config(app: FastAPI, settings: Settings) -> uvicorn.Config:
     )
 
 
-async def _serve_on(sock: socket.socket, settings: Settings, echo: Callable[[str], None]) -> None:
+def facade_server(
+    services: GatewayServices, settings: Settings, *, futures: bool = False
+) -> uvicorn.Server | None:
+    """A KuCoin facade listener (spot host, or futures host), with /v1's proxy-header rule."""
+    port = settings.kucoin_futures_port if futures else settings.kucoin_port
+    if port is None or services.facade is None:
+        return None
+    app = create_facade_app(
+        services.facade, trusted_proxies=settings.trusted_proxies, futures=futures
+    )
+    config = uvicorn.Config(
+        app, host=settings.host, port=port, lifespan="off", proxy_headers=False,
+        forwarded_allow_ips=[],
+    )  # fmt: skip
+    return uvicorn.Server(config)
+
+
+async def _serve_on(
+    sock: socket.socket,
+    settings: Settings,
+    echo: Callable[[str], None],
+    facade_socks: Sequence[socket.socket | None] = (),
+) -> None:
     services, sim = await prepare(settings)
     try:
         services.start()
@@ -615,8 +651,15 @@ async def _serve_on(sock: socket.socket, settings: Settings, echo: Callable[[str
             echo(f"web console: http://{settings.host}:{settings.port}/ui (sign in with a key)")
         undo_logging = configure_logging(os.environ)  # after uvicorn's: mask its handlers too
         settle_heap()
+        servers = [uvicorn.Server(config).serve(sockets=[sock])]
+        for futures, facade_sock in zip((False, True), facade_socks, strict=False):
+            facade = facade_server(services, settings, futures=futures)
+            if facade is not None and facade_sock is not None:
+                host = "futures host" if futures else "spot host"
+                echo(f"KuCoin facade ({host}) on http://{settings.host}:{facade.config.port}")
+                servers.append(facade.serve(sockets=[facade_sock]))
         try:
-            await uvicorn.Server(config).serve(sockets=[sock])
+            await asyncio.gather(*servers)
         finally:
             undo_logging()
     finally:

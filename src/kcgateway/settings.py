@@ -48,6 +48,8 @@ _ENV_FIELDS = {
     "KCGW_MODE": "mode",
     "KCGW_HOST": "host",
     "KCGW_PORT": "port",
+    "KCGW_KUCOIN_PORT": "kucoin_port",
+    "KCGW_KUCOIN_FUTURES_PORT": "kucoin_futures_port",
     "KCGW_DATA_DIR": "data_dir",
     "KCGW_DATABASE_URL": "database_url",
     "KCGW_PEPPER_FILE": "pepper_file",
@@ -79,6 +81,10 @@ class Settings(BaseModel):
     mode: Mode = Mode.DEV
     host: str = "127.0.0.1"
     port: int = Field(default=8140, ge=0, le=65535)
+    #: the KuCoin-compatible facade's port (None: no facade listener)
+    kucoin_port: int | None = Field(default=None, ge=0, le=65535)
+    #: the facade's KuCoin futures host (None: none)
+    kucoin_futures_port: int | None = Field(default=None, ge=0, le=65535)
     data_dir: Path = Path("data")
     database_url: str | None = None
     pepper_file: Path | None = None

@@ -51,6 +51,7 @@ _KEY_ROUTE = re.compile(r"^/v1/keys(/[^/]+/rotate)?$")
 _CONSOLE_KEY_ROUTE = re.compile(r"^/ui/keys(/[^/]+/rotate)?$")
 _CONSOLE_KEY = re.compile(rb'<output id="new-key"[^>]*>(kgw_[A-Za-z0-9_]+)</output>')
 _BOT_ROUTE = re.compile(r"^/v1/bots(/[^/]+/rotate-secret)?$")
+_FACADE_ROUTE = re.compile(r"^/v1/keys/[^/]+/kucoin-credentials$")
 _SEPARATOR = b"\n\x00\x00\n"
 _STANDARD_RECORD_KEYS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -274,6 +275,8 @@ def _record_response(
             registry.shown_once += 1
     if method == "POST" and status in (200, 201) and _BOT_ROUTE.match(path):
         allowed |= _bot_secret(registry, path, body)
+    if method == "POST" and status == 201 and _FACADE_ROUTE.match(path):
+        allowed |= _register_facade_credentials(registry, body)
     registry.capture(f"response {method} {path} -> {status}", head + body, allowed)
 
 
@@ -287,6 +290,20 @@ def _bot_secret(registry: Registry, path: str, body: bytes) -> set[str]:
         return set()
     registry.shown_once += 1
     return {registry.register(f"bot signal secret ({path})", secret)}
+
+
+def _register_facade_credentials(registry: Registry, body: bytes) -> set[str]:
+    """KuCoin-form credentials the facade issued: canaries everywhere but in this answer."""
+    try:
+        made = json.loads(body)
+        api_key, secret, passphrase = made["apiKey"], made["secret"], made["passphrase"]
+    except (ValueError, KeyError, TypeError):
+        return set()
+    registry.shown_once += 1
+    return {
+        registry.register(f"facade key {api_key} secret", secret),
+        registry.register(f"facade key {api_key} passphrase", passphrase),
+    }
 
 
 def scan_store(data_dir: Path, db: Any, moment: str) -> None:

@@ -233,3 +233,35 @@ def unsuspend(
 
     view = run(config, work)  # NoSuchSuspension: exit 1, pointing at `keys suspensions`
     typer.echo(f"lifted the suspension of {view.target}")
+
+
+@app.command("kucoin-credentials")
+def kucoin_credentials(
+    key_id: Annotated[str, typer.Argument(help="The key id (see `kcgateway keys list`).")],
+    account: Annotated[str, typer.Option(help="The exchange account (id or name) to trade.")],
+    config: ConfigOption = None,
+) -> None:
+    """Issue KuCoin-form credentials for a key, for bots that speak KuCoin's API (shown once).
+
+    They carry the key's scopes, IP allow-list and expiry, trade only --account through the
+    facade (`kcgateway serve --kucoin-port`), and replace the key's earlier ones.
+    """
+    from kcgateway.errors import ConfigError
+    from kcgateway.gateway.keys import Operator
+
+    async def work(admin: AdminServices) -> tuple[str, str, str]:
+        facade = admin.services.facade
+        if facade is None:
+            raise ConfigError("the KuCoin facade is not configured on this gateway")
+        tenant_id = await admin.tenants.of_key(key_id)
+        made, view = await facade.credentials.issue(
+            tenant_id, key_id, account, actor=Operator("cli")
+        )
+        return view.api_key, made.secret.reveal(), made.passphrase.reveal()
+
+    api_key, secret, passphrase = run(config, work)
+    typer.echo(f"KuCoin credentials for key {key_id} (shown once, store them now):")
+    typer.echo(f"apiKey:     {api_key}")
+    typer.echo(f"secret:     {secret}")
+    typer.echo(f"passphrase: {passphrase}")
+    typer.echo('send KC-API-KEY-VERSION "2" or "3" (ccxt and the official SDKs do)')

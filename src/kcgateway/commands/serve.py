@@ -19,6 +19,14 @@ def serve(
         Path | None, typer.Option(help="TOML settings file (default: $KCGW_CONFIG).")
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default: $KCGW_PORT or 8140).")] = None,
+    kucoin_port: Annotated[
+        int | None,
+        typer.Option(help="Also serve the KuCoin-compatible facade here ($KCGW_KUCOIN_PORT)."),
+    ] = None,
+    kucoin_futures_port: Annotated[
+        int | None,
+        typer.Option(help="The facade's KuCoin futures host ($KCGW_KUCOIN_FUTURES_PORT)."),
+    ] = None,
 ) -> None:
     """Start the gateway; in dev mode print a one-time admin key and a first curl order."""
     from kcgateway.main import serve as run
@@ -28,6 +36,12 @@ def serve(
         settings = load_settings(config_file=config)
         if port is not None:
             settings = settings.model_copy(update={"port": port})
+        for name, value in (
+            ("kucoin_port", kucoin_port),
+            ("kucoin_futures_port", kucoin_futures_port),
+        ):
+            if value is not None:
+                settings = settings.model_copy(update={name: value})
         asyncio.run(run(settings, typer.echo))
     except KcgatewayError as exc:
         typer.secho(f"error: {exc}", err=True, fg="red")

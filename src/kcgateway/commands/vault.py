@@ -87,6 +87,7 @@ async def _rotate(
     from kcgateway.store.broker_store import SqlBrokerStore
     from kcgateway.store.credential_store import SqlCredentialStore
     from kcgateway.store.database import open_database
+    from kcgateway.store.facade_store import SqlFacadeStore
     from kcgateway.store.migrate import ensure_migrated
     from kcgateway.vault.config import configured_kek, kek_from_spec
     from kcgateway.vault.kek import KeyRing
@@ -103,6 +104,7 @@ async def _rotate(
                 for label, store in (
                     ("credentials", SqlCredentialStore(db)),
                     ("broker settings", SqlBrokerStore(db)),
+                    ("facade credentials", SqlFacadeStore(db)),
                 ):
                     task = bar.add_task(f"rewrapping {label} to {new.kek_id}", total=None)
                     results.append(
@@ -166,13 +168,15 @@ async def _status(url: str | None) -> dict[str, int]:
     from kcgateway.store.broker_store import SqlBrokerStore
     from kcgateway.store.credential_store import SqlCredentialStore
     from kcgateway.store.database import open_database
+    from kcgateway.store.facade_store import SqlFacadeStore
     from kcgateway.store.migrate import ensure_migrated
 
     async with open_database(url) as db:
         await ensure_migrated(db.engine)
         counts = await SqlCredentialStore(db).count_by_kek()
-        for kek_id, count in (await SqlBrokerStore(db).count_by_kek()).items():
-            counts[kek_id] = counts.get(kek_id, 0) + count
+        for other in (SqlBrokerStore(db), SqlFacadeStore(db)):
+            for kek_id, count in (await other.count_by_kek()).items():
+                counts[kek_id] = counts.get(kek_id, 0) + count
         return counts
 
 

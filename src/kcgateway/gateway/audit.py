@@ -65,6 +65,7 @@ class AuditAction(StrEnum):
     BOT_PROMOTED = "bot.promoted"
     BOT_SECRET_ROTATED = "bot.secret_rotated"  # noqa: S105  # pragma: allowlist secret
     BOT_DELETED = "bot.deleted"
+    FACADE_ISSUED = "facade.issued"
 
 
 async def record(

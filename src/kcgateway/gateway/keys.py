@@ -53,6 +53,7 @@ from kcgateway.gateway.failures import FailureTracker, address_subject, pair_sub
 from kcgateway.gateway.key_rows import KeyRows
 from kcgateway.secret import Secret
 from kcgateway.store.database import Database
+from kcgateway.store.facade_store import revoke_for_key
 from kcgateway.store.repositories import GatewayKeyRepository, gateway_key
 from kcgateway.store.tables import AuthSuspension, GatewayKey
 
@@ -351,6 +352,29 @@ class KeyService:
             self._rows.put(key_id, row, now, generation)
         return row
 
+    async def check_source(self, ip: str) -> None:
+        """Unauthenticated while ``ip`` is in backoff or suspended (the KuCoin facade's check).
+
+        The facade counts its own failures per source address with :meth:`source_failed`, so an
+        address forging facade signatures is slowed and suspended like one forging keys.
+        """
+        now = self._now()
+        if not self._loaded:
+            await self._load_suspensions(now)
+        await self._check_address(address_subject(ip[:MAX_ADDRESS]), now, _ms(now) or 0)
+
+    async def source_failed(self, ip: str) -> None:
+        """Count one failed authentication from ``ip`` (suspended and alerted at the threshold)."""
+        now, source = self._now(), ip[:MAX_ADDRESS]
+        await self._fail(
+            subjects=[address_subject(source)], ip=source, presented=None, row=None, now=now,
+            now_ms=_ms(now) or 0,
+        )  # fmt: skip
+
+    def source_succeeded(self, ip: str) -> None:
+        """A successful authentication from ``ip`` resets its failure count."""
+        self._tracker.record_success(address_subject(ip[:MAX_ADDRESS]))
+
     async def _check_address(self, subject: str, now: datetime, now_ms: int) -> None:
         """Unauthenticated while the source address is in backoff or suspended."""
         wait = self._tracker.retry_after_ms(subject, now_ms)
@@ -574,6 +598,7 @@ class KeyService:
             await session.execute(
                 update(GatewayKey).where(GatewayKey.key_id == key_id).values(expires_at=ends)
             )
+            await revoke_for_key(session, key_id, now=now)  # its KuCoin-form credentials too
             await record(
                 session, AuditAction.KEY_ROTATED, actor=actor.name, subject=key_id, now=now,
                 tenant_id=tenant_id,
@@ -607,6 +632,7 @@ class KeyService:
                 return False
             _check_scopes(actor, apikeys.parse_scopes(row.scopes), "revoke")
             await repo.revoke(key_id, now=now)
+            await revoke_for_key(session, key_id, now=now)  # its KuCoin-form credentials too
             await record(
                 session,
                 AuditAction.KEY_REVOKED,

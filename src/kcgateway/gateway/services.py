@@ -22,6 +22,7 @@ from kcgateway.gateway.bots import SignalBots
 from kcgateway.gateway.console import ConsoleSessions
 from kcgateway.gateway.event_feed import EventFeed
 from kcgateway.gateway.events import OrderEvents
+from kcgateway.gateway.facade.service import FacadeService
 from kcgateway.gateway.idempotency import Idempotency
 from kcgateway.gateway.keys import KeyService
 from kcgateway.gateway.market_reads import AccountReads
@@ -94,6 +95,8 @@ class GatewayServices:
     #: signal bots: webhooks turned into orders (gateway/bots/)
     signals: SignalBots | None = None
     _signals_start: asyncio.Task[None] | None = field(default=None, repr=False)
+    #: the KuCoin-compatible facade: its credentials and requests (gateway/facade/)
+    facade: FacadeService | None = None
 
     async def balances(self, tenant_id: str, account: str) -> list[m.Account]:
         """Balances of one of the tenant's accounts (NoSuchObject for anyone else's)."""

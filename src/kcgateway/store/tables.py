@@ -462,3 +462,27 @@ class ConsoleSessionRow(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class FacadeCredentialRow(Base):
+    """KuCoin-form credentials the gateway issued for one gateway key (the KuCoin facade).
+
+    The secret and passphrase are sealed like exchange secrets (only the vault's facade
+    verifier opens them); ``api_key`` is the public KC-API-KEY. Bound to one gateway key and
+    one exchange account; revoked with the gateway key (revoke or rotate) or when reissued.
+    """
+
+    __tablename__ = "facade_credentials"
+
+    id: Mapped[str] = mapped_column(String(ID), primary_key=True)
+    api_key: Mapped[str] = mapped_column(String(64), unique=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id"), index=True)
+    key_id: Mapped[str] = mapped_column(ForeignKey("gateway_keys.key_id"), index=True)
+    account_id: Mapped[str] = mapped_column(ForeignKey("exchange_accounts.id"))
+    envelope_version: Mapped[int] = mapped_column(Integer)
+    alg: Mapped[str] = mapped_column(String(32))
+    kek_id: Mapped[str] = mapped_column(String(200), index=True)
+    wrapped_dek: Mapped[bytes] = mapped_column(LargeBinary)
+    sealed_fields: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), default=None)

@@ -30,6 +30,7 @@ from kcgateway.web import (
     books,
     console,
     errors,
+    facade_keys,
     futures,
     margin,
     risk,
@@ -176,7 +177,7 @@ def _build(services: GatewayServices | None, max_body_bytes: int) -> FastAPI:
     routers = (
         routes.router, admin.router, spot_more.router, margin.router, futures.router,
         books.router, alerts.router, risk.router, onboarding_router,
-        subaccounts_router, events_router, bots_router,
+        subaccounts_router, events_router, bots_router, facade_keys.router,
     )  # fmt: skip
     for router in routers:
         _mount(app, router)

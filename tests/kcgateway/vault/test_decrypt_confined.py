@@ -32,6 +32,11 @@ Allowed, and why:
   True/False, never the secret.
 - web/bots.py, commands/bots.py: a new bot's signal secret (and TradingView URL token) is shown
   to its owner exactly once (POST /v1/bots, rotate-secret, `kcgateway bots create/rotate-secret`).
+- vault/facade.py: the KuCoin facade's verifier, the one caller besides the signer of
+  ``unwrap_dek`` and ``open_fields``: it opens a gateway-issued facade secret (never an exchange
+  secret) to recompute one request's signature and answers valid or a KuCoin code.
+- web/facade_keys.py: newly issued facade credentials are shown to their owner exactly once
+  (``POST /v1/keys/{id}/kucoin-credentials``), and commands/keys.py likewise on the CLI.
 - exchange/ws.py: the WebSocket bullet token goes into the connect URL's query, as KuCoin
   requires; it is not an exchange credential, lives 24 h, and the URL is never logged.
 """
@@ -54,6 +59,8 @@ FORBIDDEN = {
 ALLOWED = {
     "kcgateway/vault/envelope.py": {"decrypt", "reveal", "unwrap", "unwrap_dek"},
     "kcgateway/vault/signer.py": {"unwrap_dek", "open_fields"},
+    "kcgateway/vault/facade.py": {"unwrap_dek", "open_fields"},
+    "kcgateway/web/facade_keys.py": {"reveal"},  # new facade credentials, shown once
     "kcgateway/vault/kek.py": {"decrypt"},
     "kcgateway/vault/transit.py": {"reveal", "decrypt_data"},
     "kcgateway/vault/rotation.py": {"rewrap_dek"},  # rewraps a DEK; never opens a field

@@ -39,6 +39,7 @@ def routes(account: str) -> list[tuple[str, str, Scope, Any]]:
         ("GET", "/v1/keys", Scope.KEYS_MANAGE, None),
         ("DELETE", "/v1/keys/nope", Scope.KEYS_MANAGE, None),
         ("POST", "/v1/keys/nope/rotate", Scope.KEYS_MANAGE, {"overlapSeconds": 60}),
+        ("POST", "/v1/keys/nope/kucoin-credentials", Scope.KEYS_MANAGE, {"account": "main"}),
         ("GET", "/v1/keys/suspensions", Scope.KEYS_MANAGE, None),
         ("POST", "/v1/keys/suspensions/lift", Scope.KEYS_MANAGE, _LIFT),
         ("POST", "/v1/accounts", Scope.ACCOUNTS_MANAGE, _account_body()),

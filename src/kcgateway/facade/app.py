@@ -1,0 +1,80 @@
+"""The KuCoin-compatible listener: an ASGI app that looks like KuCoin's spot host.
+
+``kcgateway serve --kucoin-port N`` serves it beside the ``/v1`` API. Every request, whatever
+its path, goes to :meth:`~kcgateway.gateway.facade.service.FacadeService.handle` with its method,
+path, raw query, raw body (at most ``max_body_bytes``: KuCoin's signature covers the exact
+bytes, so nothing is re-serialised), headers and the client address (the ``/v1`` rule:
+``KCGW_TRUSTED_PROXIES``); the answer is KuCoin's envelope ``{"code":"200000","data":...}``, or
+its error envelope (``errors.py``). Only protocol shaping lives here; the rules are in
+``kcgateway.gateway.facade``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from kcgateway.facade.errors import describe, envelope
+from kcgateway.gateway.apikeys import client_ip
+from kcgateway.gateway.facade.service import FacadeRequest, FacadeService
+
+JSON = "application/json"
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+_OK_HEAD = b'{"code":"200000","data":'
+
+
+class _TooLarge(Exception):
+    """The body passed the limit (the rest is never read)."""
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _TooLarge
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_facade_app(
+    facade: FacadeService,
+    *,
+    trusted_proxies: Sequence[str] = (),
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    futures: bool = False,
+) -> Starlette:
+    """The facade's ASGI app over ``facade``: KuCoin's spot host, or its futures host."""
+    proxies = tuple(trusted_proxies)
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            body = await _body(request, max_body_bytes)
+        except _TooLarge:
+            return Response(envelope("400100", "the request body is too large"), 413, None, JSON)
+        peer = request.client.host if request.client else ""
+        call = FacadeRequest(
+            method=request.method,
+            path=request.url.path,
+            raw_query=request.scope.get("query_string", b"").decode("latin-1"),
+            body=body,
+            headers=request.headers,
+            ip=client_ip(peer, request.headers.get("x-forwarded-for"), proxies),
+            futures=futures,
+        )
+        try:
+            data = await facade.handle(call)
+        except Exception as exc:  # every failure is answered in KuCoin's envelope
+            status, text = describe(exc)
+            return Response(text, status, None, JSON)
+        return Response(_OK_HEAD + data + b"}", 200, None, JSON)
+
+    methods = ["GET", "POST", "DELETE", "PUT"]
+    return Starlette(routes=[Route("/{path:path}", endpoint, methods=methods)])

@@ -1,0 +1,1 @@
+"""The KuCoin-compatible facade's rules: credentials, routes, and the use case that serves them."""

@@ -1,0 +1,247 @@
+"""Which KuCoin spot paths the facade serves, how, and with which scope: one table.
+
+Each :class:`FacadeRoute` says what a (method, path template) is:
+
+- ``TIME``: the gateway's own clock (clients sign with the server time they read here, and the
+  facade checks their timestamps against this clock);
+- ``FIXED``: a constant answer (``answer``): the facade serves no margin, so it lists no margin
+  symbols;
+- ``PUBLIC``: public market data, forwarded unsigned to the exchange endpoint ``endpoint`` (a
+  name in :data:`kcgateway.kucoin.endpoints.ENDPOINTS`) behind a short cache;
+- ``READ``: a private read, forwarded to the bound account's endpoint ``endpoint`` and signed
+  there with the account's real credentials (scope ``read``);
+- ``PLACE``, ``CANCEL_ID``, ``CANCEL_OID``, ``CANCEL_SYMBOL``: orders, through the gateway's
+  order router (risk engine, exactly-once placement, audit), answered in the HF or classic
+  shape (``hf``) (scope ``trade:spot``).
+
+Paths under :data:`DENIED_PREFIXES` (withdrawals, deposits, transfers, sub-accounts, API-key
+management, broker) are always refused with KuCoin's permission error, whatever the key: a
+facade credential can trade and read, never move funds or manage keys. Anything else is
+KuCoin's 404000.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from kcgateway.gateway.apikeys import Scope
+
+
+class Kind(StrEnum):
+    """What the facade does with a route."""
+
+    TIME = "time"
+    FIXED = "fixed"
+    PUBLIC = "public"
+    READ = "read"
+    PLACE = "place"
+    CANCEL_ID = "cancel_id"
+    CANCEL_OID = "cancel_oid"
+    CANCEL_SYMBOL = "cancel_symbol"
+
+
+@dataclass(frozen=True, slots=True)
+class FacadeRoute:
+    """One served (method, path template)."""
+
+    method: str
+    template: str
+    kind: Kind
+    endpoint: str | None = None
+    hf: bool = False
+    #: a route of the futures host (its trades need ``trade:futures``)
+    futures: bool = False
+    #: the JSON ``data`` of a FIXED route
+    answer: str = ""
+    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.template))
+        object.__setattr__(self, "pattern", re.compile(f"^{regex}$"))
+
+    @property
+    def scope(self) -> Scope | None:
+        """The gateway scope the route needs (None: public)."""
+        if self.kind in (Kind.TIME, Kind.PUBLIC, Kind.FIXED):
+            return None
+        if self.kind is Kind.READ:
+            return Scope.READ
+        return Scope.TRADE_FUTURES if self.futures else Scope.TRADE_SPOT
+
+
+def _pub(template: str, endpoint: str) -> FacadeRoute:
+    return FacadeRoute("GET", template, Kind.PUBLIC, endpoint)
+
+
+def _read(template: str, endpoint: str) -> FacadeRoute:
+    return FacadeRoute("GET", template, Kind.READ, endpoint)
+
+
+_HF = "/api/v1/hf/orders"
+
+#: first match wins: fixed paths come before templates that would swallow them
+ROUTES: tuple[FacadeRoute, ...] = (
+    FacadeRoute("GET", "/api/v1/timestamp", Kind.TIME),
+    _pub("/api/v1/status", "market.status"),
+    _pub("/api/v2/symbols", "market.symbols"),
+    _pub("/api/v2/symbols/{symbol}", "market.symbol"),
+    _pub("/api/v3/currencies", "market.currencies"),
+    _pub("/api/v3/currencies/{currency}", "market.currency"),
+    _pub("/api/v1/market/orderbook/level1", "market.ticker"),
+    _pub("/api/v1/market/allTickers", "market.all_tickers"),
+    _pub("/api/v1/market/stats", "market.stats"),
+    _pub("/api/v1/market/orderbook/level2_20", "market.level2_20"),
+    _pub("/api/v1/market/orderbook/level2_100", "market.level2_100"),
+    _pub("/api/v1/market/candles", "market.candles"),
+    _pub("/api/v1/market/histories", "market.histories"),
+    _pub("/api/v1/prices", "market.fiat_prices"),
+    # the facade trades spot only: it lists no margin symbols (ccxt reads these while loading)
+    FacadeRoute("GET", "/api/v3/margin/symbols", Kind.FIXED, answer='{"items":[]}'),
+    FacadeRoute("GET", "/api/v1/isolated/symbols", Kind.FIXED, answer="[]"),
+    # the public WebSocket token: the exchange's own public endpoint (never cached)
+    FacadeRoute("POST", "/api/v1/bullet-public", Kind.PUBLIC, "ws.bullet_public"),
+    # ccxt's spot class also loads the futures contracts (its futures base URL is the same)
+    _pub("/api/v1/contracts/active", "futures.contracts_active"),
+    _pub("/api/v1/contracts/{symbol}", "futures.contract"),
+    _read("/api/v3/market/orderbook/level2", "market.level2_full"),
+    _read("/api/v1/accounts", "account.list"),
+    _read("/api/v1/accounts/ledgers", "account.ledgers"),
+    _read("/api/v1/accounts/{accountId}", "account.get"),
+    _read("/api/v1/hf/accounts/opened", "account.hf_opened"),
+    _read("/api/ua/v1/account/mode", "account.ua_mode"),
+    # HF orders
+    FacadeRoute("POST", _HF, Kind.PLACE, hf=True),
+    FacadeRoute("POST", f"{_HF}/sync", Kind.PLACE, hf=True),
+    FacadeRoute("DELETE", _HF, Kind.CANCEL_SYMBOL, hf=True),
+    FacadeRoute("DELETE", f"{_HF}/client-order/{{clientOid}}", Kind.CANCEL_OID, hf=True),
+    FacadeRoute("DELETE", f"{_HF}/sync/client-order/{{clientOid}}", Kind.CANCEL_OID, hf=True),
+    FacadeRoute("DELETE", f"{_HF}/sync/{{orderId}}", Kind.CANCEL_ID, hf=True),
+    FacadeRoute("DELETE", f"{_HF}/{{orderId}}", Kind.CANCEL_ID, hf=True),
+    _read(f"{_HF}/active", "spot.hf.active"),
+    _read(f"{_HF}/active/page", "spot.hf.active_page"),
+    _read(f"{_HF}/active/symbols", "spot.hf.active_symbols"),
+    _read(f"{_HF}/done", "spot.hf.done"),
+    _read(f"{_HF}/client-order/{{clientOid}}", "spot.hf.get_by_client_oid"),
+    _read(f"{_HF}/{{orderId}}", "spot.hf.get_by_id"),
+    _read("/api/v1/hf/fills", "spot.hf.fills"),
+    # classic orders
+    FacadeRoute("POST", "/api/v1/orders", Kind.PLACE),
+    FacadeRoute("DELETE", "/api/v1/orders", Kind.CANCEL_SYMBOL),
+    FacadeRoute("DELETE", "/api/v1/order/client-order/{clientOid}", Kind.CANCEL_OID),
+    FacadeRoute("DELETE", "/api/v1/orders/{orderId}", Kind.CANCEL_ID),
+    _read("/api/v1/orders", "spot.classic.list"),
+    _read("/api/v1/limit/orders", "spot.classic.recent"),
+    _read("/api/v1/order/client-order/{clientOid}", "spot.classic.get_by_client_oid"),
+    _read("/api/v1/orders/{orderId}", "spot.classic.get_by_id"),
+    _read("/api/v1/fills", "spot.classic.fills"),
+    _read("/api/v1/limit/fills", "spot.classic.recent_fills"),
+)
+
+
+def _fpub(template: str, endpoint: str) -> FacadeRoute:
+    return FacadeRoute("GET", template, Kind.PUBLIC, endpoint, futures=True)
+
+
+def _fread(template: str, endpoint: str) -> FacadeRoute:
+    return FacadeRoute("GET", template, Kind.READ, endpoint, futures=True)
+
+
+def _ftrade(method: str, template: str, kind: Kind) -> FacadeRoute:
+    return FacadeRoute(method, template, kind, futures=True)
+
+
+#: the futures host (``--kucoin-futures-port``): its paths collide with spot's, hence a host
+FUTURES_ROUTES: tuple[FacadeRoute, ...] = (
+    FacadeRoute("GET", "/api/v1/timestamp", Kind.TIME, futures=True),
+    _fpub("/api/v1/status", "futures.status"),
+    _fpub("/api/v1/contracts/active", "futures.contracts_active"),
+    _fpub("/api/v1/contracts/{symbol}", "futures.contract"),
+    _fpub("/api/v1/ticker", "futures.ticker"),
+    _fpub("/api/v1/level2/snapshot", "futures.level2_snapshot"),
+    _fpub("/api/v1/level2/depth20", "futures.level2_depth20"),
+    _fpub("/api/v1/level2/depth100", "futures.level2_depth100"),
+    _fpub("/api/v1/kline/query", "futures.kline"),
+    FacadeRoute(
+        "POST", "/api/v1/bullet-public", Kind.PUBLIC, "ws.futures_bullet_public", futures=True
+    ),
+    _fread("/api/v1/account-overview", "futures.account_overview"),
+    _fread("/api/v1/positions", "futures.positions"),
+    _fread("/api/v1/position", "futures.position"),
+    _fread("/api/v1/history-positions", "futures.positions_history"),
+    _fread("/api/v1/fills", "futures.fills"),
+    _fread("/api/v2/position/getMarginMode", "futures.margin_mode"),
+    _fread("/api/v2/getCrossUserLeverage", "futures.cross_leverage"),
+    _ftrade("POST", "/api/v1/orders", Kind.PLACE),
+    _ftrade("DELETE", "/api/v1/orders", Kind.CANCEL_SYMBOL),
+    _ftrade("DELETE", "/api/v3/orders", Kind.CANCEL_SYMBOL),
+    _ftrade("DELETE", "/api/v1/orders/client-order/{clientOid}", Kind.CANCEL_OID),
+    _ftrade("DELETE", "/api/v1/orders/{orderId}", Kind.CANCEL_ID),
+    _fread("/api/v1/orders", "futures.list"),
+    _fread("/api/v1/recentDoneOrders", "futures.recent_done"),
+    _fread("/api/v1/orders/byClientOid", "futures.get_by_client_oid"),
+    _fread("/api/v1/orders/{orderId}", "futures.get_by_id"),
+    _fread("/api/v1/stopOrders", "futures.stop_orders"),
+)
+
+#: always KuCoin's permission error (400007): money movement, sub-accounts, key management
+DENIED_PREFIXES: tuple[str, ...] = (
+    "/api/v1/withdrawals",
+    "/api/v3/withdrawals",
+    "/api/v1/deposit-addresses",
+    "/api/v2/deposit-addresses",
+    "/api/v3/deposit-address",
+    "/api/v1/deposits",
+    "/api/v2/accounts/inner-transfer",
+    "/api/v3/accounts/universal-transfer",
+    "/api/v1/accounts/inner-transfer",
+    "/api/v1/accounts/sub-transfer",
+    "/api/v2/accounts/sub-transfer",
+    "/api/v1/accounts/transferable",
+    "/api/v1/accounts/transfer-out",
+    "/api/v1/accounts/transfer-in",
+    "/api/v3/accounts/transfer-out",
+    "/api/v1/transfer-out",
+    "/api/v1/transfer-in",
+    "/api/v1/sub",
+    "/api/v2/sub",
+    "/api/v1/sub-accounts",
+    "/api/v2/sub-accounts",
+    "/api/v1/user/api-key",
+    "/api/v1/user-info",
+    "/api/v2/user-info",
+    "/api/v1/broker",
+    "/api/v3/broker",
+    "/api/v1/asset/ndbroker",
+    "/api/kyc",
+    "/api/v3/margin/borrow",
+    "/api/v3/margin/repay",
+    "/api/v3/transfer-out",
+    "/api/v1/withdrawal",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """A request's route and the values of its path placeholders."""
+
+    route: FacadeRoute
+    params: dict[str, str]
+
+
+def resolve(method: str, path: str, *, futures: bool = False) -> Resolved | None:
+    """The served route for ``method path`` on the spot or futures host (None: not served)."""
+    method = method.upper()
+    for route in FUTURES_ROUTES if futures else ROUTES:
+        if route.method != method:
+            continue
+        found = route.pattern.match(path)
+        if found is not None:
+            return Resolved(route, found.groupdict())
+    return None
+
+
+def denied(path: str) -> bool:
+    """True for the paths a facade credential may never use (withdrawals, transfers...)."""
+    return any(path == p or path.startswith((p + "/", p + "?")) for p in DENIED_PREFIXES)

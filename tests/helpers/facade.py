@@ -1,0 +1,89 @@
+"""The KuCoin facade served on a loopback port over a :func:`gateway_stack`, and ccxt on it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import ccxt.async_support as ccxt_async
+import uvicorn
+
+from kcgateway.facade.app import create_facade_app
+from kcgateway.gateway.apikeys import Scope, parse_key
+from tests.helpers import leaksuite
+from tests.helpers.gateway import Stack, Tenant, auth
+
+
+@dataclass
+class FacadeCreds:
+    api_key: str
+    secret: str
+    passphrase: str
+    key_id: str
+
+    def ccxt(self) -> dict[str, str]:
+        return {"apiKey": self.api_key, "secret": self.secret, "password": self.passphrase}
+
+
+@asynccontextmanager
+async def facade_url(stack: Stack, *, futures: bool = False) -> AsyncIterator[str]:
+    """The facade app (leak-captured) on a free loopback port, for as long as the block runs."""
+    assert stack.services.facade is not None
+    app = leaksuite.capture_app(create_facade_app(stack.services.facade, futures=futures))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(
+        app, lifespan="off", proxy_headers=False, log_level="warning", access_log=False
+    )
+    server = uvicorn.Server(config)
+    server.capture_signals = contextlib.nullcontext  # type: ignore[method-assign,assignment]
+    task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            await asyncio.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+        sock.close()
+
+
+async def issue(
+    stack: Stack, tenant: Tenant, *scopes: Scope, account: str = "main", **kw: Any
+) -> FacadeCreds:
+    """A bot key with ``scopes`` and its KuCoin credentials on the tenant's account (via /v1)."""
+    key = await stack.key(tenant, *scopes, **kw)
+    presented = parse_key(key)
+    assert presented is not None
+    resp = await stack.http.post(
+        f"/v1/keys/{presented.key_id}/kucoin-credentials",
+        json={"account": account},
+        headers=auth(tenant.admin_key),
+    )
+    assert resp.status_code == 201, resp.text
+    made = resp.json()
+    return FacadeCreds(made["apiKey"], made["secret"], made["passphrase"], presented.key_id)
+
+
+def ccxt_kucoin(url: str, creds: FacadeCreds | None = None) -> Any:
+    """ccxt's async kucoin with every REST base URL pointed at ``url`` (nothing else changed)."""
+    ex = ccxt_async.kucoin(creds.ccxt() if creds is not None else {})
+    for name, value in list(ex.urls["api"].items()):
+        if isinstance(value, str):
+            ex.urls["api"][name] = url
+    return ex
+
+
+def ccxt_kucoinfutures(spot_url: str, futures_url: str, creds: FacadeCreds) -> Any:
+    """ccxt's async kucoinfutures: futures groups at the futures facade, the rest at spot."""
+    ex = ccxt_async.kucoinfutures(creds.ccxt())
+    for name, value in list(ex.urls["api"].items()):
+        if isinstance(value, str):
+            ex.urls["api"][name] = futures_url if name.startswith("futures") else spot_url
+    return ex
