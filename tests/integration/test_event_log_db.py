@@ -32,11 +32,11 @@ async def _follow_until(feed: EventFeed, tenant_id: str, into: list[StoredEvent]
                     return
 
 
-async def test_a_follower_racing_concurrent_writers_misses_nothing(
+@pytest.mark.postgres
+@pytest.mark.parametrize("fresh_db_url", ["postgresql"], indirect=True)  # SQLite has one writer:
+async def test_a_follower_racing_concurrent_writers_misses_nothing(  # test_events_api covers it
     tmp_path: Path, fresh_db_url: str
 ) -> None:
-    if fresh_db_url.startswith("sqlite"):
-        pytest.skip("SQLite has one writer: test_events_api covers it (CI time is short)")
     async with gateway_stack(tmp_path, db=open_database(fresh_db_url)) as stack:
         one, two = await stack.add_tenant("t1"), await stack.add_tenant("t2")
         feed = stack.services.event_feed
