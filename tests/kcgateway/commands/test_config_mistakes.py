@@ -8,7 +8,6 @@ them, a database that is unreachable, a role or a database that does not exist, 
 
 from __future__ import annotations
 
-import asyncio
 import os
 import secrets
 import socket
@@ -17,13 +16,13 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
 from kcgateway.cli import app
 from kcgateway.main import pepper_text
+from tests.helpers.databases import postgres_user_or_skip
 
 
 def _cli(tmp_path: Path, *args: str, **env: str) -> Result:
@@ -90,26 +89,8 @@ def test_an_unreachable_database_is_named(tmp_path: Path, closed_port: int) -> N
     assert "does not resolve" in out
 
 
-def _pg_user() -> str:
-    async def find() -> str | None:
-        for user in ("postgres", "root"):
-            try:
-                conn = await asyncpg.connect(host="127.0.0.1", user=user, database="test",
-                                             timeout=3)  # fmt: skip
-            except (OSError, asyncpg.PostgresError, TimeoutError):
-                continue
-            await conn.close()
-            return user
-        return None
-
-    user = asyncio.run(find())
-    if user is None:
-        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
-    return user
-
-
 def test_a_missing_role_and_a_missing_database_are_named(tmp_path: Path) -> None:
-    user = _pg_user()
+    user = postgres_user_or_skip()  # a failure in CI, where PostgreSQL is required
     url = "postgresql+asyncpg://no_such_role_kcgw@127.0.0.1:5432/test"
     out = _short(_cli(tmp_path, "tenants", "list", KCGW_DATABASE_URL=url))
     assert "role 'no_such_role_kcgw'" in out and "CREATE ROLE" in out
