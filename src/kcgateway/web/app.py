@@ -105,6 +105,7 @@ def _add_public_routes(app: FastAPI, services: Callable[[Request], GatewayServic
 
 #: APIRoute attributes that _mount carries over (everything the spec and the behaviour use)
 _ROUTE_ATTRS = (
+    "dependencies",
     "response_model",
     "status_code",
     "tags",

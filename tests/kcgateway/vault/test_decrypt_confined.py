@@ -37,6 +37,12 @@ Allowed, and why:
   secret) to recompute one request's signature and answers valid or a KuCoin code.
 - web/facade_keys.py: newly issued facade credentials are shown to their owner exactly once
   (``POST /v1/keys/{id}/kucoin-credentials``), and commands/keys.py likewise on the CLI.
+- exchange/oauth.py: a Fast API OAuth access token goes into the ``Authorization`` header of
+  the one key-creation call it exists for (as KuCoin requires); tokens are dropped right after.
+- web/console/actions.py: a key created or rotated from the console is shown to its owner once
+  on that page (as POST /v1/keys shows it).
+- web/console/signin.py: the console session token is set once, as the HttpOnly cookie of the
+  sign-in answer (only its SHA-256 is stored).
 - exchange/ws.py: the WebSocket bullet token goes into the connect URL's query, as KuCoin
   requires; it is not an exchange credential, lives 24 h, and the URL is never logged.
 """
@@ -73,6 +79,9 @@ ALLOWED = {
     "kcgateway/web/admin.py": {"reveal"},
     "kcgateway/commands/keys.py": {"reveal"},
     "kcgateway/exchange/ws.py": {"reveal"},
+    "kcgateway/exchange/oauth.py": {"reveal"},  # an OAuth access token, into its one call
+    "kcgateway/web/console/actions.py": {"reveal"},  # a new key, shown once on its page
+    "kcgateway/web/console/signin.py": {"reveal"},  # the session token, into its cookie
     "kcgateway/vault/webhook.py": {"reveal"},
     "kcgateway/commands/alerts.py": {"reveal"},  # a generated webhook secret, shown once
     "kcgateway/vault/signal_secrets.py": {"reveal", "unwrap", "decrypt"},

@@ -20,7 +20,8 @@ from tests.helpers.gateway import Stack, auth, futures_body, gateway_stack, orde
 
 PUBLIC_PATHS = {
     "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/static/{name}",
-    "/v1/signals/{bot_id}",
+    "/v1/signals/{bot_id}",  # authenticated by the bot's signal profile
+    "/v1/onboarding/kucoin/callback",  # KuCoin's redirect: the signed state and its cookie
 }  # fmt: skip
 _LIFT = {"suspension": "nope@192.0.2.1", "reason": "matrix"}
 
@@ -47,6 +48,9 @@ def routes(account: str) -> list[tuple[str, str, Scope, Any]]:
         ("GET", "/v1/orderbook/nope", Scope.READ, None),
         ("GET", "/v1/futures/orderbook/nope", Scope.READ, None),
         ("DELETE", "/v1/accounts/nope", Scope.ACCOUNTS_MANAGE, None),
+        ("GET", "/v1/onboarding/kucoin/start?account=new", Scope.ACCOUNTS_MANAGE, None),
+        ("POST", "/v1/broker/subaccounts", Scope.ACCOUNTS_MANAGE, {"name": "sub1"}),
+        ("GET", "/v1/broker/subaccounts", Scope.ACCOUNTS_MANAGE, None),
         ("GET", "/v1/alerts", Scope.RISK_MANAGE, None),
         ("POST", "/v1/alerts/retry", Scope.RISK_MANAGE, None),
         # a bad kind ends the endless stream with a 400 once the key passed (ASGI buffers)

@@ -123,7 +123,9 @@ async def test_unknown_symbol_is_404_and_bad_depth_422(tmp_path: Path) -> None:
         for path in ("/v1/orderbook/NOPE-USDT", "/v1/futures/orderbook/BTC-USDT"):
             resp = await stack.http.get(path, headers=auth(key))
             assert resp.status_code == 404, path
-            assert resp.json() == {"error": "not_found", "message": "no such symbol"}
+            body = resp.json()
+            assert (body["error"], body["message"]) == ("not_found", "no such symbol")
+            assert body["hint"]  # what to do, as every refusal says
         for query in ("depth=0", "depth=101", "depth=x"):
             resp = await stack.http.get(f"/v1/orderbook/BTC-USDT?{query}", headers=auth(key))
             assert resp.status_code == 422, query
