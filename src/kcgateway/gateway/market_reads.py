@@ -7,6 +7,8 @@ through the account's signed client.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.gateway.orders.lifecycle import owned_account
 from kcgateway.gateway.orders.markets import trade_type
@@ -16,13 +18,15 @@ from kcgateway.kucoin import models as m
 from kcgateway.store.database import Database
 
 MAX_ROWS = 500
+#: KuCoin answers spot fills for a window of at most 7 days (PROTOCOL.md, fills)
+SPOT_FILLS_SPAN = timedelta(days=7)
 
 
-def _checked(window: Window | None, limit: int) -> Window:
+def _checked(window: Window | None, limit: int, span: timedelta | None = None) -> Window:
     """The fills window (InvalidQuery naming the parameter for a bad one); none: everything."""
     if window is None:
         return Window(limit=min(limit, MAX_ROWS))
-    window.check_exchange(MAX_ROWS)
+    window.check_exchange(MAX_ROWS, span)
     return window
 
 
@@ -50,9 +54,9 @@ class AccountReads:
     ) -> list[m.Fill]:
         """The account's spot fills on ``symbol``, newest first (HF or classic by its mode).
 
-        ``window``'s from/to go to the exchange (``startAt``/``endAt``); no cursor.
+        ``window``'s from/to go to the exchange (``startAt``/``endAt``, at most 7 days apart).
         """  # fmt: skip
-        window = _checked(window, limit)
+        window = _checked(window, limit, SPOT_FILLS_SPAN)
         venue = await self._venue(tenant_id, account)
         limit = min(limit, MAX_ROWS)
         start, end = to_millis(window.since), to_millis(window.until)

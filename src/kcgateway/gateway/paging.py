@@ -16,7 +16,7 @@ import base64
 import binascii
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import and_, or_
@@ -84,14 +84,20 @@ class Window:
             raise InvalidQuery("to must be later than from", field="to")
         return decode_cursor(self.cursor) if self.cursor is not None else None
 
-    def check_exchange(self, max_limit: int) -> None:
-        """:meth:`check` for a list read from the exchange, which takes no cursor."""
+    def check_exchange(self, max_limit: int, max_span: timedelta | None = None) -> None:
+        """:meth:`check` for a list read from the exchange: no cursor, at most ``max_span``."""
         if self.cursor is not None:
             raise InvalidQuery(
                 "this list is read from the exchange and has no cursor: narrow it with from/to",
                 field="cursor",
             )
         self.check(max_limit)
+        span = None if self.since is None or self.until is None else self.until - self.since
+        if max_span is not None and span is not None and span > max_span:
+            raise InvalidQuery(
+                f"the exchange serves at most {max_span.days} days at a time: narrow from/to",
+                field="to",
+            )
 
 
 @dataclass(frozen=True, slots=True)

@@ -185,6 +185,7 @@ BAD_VALUE = [  # well formed but wrong: 422 invalid_request naming the parameter
     ("/v1/signals", "verdict=maybe", "verdict"),
     ("/v1/signals", "cursor=%21%21", "cursor"),
     ("/v1/fills", f"{FILLS}&cursor=abc", "cursor"),  # fills come from the exchange: no cursor
+    ("/v1/fills", f"{FILLS}&from=2026-11-01T00:00:00Z&to=2026-11-09T00:00:00Z", "to"),  # > 7 days
     ("/v1/margin/fills", f"{FILLS}&from=2026-11-02T00:00:00Z&to=2026-11-01T00:00:00Z", "to"),
     ("/v1/futures/fills", "account=main&cursor=abc", "cursor"),
 ]
