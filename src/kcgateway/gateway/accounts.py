@@ -28,6 +28,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from kcgateway.errors import AccountBusy, AccountNameTaken, KeyRefused, NoSuchAccount
 from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.gateway.audit import AuditAction, record
+from kcgateway.gateway.lists import account_page
+from kcgateway.gateway.paging import Paged, Window
 from kcgateway.kucoin import models as m
 from kcgateway.kucoin.signing import Credentials
 from kcgateway.secret import Secret
@@ -225,6 +227,13 @@ class AccountOnboarding:
         async with self._db.read() as session:
             rows = await AccountRepository(session).for_tenant(tenant_id)
         return [AccountView(r.id, r.name, r.sub_uid, ()) for r in rows if r.removed_at is None]
+
+    async def page(self, tenant_id: str, window: Window) -> Paged[AccountView]:
+        """A page of the tenant's accounts, newest first (:mod:`~kcgateway.gateway.lists`)."""
+        async with self._db.read() as session:
+            return await account_page(
+                session, tenant_id, window, lambda r: AccountView(r.id, r.name, r.sub_uid, ())
+            )
 
     async def remove(
         self, tenant_id: str, account: str, actor: str, *, force: bool = False

@@ -43,6 +43,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge
 from kcgateway.errors import ValidationError
 from kcgateway.gateway.alert_delivery import DeliveryPolicy, check_url, shown_url
 from kcgateway.gateway.event_feed import alert_event
+from kcgateway.gateway.paging import Paged, Position, Window, cut
 from kcgateway.secret import Secret
 from kcgateway.store.alert_store import (
     AlertFilter,
@@ -76,6 +77,9 @@ __all__ = [
 ]
 
 log = logging.getLogger("kcgateway.alerts")
+
+#: the most alerts one page holds
+ALERT_PAGE_MAX = 500
 Now = Callable[[], datetime]
 KIND = re.compile(r"^[a-z][a-z0-9_.]{0,63}$")
 MAX_SUBJECTS = 100
@@ -325,6 +329,14 @@ class AlertService:
     async def find(self, which: AlertFilter) -> list[AlertView]:
         """The alerts ``which`` selects, newest first, each with its delivery state."""
         return await self._store.find(which)
+
+    async def page(self, which: AlertFilter, window: Window) -> Paged[AlertView]:
+        """A page of :meth:`find` (:mod:`~kcgateway.gateway.paging`); InvalidQuery if malformed."""
+        after = window.check(ALERT_PAGE_MAX)
+        paged = replace(which, since=window.since, until=window.until, limit=window.limit + 1,
+                        after=None if after is None else (after.created_at, after.id))  # fmt: skip
+        rows = await self._store.find(paged)
+        return cut(rows, window.limit, lambda a: Position(a.created_at, a.id), lambda a: a)
 
     async def set_webhook(
         self, url: str, secret_path: Path, secret: Secret | None, *, actor: str

@@ -51,6 +51,8 @@ from kcgateway.gateway.apikeys import KeyLifetime, PresentedKey, Scope
 from kcgateway.gateway.audit import AuditAction, record
 from kcgateway.gateway.failures import FailureTracker, address_subject, pair_subject
 from kcgateway.gateway.key_rows import KeyRows
+from kcgateway.gateway.lists import KeyState, key_page
+from kcgateway.gateway.paging import Paged, Window
 from kcgateway.secret import Secret
 from kcgateway.store.database import Database
 from kcgateway.store.facade_store import revoke_for_key
@@ -616,6 +618,11 @@ class KeyService:
         )
         async with self._db.read() as session:
             return [_view(r) for r in (await session.scalars(query)).all()]
+
+    async def page(self, tenant_id: str, state: KeyState | None, window: Window) -> Paged[KeyView]:
+        """A page of the tenant's keys, newest first (:mod:`~kcgateway.gateway.lists`)."""
+        async with self._db.read() as session:
+            return await key_page(session, tenant_id, state, window, _view)
 
     async def revoke(self, tenant_id: str, key_id: str, *, actor: Actor) -> bool:
         """Revoke one of the tenant's keys; False when the tenant has no such key.

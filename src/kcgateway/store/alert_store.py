@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import and_, delete, func, or_, select, update
 
 from kcgateway.store.database import Database
 from kcgateway.store.event_log import NewEvent, append_events
@@ -79,6 +79,9 @@ class AlertFilter:
     since: datetime | None = None
     state: DeliveryState | None = None
     limit: int = 100
+    until: datetime | None = None
+    #: keyset paging: only alerts older than this ``(created_at, id)``
+    after: tuple[datetime, str] | None = None
 
 
 def _delivery(row: AlertDeliveryRow | None) -> DeliveryView | None:
@@ -124,6 +127,12 @@ def _filtered(query: Any, f: AlertFilter) -> Any:
         query = query.where(AlertRow.kind == f.kind)
     if f.since is not None:
         query = query.where(AlertRow.created_at >= f.since)
+    if f.until is not None:
+        query = query.where(AlertRow.created_at < f.until)
+    if f.after is not None:
+        at, ident = f.after
+        older = AlertRow.created_at < at
+        query = query.where(or_(older, and_(AlertRow.created_at == at, AlertRow.id < ident)))
     if f.state is not None:
         query = query.where(AlertDeliveryRow.state == f.state.value)
     return query
@@ -180,7 +189,7 @@ class SqlAlertStore:
     async def find(self, f: AlertFilter) -> list[AlertView]:
         """The alerts ``f`` selects, newest first."""
         query = _filtered(_joined(), f)
-        query = query.order_by(AlertRow.created_at.desc(), AlertRow.id).limit(f.limit)
+        query = query.order_by(AlertRow.created_at.desc(), AlertRow.id.desc()).limit(f.limit)
         async with self._db.read() as session:
             rows = (await session.execute(query)).all()
         return [_view(row[0], row[1]) for row in rows]

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from kcgateway.errors import AuthError, ExchangeKeyInvalid, NoSuchObject
 from kcgateway.gateway.apikeys import parse_scopes
+from kcgateway.gateway.lists import PAGE_MAX, KeyState
 from kcgateway.web.auth import AccountManager, KeyManager, Reader, services_of
+from kcgateway.web.list_params import Cursor, From, To, next_cursor, paged_responses, window
 from kcgateway.web.schemas import (
     AUTHED,
     EXCHANGE,
@@ -61,10 +63,21 @@ async def create_key(
     return {"key": full.reveal(), **key_json(view)}
 
 
-@router.get("/keys", response_model=list[KeyOut], responses=error_responses(*AUTHED))
-async def list_keys(request: Request, principal: KeyManager) -> list[dict[str, Any]]:
-    """The tenant's keys (never their secrets)."""
-    return [key_json(v) for v in await services_of(request).keys.list(principal.tenant_id)]
+@router.get("/keys", response_model=list[KeyOut], responses=paged_responses(*AUTHED))
+async def list_keys(  # noqa: PLR0917 - FastAPI passes route parameters positionally
+    request: Request,
+    response: Response,
+    principal: KeyManager,
+    state: Annotated[KeyState | None, Query(description="active (not revoked) or revoked")] = None,
+    since: From = None,
+    until: To = None,
+    cursor: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 100,
+) -> list[dict[str, Any]]:
+    """The tenant's keys (never their secrets), newest first; paged by ``X-Next-Cursor``."""
+    keys = services_of(request).keys
+    found = await keys.page(principal.tenant_id, state, window(limit, since, until, cursor))
+    return [key_json(v) for v in next_cursor(response, found)]
 
 
 @router.delete(
@@ -168,10 +181,20 @@ async def connect_account(
     return account_json(view)
 
 
-@router.get("/accounts", response_model=list[AccountOut], responses=error_responses(*AUTHED))
-async def list_accounts(request: Request, principal: Reader) -> list[dict[str, Any]]:
-    """The tenant's connected accounts."""
-    return [account_json(v) for v in await services_of(request).accounts.list(principal.tenant_id)]
+@router.get("/accounts", response_model=list[AccountOut], responses=paged_responses(*AUTHED))
+async def list_accounts(  # noqa: PLR0917 - FastAPI passes route parameters positionally
+    request: Request,
+    response: Response,
+    principal: Reader,
+    since: From = None,
+    until: To = None,
+    cursor: Cursor = None,
+    limit: Annotated[int, Query(ge=1, le=PAGE_MAX)] = 100,
+) -> list[dict[str, Any]]:
+    """The tenant's connected accounts, newest first (by connection time); paged."""
+    accounts = services_of(request).accounts
+    found = await accounts.page(principal.tenant_id, window(limit, since, until, cursor))
+    return [account_json(v) for v in next_cursor(response, found)]
 
 
 @router.delete("/accounts/{account_id}", responses=error_responses(*AUTHED, 404, 409))

@@ -12,14 +12,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from kcgateway.errors import InvalidQuery
 from kcgateway.gateway.alerts import KIND, AlertFilter, AlertService, alert_json
 from kcgateway.gateway.apikeys import Scope
 from kcgateway.gateway.keys import Principal
 from kcgateway.web.auth import require, services_of
+from kcgateway.web.list_params import Cursor, From, To, next_cursor, paged_responses, window
 from kcgateway.web.schemas import AUTHED, error_responses
 
 router = APIRouter(prefix="/v1")
@@ -68,29 +70,35 @@ def _service(request: Request) -> AlertService:
 @router.get(
     "/alerts",
     response_model=list[AlertOut],
-    responses=error_responses(*AUTHED, 503),
+    responses=paged_responses(*AUTHED, 503),
     tags=["alerts"],
 )
-async def list_alerts(
+async def list_alerts(  # noqa: PLR0917 - FastAPI passes route parameters positionally
     request: Request,
+    response: Response,
     principal: RiskManager,
     kind: Annotated[str | None, Query(max_length=64, pattern=KIND.pattern)] = None,
     since: Annotated[
-        datetime | None, Query(description="ISO 8601; without a zone it is UTC")
+        datetime | None, Query(description="ISO 8601; without a zone it is UTC (or use from)")
     ] = None,
+    start: From = None,
+    until: To = None,
+    cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
 ) -> list[dict[str, Any]]:
-    """The tenant's alerts (admin: plus gateway-wide ones), newest first, with evidence."""
+    """The tenant's alerts (admin: plus gateway-wide ones), newest first, with evidence.
+
+    ``since`` and ``from`` are the same filter (give one); paged by ``X-Next-Cursor``.
+    """
     if since is not None and since.tzinfo is None:
         since = since.replace(tzinfo=UTC)
+    if since is not None and start is not None:
+        raise InvalidQuery("give since or from, not both", field="from")
     which = AlertFilter(
-        tenant_id=principal.tenant_id,
-        gateway=Scope.ADMIN in principal.scopes,
-        kind=kind,
-        since=since,
-        limit=limit,
+        tenant_id=principal.tenant_id, gateway=Scope.ADMIN in principal.scopes, kind=kind
     )
-    return [alert_json(a) for a in await _service(request).find(which)]
+    found = await _service(request).page(which, window(limit, start or since, until, cursor))
+    return [alert_json(a) for a in next_cursor(response, found)]
 
 
 class RetryOut(BaseModel):

@@ -22,8 +22,10 @@ from kcgateway.gateway.bots.model import BotSpec, OrderStyle, Profile, Sizing
 from kcgateway.gateway.bots.profiles import MAX_BODY
 from kcgateway.gateway.bots.service import BotView
 from kcgateway.gateway.keys import Principal
+from kcgateway.gateway.lists import VERDICTS
 from kcgateway.web.auth import PUBLIC, caller_ip, require, services_of
 from kcgateway.web.decimals import DecimalString
+from kcgateway.web.list_params import Cursor, From, To, next_cursor, paged_responses, window
 from kcgateway.web.schemas import AUTHED, error_responses
 
 router = APIRouter(prefix="/v1")
@@ -32,6 +34,7 @@ NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
 _IN = ConfigDict(extra="forbid", populate_by_name=True, alias_generator=to_camel)
 _OUT = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 _ID = Annotated[str, Field(max_length=100)]
+_VERDICT = f"only signals with this verdict: {', '.join(VERDICTS)}"
 
 
 class BotBody(BaseModel):
@@ -314,20 +317,29 @@ async def delete_bot(bot_id: _ID, request: Request, principal: BotManager) -> Re
 
 @router.get(
     "/signals", response_model=list[SignalOut],
-    responses=error_responses(*AUTHED, 503), tags=["bots"],
+    responses=paged_responses(*AUTHED, 404, 503), tags=["bots"],
 )  # fmt: skip
-async def list_signals(
+async def list_signals(  # noqa: PLR0917 - FastAPI passes route parameters positionally
     request: Request,
+    response: Response,
     principal: BotManager,
     bot: Annotated[str | None, Query(max_length=100, description="bot id or name")] = None,
-    status: Annotated[str | None, Query(max_length=16)] = None,
+    verdict: Annotated[str | None, Query(max_length=16, description=_VERDICT)] = None,
+    status: Annotated[str | None, Query(max_length=16, description="the same as verdict")] = None,
+    since: From = None,
+    until: To = None,
+    cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[dict[str, Any]]:
-    """The signal log, newest first: source, verdict, orders, and why one was refused."""
-    found = await _bots(request).signals(
-        principal, principal.tenant_id, bot=bot, status=status, limit=limit
-    )
-    return [signal_json(v) for v in found]
+    """The signal log, newest first: source, verdict, orders, and why one was refused.
+
+    Paged by ``X-Next-Cursor``; an unknown ``bot`` is a 404.
+    """
+    found = await _bots(request).signal_page(
+        principal, principal.tenant_id, bot=bot, verdict=verdict or status,
+        window=window(limit, since, until, cursor),
+    )  # fmt: skip
+    return [signal_json(v) for v in next_cursor(response, found)]
 
 
 _SIGNAL_BODY = {

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from kcgateway.gateway.apikeys import Scope
 from kcgateway.gateway.orders.markets import FUTURES
 from kcgateway.web.auth import Reader, services_of
+from kcgateway.web.list_params import Cursor, From, To, window
 from kcgateway.web.market_orders import Account, MarketRoutes, order_routes
 from kcgateway.web.market_schemas import (
     ContractOut,
@@ -31,16 +32,25 @@ router = order_routes(
 
 
 @router.get("/fills", responses=error_responses(*AUTHED, *EXCHANGE, 404))
-async def futures_fills(
+async def futures_fills(  # noqa: PLR0917 - FastAPI passes route parameters positionally
     request: Request,
     principal: Reader,
     account: Account,
     symbol: Annotated[str | None, Query(min_length=3, max_length=40)] = None,
+    since: From = None,
+    until: To = None,
+    cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[FuturesFillOut]:
-    """The account's futures fills (on ``symbol`` if given), newest first."""
+    """The account's futures fills (on ``symbol`` if given), newest first.
+
+    ``from``/``to`` select among the newest ``limit`` fills; read from the exchange: no cursor.
+    """
     reads = services_of(request).reads
-    fills = await reads.futures_fills(principal.tenant_id, account, symbol, limit=limit)
+    fills = await reads.futures_fills(
+        principal.tenant_id, account, symbol, limit=limit,
+        window=window(limit, since, until, cursor),
+    )  # fmt: skip
     return [FuturesFillOut.of(f) for f in fills]
 
 

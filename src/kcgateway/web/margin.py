@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request
 from kcgateway.gateway.apikeys import Scope
 from kcgateway.gateway.orders.markets import MARGIN
 from kcgateway.web.auth import Reader, services_of
+from kcgateway.web.list_params import Cursor, From, To, window
 from kcgateway.web.market_orders import Account, MarketRoutes, Symbol, order_routes
 from kcgateway.web.market_schemas import (
     FillOut,
@@ -35,11 +36,20 @@ async def margin_fills(  # noqa: PLR0917 - FastAPI passes route parameters posit
     account: Account,
     symbol: Symbol,
     margin_mode: Annotated[Literal["cross", "isolated"], Query(alias="marginMode")] = "cross",
+    since: From = None,
+    until: To = None,
+    cursor: Cursor = None,
     limit: Limit = 100,
 ) -> list[FillOut]:
-    """The account's margin fills on ``symbol``, newest first."""
+    """The account's margin fills on ``symbol``, newest first.
+
+    ``from``/``to`` select among the newest ``limit`` fills; read from the exchange: no cursor.
+    """
     reads = services_of(request).reads
-    fills = await reads.margin_fills(principal.tenant_id, account, symbol, margin_mode, limit=limit)
+    fills = await reads.margin_fills(
+        principal.tenant_id, account, symbol, margin_mode, limit=limit,
+        window=window(limit, since, until, cursor),
+    )  # fmt: skip
     return [FillOut.of(f) for f in fills]
 
 

@@ -10,6 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request
 
 from kcgateway.web.auth import Reader, services_of
+from kcgateway.web.list_params import Cursor, From, To, window
 from kcgateway.web.market_orders import Account, Symbol
 from kcgateway.web.market_schemas import FillOut
 from kcgateway.web.schemas import AUTHED, EXCHANGE, error_responses
@@ -18,14 +19,23 @@ router = APIRouter(prefix="/v1")
 
 
 @router.get("/fills", responses=error_responses(*AUTHED, *EXCHANGE, 404))
-async def spot_fills(
+async def spot_fills(  # noqa: PLR0917 - FastAPI passes route parameters positionally
     request: Request,
     principal: Reader,
     account: Account,
     symbol: Symbol,
+    since: From = None,
+    until: To = None,
+    cursor: Cursor = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> list[FillOut]:
-    """The account's spot fills on ``symbol``, newest first."""
+    """The account's spot fills on ``symbol``, newest first.
+
+    ``from``/``to`` go to KuCoin; fills are read from the exchange, so there is no cursor.
+    """
     reads = services_of(request).reads
-    fills = await reads.spot_fills(principal.tenant_id, account, symbol, limit=limit)
+    fills = await reads.spot_fills(
+        principal.tenant_id, account, symbol, limit=limit,
+        window=window(limit, since, until, cursor),
+    )  # fmt: skip
     return [FillOut.of(f) for f in fills]

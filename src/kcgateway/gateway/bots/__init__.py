@@ -22,12 +22,14 @@ from kcgateway.errors import NoSuchObject
 from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.gateway.bots.executor import SignalExecutor
 from kcgateway.gateway.bots.intake import Ack, Incoming, SignalIntake
-from kcgateway.gateway.bots.log import SignalView, exchange_order_ids, find_signals
+from kcgateway.gateway.bots.log import SignalView, exchange_order_ids, find_signals, signal_view
 from kcgateway.gateway.bots.performance import BotFill, Performance, books
 from kcgateway.gateway.bots.ports import SecretBox
 from kcgateway.gateway.bots.service import Actor, BotService, check_actor
 from kcgateway.gateway.bots.signal_metrics import SignalMetrics
+from kcgateway.gateway.lists import signal_page
 from kcgateway.gateway.market_reads import AccountReads
+from kcgateway.gateway.paging import Paged, Window
 from kcgateway.store.database import Database
 
 if TYPE_CHECKING:
@@ -71,6 +73,17 @@ class SignalBots:
             except NoSuchObject:
                 return []
         return await find_signals(self.db, tenant_id, bot_id=bot_id, status=status, limit=limit)
+
+    async def signal_page(
+        self, actor: Actor, tenant_id: str, *, bot: str | None, verdict: str | None, window: Window
+    ) -> Paged[SignalView]:
+        """A page of the signal log, newest first (:mod:`~kcgateway.gateway.lists`)."""
+        check_actor(actor, tenant_id)
+        bot_id = None if bot is None else (await self.bots.get(actor, tenant_id, bot)).id
+        async with self.db.read() as session:
+            return await signal_page(
+                session, tenant_id, bot_id=bot_id, verdict=verdict, window=window, show=signal_view
+            )
 
     async def performance(self, actor: Actor, tenant_id: str, bot: str) -> Performance:
         """Trades, fees, realized and unrealized P&L of the bot's own fills in its mode."""
