@@ -1,0 +1,125 @@
+"""The facade's private WebSocket endpoint: a thin pump around the sans-I/O session.
+
+``GET /facade-ws?token=...&connectId=...`` on the spot listener (the endpoint the facade's
+``bullet-private`` names). The token is redeemed first (one connection per token); a refused
+one gets KuCoin's ``{"id":<connectId>,"type":"error","code":401,"data":"token is expired"}``
+and the socket is closed. Then ``welcome``; from there two tasks share the socket: the reader
+answers uplink frames (:class:`~kcgateway.gateway.facade.ws_session.PrivateSession`) and drops
+a client silent for ``pingInterval + pingTimeout``; the pump relays the bound account's events
+(:meth:`~kcgateway.gateway.facade.stream.FacadeStream.follow`) and closes the socket when the
+stream ends (the key or its facade credential revoked or expired).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.websockets import WebSocket, WebSocketDisconnect
+
+from kcgateway.errors import FacadeRefused
+from kcgateway.gateway.facade.stream import (
+    EXPIRED,
+    PING_INTERVAL_MS,
+    PING_TIMEOUT_MS,
+    FacadeStream,
+)
+from kcgateway.gateway.facade.ws_session import PrivateSession
+from kcgateway.gateway.facade.ws_tokens import WsGrant
+
+log = logging.getLogger("kcgateway.facade.ws")
+IDLE_S = (PING_INTERVAL_MS + PING_TIMEOUT_MS) / 1000
+#: the largest uplink frame read (subscribe frames are small)
+MAX_FRAME = 4096
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+def _sender(websocket: WebSocket) -> Send:
+    lock = asyncio.Lock()
+
+    async def send(frame: dict[str, Any]) -> None:
+        text = json.dumps(frame, separators=(",", ":"))
+        async with lock:
+            await websocket.send_text(text)
+
+    return send
+
+
+def private_ws(stream: FacadeStream | None) -> Callable[[WebSocket], Awaitable[None]]:
+    """The endpoint over ``stream`` (None: every connection is refused)."""
+
+    async def endpoint(websocket: WebSocket) -> None:
+        await websocket.accept()
+        send = _sender(websocket)
+        session = PrivateSession(websocket.query_params.get("connectId", "")[:64])
+        try:
+            if stream is None:
+                raise FacadeRefused("401", EXPIRED)
+            grant = await stream.open(websocket.query_params.get("token", ""))
+        except FacadeRefused as exc:
+            await send(
+                {"id": session.connect_id, "type": "error", "code": 401, "data": exc.message}
+            )
+            await websocket.close()
+            return
+        after = await stream.start()
+        await send(session.welcome())
+        pump = asyncio.get_running_loop().create_task(
+            _pump(websocket, send, stream, grant, after=after, session=session)
+        )
+        try:
+            await _read(websocket, send, session)
+        finally:
+            pump.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pump
+            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+                await websocket.close()
+
+    return endpoint
+
+
+async def _read(websocket: WebSocket, send: Send, session: PrivateSession) -> None:
+    """Answer uplink frames until the client leaves or stays silent too long."""
+    while True:
+        try:
+            text = await asyncio.wait_for(websocket.receive_text(), IDLE_S)
+        except (TimeoutError, WebSocketDisconnect, RuntimeError, KeyError):
+            return
+        if len(text) > MAX_FRAME:
+            await send({"id": "", "type": "error", "code": 400, "data": "frame too large"})
+            continue
+        try:
+            frame = json.loads(text)
+        except ValueError:
+            continue
+        for answer in session.receive(frame):
+            await send(answer)
+
+
+async def _pump(
+    websocket: WebSocket,
+    send: Send,
+    stream: FacadeStream,
+    grant: WsGrant,
+    *,
+    after: int,
+    session: PrivateSession,
+) -> None:
+    """Relay the account's events; close the socket when the stream ends."""
+    try:
+        async for event in stream.follow(grant, after):
+            if event is None:
+                continue
+            for message in session.relay(event):
+                await send(message)
+    except (WebSocketDisconnect, RuntimeError):
+        return
+    except Exception:  # a broken pump must not leave a silent socket open
+        log.exception("facade private stream failed")
+    with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+        await websocket.close()
