@@ -1,7 +1,9 @@
 """The facade's private WebSocket endpoint: a thin pump around the sans-I/O session.
 
 ``GET /facade-ws?token=...&connectId=...`` on the spot listener (the endpoint the facade's
-``bullet-private`` names). The token is redeemed first (one connection per token); a refused
+``bullet-private`` names). The token is redeemed before the upgrade is accepted (one connection
+per token; the server's log line of an accepted WebSocket, which shows the query, comes after
+the token is spent); a refused
 one gets KuCoin's ``{"id":<connectId>,"type":"error","code":401,"data":"token is expired"}``
 and the socket is closed. Then ``welcome``; from there two tasks share the socket: the reader
 answers uplink frames (:class:`~kcgateway.gateway.facade.ws_session.PrivateSession`) and drops
@@ -53,17 +55,15 @@ def private_ws(stream: FacadeStream | None) -> Callable[[WebSocket], Awaitable[N
     """The endpoint over ``stream`` (None: every connection is refused)."""
 
     async def endpoint(websocket: WebSocket) -> None:
+        session = PrivateSession(websocket.query_params.get("connectId", "")[:64])
+        grant: WsGrant | None = None
+        with contextlib.suppress(FacadeRefused):  # spent before the server logs the URL
+            if stream is not None:
+                grant = await stream.open(websocket.query_params.get("token", ""))
         await websocket.accept()
         send = _sender(websocket)
-        session = PrivateSession(websocket.query_params.get("connectId", "")[:64])
-        try:
-            if stream is None:
-                raise FacadeRefused("401", EXPIRED)
-            grant = await stream.open(websocket.query_params.get("token", ""))
-        except FacadeRefused as exc:
-            await send(
-                {"id": session.connect_id, "type": "error", "code": 401, "data": exc.message}
-            )
+        if stream is None or grant is None:
+            await send({"id": session.connect_id, "type": "error", "code": 401, "data": EXPIRED})
             await websocket.close()
             return
         after = await stream.start()

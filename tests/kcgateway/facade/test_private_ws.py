@@ -21,6 +21,7 @@ from kcgateway.exchange.private_feed import BalanceChange
 from kcgateway.gateway.accounts import ConnectRequest
 from kcgateway.gateway.apikeys import Scope
 from kcgateway.gateway.facade.ws_session import BALANCE, ORDERS_V2
+from kcgateway.gateway.keys import Operator
 from kcgateway.kucoin.signing import Credentials, sign_request
 from kcgateway.secret import Secret
 from tests.helpers.facade import FacadeCreds, facade_url, issue
@@ -174,3 +175,19 @@ async def test_the_bullet_needs_a_signed_call(tmp_path: Path) -> None:
         ):
             assert resp.status == 401
             assert json.loads(await resp.text())["code"] == "400001"
+
+
+async def test_revoking_the_key_closes_its_stream(tmp_path: Path) -> None:
+    async with gateway_stack(tmp_path) as stack:
+        tenant = await stack.add_tenant("bots")
+        creds = await issue(stack, tenant, Scope.READ)
+        feed = stack.services.event_feed
+        assert feed is not None
+        feed.recheck_s, feed.poll_s = 0.0, 0.05  # check the key on every idle poll
+        async with facade_url(stack) as url, aiohttp.ClientSession() as http:
+            endpoint, token = await _bullet(http, url, creds)
+            ws, first = await _connect(http, endpoint, token)
+            assert first["type"] == "welcome"
+            await stack.services.keys.revoke(tenant.id, creds.key_id, actor=Operator("test"))
+            assert (await ws.receive(timeout=WAIT_S)).type is aiohttp.WSMsgType.CLOSE
+            await ws.close()
