@@ -82,7 +82,7 @@ def create_facade_app(
     methods = ["GET", "POST", "DELETE", "PUT"]
     routes: list[BaseRoute] = []
     if not futures:  # the private WebSocket of the spot host (bullet-private names it)
-        routes.append(WebSocketRoute(WS_PATH, private_ws(facade.stream)))
+        routes.append(WebSocketRoute(WS_PATH, private_ws(facade.stream, proxies)))
     routes.append(Route("/{path:path}", endpoint, methods=methods))
     return Starlette(routes=routes)
 

@@ -18,12 +18,13 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from kcgateway.errors import FacadeRefused
+from kcgateway.gateway.apikeys import client_ip
 from kcgateway.gateway.facade.stream import (
     EXPIRED,
     PING_INTERVAL_MS,
@@ -51,15 +52,20 @@ def _sender(websocket: WebSocket) -> Send:
     return send
 
 
-def private_ws(stream: FacadeStream | None) -> Callable[[WebSocket], Awaitable[None]]:
+def private_ws(
+    stream: FacadeStream | None, trusted_proxies: Sequence[str] = ()
+) -> Callable[[WebSocket], Awaitable[None]]:
     """The endpoint over ``stream`` (None: every connection is refused)."""
+    proxies = tuple(trusted_proxies)
 
     async def endpoint(websocket: WebSocket) -> None:
         session = PrivateSession(websocket.query_params.get("connectId", "")[:64])
         grant: WsGrant | None = None
         with contextlib.suppress(FacadeRefused):  # spent before the server logs the URL
             if stream is not None:
-                grant = await stream.open(websocket.query_params.get("token", ""))
+                peer = websocket.client.host if websocket.client else ""
+                ip = client_ip(peer, websocket.headers.get("x-forwarded-for"), proxies)
+                grant = await stream.open(websocket.query_params.get("token", ""), ip)
         await websocket.accept()
         send = _sender(websocket)
         if stream is None or grant is None:

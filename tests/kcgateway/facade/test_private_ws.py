@@ -17,13 +17,16 @@ import aiohttp
 import ccxt.pro as ccxt_pro
 import pytest
 
+from kcgateway.errors import FacadeRefused
 from kcgateway.exchange.private_feed import BalanceChange
 from kcgateway.gateway.accounts import ConnectRequest
 from kcgateway.gateway.apikeys import Scope
+from kcgateway.gateway.facade.credentials import FacadePrincipal
 from kcgateway.gateway.facade.ws_session import BALANCE, ORDERS_V2
 from kcgateway.gateway.keys import Operator
 from kcgateway.kucoin.signing import Credentials, sign_request
 from kcgateway.secret import Secret
+from tests.helpers import leaksuite
 from tests.helpers.facade import FacadeCreds, facade_url, issue
 from tests.helpers.gateway import Stack, Tenant, gateway_stack
 
@@ -191,3 +194,21 @@ async def test_revoking_the_key_closes_its_stream(tmp_path: Path) -> None:
             await stack.services.keys.revoke(tenant.id, creds.key_id, actor=Operator("test"))
             assert (await ws.receive(timeout=WAIT_S)).type is aiohttp.WSMsgType.CLOSE
             await ws.close()
+
+
+async def test_a_token_opens_only_from_an_address_the_key_allows(tmp_path: Path) -> None:
+    async with gateway_stack(tmp_path) as stack:
+        tenant = await stack.add_tenant("bots")
+        creds = await issue(stack, tenant, Scope.READ, ip_allowlist=["10.0.0.0/8"])
+        assert stack.services.facade is not None and stack.services.facade.stream is not None
+        stream = stack.services.facade.stream
+        principal = FacadePrincipal(
+            tenant.id, creds.key_id, tenant.account_id, frozenset({Scope.READ}), "10.1.1.1"
+        )
+        tokens = [stream.bullet(principal, creds.api_key, "ws://h/facade-ws")["token"]
+                  for _ in range(2)]  # fmt: skip
+        for token in tokens:
+            leaksuite.register("facade WebSocket token", token)
+        with pytest.raises(FacadeRefused):
+            await stream.open(tokens[0], "192.168.1.1")
+        assert (await stream.open(tokens[1], "10.2.3.4")).account_id == tenant.account_id

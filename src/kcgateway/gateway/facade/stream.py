@@ -4,9 +4,10 @@
 single-use token (``ws_tokens.py``) bound to the caller's gateway key and exchange account, in
 KuCoin's bullet envelope whose ``instanceServers`` endpoint is the facade's own WebSocket path.
 The front end redeems the token with :meth:`FacadeStream.open` (KuCoin's 401 frame when it is
-unknown, used or expired) and pumps :meth:`FacadeStream.follow`: the gateway event log
-(``gateway/event_feed.py``) from the moment of connection on, restricted to the bound account's
-order, fill and balance events, each once and in id order. The stream ends when the gateway key
+unknown, used or expired, or the client address is outside the key's IP allow-list) and pumps
+:meth:`FacadeStream.follow`: the gateway event log (``gateway/event_feed.py``) from the moment
+of connection on, restricted to the bound account's order, fill and balance events, each once
+and in id order. The stream ends when the gateway key
 or its facade credential is revoked or expires (checked every ``EventFeed.recheck_s``).
 """
 
@@ -17,6 +18,7 @@ from datetime import datetime
 from typing import Any
 
 from kcgateway.errors import FacadeRefused
+from kcgateway.gateway import apikeys
 from kcgateway.gateway.apikeys import Scope
 from kcgateway.gateway.event_feed import EventFeed, EventKind, StoredEvent, filter_for
 from kcgateway.gateway.facade.credentials import FacadePrincipal, key_usable
@@ -71,10 +73,14 @@ class FacadeStream:
         }
         return {"token": token, "instanceServers": [server]}
 
-    async def open(self, token: str) -> WsGrant:
-        """The grant of ``token`` (used up now); FacadeRefused 401 when refused."""
+    async def open(self, token: str, ip: str) -> WsGrant:
+        """The grant of ``token`` (used up now) for a client at ``ip``.
+
+        FacadeRefused 401 when the token is unknown, used or expired, the key or its facade
+        credential is no longer live, or ``ip`` is outside the key's IP allow-list.
+        """
         grant = self.tokens.redeem(token, _ms(self._now()))
-        if grant is None or not await self._allowed(grant):
+        if grant is None or not await self._allowed(grant, ip):
             raise FacadeRefused("401", EXPIRED)
         return grant
 
@@ -93,11 +99,13 @@ class FacadeStream:
             if event is None or event.account_id == grant.account_id:
                 yield event
 
-    async def _allowed(self, grant: WsGrant) -> bool:
-        """The facade credential and its gateway key are still live."""
+    async def _allowed(self, grant: WsGrant, ip: str | None = None) -> bool:
+        """The facade credential and its gateway key are still live (and allow ``ip``)."""
         async with self._db.hot_read() as ex:
             cred = await facade_by_api_key(ex, grant.api_key)
             key = None if cred is None else await gateway_key(ex, cred.key_id)
         if cred is None or key is None or cred.revoked_at is not None:
+            return False
+        if ip is not None and not apikeys.ip_allowed(ip, key.ip_allowlist):
             return False
         return cred.key_id == grant.key_id and key_usable(key, self._now())
