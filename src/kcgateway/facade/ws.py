@@ -60,33 +60,48 @@ def private_ws(
 
     async def endpoint(websocket: WebSocket) -> None:
         session = PrivateSession(websocket.query_params.get("connectId", "")[:64])
+        refusal = FacadeRefused("401", EXPIRED)
         grant: WsGrant | None = None
-        with contextlib.suppress(FacadeRefused):  # spent before the server logs the URL
+        try:  # spent before the server logs the URL (with its token)
             if stream is not None:
                 peer = websocket.client.host if websocket.client else ""
                 ip = client_ip(peer, websocket.headers.get("x-forwarded-for"), proxies)
                 grant = await stream.open(websocket.query_params.get("token", ""), ip)
-        await websocket.accept()
-        send = _sender(websocket)
-        if stream is None or grant is None:
-            await send({"id": session.connect_id, "type": "error", "code": 401, "data": EXPIRED})
-            await websocket.close()
-            return
-        after = await stream.start()
-        await send(session.welcome())
-        pump = asyncio.get_running_loop().create_task(
-            _pump(websocket, send, stream, grant, after=after, session=session)
-        )
+        except FacadeRefused as exc:
+            refusal = exc
         try:
-            await _read(websocket, send, session)
-        finally:
-            pump.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await pump
-            with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await websocket.accept()
+            send = _sender(websocket)
+            if stream is None or grant is None:
+                code, text = int(refusal.kc_code), refusal.message
+                await send({"id": session.connect_id, "type": "error", "code": code, "data": text})
                 await websocket.close()
+                return
+            await _serve(websocket, send, stream, grant, session)
+        finally:
+            if stream is not None and grant is not None:
+                stream.close(grant)
 
     return endpoint
+
+
+async def _serve(
+    websocket: WebSocket, send: Send, stream: FacadeStream, grant: WsGrant, session: PrivateSession
+) -> None:
+    """Welcome, then read and relay until either side ends."""
+    after = await stream.start()
+    await send(session.welcome())
+    pump = asyncio.get_running_loop().create_task(
+        _pump(websocket, send, stream, grant, after=after, session=session)
+    )
+    try:
+        await _read(websocket, send, session)
+    finally:
+        pump.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pump
+        with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+            await websocket.close()
 
 
 async def _read(websocket: WebSocket, send: Send, session: PrivateSession) -> None:

@@ -212,3 +212,25 @@ async def test_a_token_opens_only_from_an_address_the_key_allows(tmp_path: Path)
         with pytest.raises(FacadeRefused):
             await stream.open(tokens[0], "192.168.1.1")
         assert (await stream.open(tokens[1], "10.2.3.4")).account_id == tenant.account_id
+
+
+async def test_a_key_holds_at_most_50_connections(tmp_path: Path) -> None:
+    async with gateway_stack(tmp_path) as stack:
+        tenant = await stack.add_tenant("bots")
+        creds = await issue(stack, tenant, Scope.READ)
+        assert stack.services.facade is not None and stack.services.facade.stream is not None
+        stream = stack.services.facade.stream
+        principal = FacadePrincipal(
+            tenant.id, creds.key_id, tenant.account_id, frozenset({Scope.READ}), "127.0.0.1"
+        )
+        tokens = [stream.bullet(principal, creds.api_key, "ws://h/facade-ws")["token"]
+                  for _ in range(2)]  # fmt: skip
+        for token in tokens:
+            leaksuite.register("facade WebSocket token", token)
+        stream.connections[creds.key_id] = 49
+        grant = await stream.open(tokens[0], "127.0.0.1")
+        with pytest.raises(FacadeRefused) as refused:
+            await stream.open(tokens[1], "127.0.0.1")
+        assert refused.value.kc_code == "509"
+        stream.close(grant)
+        assert stream.connections == {creds.key_id: 49}

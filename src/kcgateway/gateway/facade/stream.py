@@ -36,6 +36,9 @@ PING_TIMEOUT_MS = 10_000
 KINDS = frozenset({EventKind.ORDER.value, EventKind.FILL.value, EventKind.BALANCE.value})
 #: KuCoin's connect refusal; the wording makes ccxt.pro fetch a new token on reconnect [?]
 EXPIRED = "token is expired"
+#: open connections per gateway key (KuCoin's per-user limit, PROTOCOL.md section 7)
+MAX_CONNECTIONS = 50
+BUSY = "exceed max connection count limitation of 50"
 
 
 def _ms(value: datetime) -> int:
@@ -52,6 +55,8 @@ class FacadeStream:
         self._feed = feed
         self._now = now
         self.tokens = tokens or WsTokens()
+        #: open connections per gateway key
+        self.connections: dict[str, int] = {}
 
     def __repr__(self) -> str:
         return "FacadeStream()"
@@ -77,12 +82,23 @@ class FacadeStream:
         """The grant of ``token`` (used up now) for a client at ``ip``.
 
         FacadeRefused 401 when the token is unknown, used or expired, the key or its facade
-        credential is no longer live, or ``ip`` is outside the key's IP allow-list.
+        credential is no longer live, or ``ip`` is outside the key's IP allow-list; 509 when
+        the key already holds :data:`MAX_CONNECTIONS` connections (:meth:`close` each one).
         """
         grant = self.tokens.redeem(token, _ms(self._now()))
         if grant is None or not await self._allowed(grant, ip):
             raise FacadeRefused("401", EXPIRED)
+        held = self.connections.get(grant.key_id, 0)
+        if held >= MAX_CONNECTIONS:
+            raise FacadeRefused("509", BUSY)
+        self.connections[grant.key_id] = held + 1
         return grant
+
+    def close(self, grant: WsGrant) -> None:
+        """A connection :meth:`open` granted has ended."""
+        held = self.connections.pop(grant.key_id, 0) - 1
+        if held > 0:
+            self.connections[grant.key_id] = held
 
     async def start(self) -> int:
         """Where a new connection starts following: KuCoin replays nothing from before it."""

@@ -23,6 +23,8 @@ from kcgateway.gateway.apikeys import Scope
 TOKEN_TTL_MS = 60_000
 #: the most live tokens kept at once (each bullet adds one; expired ones are dropped first)
 MAX_TOKENS = 10_000
+#: the most live tokens of one gateway key: a bot fetching bullets in a loop evicts its own
+PER_KEY = 50
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,7 @@ class WsTokens:
 
     ttl_ms: int = TOKEN_TTL_MS
     limit: int = MAX_TOKENS
+    per_key: int = PER_KEY
     _live: dict[bytes, tuple[int, WsGrant]] = field(default_factory=dict, repr=False)
 
     def __repr__(self) -> str:
@@ -50,7 +53,10 @@ class WsTokens:
     def issue(self, grant: WsGrant, now_ms: int) -> str:
         """A new token for ``grant``, valid until ``now_ms + ttl_ms``."""
         self._drop_expired(now_ms)
-        if len(self._live) >= self.limit:  # the oldest goes first: dicts keep insertion order
+        own = [k for k, (_, g) in self._live.items() if g.key_id == grant.key_id]
+        if len(own) >= self.per_key:  # the oldest goes first: dicts keep insertion order
+            del self._live[own[0]]
+        elif len(self._live) >= self.limit:
             del self._live[next(iter(self._live))]
         token = secrets.token_urlsafe(32)
         self._live[_digest(token)] = (now_ms + self.ttl_ms, grant)

@@ -99,3 +99,12 @@ def test_a_token_opens_once_and_never_after_its_expiry() -> None:
     assert tokens.redeem("", 0) is None and tokens.redeem("x" * 300, 0) is None
     first, _, _ = (tokens.issue(grant, 5000) for _ in range(3))
     assert tokens.redeem(first, 5000) is None  # the oldest went when the store was full
+
+
+def test_one_key_fetching_bullets_in_a_loop_evicts_only_its_own_tokens() -> None:
+    tokens = WsTokens(per_key=2)
+    mine, theirs = (WsGrant("t", k, "a", k, frozenset()) for k in ("k1", "k2"))
+    kept = tokens.issue(theirs, 0)
+    first = [tokens.issue(mine, 0) for _ in range(3)]
+    assert tokens.redeem(first[0], 0) is None  # evicted by the third
+    assert tokens.redeem(first[2], 0) == mine and tokens.redeem(kept, 0) == theirs
