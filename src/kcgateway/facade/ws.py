@@ -9,7 +9,8 @@ and the socket is closed. Then ``welcome``; from there two tasks share the socke
 answers uplink frames (:class:`~kcgateway.gateway.facade.ws_session.PrivateSession`) and drops
 a client silent for ``pingInterval + pingTimeout``; the pump relays the bound account's events
 (:meth:`~kcgateway.gateway.facade.stream.FacadeStream.follow`) and closes the socket when the
-stream ends (the key or its facade credential revoked or expired).
+stream ends (the key or its facade credential revoked or expired); a third sends the ``filled``
+messages the session held for a match that did not come (``HOLD_MS``).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from kcgateway.gateway.facade.stream import (
     PING_TIMEOUT_MS,
     FacadeStream,
 )
-from kcgateway.gateway.facade.ws_session import PrivateSession
+from kcgateway.gateway.facade.ws_session import HOLD_MS, PrivateSession
 from kcgateway.gateway.facade.ws_tokens import WsGrant
 
 log = logging.getLogger("kcgateway.facade.ws")
@@ -91,15 +92,16 @@ async def _serve(
     """Welcome, then read and relay until either side ends."""
     after = await stream.start()
     await send(session.welcome())
-    pump = asyncio.get_running_loop().create_task(
-        _pump(websocket, send, stream, grant, after=after, session=session)
-    )
+    loop = asyncio.get_running_loop()
+    pump = loop.create_task(_pump(websocket, send, stream, grant, after=after, session=session))
+    flush = loop.create_task(_flush(send, stream, session))
     try:
         await _read(websocket, send, session)
     finally:
-        pump.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pump
+        for task in (pump, flush):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         with contextlib.suppress(RuntimeError, WebSocketDisconnect):
             await websocket.close()
 
@@ -120,6 +122,15 @@ async def _read(websocket: WebSocket, send: Send, session: PrivateSession) -> No
             continue
         for answer in session.receive(frame):
             await send(answer)
+
+
+async def _flush(send: Send, stream: FacadeStream, session: PrivateSession) -> None:
+    """Send the held ``filled`` messages that are due (their closing match never came)."""
+    with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+        while True:
+            await asyncio.sleep(HOLD_MS / 2000)
+            for message in session.expire(stream.now_ms()):
+                await send(message)
 
 
 async def _pump(

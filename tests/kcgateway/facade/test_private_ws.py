@@ -97,6 +97,18 @@ async def _connect(http: aiohttp.ClientSession, endpoint: str, token: str) -> An
     return ws, first
 
 
+async def _watch_until(
+    ex: Any, seen: list[tuple[str, str]], last: tuple[str, str], first: Any = None
+) -> list[Any]:
+    """ccxt's orders once the message ``last`` has arrived."""
+    async with asyncio.timeout(WAIT_S):
+        if first is not None:
+            await first
+        while last not in seen:
+            await ex.watch_orders(SYMBOL)
+    return list(ex.orders)
+
+
 async def test_ccxt_pro_watches_its_orders_once_and_another_account_sees_none(
     tmp_path: Path,
 ) -> None:
@@ -105,6 +117,8 @@ async def test_ccxt_pro_watches_its_orders_once_and_another_account_sees_none(
         creds = await issue(stack, tenant, Scope.READ, Scope.TRADE_SPOT)
         other_id = await _second_account(stack, tenant)
         other = await issue(stack, tenant, Scope.READ, account="other")
+        assert stack.services.events is not None
+        await stack.services.events.rescan()  # the exchange's own streams: fills, acked -> open
         async with facade_url(stack) as url, aiohttp.ClientSession() as http:
             endpoint, token = await _bullet(http, url, other)
             spy, welcome = await _connect(http, endpoint, token)
@@ -121,16 +135,21 @@ async def test_ccxt_pro_watches_its_orders_once_and_another_account_sees_none(
                 await ex.load_markets()
                 watching = asyncio.ensure_future(ex.watch_orders(SYMBOL))
                 await _acked(ex)
-                bid = (await ex.fetch_order_book(SYMBOL))["bids"][0][0]
+                book = await ex.fetch_order_book(SYMBOL)
+                bid, ask = book["bids"][0][0], book["asks"][0][0]
                 placed = await ex.create_order(SYMBOL, "limit", "buy", 0.001, round(bid * 0.9, 1))
                 await ex.cancel_order(placed["id"], SYMBOL)
-                async with asyncio.timeout(WAIT_S):
-                    orders = await watching
-                    while ("canceled", placed["id"]) not in seen:
-                        orders = await ex.watch_orders(SYMBOL)
+                orders = await _watch_until(ex, seen, ("canceled", placed["id"]), watching)
                 assert seen == [("open", placed["id"]), ("canceled", placed["id"])]
                 assert [(o["id"], o["status"]) for o in orders] == [(placed["id"], "canceled")]
                 assert orders[0]["clientOrderId"] == placed["clientOrderId"]
+                taker = await ex.create_order(SYMBOL, "limit", "buy", 0.001, round(ask * 1.01, 1))
+                orders = await _watch_until(ex, seen, ("filled", taker["id"]))
+                assert seen[2:] == [("open", taker["id"]), ("match", taker["id"]),
+                                    ("filled", taker["id"])]  # fmt: skip
+                done = {o["id"]: (o["status"], o["filled"], o["remaining"]) for o in orders}
+                assert done[taker["id"]] == ("closed", 0.001, 0.0)
+                assert [t["order"] for t in ex.myTrades] == [taker["id"]]
             finally:
                 await ex.close()
                 logging.getLogger("ccxt.base.exchange").setLevel(logging.NOTSET)
@@ -146,6 +165,7 @@ async def test_ccxt_pro_watches_its_orders_once_and_another_account_sees_none(
             await spy.send_json({"id": "p1", "type": "ping"})
             assert await spy.receive_json(timeout=WAIT_S) == {"id": "p1", "type": "pong"}
             await spy.close()
+        await stack.services.events.aclose()
 
 
 @pytest.mark.parametrize("why", ["used", "expired"])

@@ -100,6 +100,10 @@ class FacadeStream:
         if held > 0:
             self.connections[grant.key_id] = held
 
+    def now_ms(self) -> int:
+        """The gateway's clock, in ms (when held messages are due)."""
+        return _ms(self._now())
+
     async def start(self) -> int:
         """Where a new connection starts following: KuCoin replays nothing from before it."""
         return await self._feed.last_id()

@@ -46,6 +46,8 @@ _STATES = {
     "cancelled": ("canceled", "done"),
 }
 Frame = dict[str, Any]
+#: how long a ``filled`` waits for its closing match before it goes out anyway
+HOLD_MS = 2_000
 
 
 def _dec(value: object) -> Decimal | None:
@@ -65,6 +67,10 @@ class PrivateSession:
     filled: dict[str, Decimal] = field(default_factory=dict)
     #: exchange order ids whose ``open`` was relayed and that are not done yet
     opened: set[str] = field(default_factory=set)
+    #: ``filled`` messages (and their event time, ms) waiting for the match that closes the
+    #: order: KuCoin sends the match first, while the gateway may learn ``filled`` first (from
+    #: the order's REST answer or a reconciliation)
+    held: dict[str, tuple[int, Frame]] = field(default_factory=dict)
 
     def welcome(self) -> Frame:
         """The first frame of the connection."""
@@ -102,23 +108,30 @@ class PrivateSession:
             data = self._fill(event)
         else:
             return []
-        if data is None:
-            return []
-        wanted = [t for t in (ORDERS_V2, ORDERS_V1) if t in self.topics]
-        return [_message(t, "orderChange", data) for t in wanted]
+        return self._out(data)
 
-    def _order(self, event: StoredEvent) -> Frame | None:
+    def expire(self, now_ms: int) -> list[Frame]:
+        """The held ``filled`` messages older than :data:`HOLD_MS`: their fills are not coming."""
+        due = [k for k, (ms, _) in self.held.items() if ms <= now_ms - HOLD_MS]
+        return self._out([self.held.pop(k)[1] for k in due])
+
+    def _out(self, datas: list[Frame]) -> list[Frame]:
+        wanted = [t for t in (ORDERS_V2, ORDERS_V1) if t in self.topics]
+        return [_message(t, "orderChange", data) for data in datas for t in wanted]
+
+    def _order(self, event: StoredEvent) -> list[Frame]:
         d = event.data
         if d.get("market") not in (None, "spot"):
-            return None
+            return []
         mapped = _STATES.get(str(d.get("state")))
         if mapped is None:
-            return None
+            return []
         order_id = str(d.get("exchangeOrderId") or d.get("orderId") or "")
         done = mapped[0] in ("filled", "canceled")
         if not done and order_id in self.opened:
-            return None
+            return []
         size = _dec(d.get("size"))
+        relayed = self.filled.get(order_id, Decimal(0))
         filled = (size or Decimal(0)) if mapped[0] == "filled" else self.filled.get(order_id)
         filled = filled or Decimal(0)
         remain = Decimal(0) if done or size is None else max(size - filled, Decimal(0))
@@ -138,21 +151,28 @@ class PrivateSession:
             self.opened.discard(order_id)
         else:
             self.opened.add(order_id)
-        return data
+        if mapped[0] == "filled" and size is not None and relayed < size:
+            self.held[order_id] = (_ms(event), data)  # its closing match comes first
+            return []
+        return [data]
 
-    def _fill(self, event: StoredEvent) -> Frame | None:
+    def _fill(self, event: StoredEvent) -> list[Frame]:
         d = event.data
         order_id = str(d.get("exchangeOrderId") or "")
         filled = _dec(d.get("filledSize"))
         if not order_id or filled is None:
-            return None
+            return []
         self.filled[order_id] = filled
         data = _common(event, order_id) | {"type": "match", "status": "match"}
         data |= {"symbol": d.get("symbol"), "side": d.get("side"), "clientOid": d.get("clientOid")}
         data |= {"filledSize": str(filled), "remainSize": str(d.get("remainSize") or "0")}
         data |= {"matchPrice": d.get("price"), "matchSize": d.get("size")}
         data["tradeId"] = d.get("tradeId")
-        return {k: v for k, v in data.items() if v is not None}
+        out = [{k: v for k, v in data.items() if v is not None}]
+        if order_id in self.held and _dec(d.get("remainSize")) == 0:
+            out.append(self.held.pop(order_id)[1])
+            self.filled.pop(order_id, None)
+        return out
 
     def _balance(self, event: StoredEvent) -> list[Frame]:
         if BALANCE not in self.topics:

@@ -8,7 +8,13 @@ from typing import Any
 
 from kcgateway.gateway.apikeys import Scope
 from kcgateway.gateway.event_feed import StoredEvent
-from kcgateway.gateway.facade.ws_session import BALANCE, ORDERS_V1, ORDERS_V2, PrivateSession
+from kcgateway.gateway.facade.ws_session import (
+    BALANCE,
+    HOLD_MS,
+    ORDERS_V1,
+    ORDERS_V2,
+    PrivateSession,
+)
 from kcgateway.gateway.facade.ws_tokens import WsGrant, WsTokens
 
 AT = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
@@ -73,8 +79,23 @@ def test_each_change_is_one_message_per_topic_and_open_is_not_repeated() -> None
     assert session.filled == {} and session.opened == set()
 
 
+def test_filled_waits_for_its_closing_match_or_goes_out_when_due() -> None:
+    session = _subscribed(ORDERS_V1)
+    assert session.relay(_order("filled")) == []  # the gateway knew before the fills came
+    sent = session.relay(_fill("0.003", "0"))
+    assert [m["data"]["type"] for m in sent] == ["match", "filled"]
+    assert sent[1]["data"]["filledSize"] == "0.003" and session.held == {}
+    assert session.relay(_order("filled", exchangeOrderId="ex-2")) == []
+    assert session.expire(MS + HOLD_MS - 1) == []
+    due = session.expire(MS + HOLD_MS)
+    assert [(m["topic"], m["data"]["type"], m["data"]["orderId"]) for m in due] == [
+        (ORDERS_V1, "filled", "ex-2")
+    ]
+
+
 def test_filled_futures_and_unsubscribed_topics() -> None:
     session = _subscribed(ORDERS_V1)
+    session.relay(_fill("0.003", "0"))
     done = session.relay(_order("filled"))
     assert [(m["topic"], m["data"]["type"], m["data"]["filledSize"]) for m in done] == [
         (ORDERS_V1, "filled", "0.003")
