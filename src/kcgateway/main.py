@@ -305,7 +305,9 @@ def build_services(
         engine.report_balance = services.event_feed.balance_changed
     services.risk_engine = engine
     credentials = FacadeCredentials(db, FacadeVault(ring), guard=services.keys, now=now)
-    services.facade = FacadeService(db, credentials, orders, venues, market, now=now)
+    services.facade = FacadeService(
+        db, credentials, orders, venues, market, now=now, events=services.event_feed
+    )
     services.risk_handlers = handlers
     services.exchange_hosts = host_probe(hosts)
     services.signals = build_signal_bots(services, SignalSecrets(ring), now=now)

@@ -52,6 +52,7 @@ _CONSOLE_KEY_ROUTE = re.compile(r"^/ui/keys(/[^/]+/rotate)?$")
 _CONSOLE_KEY = re.compile(rb'<output id="new-key"[^>]*>(kgw_[A-Za-z0-9_]+)</output>')
 _BOT_ROUTE = re.compile(r"^/v1/bots(/[^/]+/rotate-secret)?$")
 _FACADE_ROUTE = re.compile(r"^/v1/keys/[^/]+/kucoin-credentials$")
+_BULLET_PRIVATE = "/api/v1/bullet-private"
 _SEPARATOR = b"\n\x00\x00\n"
 _STANDARD_RECORD_KEYS = frozenset(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
 
@@ -277,6 +278,8 @@ def _record_response(
         allowed |= _bot_secret(registry, path, body)
     if method == "POST" and status == 201 and _FACADE_ROUTE.match(path):
         allowed |= _register_facade_credentials(registry, body)
+    if method == "POST" and status == 200 and path == _BULLET_PRIVATE:
+        allowed |= _register_ws_token(registry, body)
     registry.capture(f"response {method} {path} -> {status}", head + body, allowed)
 
 
@@ -304,6 +307,18 @@ def _register_facade_credentials(registry: Registry, body: bytes) -> set[str]:
         registry.register(f"facade key {api_key} secret", secret),
         registry.register(f"facade key {api_key} passphrase", passphrase),
     }
+
+
+def _register_ws_token(registry: Registry, body: bytes) -> set[str]:
+    """A private WebSocket token of the facade: a canary everywhere but in its bullet answer."""
+    try:
+        token = json.loads(body)["data"]["token"]
+    except (ValueError, KeyError, TypeError):
+        return set()
+    if not isinstance(token, str):
+        return set()
+    registry.shown_once += 1
+    return {registry.register("facade WebSocket token", token)}
 
 
 def scan_store(data_dir: Path, db: Any, moment: str) -> None:

@@ -16,11 +16,13 @@ from collections.abc import Sequence
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route, WebSocketRoute
 
 from kcgateway.facade.errors import describe, envelope
+from kcgateway.facade.ws import private_ws
 from kcgateway.gateway.apikeys import client_ip
 from kcgateway.gateway.facade.service import FacadeRequest, FacadeService
+from kcgateway.gateway.facade.stream import WS_PATH
 
 JSON = "application/json"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
@@ -68,6 +70,7 @@ def create_facade_app(
             headers=request.headers,
             ip=client_ip(peer, request.headers.get("x-forwarded-for"), proxies),
             futures=futures,
+            ws_endpoint="" if futures else _ws_endpoint(request),
         )
         try:
             data = await facade.handle(call)
@@ -77,4 +80,14 @@ def create_facade_app(
         return Response(_OK_HEAD + data + b"}", 200, None, JSON)
 
     methods = ["GET", "POST", "DELETE", "PUT"]
-    return Starlette(routes=[Route("/{path:path}", endpoint, methods=methods)])
+    routes: list[BaseRoute] = []
+    if not futures:  # the private WebSocket of the spot host (bullet-private names it)
+        routes.append(WebSocketRoute(WS_PATH, private_ws(facade.stream, proxies)))
+    routes.append(Route("/{path:path}", endpoint, methods=methods))
+    return Starlette(routes=routes)
+
+
+def _ws_endpoint(request: Request) -> str:
+    """The private WebSocket's URL on the host and port this client reached."""
+    scheme = "wss" if request.url.scheme == "https" else "ws"
+    return f"{scheme}://{request.url.netloc}{WS_PATH}"

@@ -11,7 +11,7 @@ from kcgateway.settings import Settings, load_settings
 
 def test_the_kucoin_port_setting_adds_a_facade_server_without_proxy_headers() -> None:
     assert load_settings({"KCGW_KUCOIN_PORT": "8141"}).kucoin_port == 8141
-    services: Any = SimpleNamespace(facade=object())
+    services: Any = SimpleNamespace(facade=SimpleNamespace(stream=None))
     assert facade_server(services, Settings()) is None  # no port: no listener
     server = facade_server(services, Settings(kucoin_port=8141))
     assert server is not None

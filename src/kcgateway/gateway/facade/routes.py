@@ -10,6 +10,7 @@ Each :class:`FacadeRoute` says what a (method, path template) is:
   name in :data:`kcgateway.kucoin.endpoints.ENDPOINTS`) behind a short cache;
 - ``READ``: a private read, forwarded to the bound account's endpoint ``endpoint`` and signed
   there with the account's real credentials (scope ``read``);
+- ``BULLET``: the private WebSocket token, for the facade's own WebSocket (scope ``read``);
 - ``PLACE``, ``CANCEL_ID``, ``CANCEL_OID``, ``CANCEL_SYMBOL``: orders, through the gateway's
   order router (risk engine, exactly-once placement, audit), answered in the HF or classic
   shape (``hf``) (scope ``trade:spot``).
@@ -40,6 +41,7 @@ class Kind(StrEnum):
     CANCEL_ID = "cancel_id"
     CANCEL_OID = "cancel_oid"
     CANCEL_SYMBOL = "cancel_symbol"
+    BULLET = "bullet"
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +68,7 @@ class FacadeRoute:
         """The gateway scope the route needs (None: public)."""
         if self.kind in (Kind.TIME, Kind.PUBLIC, Kind.FIXED):
             return None
-        if self.kind is Kind.READ:
+        if self.kind in (Kind.READ, Kind.BULLET):
             return Scope.READ
         return Scope.TRADE_FUTURES if self.futures else Scope.TRADE_SPOT
 
@@ -102,6 +104,8 @@ ROUTES: tuple[FacadeRoute, ...] = (
     FacadeRoute("GET", "/api/v1/isolated/symbols", Kind.FIXED, answer="[]"),
     # the public WebSocket token: the exchange's own public endpoint (never cached)
     FacadeRoute("POST", "/api/v1/bullet-public", Kind.PUBLIC, "ws.bullet_public"),
+    # the private one: the facade's own WebSocket, relaying the bound account's events
+    FacadeRoute("POST", "/api/v1/bullet-private", Kind.BULLET),
     # ccxt's spot class also loads the futures contracts (its futures base URL is the same)
     _pub("/api/v1/contracts/active", "futures.contracts_active"),
     _pub("/api/v1/contracts/{symbol}", "futures.contract"),

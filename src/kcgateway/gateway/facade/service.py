@@ -28,9 +28,11 @@ from sqlalchemy import or_, select
 
 from kcgateway.errors import FacadeRefused, NoSuchObject, ValidationError
 from kcgateway.exchange.rest import KuCoinClient
+from kcgateway.gateway.event_feed import EventFeed
 from kcgateway.gateway.facade.credentials import FacadeCredentials, FacadePrincipal, signed_call
 from kcgateway.gateway.facade.orders import futures_request, order_request, placed_answer
 from kcgateway.gateway.facade.routes import Kind, Resolved, denied, resolve
+from kcgateway.gateway.facade.stream import FacadeStream
 from kcgateway.gateway.orders.markets import FUTURES, SPOT
 from kcgateway.gateway.orders.router import OrderRouter
 from kcgateway.gateway.venue import Venues
@@ -59,6 +61,8 @@ class FacadeRequest:
     ip: str
     #: the request came to the futures listener (KuCoin's futures host)
     futures: bool = False
+    #: the URL of the facade's private WebSocket as this client reaches it (bullet-private)
+    ws_endpoint: str = ""
 
 
 @dataclass
@@ -95,6 +99,7 @@ class FacadeService:
         now: Now = lambda: datetime.now(UTC),
         public_ttl_s: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
+        events: EventFeed | None = None,
     ) -> None:
         self._db = db
         self.credentials = credentials
@@ -103,6 +108,8 @@ class FacadeService:
         self._market = market
         self._now = now
         self._cache = _PublicCache(public_ttl_s, monotonic)
+        #: the private WebSocket (None without an event log to relay)
+        self.stream = None if events is None else FacadeStream(db, events, now=now)
 
     def __repr__(self) -> str:
         return "FacadeService()"
@@ -129,6 +136,8 @@ class FacadeService:
             principal.require(scope)
         if kind is Kind.READ:
             return await self._read(principal, found, query)
+        if kind is Kind.BULLET:
+            return self._bullet(principal, request)
         return await self._trade(principal, found, query, request.body)
 
     async def _authenticate(self, request: FacadeRequest) -> FacadePrincipal:
@@ -139,6 +148,12 @@ class FacadeService:
             wire = f"{path}?{request.raw_query}"
         call = signed_call(request.headers, request.method, signed, request.body, wire)
         return await self.credentials.authenticate(call, request.ip)
+
+    def _bullet(self, principal: FacadePrincipal, request: FacadeRequest) -> bytes:
+        if self.stream is None or not request.ws_endpoint:
+            raise FacadeRefused("404000", "Not Found", http_status=404)
+        api_key = request.headers.get("KC-API-KEY") or ""
+        return _json(self.stream.bullet(principal, api_key, request.ws_endpoint))
 
     async def _public(self, found: Resolved, query: dict[str, str]) -> bytes:
         name = found.route.endpoint or ""
