@@ -13,8 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select
 
+from kcgateway.store import rewraps
 from kcgateway.store.database import Database
 from kcgateway.store.records import GATEWAY_SCOPE, BrokerInfo, CredentialRecord, Rewrap
 from kcgateway.store.repositories import _fields_from_json, _fields_to_json
@@ -109,25 +110,10 @@ class SqlBrokerStore:
 
     async def apply_rewraps(self, changes: Sequence[Rewrap], *, now: datetime) -> int:
         """Compare-and-set each rewrap, like the credentials table."""
-        done = 0
-        async with self._db.write() as session:
-            for change in changes:
-                result = await session.execute(
-                    update(BrokerSettingRow)
-                    .where(
-                        BrokerSettingRow.id == change.credential_id,
-                        BrokerSettingRow.kek_id == change.old_kek_id,
-                        BrokerSettingRow.wrapped_dek == change.old_wrapped_dek,
-                    )
-                    .values(
-                        kek_id=change.new_kek_id, wrapped_dek=change.new_wrapped_dek, updated_at=now
-                    )
-                )
-                done += int(getattr(result, "rowcount", 0) == 1)
-        return done
+        return await rewraps.apply_rewraps(
+            self._db, BrokerSettingRow, changes, also={"updated_at": now}
+        )
 
     async def count_by_kek(self) -> dict[str, int]:
         """How many broker records (0 or 1) each KEK wraps."""
-        query = select(BrokerSettingRow.kek_id, func.count()).group_by(BrokerSettingRow.kek_id)
-        async with self._db.read() as session:
-            return {str(k): int(n) for k, n in (await session.execute(query)).all()}
+        return await rewraps.count_by_kek(self._db, BrokerSettingRow)

@@ -12,9 +12,10 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import cast
 
-from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from kcgateway.store import rewraps
 from kcgateway.store.database import Database
 from kcgateway.store.fastsql import Prepared, Runner
 from kcgateway.store.records import CredentialRecord, Rewrap
@@ -108,25 +109,8 @@ class SqlFacadeStore:
 
     async def apply_rewraps(self, changes: Sequence[Rewrap], *, now: datetime) -> int:
         """Compare-and-set each rewrap, like the credentials table."""
-        done = 0
-        async with self._db.write() as session:
-            for change in changes:
-                result = await session.execute(
-                    update(FacadeCredentialRow)
-                    .where(
-                        FacadeCredentialRow.id == change.credential_id,
-                        FacadeCredentialRow.kek_id == change.old_kek_id,
-                        FacadeCredentialRow.wrapped_dek == change.old_wrapped_dek,
-                    )
-                    .values(kek_id=change.new_kek_id, wrapped_dek=change.new_wrapped_dek)
-                )
-                done += int(getattr(result, "rowcount", 0) == 1)
-        return done
+        return await rewraps.apply_rewraps(self._db, FacadeCredentialRow, changes)
 
     async def count_by_kek(self) -> dict[str, int]:
         """How many facade records each KEK wraps."""
-        query = select(FacadeCredentialRow.kek_id, func.count()).group_by(
-            FacadeCredentialRow.kek_id
-        )
-        async with self._db.read() as session:
-            return {str(k): int(n) for k, n in (await session.execute(query)).all()}
+        return await rewraps.count_by_kek(self._db, FacadeCredentialRow)
