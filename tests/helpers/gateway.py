@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import secrets
 from collections.abc import AsyncIterator
@@ -233,3 +234,24 @@ async def gateway_stack(
         await services.aclose()
         await sim.aclose()
         leaksuite.scan_store(tmp_path, db, "closed")
+
+
+async def warm_risk(stack: Stack, tenant_id: str, account_id: str, *, within_s: float = 60) -> None:
+    """Have the risk engine load an account's figures before the test's first order on it.
+
+    On the order path the engine waits only ``first_load_timeout_s`` (3 s) for an account's
+    first load and then refuses with ``risk.stale_data`` (fail closed); on a loaded two-core
+    machine, or with a short exchange timeout, a first load can miss that, which is not what the
+    calling tests are about. Retries the load until the balances are there.
+    """
+    engine = stack.services.risk_engine
+    if engine is None:
+        return
+    engine.accounts.follow(tenant_id, account_id)
+    async with asyncio.timeout(within_s):
+        while engine.accounts.view(account_id).balances is None:
+            task = engine.accounts.kick(account_id)
+            if task is not None:
+                await task
+            if engine.accounts.view(account_id).balances is None:
+                await asyncio.sleep(0.1)

@@ -13,7 +13,7 @@ import httpx
 from kcgateway.gateway.accounts import ConnectRequest
 from kcgateway.secret import Secret
 from kcgateway.vault.webhook import signed_headers
-from tests.helpers.gateway import Stack, Tenant, auth
+from tests.helpers.gateway import Stack, Tenant, auth, warm_risk
 
 TV_IP = "52.89.214.238"  # one of TradingView's published sender addresses
 
@@ -38,20 +38,6 @@ async def add_paper_account(stack: Stack, tenant: Tenant, name: str = "paper") -
     await warm_risk(stack, tenant.id, view.id)
     await warm_risk(stack, tenant.id, tenant.account_id)
     return view.id
-
-
-async def warm_risk(stack: Stack, tenant_id: str, account_id: str) -> None:
-    """Load the risk engine's figures of an account before its first signal.
-
-    The first order of an account waits for that load only ``first_load_timeout_s`` (3 s); on a
-    loaded machine several bots' first orders at once can outlast it and be refused as stale.
-    """
-    engine = stack.services.risk_engine
-    assert engine is not None
-    engine.accounts.follow(tenant_id, account_id)
-    task = engine.accounts.kick(account_id)
-    if task is not None:
-        await task
 
 
 def bot_body(profile: str, **over: Any) -> dict[str, Any]:

@@ -34,7 +34,7 @@ from kcgateway.gateway.apikeys import Scope
 from kcgateway.risk import Limits, TradingState
 from kcgateway.store.alert_store import AlertFilter
 from kucoin_sim.scenario import ScenarioRun, parse
-from tests.helpers.gateway import Stack, Tenant, auth, gateway_stack
+from tests.helpers.gateway import Stack, Tenant, auth, gateway_stack, warm_risk
 
 D = Decimal
 THIN = "THIN-USDT"
@@ -180,19 +180,8 @@ def symbol_blocked(stack: Stack, symbol: str) -> bool:
 
 
 async def follow(stack: Stack, tenant: Tenant) -> None:
-    """Have the risk engine load the account before its first order.
-
-    On the order path the engine waits at most 3 s for an account's first load, then refuses
-    with ``risk.stale_data``; a loaded 2-core machine can miss that, which is not what these
-    tests are about.
-    """
-    engine = stack.services.risk_engine
-    if engine is None:
-        return
-    engine.accounts.follow(tenant.id, tenant.account_id)
-    task = engine.accounts.kick(tenant.account_id)
-    if task is not None:
-        await asyncio.wait_for(task, 60)
+    """Have the risk engine load the account before its first order (see ``warm_risk``)."""
+    await warm_risk(stack, tenant.id, tenant.account_id)
 
 
 async def _victim(stack: Stack, n: int) -> Victim:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from kcgateway.gateway.apikeys import Scope
-from tests.helpers.gateway import Stack, auth, gateway_stack, order_body
+from tests.helpers.gateway import Stack, auth, gateway_stack, order_body, warm_risk
 
 
 async def _accepted(stack: Stack, client_oid: str) -> int:
@@ -225,6 +225,7 @@ async def test_background_reconciler_settles_a_lost_response(tmp_path: Path) -> 
         tenant = await stack.add_tenant("t1")
         stack.services.reconcile_every_s = 0.1
         stack.services.start()
+        await warm_risk(stack, tenant.id, tenant.account_id)  # 0.3 s exchange timeout, under load
         await stack.sim_admin(
             "POST",
             "/_sim/faults",
