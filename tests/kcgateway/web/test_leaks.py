@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.helpers.gateway import auth, gateway_stack, order_body
+from tests.helpers.gateway import auth, gateway_stack, order_body, warm_risk
 from tests.helpers.leakscan import LeakScanner
 
 
@@ -30,6 +30,7 @@ async def test_no_secret_in_logs_responses_or_database(
     data_dir = tmp_path / "data"
     async with gateway_stack(data_dir, timeout_s=0.3, grace_s=0.5) as stack:
         tenant = await stack.add_tenant("t1")
+        await warm_risk(stack, tenant.id, tenant.account_id)  # 0.3 s exchange timeout
         admin_secret = tenant.admin_key.split("_")[2]
         scanner.add("gateway_key_secret", admin_secret)
         transport = httpx.ASGITransport(app=stack.app, client=("127.0.0.1", 1))

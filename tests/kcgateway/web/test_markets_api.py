@@ -13,7 +13,15 @@ from typing import Any
 import pytest
 
 from kcgateway.gateway.apikeys import Scope
-from tests.helpers.gateway import Stack, Tenant, auth, futures_body, gateway_stack, order_body
+from tests.helpers.gateway import (
+    Stack,
+    Tenant,
+    auth,
+    futures_body,
+    gateway_stack,
+    order_body,
+    warm_risk,
+)
 
 MARKETS = {
     "margin": ("/v1/margin/orders", "BTC-USDT", "/api/v3/hf/margin/order"),
@@ -115,6 +123,7 @@ async def test_lost_response_resolves_to_exactly_one_order(tmp_path: Path, marke
     base, _, exchange_path = MARKETS[market]
     async with gateway_stack(tmp_path, timeout_s=0.3, grace_s=0.5) as stack:
         tenant = await _tenant(stack, "t1")
+        await warm_risk(stack, tenant.id, tenant.account_id)  # 0.3 s exchange timeout
         h = auth(tenant.admin_key)
         fault = {"kind": "lose_response", "pathPrefix": exchange_path, "method": "POST"}
         await stack.sim_admin("POST", "/_sim/faults", fault)
@@ -134,6 +143,7 @@ async def test_a_request_that_never_arrived_becomes_not_placed(tmp_path: Path, m
     base, _, exchange_path = MARKETS[market]
     async with gateway_stack(tmp_path, timeout_s=0.3, grace_s=0.5) as stack:
         tenant = await _tenant(stack, "t1")
+        await warm_risk(stack, tenant.id, tenant.account_id)  # 0.3 s exchange timeout
         h = auth(tenant.admin_key)
         fault = {"kind": "error_5xx", "pathPrefix": exchange_path, "method": "POST", "count": 5}
         await stack.sim_admin("POST", "/_sim/faults", fault)

@@ -15,7 +15,7 @@ from kcgateway.exchange.ws import StreamMetrics
 from kcgateway.gateway.metrics import GatewayMetrics, method_label, tightest_budgets
 from kcgateway.kucoin.endpoints import ENDPOINTS
 from kcgateway.store.tables import CredentialRow
-from tests.helpers.gateway import Stack, auth, gateway_stack, order_body
+from tests.helpers.gateway import Stack, auth, gateway_stack, order_body, warm_risk
 
 
 def _value(text: str, name: str, **labels: str) -> float:
@@ -73,6 +73,7 @@ async def test_exchange_calls_and_rate_budget_follow_real_calls(tmp_path: Path) 
 async def test_reconciliation_passes_and_resolutions(tmp_path: Path) -> None:
     async with gateway_stack(tmp_path, timeout_s=0.3, grace_s=0.5) as stack:
         tenant = await stack.add_tenant("t1")
+        await warm_risk(stack, tenant.id, tenant.account_id)  # 0.3 s exchange timeout
         await stack.sim_admin(
             "POST",
             "/_sim/faults",
