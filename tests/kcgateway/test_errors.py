@@ -154,3 +154,15 @@ def test_onboarding_errors() -> None:
     assert str(unknown) == "a KuCoin API key may have been created: timeout"
     assert isinstance(errors.NoBrokerMaster("name one"), errors.Conflict)
     assert isinstance(errors.SubAccountOrphaned("clean up"), errors.Conflict)
+
+
+def test_signal_and_facade_refusals_are_access_denied_and_say_no_more_than_their_code() -> None:
+    signal = errors.SignalRefused()
+    assert isinstance(signal, errors.AccessDenied) and str(signal) == "signal refused"
+    facade = errors.FacadeRefused("400005", "Invalid KC-API-SIGN")
+    assert isinstance(facade, errors.AccessDenied)
+    assert (facade.kc_code, facade.message, facade.http_status) == (
+        "400005", "Invalid KC-API-SIGN", 401,
+    )  # fmt: skip
+    assert str(facade) == "400005: Invalid KC-API-SIGN"
+    assert errors.FacadeRefused("400007", "no permission", http_status=403).http_status == 403
