@@ -85,6 +85,10 @@ async def signal_page(
         query = query.where(SignalRow.bot_id == bot_id)
     if verdict is not None:
         query = query.where(SignalRow.status == verdict)
-    query = keyset(query, SignalRow.received_at, SignalRow.id, window, after)
+    if after is not None and not after.id.isdigit():
+        raise InvalidQuery("cursor is not one this list gave out", field="cursor")
+    # ties in time are broken by ``seq``, the order signals were accepted and executed in (the
+    # random signal id would list two signals of one millisecond in random order)
+    query = keyset(query, SignalRow.received_at, SignalRow.seq, window, after, parse_id=int)
     rows = (await session.scalars(query)).all()
-    return cut(rows, window.limit, lambda r: Position(r.received_at, r.id), show)
+    return cut(rows, window.limit, lambda r: Position(r.received_at, str(r.seq)), show)

@@ -111,18 +111,24 @@ class Paged(Generic[T]):
 def keyset(
     query: Any,
     when: InstrumentedAttribute[datetime],
-    ident: InstrumentedAttribute[str],
+    ident: InstrumentedAttribute[str] | InstrumentedAttribute[int],
     window: Window,
     after: Position | None,
+    *,
+    parse_id: Callable[[str], Any] = str,
 ) -> Any:
-    """``query`` restricted to ``window``, after ``after``, newest first, one row past the limit."""
+    """``query`` restricted to ``window``, after ``after``, newest first, one row past the limit.
+
+    ``ident`` breaks ties between rows of the same time; ``parse_id`` reads the cursor's id for
+    it (``int`` for an integer sequence column).
+    """
     if window.since is not None:
         query = query.where(when >= window.since)
     if window.until is not None:
         query = query.where(when < window.until)
     if after is not None:
         older = when < after.created_at
-        query = query.where(or_(older, and_(when == after.created_at, ident < after.id)))
+        query = query.where(or_(older, and_(when == after.created_at, ident < parse_id(after.id))))
     return query.order_by(when.desc(), ident.desc()).limit(window.limit + 1)
 
 
