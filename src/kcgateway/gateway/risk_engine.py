@@ -33,6 +33,7 @@ equity updates (not on orders) go to ``on_drawdown`` as soon as the update is ma
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -57,6 +58,7 @@ from kcgateway.risk import (
     Decision,
     DrawdownVerdict,
     Level,
+    MarketKind,
     ProposedOrder,
     Signal,
     StateChange,
@@ -363,8 +365,12 @@ class RiskEngine:
         order = dataclasses.replace(order, tenant_id=tenant, account_id=account_id, key_id=key_id)
         limits = self._limits_for(tenant, account_id, key_id)
         states = self._states_for(tenant, account_id, key_id)
-        if self.accounts.follow(tenant, account_id):
+        first = self.accounts.follow(tenant, account_id)
+        futures = order.market is MarketKind.FUTURES and self.accounts.use_futures(account_id)
+        if first:
             await self._first_load(account_id)
+        elif futures:  # its first futures order: read the positions it holds before deciding
+            await self._reload(account_id)
         else:
             await self._first_load_running(account_id)
         market = await self.market.view(order.market, order.symbol, now_ms)
@@ -393,6 +399,15 @@ class RiskEngine:
             await asyncio.wait_for(asyncio.shield(task), self._first_load_timeout_s)
         except TimeoutError:
             log.info("risk first load slow: account=%s", account_id)
+
+    async def _reload(self, account_id: str) -> None:
+        """A refresh that starts now (after any one running), waited for like a first load."""
+        acc = self.accounts.accounts.get(account_id)
+        running = None if acc is None else acc.refreshing
+        if running is not None and not running.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(running), self._first_load_timeout_s)
+        await self._first_load(account_id)
 
     async def _first_load_running(self, account_id: str) -> None:
         """A concurrent order of an account whose first load is under way waits for it too."""

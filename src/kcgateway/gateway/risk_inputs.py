@@ -352,7 +352,10 @@ class _Account:
     saved_peak: Decimal | None = None
     saved_at_ms: int = 0
     verdict: TradingState = TradingState.ACTIVE
+    #: read the futures positions and account (see AccountData.use_futures)
     futures: bool = False
+    #: whether the intents were asked once if the account ever traded futures here
+    futures_asked: bool = False
     refreshing: asyncio.Task[None] | None = field(default=None, repr=False)
 
 
@@ -400,6 +403,20 @@ class AccountData:
             acc.day_start,
         )  # fmt: skip
 
+    def use_futures(self, account_id: str) -> bool:
+        """Read this followed account's futures positions from now on; True if it did not yet.
+
+        Said by the engine for each futures order it judges, so that the positions the
+        account already holds count before the order is decided. (Before, positions were read
+        only for an account seen with an OPEN futures order at a refresh: market orders that
+        filled between refreshes, or positions held at a restart, were never counted.)
+        """
+        acc = self.accounts.get(account_id)
+        if acc is None or acc.futures:
+            return False
+        acc.futures = True
+        return True
+
     def kick(self, account_id: str) -> asyncio.Task[None] | None:
         """Refresh the account now (a balance event) unless a refresh is already running."""
         acc = self.accounts.get(account_id)
@@ -431,6 +448,9 @@ class AccountData:
             totals[row.currency] = totals.get(row.currency, ZERO) + row.balance
         rows = await self._open_intents(account_id)
         acc.futures = acc.futures or any(r.market == "futures" for r in rows)
+        if not acc.futures and not acc.futures_asked:  # a restart: positions held from before
+            acc.futures = await self._traded_futures(account_id)
+            acc.futures_asked = True
         futures_equity = ZERO  # the futures account is not in the spot balance list
         positions: dict[str, Position] = {}
         if acc.futures:
@@ -469,6 +489,13 @@ class AccountData:
             return
         acc.equity = Stamped(equity, min(at, priced_at))
         await self._track(account_id, acc, equity, at)
+
+    async def _traded_futures(self, account_id: str) -> bool:
+        query = select(OrderIntent.id).where(
+            OrderIntent.account_id == account_id, OrderIntent.market == "futures"
+        )
+        async with self._db.read() as session:
+            return (await session.scalar(query.limit(1))) is not None
 
     async def _open_intents(self, account_id: str) -> list[OrderIntent]:
         query = select(OrderIntent).where(
