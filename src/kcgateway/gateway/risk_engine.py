@@ -239,6 +239,8 @@ class RiskEngine:
             stream = None if events is None else events.streams.get(account_id)
             return None if stream is None else stream.feed
 
+        if services.event_feed is not None:  # position changes go to the event log bots follow
+            accounts.on_position = services.event_feed.position_changed
         engine = cls(
             market=market, accounts=accounts, activity=ActivityTracker(), states_for=states_for,
             limits_for=limits_for, on_signal=on_signal, on_state_change=on_state_change,

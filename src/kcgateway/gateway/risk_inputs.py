@@ -356,11 +356,15 @@ class _Account:
     futures: bool = False
     #: whether the intents were asked once if the account ever traded futures here
     futures_asked: bool = False
+    #: the open futures positions' quantities at the last read (None before the first)
+    futures_qty: dict[str, Decimal] | None = None
     refreshing: asyncio.Task[None] | None = field(default=None, repr=False)
 
 
 DrawdownCallback = Callable[[str, str, DrawdownVerdict], None]
 VenueFor = Callable[[str], Awaitable[BalanceSource]]
+#: (account id, symbol, the position now or None once closed, its quantity before)
+PositionCallback = Callable[[str, str, "m.Position | None", Decimal], Awaitable[None]]
 
 
 class AccountData:
@@ -384,6 +388,9 @@ class AccountData:
         self._on_drawdown = on_drawdown
         self._clock = clock
         self._save_every_ms = save_every_ms
+        #: told each futures position whose quantity changed between two reads (the first read
+        #: of an account is its baseline: nothing is told then)
+        self.on_position: PositionCallback | None = None
         self.accounts: dict[str, _Account] = {}
 
     def follow(self, tenant_id: str, account_id: str) -> bool:
@@ -456,9 +463,9 @@ class AccountData:
         if acc.futures:
             futures = venue.client.futures
             futures_equity = (await futures.account_overview(self._market.quote)).account_equity
-            for p in await futures.positions():
-                if not p.is_open or p.current_qty == 0:
-                    continue
+            held_now = [p for p in await futures.positions() if p.is_open and p.current_qty != 0]
+            await self._tell_positions(account_id, acc, held_now)
+            for p in held_now:
                 rules = self._market.rules.get((FUTURES_VENUE, p.symbol))
                 mark = p.mark_price
                 if rules is None or mark is None:
@@ -489,6 +496,22 @@ class AccountData:
             return
         acc.equity = Stamped(equity, min(at, priced_at))
         await self._track(account_id, acc, equity, at)
+
+    async def _tell_positions(self, account_id: str, acc: _Account, held: list[m.Position]) -> None:
+        """Tell :attr:`on_position` each position whose quantity moved since the last read."""
+        before, acc.futures_qty = acc.futures_qty, {p.symbol: p.current_qty for p in held}
+        if before is None or self.on_position is None:
+            return
+        now = {p.symbol: p for p in held}
+        for symbol in sorted(before.keys() | now.keys()):
+            position = now.get(symbol)
+            previous = before.get(symbol, ZERO)
+            if (ZERO if position is None else position.current_qty) == previous:
+                continue
+            try:
+                await self.on_position(account_id, symbol, position, previous)
+            except Exception:  # a lost event must not stop the figures' refresh
+                log.exception("position change not recorded: account=%s", account_id)
 
     async def _traded_futures(self, account_id: str) -> bool:
         query = select(OrderIntent.id).where(
