@@ -78,6 +78,8 @@ log = logging.getLogger("kcgateway.gateway.risk")
 
 DAY_MS = 86_400_000
 ZERO = Decimal(0)
+LISTED_FOR_MS = 300_000
+"""A symbol list this recent (the rules' freshness bound) decides that a symbol is unknown."""
 SPOT_VENUE = "spot"
 FUTURES_VENUE = "futures"
 #: intents that may still rest at the exchange (counted as open orders)
@@ -182,6 +184,8 @@ class MarketData:
         self._weight = baseline_weight
         self._hot_idle_ms = hot_idle_ms
         self.rules: dict[tuple[str, str], Stamped[SymbolRules]] = {}
+        #: when each venue's whole symbol (contract) list was last read
+        self.listed_at: dict[str, int] = {}
         self.volume: dict[tuple[str, str], Stamped[Decimal]] = {}
         self.rank: dict[tuple[str, str], Stamped[int]] = {}
         self.baseline: dict[tuple[str, str], Stamped[Decimal]] = {}
@@ -200,12 +204,14 @@ class MarketData:
             self.rules[(SPOT_VENUE, s.symbol)] = Stamped(spot_rules(s), at)
             if s.quote_currency == self.quote:
                 self._pair_of[s.base_currency] = s.symbol
+        self.listed_at[SPOT_VENUE] = at
         if self._books[FUTURES_VENUE] is not None:
             at = self._clock.now_ms()
             raw = await self.client.call("futures.contracts_active")
             for c in m.parse_contracts(raw):
                 self.rules[(FUTURES_VENUE, c.symbol)] = Stamped(contract_rules(c), at)
                 self._observe((FUTURES_VENUE, c.symbol), c.last_trade_price or c.mark_price, at)
+            self.listed_at[FUTURES_VENUE] = at
             # the contract list also carries the 24 h turnover, which the core model leaves out
             turnovers: list[_Turnover] = m.parse_as(list[_Turnover], raw)
             ranked = sorted(turnovers, key=lambda t: t.turnover_of24h or ZERO, reverse=True)
@@ -296,10 +302,20 @@ class MarketData:
         pair = self._pair_of.get(currency)
         return None if pair is None else self.last.get((SPOT_VENUE, pair))
 
+    def unlisted(self, venue: str, symbol: str, now_ms: int) -> bool:
+        """The venue's list, read within :data:`LISTED_FOR_MS`, does not hold ``symbol``."""
+        at = self.listed_at.get(venue)
+        if at is None or now_ms - at > LISTED_FOR_MS:
+            return False  # no current list: the rules' freshness check decides (fail closed)
+        rules = self.rules.get((venue, symbol))
+        return rules is None or rules.as_of_ms < at  # never listed, or not in the last list
+
     async def view(self, market: MarketKind, symbol: str, now_ms: int) -> MarketView:
         """The market view of one symbol: memory, plus the book service's book."""
         venue = venue_of(market)
         key = (venue, symbol)
+        if self.unlisted(venue, symbol, now_ms):  # nothing to read (and nothing to poll)
+            return MarketView(symbol, None, None, None, None, None, None, None, None, listed=False)
         if self.use(venue, symbol, now_ms) and key not in self.last:
             await self._poll_last(key)  # first order on this symbol: one level-1 read
         book = await self._book(venue, symbol, now_ms)
