@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from kcgateway.web.console import actions, docs, pages, signin, static
+from kcgateway.web.console import actions, bots, docs, live, manage, pages, signin, static
 from kcgateway.web.console.common import router
 
 __all__ = ["ROUTE_ACCESS", "install"]
@@ -37,10 +37,26 @@ ROUTE_ACCESS = {
     ("GET", "/ui/risk"): "session",
     ("POST", "/ui/risk/halt"): "session",
     ("POST", "/ui/risk/resume"): "session",
+    ("GET", "/ui/events"): "session",
+    ("GET", "/ui/accounts"): "session",
+    ("POST", "/ui/accounts"): "session",
+    ("POST", "/ui/accounts/{account_id}/remove"): "session",
+    ("GET", "/ui/bots"): "session",
+    ("GET", "/ui/bots/{bot}"): "session",
+    ("POST", "/ui/bots/{bot}/{action}"): "session",
+    ("GET", "/ui/broker"): "session",
     ("GET", "/docs"): "public",
     ("GET", "/docs/static/{name}"): "public",
 }
-_MODULES = (actions, pages, signin, static)  # each adds its routes to ``router`` on import
+_MODULES = (
+    actions,
+    bots,
+    live,
+    manage,
+    pages,
+    signin,
+    static,
+)  # each adds its routes to ``router`` on import
 
 
 def install(app: FastAPI) -> None:

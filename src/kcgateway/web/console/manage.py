@@ -1,0 +1,80 @@
+"""The console's Accounts and Broker pages.
+
+Accounts (``accounts:manage``): the tenant's connected KuCoin accounts, connect one by key
+(checked at the exchange, then sealed by the same service as ``POST /v1/accounts``), remove one
+after a confirmation step. Broker (``admin``): the gateway's ND-broker settings without the
+key, and the tenant's sub-accounts.
+"""
+
+from __future__ import annotations
+
+from fastapi import Request
+from fastapi.responses import Response
+
+from kcgateway.errors import AuthError, ExchangeKeyInvalid
+from kcgateway.gateway.accounts import ConnectRequest
+from kcgateway.gateway.apikeys import Scope
+from kcgateway.gateway.console.broker_reads import broker_page
+from kcgateway.secret import Secret
+from kcgateway.web.auth import services_of
+from kcgateway.web.console.common import context, handled, posted, reads_of, router, session_of
+from kcgateway.web.console.render import page, redirect
+
+MAX_FIELD = 200
+
+
+@router.get("/accounts")
+@handled
+async def accounts(request: Request) -> Response:
+    """The tenant's accounts, the connect form and a remove button each (accounts:manage)."""
+    session = await session_of(request)
+    session.require(Scope.ACCOUNTS_MANAGE)
+    listed = await reads_of(request).accounts(session)
+    onboarding = services_of(request).onboarding is not None
+    extra = {"accounts": listed, "onboarding": onboarding}
+    return page("accounts.html", **context(session, "accounts", **extra))
+
+
+@router.post("/accounts")
+@handled
+async def connect(request: Request) -> Response:
+    """Connect a pasted KuCoin key: checked at the exchange first, then sealed in the vault."""
+    session, fields = await posted(request)
+    principal = session.require(Scope.ACCOUNTS_MANAGE)
+    wanted = ConnectRequest(
+        name=fields.get("name", "").strip()[:MAX_FIELD],
+        api_key=fields.get("api_key", "").strip()[:MAX_FIELD],
+        secret=Secret(fields.get("secret", "").strip()[:MAX_FIELD]),
+        passphrase=Secret(fields.get("passphrase", "")[:MAX_FIELD]),
+    )
+    try:
+        await services_of(request).accounts.connect(principal.tenant_id, principal.key_id, wanted)
+    except AuthError as exc:  # the user typed this key: theirs to fix, as over /v1
+        raise ExchangeKeyInvalid(exc.code, exc.message) from None
+    return redirect("/accounts")
+
+
+@router.post("/accounts/{account_id}/remove")
+@handled
+async def remove(request: Request, account_id: str) -> Response:
+    """Remove an account in two steps: a confirmation page, then the removal itself."""
+    session, fields = await posted(request)
+    principal = session.require(Scope.ACCOUNTS_MANAGE)
+    account_id = account_id[:64]
+    if fields.get("confirm") != "yes":
+        found = {a.id: a for a in await reads_of(request).accounts(session)}
+        extra = {"account": found.get(account_id), "account_id": account_id}
+        return page("confirm_remove.html", **context(session, "accounts", **extra))
+    await services_of(request).accounts.remove(
+        principal.tenant_id, account_id, principal.key_id, force=fields.get("force") == "yes"
+    )
+    return redirect("/accounts")
+
+
+@router.get("/broker")
+@handled
+async def broker(request: Request) -> Response:
+    """The ND-broker settings (never the key) and the tenant's sub-accounts (admin)."""
+    session = await session_of(request)
+    found = await broker_page(services_of(request), session)
+    return page("broker.html", **context(session, "broker", found=found))
