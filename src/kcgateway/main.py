@@ -441,8 +441,10 @@ def banner(settings: Settings, key: Secret | None, sim: EmbeddedSim | None) -> l
     if sim is not None:
         lines.append(f"exchange: embedded simulator (paper trading) at {sim.spot_url}")
     lines.append(f"data directory: {settings.data_dir}")
+    key_id = "KEY_ID  (ids: kcgateway keys list)"
     if key is not None:
         bearer = key.reveal()
+        key_id = bearer.split("_")[1]
         lines += ["admin key (shown once, store it now; it stays valid across restarts):",
                   f"  {bearer}"]  # fmt: skip
     else:
@@ -457,6 +459,7 @@ def banner(settings: Settings, key: Secret | None, sim: EmbeddedSim | None) -> l
         f"       -H 'Content-Type: application/json' -d '{order}'",
         f"  curl -s {base}/v1/orders -H 'Authorization: Bearer {bearer}'",
         f"web console: {base}/ui (sign in with the admin key)",
+        f"  or a one-time sign-in link: kcgateway console login --key {key_id}",
     ]
     return lines
 

@@ -19,6 +19,7 @@ __all__ = ["ROUTE_ACCESS", "install"]
 ROUTE_ACCESS = {
     ("GET", "/ui/login"): "public",
     ("POST", "/ui/login"): "public",
+    ("GET", "/ui/login/link"): "public",  # a one-time link's token is the credential
     ("GET", "/ui/static/{name}"): "public",
     ("GET", "/ui/"): "public",  # a redirect to /ui
     ("POST", "/ui/logout"): "session",

@@ -210,3 +210,27 @@ def test_new_pages_have_no_serious_accessibility_violation(browser: Any, served:
             assert page.evaluate(AXE_RUN) == [], path
     finally:
         context.close()
+
+
+def test_a_one_time_link_signs_in_once_and_leaves_no_token_in_the_url(
+    browsing: Browsing, served: Served
+) -> None:
+    tenant = _tenant(served, "link")
+    key = _key(served, tenant, Scope.READ)
+    sessions = served.stack.services.console
+    assert sessions is not None
+    link = served.run(sessions.issue_link(key.split("_")[1])).reveal()
+    page = browsing.page()
+    answer = page.goto(served.url(f"/ui/login/link?t={link}"))
+    assert page.url == served.url("/ui") and link not in page.url
+    assert answer.headers["referrer-policy"] == "no-referrer"
+    assert page.inner_text("h1") == "Overview"
+    assert "Orders" in page.inner_text("nav") and "Keys" not in page.inner_text("nav")  # read
+    assert link not in str(browsing.context.cookies())
+
+    other = browsing.context.new_page()
+    answer = other.goto(served.url(f"/ui/login/link?t={link}"))
+    assert answer.status == 401
+    assert "already used" in other.inner_text("[role=alert]")
+    browsing.shot(other, "login-link-spent")
+    other.close()

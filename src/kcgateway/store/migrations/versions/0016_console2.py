@@ -1,0 +1,43 @@
+"""One-time console sign-in links (issue 18, ``kcgateway console login``).
+
+``console_links`` keeps the SHA-256 of each link token (never the token), the key the
+session it opens will carry, its deadline, and when it was used (once).
+
+Revision ID: 0016_console2
+Revises: 0015_facade
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from kcgateway.store.types import UtcDateTime
+
+revision = "0016_console2"
+down_revision: str | None = "0015_facade"
+branch_labels: str | None = None
+depends_on: str | None = None
+
+
+def upgrade() -> None:
+    """Add the links table."""
+    op.create_table(
+        "console_links",
+        sa.Column("id", sa.String(64), nullable=False),
+        sa.Column("key_id", sa.String(64), nullable=False),
+        sa.Column("created_at", UtcDateTime(), nullable=False),
+        sa.Column("expires_at", UtcDateTime(), nullable=False),
+        sa.Column("used_at", UtcDateTime(), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["key_id"], ["gateway_keys.key_id"], name="fk_console_links_key_id_gateway_keys"
+        ),
+        sa.PrimaryKeyConstraint("id", name="pk_console_links"),
+    )
+    op.create_index("ix_console_links_key_id", "console_links", ["key_id"])
+
+
+def downgrade() -> None:
+    """Drop it (unused links stop working)."""
+    op.drop_index("ix_console_links_key_id", table_name="console_links")
+    op.drop_table("console_links")
