@@ -45,6 +45,7 @@ from kcgateway.gateway.books import BookService
 from kcgateway.gateway.bots import build_signal_bots
 from kcgateway.gateway.broker import BrokerService
 from kcgateway.gateway.console import ConsoleSessions
+from kcgateway.gateway.console.equity_history import EquityHistory, engine_marks
 from kcgateway.gateway.event_feed import EventFeed, kept
 from kcgateway.gateway.events import OrderEvents
 from kcgateway.gateway.facade.credentials import FacadeCredentials
@@ -304,6 +305,7 @@ def build_services(
     if services.event_feed is not None:  # balance changes go to the event log bots follow
         engine.report_balance = services.event_feed.balance_changed
     services.risk_engine = engine
+    services.equity_history = EquityHistory(db, engine_marks(engine.accounts), now=now)
     credentials = FacadeCredentials(db, FacadeVault(ring), guard=services.keys, now=now)
     services.facade = FacadeService(
         db, credentials, orders, venues, market, now=now, events=services.event_feed

@@ -20,6 +20,7 @@ from kcgateway.gateway.alerts import AlertService
 from kcgateway.gateway.books import BookService
 from kcgateway.gateway.bots import SignalBots
 from kcgateway.gateway.console import ConsoleSessions
+from kcgateway.gateway.console.equity_history import EquityHistory
 from kcgateway.gateway.event_feed import EventFeed
 from kcgateway.gateway.events import OrderEvents
 from kcgateway.gateway.facade.service import FacadeService
@@ -97,6 +98,8 @@ class GatewayServices:
     _signals_start: asyncio.Task[None] | None = field(default=None, repr=False)
     #: the KuCoin-compatible facade: its credentials and requests (gateway/facade/)
     facade: FacadeService | None = None
+    #: each account's marked equity over time (the console's equity chart)
+    equity_history: EquityHistory | None = None
 
     async def balances(self, tenant_id: str, account: str) -> list[m.Account]:
         """Balances of one of the tenant's accounts (NoSuchObject for anyone else's)."""
@@ -167,6 +170,8 @@ class GatewayServices:
             self.risk.start()
         if self.risk_engine is not None and self._risk_start is None:
             self._risk_start = asyncio.get_running_loop().create_task(self.risk_engine.start())
+        if self.equity_history is not None:
+            self.equity_history.start()
         if self.signals is not None and self._signals_start is None:
             self._signals_start = asyncio.get_running_loop().create_task(self.signals.start())
 
@@ -215,6 +220,8 @@ class GatewayServices:
             start.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await start
+        if self.equity_history is not None:  # before the engine whose marks it samples
+            await self.equity_history.aclose()
         if self.risk_engine is not None:
             await self.risk_engine.aclose()
         if self.risk_handlers is not None:

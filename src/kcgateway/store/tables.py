@@ -480,6 +480,20 @@ class ConsoleLinkRow(Base):
     used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
+class EquitySample(Base):
+    """An account's equity marked to market at one moment (the console's equity chart).
+
+    Sampled from the risk engine's marks (``gateway/console/equity_history.py``), in the
+    engine's quote currency (USDT); kept for a limited time.
+    """
+
+    __tablename__ = "equity_samples"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("exchange_accounts.id"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), primary_key=True)
+    equity: Mapped[Decimal] = mapped_column(Money())
+
+
 class FacadeCredentialRow(Base):
     """KuCoin-form credentials the gateway issued for one gateway key (the KuCoin facade).
 

@@ -22,6 +22,7 @@ from kcgateway.gateway import risk_overrides
 from kcgateway.gateway.accounts import AccountView
 from kcgateway.gateway.alerts import AlertFilter
 from kcgateway.gateway.apikeys import Scope
+from kcgateway.gateway.console.curves import Point
 from kcgateway.gateway.console.sessions import ConsoleSession
 from kcgateway.gateway.orders.lifecycle import owned_account
 from kcgateway.gateway.orders.model import IntentView, view
@@ -272,6 +273,17 @@ class ConsoleReads:
         states = await self.states(session, accounts)
         alerts = await self.alerts(session, limit=10)
         return Overview(balances, opened, states, alerts, risk_visible=True)
+
+    async def equity_curves(
+        self, session: ConsoleSession, accounts: Sequence[AccountView], since: datetime
+    ) -> dict[str, list[Point]]:
+        """The sampled equity of each of the tenant's ``accounts`` since ``since`` (read)."""
+        tenant = session.require(Scope.READ).tenant_id
+        history = self._services.equity_history
+        if history is None:
+            return {}
+        owned = {a.id for a in await self._services.accounts.list(tenant)}
+        return await history.curves([a.id for a in accounts if a.id in owned], since)
 
     async def states(
         self, session: ConsoleSession, accounts: Sequence[AccountView] | None = None

@@ -36,12 +36,17 @@ class Chart:
     height: int = HEIGHT
 
 
-def line_chart(title: str, curve: Sequence[Point]) -> Chart | None:
-    """The chart of ``curve`` (None when it has no point: the page then says so)."""
+def line_chart(title: str, curve: Sequence[Point], *, with_zero: bool = True) -> Chart | None:
+    """The chart of ``curve`` (None when it has no point: the page then says so).
+
+    ``with_zero``: the value range always includes 0 (P&L, drawdown); without it the range is
+    the curve's own (an equity of a million that moves by a hundred stays readable).
+    """
     if not curve:
         return None
     values = [p.value for p in curve]
-    low, high = min(*values, Decimal(0)), max(*values, Decimal(0))
+    floor = (Decimal(0),) if with_zero else ()
+    low, high = min([*values, *floor]), max([*values, *floor])
     start, end = curve[0].at_ms, curve[-1].at_ms
     span_x = max(end - start, 1)
     span_y = high - low or Decimal(1)

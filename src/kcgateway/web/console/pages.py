@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,10 +21,13 @@ from kcgateway.gateway.console.reads import MARKETS, OrderFilter
 from kcgateway.gateway.console.sessions import ConsoleSession
 from kcgateway.store.types import OrderState
 from kcgateway.web.auth import services_of
+from kcgateway.web.console.charts import line_chart
 from kcgateway.web.console.common import context, handled, reads_of, router, session_of
 from kcgateway.web.console.render import page, redirect
 
 _LIVE = (OrderState.ACKED, OrderState.OPEN)
+#: how far back the overview's equity charts go
+EQUITY_SPAN = timedelta(hours=24)
 _SYMBOL = re.compile(r"[A-Z0-9]{1,20}-[A-Z0-9]{1,20}")
 _TRADE_SCOPE = {"spot": Scope.TRADE_SPOT, "margin": Scope.TRADE_MARGIN}
 _TRADE_SCOPE["futures"] = Scope.TRADE_FUTURES
@@ -40,8 +43,18 @@ def trade_scope(market: str) -> Scope:
 async def overview(request: Request) -> Response:
     """Accounts and balances, open orders, the risk state of each level, recent alerts."""
     session = await session_of(request)
-    data = await reads_of(request).overview(session)
-    return page("overview.html", **context(session, "overview", data=data))
+    reads = reads_of(request)
+    data = await reads.overview(session)
+    accounts = [a.account for a in data.accounts]
+    since = datetime.now(UTC) - EQUITY_SPAN  # only the chart's span; the samples are stored
+    curves = await reads.equity_curves(session, accounts, since)
+    charts = {
+        a.id: line_chart(
+            f"Equity of {a.name} (USDT), last 24 hours", curves.get(a.id, []), with_zero=False
+        )
+        for a in accounts
+    }
+    return page("overview.html", **context(session, "overview", data=data, charts=charts))
 
 
 def _filter(request: Request) -> OrderFilter:

@@ -234,3 +234,22 @@ def test_a_one_time_link_signs_in_once_and_leaves_no_token_in_the_url(
     assert "already used" in other.inner_text("[role=alert]")
     browsing.shot(other, "login-link-spent")
     other.close()
+
+
+def test_the_overview_charts_each_accounts_sampled_equity(
+    browsing: Browsing, served: Served
+) -> None:
+    tenant = _tenant(served, "equity")
+    history = served.stack.services.equity_history
+    assert history is not None
+    page = browsing.sign_in(tenant.admin_key)
+    main = page.locator(".equity[data-account=main]")
+    assert "No equity sample yet" in main.inner_text()
+    for _ in range(2):  # two rounds of the sampler over the risk engine's marks
+        served.run(history.sample())
+    page.reload()
+    assert main.locator("svg polyline").count() == 1
+    points = main.locator("svg polyline").get_attribute("points")
+    assert points is not None and len(points.split()) == 2
+    assert "Equity of main (USDT)" in main.inner_text()
+    browsing.shot(page, "overview-equity")
