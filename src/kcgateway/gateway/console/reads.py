@@ -50,6 +50,9 @@ class OrderFilter:
     market: str | None = None
     page: int = 1
     per_page: int = 50
+    #: created at or after (inclusive) and before (exclusive)
+    since: datetime | None = None
+    until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +171,10 @@ class ConsoleReads:
                 query = query.where(OrderIntent.state == which.state)
             if which.market:
                 query = query.where(OrderIntent.market == which.market)
+            if which.since is not None:
+                query = query.where(OrderIntent.created_at >= which.since)
+            if which.until is not None:
+                query = query.where(OrderIntent.created_at < which.until)
             total = await db.scalar(select(func.count()).select_from(query.subquery()))
             newest = query.order_by(OrderIntent.created_at.desc(), OrderIntent.id)
             rows = await db.scalars(newest.offset((page - 1) * per_page).limit(per_page))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -69,13 +69,29 @@ def _filter(request: Request) -> OrderFilter:
         number = int(q.get("page") or 1)
     except ValueError as exc:
         raise ValidationError("page must be a whole number", field="page") from exc
+    since, until = _day(q.get("from"), "from"), _day(q.get("to"), "to")
+    if since is not None and until is not None and until < since:
+        raise ValidationError("'to' must be the same day as 'from' or later", field="to")
     return OrderFilter(
         account=(q.get("account") or None),
         symbol=(q.get("symbol") or "").strip()[:40] or None,
         state=OrderState(state) if state else None,
         market=market,
         page=number,
+        since=since,
+        until=None if until is None else until + timedelta(days=1),  # the whole 'to' day
     )
+
+
+def _day(text: str | None, name: str) -> datetime | None:
+    """A ``YYYY-MM-DD`` filter day (UTC midnight), None when empty."""
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text.strip()[:10])
+    except ValueError as exc:
+        raise ValidationError(f"{name} must be a date such as 2026-12-31", field=name) from exc
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def _query(which: OrderFilter, page_number: int) -> str:
@@ -84,6 +100,8 @@ def _query(which: OrderFilter, page_number: int) -> str:
         "symbol": which.symbol or "",
         "state": which.state.value if which.state else "",
         "market": which.market or "",
+        "from": which.since.date().isoformat() if which.since else "",
+        "to": (which.until - timedelta(days=1)).date().isoformat() if which.until else "",
         "page": str(page_number),
     }
     return urlencode({k: v for k, v in parts.items() if v})
@@ -104,6 +122,7 @@ async def _orders_context(request: Request, session: ConsoleSession) -> dict[str
         "prev_query": _query(which, found.page - 1) if found.page > 1 else None,
         "next_query": _query(which, found.page + 1) if found.page < found.pages else None,
         "live": _LIVE,
+        "one_day": timedelta(days=1),
     }
 
 

@@ -88,3 +88,26 @@ async def test_the_audit_page_shows_the_tenants_records_to_an_admin_only(tmp_pat
         assert (await client.get("/ui/audit")).status_code == 403
         assert 'href="/ui/audit"' not in (await client.get("/ui")).text
         await client.aclose()
+
+
+async def test_orders_filter_by_day(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    async with gateway_stack(tmp_path) as stack:
+        tenant = await stack.add_tenant("t1")
+        start = datetime(2026, 11, 30, 0, 0, 30, tzinfo=UTC)  # 31 on the 30th, 9 on the 29th
+        await seed_orders(stack.services.db, tenant.account_id, 40, start=start)
+        client = await _signed_in(stack, tenant.admin_key)
+        on_30 = await client.get("/ui/orders", params={"from": "2026-11-30"})
+        assert "31 orders" in on_30.text and 'value="2026-11-30"' in on_30.text
+        on_29 = await client.get(
+            "/ui/orders/table", params={"from": "2026-11-29", "to": "2026-11-29"}
+        )
+        assert "9 orders" in on_29.text and "from=2026-11-29&amp;to=2026-11-29" in on_29.text
+        bad = await client.get("/ui/orders", params={"from": "30/11/2026"})
+        assert bad.status_code == 400 and "from must be a date such as" in bad.text
+        backwards = await client.get(
+            "/ui/orders", params={"from": "2026-11-30", "to": "2026-11-29"}
+        )
+        assert backwards.status_code == 400 and "same day as" in backwards.text
+        await client.aclose()
