@@ -41,6 +41,7 @@ ROUTE_ACCESS = {
     ("GET", "/ui/events"): "session",
     ("GET", "/ui/accounts"): "session",
     ("POST", "/ui/accounts"): "session",
+    ("POST", "/ui/accounts/kucoin"): "session",
     ("POST", "/ui/accounts/{account_id}/remove"): "session",
     ("GET", "/ui/bots"): "session",
     ("GET", "/ui/bots/{bot}"): "session",

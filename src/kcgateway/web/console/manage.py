@@ -11,7 +11,7 @@ from __future__ import annotations
 from fastapi import Request
 from fastapi.responses import Response
 
-from kcgateway.errors import AuthError, ExchangeKeyInvalid
+from kcgateway.errors import AuthError, ExchangeKeyInvalid, OnboardingNotConfigured
 from kcgateway.gateway.accounts import ConnectRequest
 from kcgateway.gateway.apikeys import Scope
 from kcgateway.gateway.console.broker_reads import broker_page
@@ -19,6 +19,7 @@ from kcgateway.secret import Secret
 from kcgateway.web.auth import services_of
 from kcgateway.web.console.common import context, handled, posted, reads_of, router, session_of
 from kcgateway.web.console.render import page, redirect
+from kcgateway.web.onboarding import bind_browser
 
 MAX_FIELD = 200
 
@@ -30,8 +31,9 @@ async def accounts(request: Request) -> Response:
     session = await session_of(request)
     session.require(Scope.ACCOUNTS_MANAGE)
     listed = await reads_of(request).accounts(session)
-    onboarding = services_of(request).onboarding is not None
-    extra = {"accounts": listed, "onboarding": onboarding}
+    onboarding = services_of(request).onboarding
+    configured = onboarding is not None and await onboarding.settings() is not None
+    extra = {"accounts": listed, "onboarding": configured}
     return page("accounts.html", **context(session, "accounts", **extra))
 
 
@@ -52,6 +54,28 @@ async def connect(request: Request) -> Response:
     except AuthError as exc:  # the user typed this key: theirs to fix, as over /v1
         raise ExchangeKeyInvalid(exc.code, exc.message) from None
     return redirect("/accounts")
+
+
+@router.post("/accounts/kucoin")
+@handled
+async def connect_with_kucoin(request: Request) -> Response:
+    """Start "Connect with KuCoin" (the OAuth flow): a page linking to KuCoin's consent page.
+
+    A link, not a redirect: the console's CSP allows forms to post to this origin only, and
+    a browser applies that to a form's redirect too. The attempt's browser-binding cookie is
+    set here, as ``GET /v1/onboarding/kucoin/start`` sets it.
+    """
+    session, fields = await posted(request)
+    principal = session.require(Scope.ACCOUNTS_MANAGE)
+    onboarding = services_of(request).onboarding
+    if onboarding is None:  # pragma: no cover - main.build_services always wires it
+        raise OnboardingNotConfigured("Connect with KuCoin is not available in this gateway")
+    name = fields.get("name", "").strip()[:MAX_FIELD]
+    started = await onboarding.start(principal.tenant_id, principal.name, name)
+    extra = {"location": started.location, "name": name}
+    response = page("kucoin_consent.html", **context(session, "accounts", **extra))
+    bind_browser(response, started)
+    return response
 
 
 @router.post("/accounts/{account_id}/remove")
