@@ -306,6 +306,7 @@ def build_services(
         engine.report_balance = services.event_feed.balance_changed
     services.risk_engine = engine
     services.equity_history = EquityHistory(db, engine_marks(engine.accounts), now=now)
+    services.audit_keys = lambda: load_audit_keys(settings.audit_key_path())
     credentials = FacadeCredentials(db, FacadeVault(ring), guard=services.keys, now=now)
     services.facade = FacadeService(
         db, credentials, orders, venues, market, now=now, events=services.event_feed

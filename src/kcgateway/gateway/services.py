@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -38,6 +39,7 @@ from kcgateway.gateway.stream_counts import StreamCounts
 from kcgateway.gateway.subaccounts import SubAccounts
 from kcgateway.gateway.venue import Venues
 from kcgateway.kucoin import models as m
+from kcgateway.store.audit_chain import AuditKeys
 from kcgateway.store.database import Database
 from kcgateway.store.tables import OrderIntent
 from kcgateway.store.types import OrderState
@@ -100,6 +102,8 @@ class GatewayServices:
     facade: FacadeService | None = None
     #: each account's marked equity over time (the console's equity chart)
     equity_history: EquityHistory | None = None
+    #: reads the deployment's audit keys (the console's chain verification); None: not here
+    audit_keys: Callable[[], AuditKeys] | None = None
 
     async def balances(self, tenant_id: str, account: str) -> list[m.Account]:
         """Balances of one of the tenant's accounts (NoSuchObject for anyone else's)."""

@@ -17,11 +17,12 @@ from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 
-from kcgateway.errors import KcgatewayError, NoSuchObject
+from kcgateway.errors import ConfigError, KcgatewayError, NoSuchObject
 from kcgateway.gateway import risk_overrides
 from kcgateway.gateway.accounts import AccountView
 from kcgateway.gateway.alerts import AlertFilter
 from kcgateway.gateway.apikeys import Scope
+from kcgateway.gateway.audit import ChainReport, verify_chain
 from kcgateway.gateway.console.curves import Point
 from kcgateway.gateway.console.sessions import ConsoleSession
 from kcgateway.gateway.orders.lifecycle import owned_account
@@ -243,6 +244,17 @@ class ConsoleReads:
             rows = await db.scalars(newest.offset((page - 1) * per_page).limit(per_page))
             found = list(rows.all())
         return AuditPage(found, int(total or 0), page, per_page)
+
+    async def verify_audit(self, session: ConsoleSession) -> ChainReport:
+        """Walk the whole audit chain with the deployment's keys (admin), as `audit verify`.
+
+        ConfigError when this gateway cannot read its audit key file (it then says which).
+        """
+        session.require(Scope.ADMIN)
+        read_keys = self._services.audit_keys
+        if read_keys is None:
+            raise ConfigError("the audit keys are not available to this gateway")
+        return await verify_chain(self._services.db, keys=read_keys())
 
     async def open_orders(self, tenant_id: str) -> int:
         """How many of the tenant's orders may still fill."""

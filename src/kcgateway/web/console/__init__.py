@@ -31,6 +31,7 @@ ROUTE_ACCESS = {
     ("POST", "/ui/orders/{order_id}/cancel"): "session",
     ("GET", "/ui/fills"): "session",
     ("GET", "/ui/audit"): "session",
+    ("GET", "/ui/audit/verify"): "session",
     ("GET", "/ui/keys"): "session",
     ("POST", "/ui/keys"): "session",
     ("POST", "/ui/keys/{key_id}/revoke"): "session",

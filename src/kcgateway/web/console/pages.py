@@ -196,6 +196,15 @@ async def audit(request: Request) -> Response:
     return page("audit.html", **context(session, "audit", **extra))
 
 
+@router.get("/audit/verify")
+@handled
+async def audit_verify(request: Request) -> Response:
+    """The audit chain's verification state: every record's keyed hash walked now (admin)."""
+    session = await session_of(request)
+    report = await reads_of(request).verify_audit(session)
+    return page("audit_verify.html", **context(session, "audit", report=report))
+
+
 @router.get("/keys")
 @handled
 async def keys(request: Request) -> Response:

@@ -201,7 +201,14 @@ def test_new_pages_have_no_serious_accessibility_violation(browser: Any, served:
         page.fill("#key", tenant.admin_key)
         page.click("#sign-in")
         page.wait_for_url(served.url("/ui"))
-        for path in ("/ui/accounts", "/ui/bots", f"/ui/bots/{bot['id']}", "/ui/broker"):
+        pages = (
+            "/ui/accounts",
+            "/ui/bots",
+            f"/ui/bots/{bot['id']}",
+            "/ui/broker",
+            "/ui/audit/verify",
+        )
+        for path in pages:
             answer = page.goto(served.url(path))
             assert answer.status == 200, path
             assert page.locator("script:not([src])").count() == 0, path

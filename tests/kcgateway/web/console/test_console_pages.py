@@ -111,3 +111,31 @@ async def test_orders_filter_by_day(tmp_path: Path) -> None:
         )
         assert backwards.status_code == 400 and "same day as" in backwards.text
         await client.aclose()
+
+
+async def test_audit_chain_verification_state_on_the_page(tmp_path: Path) -> None:
+    from sqlalchemy import select, update
+
+    from kcgateway.store.tables import AuditRecord
+
+    async with gateway_stack(tmp_path) as stack:
+        tenant = await stack.add_tenant("t1")
+        reader = await _signed_in(stack, await stack.key(tenant, Scope.READ))
+        refused = await reader.get("/ui/audit/verify")
+        assert refused.status_code == 403 and "admin" in refused.text
+        await reader.aclose()
+        client = await _signed_in(stack, tenant.admin_key)
+        assert 'href="/ui/audit/verify"' in (await client.get("/ui/audit")).text
+        intact = await client.get("/ui/audit/verify")
+        assert (
+            intact.status_code == 200
+            and '<p id="chain-state" class="state state-active">intact' in intact.text
+        )
+        async with stack.services.db.write() as session:
+            seq = await session.scalar(select(AuditRecord.seq).order_by(AuditRecord.seq).limit(1))
+            await session.execute(
+                update(AuditRecord).where(AuditRecord.seq == seq).values(actor="someone-else")
+            )
+        broken = await client.get("/ui/audit/verify")
+        assert f"broken at record {seq}" in broken.text
+        await client.aclose()
