@@ -52,6 +52,8 @@ def line_chart(title: str, curve: Sequence[Point], *, with_zero: bool = True) ->
     span_y = high - low or Decimal(1)
 
     def y_of(value: Decimal) -> float:
+        if high == low:  # a flat curve runs through the middle
+            return HEIGHT / 2
         return round(PAD + float((high - value) / span_y) * (HEIGHT - 2 * PAD), 1)
 
     coords = []

@@ -10,7 +10,7 @@ from kcgateway.gateway.console.curves import Point
 from kcgateway.gateway.console.equity_history import EquityHistory
 from kcgateway.store.database import Database
 from kcgateway.store.repositories import AccountRepository, TenantRepository
-from kcgateway.web.console.charts import line_chart
+from kcgateway.web.console.charts import HEIGHT, WIDTH, line_chart
 
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 D = Decimal
@@ -56,3 +56,4 @@ def test_an_equity_chart_spans_its_own_range_without_zero() -> None:
     assert chart is not None and (chart.low, chart.high) == (D(1_000_000), D(1_000_100))
     single = line_chart("Equity", [Point(5, D(3))], with_zero=False)
     assert single is not None and single.low == single.high == D(3)
+    assert single.points == f"{WIDTH / 2},{HEIGHT / 2}"  # a flat curve: the middle
