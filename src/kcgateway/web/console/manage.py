@@ -8,6 +8,8 @@ key, and the tenant's sub-accounts.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from fastapi import Request
 from fastapi.responses import Response
 
@@ -100,5 +102,6 @@ async def remove(request: Request, account_id: str) -> Response:
 async def broker(request: Request) -> Response:
     """The ND-broker settings (never the key) and the tenant's sub-accounts (admin)."""
     session = await session_of(request)
-    found = await broker_page(services_of(request), session)
+    today = datetime.now(UTC).date()  # the rebate file's days are UTC days
+    found = await broker_page(services_of(request), session, today)
     return page("broker.html", **context(session, "broker", found=found))
