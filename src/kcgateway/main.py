@@ -46,6 +46,7 @@ from kcgateway.gateway.books import BookService
 from kcgateway.gateway.bots import build_signal_bots
 from kcgateway.gateway.broker import BrokerService
 from kcgateway.gateway.console import ConsoleSessions
+from kcgateway.gateway.console.equity_history import EquityHistory, engine_marks
 from kcgateway.gateway.event_feed import EventFeed, kept
 from kcgateway.gateway.events import OrderEvents
 from kcgateway.gateway.facade.credentials import FacadeCredentials
@@ -309,6 +310,8 @@ def build_services(
     if services.event_feed is not None:  # balance changes go to the event log bots follow
         engine.report_balance = services.event_feed.balance_changed
     services.risk_engine = engine
+    services.equity_history = EquityHistory(db, engine_marks(engine.accounts), now=now)
+    services.audit_keys = lambda: load_audit_keys(settings.audit_key_path())
     credentials = FacadeCredentials(db, FacadeVault(ring), guard=services.keys, now=now)
     services.facade = FacadeService(
         db, credentials, orders, venues, market, now=now, events=services.event_feed
@@ -483,8 +486,10 @@ def banner(settings: Settings, key: Secret | None, sim: EmbeddedSim | None) -> l
     if sim is not None:
         lines.append(f"exchange: embedded simulator (paper trading) at {sim.spot_url}")
     lines.append(f"data directory: {settings.data_dir}")
+    key_id = "KEY_ID  (ids: kcgateway keys list)"
     if key is not None:
         bearer = key.reveal()
+        key_id = bearer.split("_")[1]
         lines += ["admin key (shown once, store it now; it stays valid across restarts):",
                   f"  {bearer}"]  # fmt: skip
     else:
@@ -499,6 +504,7 @@ def banner(settings: Settings, key: Secret | None, sim: EmbeddedSim | None) -> l
         f"       -H 'Content-Type: application/json' -d '{order}'",
         f"  curl -s {base}/v1/orders -H 'Authorization: Bearer {bearer}'",
         f"web console: {base}/ui (sign in with the admin key)",
+        f"  or a one-time sign-in link: kcgateway console login --key {key_id}",
     ]
     return lines
 

@@ -158,8 +158,10 @@ async def test_dev_bootstrap_then_restart(tmp_path: Path) -> None:
             key = await main.bootstrap_demo(s, services, sim)
             text = "\n".join(main.banner(s, key, sim))
             assert f"{s.port}/ui" in text  # the console's address, at every start
+            assert "kcgateway console login --key" in text  # and a one-time link's command
             if not keys:  # the first start makes the admin key and shows it once
                 assert key is not None and key.reveal() in text and "curl" in text
+                assert f"console login --key {key.reveal().split('_')[1]}" in text
                 keys.append(key.reveal())
             else:  # a restart keeps it (bots keep working) and says how to get another
                 assert key is None and "kgw_" not in text and "create-admin" in text

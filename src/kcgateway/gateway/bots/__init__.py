@@ -25,7 +25,7 @@ from kcgateway.gateway.bots.intake import Ack, Incoming, SignalIntake
 from kcgateway.gateway.bots.log import SignalView, exchange_order_ids, find_signals, signal_view
 from kcgateway.gateway.bots.performance import BotFill, Performance, books
 from kcgateway.gateway.bots.ports import SecretBox
-from kcgateway.gateway.bots.service import Actor, BotService, check_actor
+from kcgateway.gateway.bots.service import Actor, BotService, BotView, check_actor
 from kcgateway.gateway.bots.signal_metrics import SignalMetrics
 from kcgateway.gateway.lists import signal_page
 from kcgateway.gateway.market_reads import AccountReads
@@ -85,8 +85,8 @@ class SignalBots:
                 session, tenant_id, bot_id=bot_id, verdict=verdict, window=window, show=signal_view
             )
 
-    async def performance(self, actor: Actor, tenant_id: str, bot: str) -> Performance:
-        """Trades, fees, realized and unrealized P&L of the bot's own fills in its mode."""
+    async def fills(self, actor: Actor, tenant_id: str, bot: str) -> tuple[BotView, list[BotFill]]:
+        """The bot and its own fills in its current mode (the account it trades there)."""
         view = await self.bots.get(actor, tenant_id, bot)
         account = (view.paper_account_id if view.mode == "paper" else None) or view.account_id
         ids = await exchange_order_ids(self.db, view.id, view.mode)
@@ -98,6 +98,14 @@ class SignalBots:
                 for f in found
                 if f.order_id in ids
             ]
+        return view, fills
+
+    async def performance(self, actor: Actor, tenant_id: str, bot: str) -> Performance:
+        """Trades, fees, realized and unrealized P&L of the bot's own fills in its mode."""
+        return await self.report(*await self.fills(actor, tenant_id, bot))
+
+    async def report(self, view: BotView, fills: list[BotFill]) -> Performance:
+        """The performance of ``fills`` (:meth:`fills`' answer), marked at the last prices."""
         per_symbol = books(fills)
         last = {s: (await self.market.market.ticker(s)).price for s in per_symbol}
         return Performance(view.id, view.mode, per_symbol, last)
