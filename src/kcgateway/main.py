@@ -35,6 +35,7 @@ from fastapi import FastAPI
 from kcgateway.errors import ConfigError
 from kcgateway.exchange.hosts import exchange_hosts, host_lines, host_probe
 from kcgateway.exchange.rest import Hosts, KuCoinClient, RequestSigner
+from kcgateway.exchange.sim_control import SimControl
 from kcgateway.exchange.transport import AiohttpTransport
 from kcgateway.facade.app import create_facade_app
 from kcgateway.gateway.accounts import AccountOnboarding, ConnectRequest
@@ -43,6 +44,7 @@ from kcgateway.gateway.apikeys import Scope
 from kcgateway.gateway.audit import switch_point
 from kcgateway.gateway.books import BookService
 from kcgateway.gateway.bots import build_signal_bots
+from kcgateway.gateway.bots.mirror import PaperMirror
 from kcgateway.gateway.broker import BrokerService
 from kcgateway.gateway.console import ConsoleSessions
 from kcgateway.gateway.event_feed import EventFeed, kept
@@ -310,8 +312,33 @@ def build_services(
     )
     services.risk_handlers = handlers
     services.exchange_hosts = host_probe(hosts)
-    services.signals = build_signal_bots(services, SignalSecrets(ring), now=now)
+    mirror = paper_mirror(settings, hosts, now=now)
+    services.signals = build_signal_bots(services, SignalSecrets(ring), now=now, mirror=mirror)
     return services
+
+
+def paper_mirror(
+    settings: Settings, hosts: Hosts, *, now: Callable[[], datetime]
+) -> PaperMirror | None:
+    """The paper market's books follow ``KCGW_PAPER_REFERENCE_URL`` (None when it is unset).
+
+    The paper simulator is ``KCGW_PAPER_SIM_URL``, in dev mode by default the exchange's spot
+    host (the embedded simulator, or the ``kcgateway sim`` dev mode trades on).
+    """
+    reference = settings.paper_reference_url
+    paper = settings.paper_sim_url or (hosts.spot if settings.is_dev else None)
+    if reference is None:
+        return None
+    if paper is None:
+        raise ConfigError(
+            "KCGW_PAPER_REFERENCE_URL is set but not KCGW_PAPER_SIM_URL: name the simulator "
+            "the paper accounts trade on (a `kcgateway sim` spot URL)"
+        )
+    timeout = settings.exchange_timeout_s
+    ref_hosts = Hosts(spot=reference, futures=reference, broker=reference)
+    books = BookService(client_factory(ref_hosts, timeout)(None), max_symbols=100)
+    control = SimControl(paper, AiohttpTransport(total_timeout=timeout))
+    return PaperMirror(books, control, now_ms=lambda: int(now().timestamp() * 1000))
 
 
 @dataclass

@@ -32,6 +32,7 @@ from sqlalchemy import select, update
 from kcgateway.errors import ClientOidTaken, KcgatewayError
 from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.gateway.alerts import AlertService
+from kcgateway.gateway.bots.mirror import PaperMirror
 from kcgateway.gateway.bots.model import (
     Action,
     Mode,
@@ -81,8 +82,11 @@ class SignalExecutor:
         now: Callable[[], datetime],
         alerts: AlertService | None = None,
         fill_wait_s: float = 5.0,
+        mirror: PaperMirror | None = None,
     ) -> None:
         self._db, self._orders, self._venues, self._market = db, orders, venues, market
+        #: copies the reference book into the paper market just before a paper order
+        self.mirror = mirror
         self._metrics, self._now, self._alerts = metrics, now, alerts
         self.fill_wait_s = fill_wait_s
         self._lanes: dict[Lane, asyncio.Task[None]] = {}
@@ -278,6 +282,11 @@ class SignalExecutor:
             size=Decimal(terms["size"]), client_oid=terms["client_oid"],
         )  # fmt: skip
         actor = f"bot:{bot.id}"
+        if self.mirror is not None and row.mode == Mode.PAPER.value:
+            try:  # the paper order meets the reference book of this moment
+                await self.mirror.sync(req.symbol)
+            except KcgatewayError as exc:
+                return Finish("rejected", f"the paper market cannot follow the reference: {exc}")
         try:
             placed = await self._orders.place(bot.tenant_id, actor, req, key_id=actor)
         except ClientOidTaken as taken:  # placed before a restart: never send it again
