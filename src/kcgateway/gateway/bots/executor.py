@@ -27,7 +27,7 @@ from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from kcgateway.errors import ClientOidTaken, KcgatewayError
 from kcgateway.exchange.rest import KuCoinClient
@@ -49,6 +49,7 @@ from kcgateway.gateway.orders.router import OrderRouter
 from kcgateway.gateway.venue import Venues
 from kcgateway.kucoin import models as m
 from kcgateway.store.database import Database
+from kcgateway.store.signal_queue import add_to_position, finish_signal, mark_executing
 from kcgateway.store.signal_tables import BotPositionRow, BotRow, SignalRow
 from kcgateway.store.types import OrderState
 
@@ -202,13 +203,8 @@ class SignalExecutor:
                 await self._alert(row, bot, signal, position, decided)
             return None
         terms = self._terms(row, bot, signal, decided, ref)
-        query = (
-            update(SignalRow)
-            .where(SignalRow.seq == row.seq, SignalRow.status == "queued")
-            .values(status="executing", plan=terms)
-        )
-        async with self._db.write() as session:
-            await session.execute(query)
+        async with self._db.hot_write() as runner:  # before the order is sent: durable
+            await mark_executing(runner, row.seq, terms)
         return terms
 
     def _terms(
@@ -324,30 +320,15 @@ class SignalExecutor:
     async def _finish(self, row: SignalRow, bot: BotRow, end: Finish) -> None:
         """Finish the row and move the position in one commit (only if still unfinished)."""
         now = self._now()
-        query = (
-            update(SignalRow)
-            .where(SignalRow.seq == row.seq, SignalRow.status.in_(UNFINISHED))
-            .values(status=end.status, reason=end.reason, orders=end.orders or [], finished_at=now)
-        )
-        async with self._db.write() as session:
-            result = await session.execute(query)
-            if getattr(result, "rowcount", 0) != 1:
+        async with self._db.hot_write() as runner:
+            finished = await finish_signal(
+                runner, row.seq, status=end.status, reason=end.reason, orders=end.orders or [],
+                now=now,
+            )  # fmt: skip
+            if not finished:
                 return
             if end.fill:
-                key = (bot.id, row.mode, row.symbol or "")
-                held = await session.get(BotPositionRow, key)
-                if held is None:
-                    session.add(
-                        BotPositionRow(
-                            bot_id=bot.id,
-                            mode=row.mode,
-                            symbol=row.symbol or "",
-                            size=end.fill,
-                            updated_at=now,
-                        )
-                    )
-                else:
-                    held.size, held.updated_at = held.size + end.fill, now
+                await add_to_position(runner, (bot.id, row.mode, row.symbol or ""), end.fill, now)
         self._metrics.executed.labels(end.status).inc()
 
     async def _alert(
