@@ -33,7 +33,7 @@ from aiohttp import web
 from fastapi import FastAPI
 
 from kcgateway.errors import ConfigError
-from kcgateway.exchange.hosts import exchange_hosts, host_lines, host_probe
+from kcgateway.exchange.hosts import KUCOIN, exchange_hosts, host_lines, host_probe, same_host
 from kcgateway.exchange.rest import Hosts, KuCoinClient, RequestSigner
 from kcgateway.exchange.sim_control import SimControl
 from kcgateway.exchange.transport import AiohttpTransport
@@ -322,22 +322,23 @@ def paper_mirror(
 ) -> PaperMirror | None:
     """The paper market's books follow ``KCGW_PAPER_REFERENCE_URL`` (None when it is unset).
 
-    The paper simulator is ``KCGW_PAPER_SIM_URL``, in dev mode by default the exchange's spot
-    host (the embedded simulator, or the ``kcgateway sim`` dev mode trades on).
+    Paper accounts trade on the gateway's exchange, so that exchange must be a simulator (the
+    embedded one in dev mode, or a ``kcgateway sim`` named by ``KCGW_EXCHANGE_URL``): its books
+    are the ones made to follow the reference. A gateway trading KuCoin itself is refused.
     """
     reference = settings.paper_reference_url
-    paper = settings.paper_sim_url or (hosts.spot if settings.is_dev else None)
     if reference is None:
         return None
-    if paper is None:
+    if same_host(hosts.spot, KUCOIN.spot):
         raise ConfigError(
-            "KCGW_PAPER_REFERENCE_URL is set but not KCGW_PAPER_SIM_URL: name the simulator "
-            "the paper accounts trade on (a `kcgateway sim` spot URL)"
+            "KCGW_PAPER_REFERENCE_URL is set but this gateway's exchange is KuCoin itself, "
+            "where paper accounts would trade real money: run paper bots on a gateway whose "
+            "exchange is a simulator (dev mode, or KCGW_EXCHANGE_URL=<a kcgateway sim>)"
         )
     timeout = settings.exchange_timeout_s
     ref_hosts = Hosts(spot=reference, futures=reference, broker=reference)
     books = BookService(client_factory(ref_hosts, timeout)(None), max_symbols=100)
-    control = SimControl(paper, AiohttpTransport(total_timeout=timeout))
+    control = SimControl(hosts.spot, AiohttpTransport(total_timeout=timeout))
     return PaperMirror(books, control, now_ms=lambda: int(now().timestamp() * 1000))
 
 

@@ -17,7 +17,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from kcgateway.errors import ExchangeUnavailable
+from kcgateway.errors import ConfigError, ExchangeUnavailable
+from kcgateway.exchange.hosts import KUCOIN
 from kcgateway.gateway.apikeys import Scope
 from kcgateway.gateway.books import BookView
 from kcgateway.gateway.bots.mirror import PaperMirror
@@ -97,6 +98,14 @@ async def test_paper_bot_fills_only_at_the_reference_books_prices(tmp_path: Path
             assert again.realized < 0  # bought at the asks, sold lower at the bids
     finally:
         await reference.aclose()
+
+
+def test_no_mirror_unless_asked_and_never_with_kucoin_as_the_exchange(tmp_path: Path) -> None:
+    now = lambda: datetime.now(UTC)  # noqa: E731
+    assert paper_mirror(Settings(data_dir=tmp_path), KUCOIN, now=now) is None
+    following = Settings(data_dir=tmp_path, paper_reference_url="https://api.kucoin.com")
+    with pytest.raises(ConfigError, match="real money"):
+        paper_mirror(following, KUCOIN, now=now)
 
 
 class _Reference:
