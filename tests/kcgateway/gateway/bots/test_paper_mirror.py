@@ -67,6 +67,13 @@ async def test_paper_bot_fills_only_at_the_reference_books_prices(tmp_path: Path
             # the reference market: thin asks, so a 0.001 buy walks three levels
             asks = [["65010.5", "0.0004"], ["65011.7", "0.0004"], ["65013.1", "1"]]
             await _set_book(reference.spot_url, [["64990.3", "1"]], asks)
+            await signals.start()  # follows the paper bots' symbols with no signal yet
+            expected = [(D(p), D(s)) for p, s in asks]
+            paper_book = stack.sim.state.exchange.book
+            async with asyncio.timeout(30):
+                while list(paper_book("BTC-USDT").asks)[:3] != expected:
+                    await asyncio.sleep(0.05)
+            assert list(paper_book("BTC-USDT").bids) == [(D("64990.3"), D(1))]
             assert (await send_standard(stack.http, bot, {"action": "buy"})).status_code == 202
             await signals.executor.drain()
             bought = await _bot_fills(stack, key, bot)
