@@ -70,6 +70,16 @@ _POSITION_SET = Prepared(
     )
 )
 _POSITION_NEW = Prepared(insert(BotPositionRow))
+_NEXT = Prepared(
+    select(SignalRow.__table__)
+    .where(
+        _SIGNALS.bot_id == bindparam("lane_bot", type_=_SIGNALS.bot_id.type),
+        _SIGNALS.symbol == bindparam("lane_symbol", type_=_SIGNALS.symbol.type),
+        or_(_SIGNALS.status == "queued", _SIGNALS.status == "executing"),
+    )
+    .order_by(_SIGNALS.seq)
+    .limit(1)
+)
 
 
 async def bot_and_secrets(runner: Runner, bot_id: str) -> tuple[BotRow | None, list[Row]]:
@@ -86,6 +96,26 @@ async def queue_signals(
     """Insert replay ids, then queue rows (in this order: ``seq`` follows arrival)."""
     await runner.many(_SEEN, seen)
     await runner.many(_QUEUED, rows)
+
+
+async def next_signal(
+    runner: Runner, bot_id: str, symbol: str
+) -> tuple[SignalRow, BotRow, Decimal] | None:
+    """The lane's oldest unfinished signal, its bot and the bot's position in that mode.
+
+    Three statements, each its own snapshot: only the lane itself moves its rows and its
+    position, and it is not running meanwhile.
+    """
+    found = await runner.rows(_NEXT, {"lane_bot": bot_id, "lane_symbol": symbol})
+    if not found:
+        return None
+    row = SignalRow(**found[0])
+    bots = await runner.rows(_BOT, {"id": bot_id})
+    if not bots:
+        return None
+    where = {"key_bot": bot_id, "key_mode": row.mode, "key_symbol": symbol}
+    held = await runner.rows(_POSITION, where)
+    return row, BotRow(**bots[0]), held[0]["size"] if held else Decimal(0)
 
 
 async def mark_executing(runner: Runner, seq: int, plan: dict[str, Any]) -> bool:

@@ -49,8 +49,13 @@ from kcgateway.gateway.orders.router import OrderRouter
 from kcgateway.gateway.venue import Venues
 from kcgateway.kucoin import models as m
 from kcgateway.store.database import Database
-from kcgateway.store.signal_queue import add_to_position, finish_signal, mark_executing
-from kcgateway.store.signal_tables import BotPositionRow, BotRow, SignalRow
+from kcgateway.store.signal_queue import (
+    add_to_position,
+    finish_signal,
+    mark_executing,
+    next_signal,
+)
+from kcgateway.store.signal_tables import BotRow, SignalRow
 from kcgateway.store.types import OrderState
 
 log = logging.getLogger("kcgateway.signals")
@@ -144,23 +149,9 @@ class SignalExecutor:
                 del self._lanes[lane]
 
     async def _next(self, lane: Lane) -> tuple[SignalRow, BotRow, Decimal] | None:
-        """The lane's oldest unfinished signal, its bot and the bot's position, in one read."""
-        query = (
-            select(SignalRow)
-            .where(SignalRow.bot_id == lane[0], SignalRow.symbol == lane[1])
-            .where(SignalRow.status.in_(UNFINISHED))
-            .order_by(SignalRow.seq)
-            .limit(1)
-        )
-        async with self._db.read() as session:
-            row = await session.scalar(query)
-            if row is None:
-                return None
-            bot = await session.get(BotRow, row.bot_id)
-            held = await session.get(BotPositionRow, (row.bot_id, row.mode, lane[1]))
-        if bot is None:
-            return None
-        return row, bot, Decimal(0) if held is None else held.size
+        """The lane's oldest unfinished signal, its bot and the bot's position."""
+        async with self._db.hot_read() as runner:
+            return await next_signal(runner, *lane)
 
     async def _step(self, found: tuple[SignalRow, BotRow, Decimal]) -> None:
         row, bot, position = found

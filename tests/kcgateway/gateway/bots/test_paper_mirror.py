@@ -39,6 +39,14 @@ async def _set_book(url: str, bids: list[list[str]], asks: list[list[str]]) -> N
             assert resp.status == 200, await resp.text()
 
 
+async def _paper_follows(stack: Stack, side: str, levels: list[list[str]]) -> None:
+    """Wait until the paper simulator's book shows these levels (the mirror copied them)."""
+    expected = [(D(p), D(s)) for p, s in levels]
+    async with asyncio.timeout(30):
+        while list(getattr(stack.sim.state.exchange.book("BTC-USDT"), side)) != expected:
+            await asyncio.sleep(0.05)
+
+
 async def _bot_fills(stack: Stack, key: str, bot: dict[str, Any]) -> list[dict[str, Any]]:
     fills = (await stack.http.get(
         "/v1/fills?account=paper&symbol=BTC-USDT", headers=auth(key)
@@ -68,12 +76,8 @@ async def test_paper_bot_fills_only_at_the_reference_books_prices(tmp_path: Path
             asks = [["65010.5", "0.0004"], ["65011.7", "0.0004"], ["65013.1", "1"]]
             await _set_book(reference.spot_url, [["64990.3", "1"]], asks)
             await signals.start()  # follows the paper bots' symbols with no signal yet
-            expected = [(D(p), D(s)) for p, s in asks]
-            paper_book = stack.sim.state.exchange.book
-            async with asyncio.timeout(30):
-                while list(paper_book("BTC-USDT").asks)[:3] != expected:
-                    await asyncio.sleep(0.05)
-            assert list(paper_book("BTC-USDT").bids) == [(D("64990.3"), D(1))]
+            await _paper_follows(stack, "asks", asks)
+            assert list(stack.sim.state.exchange.book("BTC-USDT").bids) == [(D("64990.3"), D(1))]
             assert (await send_standard(stack.http, bot, {"action": "buy"})).status_code == 202
             await signals.executor.drain()
             bought = await _bot_fills(stack, key, bot)
@@ -85,6 +89,7 @@ async def test_paper_bot_fills_only_at_the_reference_books_prices(tmp_path: Path
             # the reference moves: the paper market follows it, the close fills at its bids
             bids = [["64950.7", "0.0003"], ["64949.9", "1"]]
             await _set_book(reference.spot_url, bids, [["64960.1", "1"]])
+            await _paper_follows(stack, "bids", bids)  # the feed delivered the move
             assert (await send_standard(stack.http, bot, {"action": "close"})).status_code == 202
             await signals.executor.drain()
             every = await _bot_fills(stack, key, bot)
@@ -92,8 +97,14 @@ async def test_paper_bot_fills_only_at_the_reference_books_prices(tmp_path: Path
             assert sorted((D(f["price"]), D(f["size"])) for f in sold) == [
                 (D("64949.9"), D("0.0007")), (D("64950.7"), D("0.0003")),
             ]  # fmt: skip
-            pushed = {(p.book.asks, p.book.bids) for p in mirror.history["BTC-USDT"]}
-            assert any(ask[0] == (D("65010.5"), D("0.0004")) for ask, _ in pushed)
+            offered = {
+                ("buy" if side == "asks" else "sell", price)
+                for pushed in mirror.history["BTC-USDT"]
+                for side in ("asks", "bids")
+                for price, _ in getattr(pushed.book, side)
+            }
+            assert {("buy", D("65010.5")), ("sell", D("64950.7"))} <= offered
+            assert all((f["side"], D(f["price"])) in offered for f in every)
             resp = await stack.http.get(f"/v1/bots/{bot['id']}/performance", headers=auth(key))
             row = resp.json()["symbols"][0]
             again = books(
