@@ -39,6 +39,10 @@ SQRT3_MILLI = 1732
 class MarketMaker:
     """One symbol's market maker; see the module docstring."""
 
+    #: quoting another market's book (:meth:`mirror`); also the value for makers saved before
+    #: mirroring existed (a simulator state file restores objects without running __init__)
+    mirrored = False
+
     def __init__(self, exchange: Exchange, cfg: MarketMakerConfig, rng: random.Random) -> None:
         self.exchange = exchange
         self.cfg = cfg
@@ -52,7 +56,6 @@ class MarketMaker:
             exchange.fund(self.uid, self.account_type, currency, BIG, 0)
         self.tick_size = exchange.tick_size(cfg.symbol)
         self.quotes: list[str] = []
-        self.mirrored = False
 
     def step(self, now_ms: int) -> None:
         """Move the mid one random step and re-quote (a mirrored maker keeps its book)."""
