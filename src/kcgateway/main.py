@@ -34,8 +34,9 @@ from aiohttp import web
 from fastapi import FastAPI
 
 from kcgateway.errors import ConfigError
-from kcgateway.exchange.hosts import exchange_hosts, host_lines, host_probe
+from kcgateway.exchange.hosts import KUCOIN, exchange_hosts, host_lines, host_probe, same_host
 from kcgateway.exchange.rest import Hosts, KuCoinClient, RequestSigner
+from kcgateway.exchange.sim_control import SimControl
 from kcgateway.exchange.transport import AiohttpTransport
 from kcgateway.facade.app import create_facade_app
 from kcgateway.gateway.accounts import AccountOnboarding, ConnectRequest
@@ -44,6 +45,7 @@ from kcgateway.gateway.apikeys import Scope
 from kcgateway.gateway.audit import switch_point
 from kcgateway.gateway.books import BookService
 from kcgateway.gateway.bots import build_signal_bots
+from kcgateway.gateway.bots.mirror import PaperMirror
 from kcgateway.gateway.broker import BrokerService
 from kcgateway.gateway.console import ConsoleSessions
 from kcgateway.gateway.console.equity_history import EquityHistory, engine_marks
@@ -318,8 +320,34 @@ def build_services(
     )
     services.risk_handlers = handlers
     services.exchange_hosts = host_probe(hosts)
-    services.signals = build_signal_bots(services, SignalSecrets(ring), now=now)
+    mirror = paper_mirror(settings, hosts, now=now)
+    services.signals = build_signal_bots(services, SignalSecrets(ring), now=now, mirror=mirror)
     return services
+
+
+def paper_mirror(
+    settings: Settings, hosts: Hosts, *, now: Callable[[], datetime]
+) -> PaperMirror | None:
+    """The paper market's books follow ``KCGW_PAPER_REFERENCE_URL`` (None when it is unset).
+
+    Paper accounts trade on the gateway's exchange, so that exchange must be a simulator (the
+    embedded one in dev mode, or a ``kcgateway sim`` named by ``KCGW_EXCHANGE_URL``): its books
+    are the ones made to follow the reference. A gateway trading KuCoin itself is refused.
+    """
+    reference = settings.paper_reference_url
+    if reference is None:
+        return None
+    if same_host(hosts.spot, KUCOIN.spot):
+        raise ConfigError(
+            "KCGW_PAPER_REFERENCE_URL is set but this gateway's exchange is KuCoin itself, "
+            "where paper accounts would trade real money: run paper bots on a gateway whose "
+            "exchange is a simulator (dev mode, or KCGW_EXCHANGE_URL=<a kcgateway sim>)"
+        )
+    timeout = settings.exchange_timeout_s
+    ref_hosts = Hosts(spot=reference, futures=reference, broker=reference)
+    books = BookService(client_factory(ref_hosts, timeout)(None), max_symbols=100)
+    control = SimControl(hosts.spot, AiohttpTransport(total_timeout=timeout))
+    return PaperMirror(books, control, now_ms=lambda: int(now().timestamp() * 1000))
 
 
 @dataclass
