@@ -44,6 +44,8 @@ from kcgateway.gateway.audit import switch_point
 from kcgateway.gateway.books import BookService
 from kcgateway.gateway.bots import build_signal_bots
 from kcgateway.gateway.broker import BrokerService
+from kcgateway.gateway.cluster.instances import InstanceRegistry
+from kcgateway.gateway.cluster.leases import LeaseManager
 from kcgateway.gateway.console import ConsoleSessions
 from kcgateway.gateway.event_feed import EventFeed, kept
 from kcgateway.gateway.events import OrderEvents
@@ -311,6 +313,11 @@ def build_services(
     services.risk_handlers = handlers
     services.exchange_hosts = host_probe(hosts)
     services.signals = build_signal_bots(services, SignalSecrets(ring), now=now)
+    services.instance_id = settings.instance_id
+    registry = InstanceRegistry(
+        db, settings.instance_id, now=now, address=f"{settings.host}:{settings.port}"
+    )
+    services.leases = LeaseManager(db, registry, now=now)
     return services
 
 
@@ -638,6 +645,7 @@ async def _serve_on(
 ) -> None:
     services, sim = await prepare(settings)
     try:
+        await services.join()  # register, take leases (a second instance on SQLite: refused)
         services.start()
         await services.risk_ready()  # the first order finds the symbol rules and tickers
         config = server_config(
