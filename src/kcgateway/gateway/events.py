@@ -252,6 +252,7 @@ class OrderEvents:
         self._rescan_s = rescan_s
         self._retry_s = retry_s
         self._task: asyncio.Task[None] | None = None
+        self._rescanning = asyncio.Lock()  # the periodic rescan and a lease change's
 
     def start(self) -> None:
         """Start following the accounts (rescanned every ``rescan_s``)."""
@@ -260,6 +261,10 @@ class OrderEvents:
 
     async def rescan(self) -> None:
         """Open streams for new connected accounts and close those of removed ones."""
+        async with self._rescanning:
+            await self._rescan()
+
+    async def _rescan(self) -> None:
         query = select(CredentialRow.account_id).where(CredentialRow.account_id.is_not(None))
         trading_futures = select(OrderIntent.account_id).where(OrderIntent.market == FUTURES)
         async with self._db.read() as session:

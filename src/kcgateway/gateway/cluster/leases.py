@@ -83,6 +83,8 @@ class LeaseManager:
         self.on_change: list[Listener] = []
         self._task: asyncio.Task[None] | None = None
         self._stopped = False
+        self._telling: asyncio.Task[None] | None = None
+        self._tell_again = False
 
     def fence(self, account_id: str) -> Fence | None:
         """The lease held on the account, None if another instance owns it (or ours expired)."""
@@ -132,18 +134,38 @@ class LeaseManager:
         changed = self.owned() != before
         if changed:
             log.info("leases held by %s: %d", self.instance_id, len(self._held))
-            for listener in self.on_change:
-                await listener()
+            self._tell()
         return changed
+
+    def _tell(self) -> None:
+        """Run the listeners in a task of their own (again if the leases change meanwhile).
+
+        Opening the streams of many accounts must never hold the next renewal back.
+        """
+        if self._telling is None or self._telling.done():
+            self._telling = asyncio.get_running_loop().create_task(self._tell_all())
+        else:
+            self._tell_again = True
+
+    async def _tell_all(self) -> None:
+        self._tell_again = True
+        while self._tell_again:
+            self._tell_again = False
+            for listener in self.on_change:
+                try:
+                    await listener()
+                except Exception:  # e.g. the database away: the streams' own rescan follows
+                    log.exception("lease change listener failed")
 
     async def aclose(self) -> None:
         """Graceful shutdown: stop the loop, hand every lease over, leave the registry."""
         self._stopped = True  # no more leased work here, whatever the database says
-        task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        for task in (self._task, self._telling):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._telling = None
         try:
             await self.registry.stopping()
             await self._release(None)
