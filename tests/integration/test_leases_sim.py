@@ -107,7 +107,9 @@ async def test_two_instances_reconcile_each_account_exactly_once(
             assert a.cluster_view() == {"instance_id": a.instance_id, "leases_owned": 2}
             resp = await stack.http.get("/readyz")
             assert resp.json()["leases_owned"] == 2 and resp.json()["instance_id"] == a.instance_id
-            assert b"kcgw_leases_owned 2.0" in await a.refresh_metrics()
+            exposition = await a.refresh_metrics()
+            assert b"kcgw_leases_owned 2.0" in exposition
+            assert b"kcgw_stale_epoch_writes_total 0.0" in exposition
 
             closed = True
             await b.aclose()  # graceful: b's accounts are handed over at once

@@ -8,6 +8,7 @@ refuses a second one: ``test_instances.py``); the single-instance cases run on b
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
@@ -231,3 +232,19 @@ async def test_graceful_shutdown_hands_every_lease_over_at_once(cluster: Cluster
     for account, epoch in handed.items():
         assert b.owned()[account] == epoch + 1
     assert await b.registry.live_ids() == ["b"]
+
+
+@PG
+async def test_concurrent_ticks_never_give_one_account_two_owners(cluster: Cluster) -> None:
+    """Every manager ticks at once, again and again, while the clock runs past expiries."""
+    managers = [await cluster.join(name) for name in ("a", "b", "c")]
+    for step in range(6):
+        await asyncio.gather(*(m.tick() for m in managers))
+        rows = await cluster.rows()
+        for manager in managers:  # nobody believes in a lease the database gives another
+            for account, epoch in manager.owned().items():
+                assert rows[account] == (manager.instance_id, epoch)
+        if step == 2:  # c pauses past the TTL: its leases go to a and b, with new epochs
+            managers.pop()
+            cluster.clock.advance(LEASE_TTL + timedelta(seconds=1))
+    cluster.assert_one_owner_each(managers)
