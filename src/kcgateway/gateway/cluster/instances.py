@@ -51,6 +51,9 @@ class InstanceRegistry:
         self.address = address
         self._now = now
         self._live = 1  # this one, until the first read
+        self._started: datetime | None = None
+        #: another process registered under this instance id after this one (set by heartbeat)
+        self.displaced = False
 
     async def register(self) -> None:
         """Insert (or take back) this instance's row; on SQLite refuse a second live instance."""
@@ -74,6 +77,7 @@ class InstanceRegistry:
                 row.address, row.started_at, row.heartbeat_at, row.stopping = (
                     self.address, now, now, False,
                 )  # fmt: skip
+        self._started = now
         log.info("gateway instance registered: %s", self.instance_id)
         await self.live_ids()
 
@@ -82,13 +86,25 @@ class InstanceRegistry:
         now = self._now()
         query = (
             update(Row)
-            .where(Row.instance_id == self.instance_id)
+            .where(Row.instance_id == self.instance_id, Row.started_at == self._started)
             .values(heartbeat_at=now, stopping=False)
         )
+        taken = None
         async with self._db.write() as session:
-            done = await session.execute(query)
-        if not getattr(done, "rowcount", 0):  # someone deleted the row: register again
-            await self.register()
+            beat = bool(getattr(await session.execute(query), "rowcount", 0))
+            if not beat:
+                taken = await session.get(Row, self.instance_id)
+        if not beat:
+            if taken is None:  # someone deleted the row: register again
+                await self.register()
+            elif not self.displaced:
+                self.displaced = True
+                log.error(
+                    "another gateway process started under instance id %r: this one stops its "
+                    "leased work (streams, reconciliation); give each instance its own "
+                    "--instance-id",
+                    self.instance_id,
+                )
         return await self.live_ids()
 
     async def live_ids(self, within: timedelta = LIVE_WITHIN) -> list[str]:

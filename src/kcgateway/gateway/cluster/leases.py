@@ -117,6 +117,11 @@ class LeaseManager:
         """
         before = self.owned()
         await self.registry.heartbeat()
+        if self.registry.displaced:  # another process runs under this name: it takes over
+            self._stopped = True
+            self._held = {}
+            self._tell()
+            return before != {}
         # the fair share counts the instances that renewed within a TTL: one paused longer
         # keeps no claim on a share (its leases are taken; keeping a share for it would only
         # leave them released and unowned until its heartbeat is 15 s old)
@@ -187,6 +192,7 @@ class LeaseManager:
         return hashlib.sha256(f"{self.instance_id}\x00{account_id}".encode()).hexdigest()
 
     async def _renew(self, session: AsyncSession, now: datetime) -> dict[str, tuple[int, datetime]]:
+        """Extend the leases this instance holds; those whose epoch moved on are not ours."""
         until = now + self.ttl
         query = (
             update(L)
@@ -194,7 +200,10 @@ class LeaseManager:
             .values(expires_at=until)
             .returning(L.account_id, L.epoch)
         )
-        return {a: (int(e), until) for a, e in (await session.execute(query)).all()}
+        held = {a: epoch for a, (epoch, _) in self._held.items()}
+        renewed = (await session.execute(query)).all()
+        # an epoch we never took: another process started under this instance id took it
+        return {a: (int(e), until) for a, e in renewed if held.get(a) == int(e)}
 
     async def _take(self, candidates: list[str], share: int) -> None:
         """Take free leases up to ``share``, and orphaned ones beyond it.

@@ -248,3 +248,18 @@ async def test_concurrent_ticks_never_give_one_account_two_owners(cluster: Clust
             managers.pop()
             cluster.clock.advance(LEASE_TTL + timedelta(seconds=1))
     cluster.assert_one_owner_each(managers)
+
+
+async def test_a_second_process_under_the_same_name_displaces_the_first(cluster: Cluster) -> None:
+    """Two processes started with one instance id (a copied config): the later one works, the
+    earlier stops its leased work at its next heartbeat instead of sharing the name's leases."""
+    first = await cluster.join("gw")
+    cluster.clock.advance(timedelta(seconds=1))  # its start time tells the later one apart
+    later = await cluster.join("gw")
+    await first.tick()
+    assert first.registry.displaced and first.owned() == {}
+    assert first.fence(cluster.accounts[0]) is None
+    await later.tick()
+    assert not later.registry.displaced
+    assert set(later.owned()) == set(cluster.accounts)
+    assert all(epoch == 2 for epoch in later.owned().values())  # each taken anew by `later`
