@@ -171,6 +171,9 @@ class LeaseManager:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self._task = self._telling = None
+        if self.registry.displaced:  # the name's row and leases are the other process's now
+            self._held = {}
+            return
         try:
             await self.registry.stopping()
             await self._release(None)

@@ -259,7 +259,9 @@ async def test_a_second_process_under_the_same_name_displaces_the_first(cluster:
     await first.tick()
     assert first.registry.displaced and first.owned() == {}
     assert first.fence(cluster.accounts[0]) is None
+    await first.aclose()  # its stop leaves the later one's row and leases alone
     await later.tick()
     assert not later.registry.displaced
     assert set(later.owned()) == set(cluster.accounts)
     assert all(epoch == 2 for epoch in later.owned().values())  # each taken anew by `later`
+    assert await later.registry.live_ids() == ["gw"]
