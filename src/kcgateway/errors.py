@@ -22,6 +22,7 @@
     │   ├── Conflict               the current state forbids it: look, then decide
     │   │   ├── ClientOidTaken, AmbiguousClientOid, NotCancellable, IdempotencyConflict
     │   │   ├── AccountNameTaken, TenantNameTaken, AccountBusy
+    │   │   ├── LeaseLost         another instance took the account's lease: this one stops
     │   │   ├── OnboardingNotConfigured  Fast API onboarding has no client yet: configure it
     │   │   └── NoBrokerMaster, SubAccountOrphaned  ND sub-accounts: name the master; clean up
     │   ├── RiskRejected           a risk limit refused the order: make it smaller
@@ -440,6 +441,22 @@ class AccountBusy(Conflict):
         )
         self.name = name
         self.live = live
+
+
+class LeaseLost(Conflict):
+    """A write on behalf of an account's lease was refused: another instance took the lease.
+
+    Raised inside the refused transaction (nothing was written). The instance stops that
+    account's background work; the lease's new owner carries it on. ``epoch`` is the stale one.
+    """
+
+    def __init__(self, account_id: str, epoch: int) -> None:
+        super().__init__(
+            f"account {account_id}: lease epoch {epoch} is stale (another gateway instance "
+            "owns the account now); the write was refused"
+        )
+        self.account_id = account_id
+        self.epoch = epoch
 
 
 class RiskRejected(Refused):

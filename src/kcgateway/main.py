@@ -47,6 +47,8 @@ from kcgateway.gateway.books import BookService
 from kcgateway.gateway.bots import build_signal_bots
 from kcgateway.gateway.bots.mirror import PaperMirror
 from kcgateway.gateway.broker import BrokerService
+from kcgateway.gateway.cluster.instances import InstanceRegistry
+from kcgateway.gateway.cluster.leases import LeaseManager
 from kcgateway.gateway.console import ConsoleSessions
 from kcgateway.gateway.console.equity_history import EquityHistory, engine_marks
 from kcgateway.gateway.event_feed import EventFeed, kept
@@ -312,7 +314,9 @@ def build_services(
     if services.event_feed is not None:  # balance changes go to the event log bots follow
         engine.report_balance = services.event_feed.balance_changed
     services.risk_engine = engine
-    services.equity_history = EquityHistory(db, engine_marks(engine.accounts), now=now)
+    services.equity_history = EquityHistory(
+        db, engine_marks(engine.accounts, services.owns), now=now
+    )  # one sample per account per minute in a cluster: its lease holder's
     services.audit_keys = lambda: load_audit_keys(settings.audit_key_path())
     credentials = FacadeCredentials(db, FacadeVault(ring), guard=services.keys, now=now)
     services.facade = FacadeService(
@@ -322,6 +326,11 @@ def build_services(
     services.exchange_hosts = host_probe(hosts)
     mirror = paper_mirror(settings, hosts, now=now)
     services.signals = build_signal_bots(services, SignalSecrets(ring), now=now, mirror=mirror)
+    services.instance_id = settings.instance_id
+    registry = InstanceRegistry(
+        db, settings.instance_id, now=now, address=f"{settings.host}:{settings.port}"
+    )
+    services.leases = LeaseManager(db, registry, now=now)
     return services
 
 
@@ -714,6 +723,7 @@ async def _serve_on(
 ) -> None:
     services, sim = await prepare(settings)
     try:
+        await services.join()  # register, take leases (a second instance on SQLite: refused)
         services.start()
         await services.risk_ready()  # the first order finds the symbol rules and tickers
         config = server_config(

@@ -6,7 +6,8 @@ Sources, later ones winning: the defaults below, an optional TOML file (``$KCGW_
 ``KCGW_AUDIT_KEY_FILE``, ``KCGW_TRUSTED_PROXIES`` (comma-separated CIDRs), ``KCGW_MAX_BODY_BYTES``,
 ``KCGW_MAX_NOTIONAL``,
 ``KCGW_RECONCILE_GRACE_S``, ``KCGW_EXCHANGE_URL``, ``KCGW_EXCHANGE_FUTURES_URL``,
-``KCGW_EXCHANGE_BROKER_URL``, ``KCGW_SQLITE_SYNCHRONOUS``, ``KCGW_PAPER_REFERENCE_URL``).
+``KCGW_EXCHANGE_BROKER_URL``, ``KCGW_SQLITE_SYNCHRONOUS``, ``KCGW_PAPER_REFERENCE_URL``,
+``KCGW_INSTANCE_ID``).
 
 The exchange has three REST hosts: spot (``KCGW_EXCHANGE_URL``), futures and broker. With
 KuCoin's spot host the other two default to KuCoin's; with any other spot URL (a ``kcgateway
@@ -32,6 +33,7 @@ The KEK itself is configured by :mod:`kcgateway.vault.config` (not duplicated he
 from __future__ import annotations
 
 import os
+import socket
 import tomllib
 from collections.abc import Mapping
 from decimal import Decimal
@@ -64,6 +66,7 @@ _ENV_FIELDS = {
     "KCGW_SQLITE_SYNCHRONOUS": "sqlite_synchronous",
     "KCGW_EVENT_RETENTION_DAYS": "event_retention_days",
     "KCGW_PAPER_REFERENCE_URL": "paper_reference_url",
+    "KCGW_INSTANCE_ID": "instance_id",
 }
 
 
@@ -111,6 +114,9 @@ class Settings(BaseModel):
     #: WebSocket): KuCoin's https://api.kucoin.com, or another ``kcgateway sim``; None: the
     #: simulator's own random walk. Only with a simulator as the exchange (gateway/bots/mirror)
     paper_reference_url: str | None = None
+    #: this instance's name among several on one database (leases, /readyz); the host name by
+    #: default, so a restarted instance keeps its name (``kcgateway serve --instance-id``)
+    instance_id: str = Field(default_factory=socket.gethostname, min_length=1, max_length=200)
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

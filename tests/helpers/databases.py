@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import secrets
+import weakref
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -116,6 +117,20 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return str(request.getfixturevalue("pg_url"))
 
 
+#: the private PostgreSQL schema of each Database the ``db`` fixture opened
+_SCHEMAS: weakref.WeakKeyDictionary[Database, str] = weakref.WeakKeyDictionary()
+
+
+def sibling(db: Database) -> Database:
+    """Another :class:`Database` on ``db``'s data (its own engine and pools, as another
+    gateway instance has): the same SQLite file, or the same PostgreSQL schema."""
+    other = open_database(db.engine.url.render_as_string(hide_password=False))
+    schema = _SCHEMAS.get(db)
+    if schema is not None:
+        _use_schema(other, schema)
+    return other
+
+
 def _use_schema(db: Database, schema: str) -> None:
     def set_path(dbapi_connection: Any, _record: object) -> None:
         cursor = dbapi_connection.cursor()
@@ -134,6 +149,7 @@ async def db(db_url: str) -> AsyncIterator[Database]:
     if not database.is_sqlite:
         schema = f"t_{secrets.token_hex(6)}"
         _use_schema(database, schema)
+        _SCHEMAS[database] = schema
         await upgrade(database.engine)
     try:
         yield database

@@ -101,6 +101,9 @@ def test_refusals_are_named_by_remedy_and_carry_fields() -> None:
     assert "Idempotency-Key" in str(errors.IdempotencyConflict())
     busy = errors.AccountBusy("main", 2)
     assert (busy.name, busy.live) == ("main", 2) and "--force" not in str(busy)
+    lost = errors.LeaseLost("acc-1", 7)
+    assert (lost.account_id, lost.epoch) == ("acc-1", 7) and "stale" in str(lost)
+    assert isinstance(lost, errors.Conflict)
     assert errors.RiskRejected("too big").reason == "too big"
     unsized = errors.NotSizable("BTC-USDT", reason="no ticker price")
     assert unsized.symbol == "BTC-USDT" and "no ticker price" in str(unsized)

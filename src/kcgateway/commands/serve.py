@@ -27,6 +27,13 @@ def serve(
         int | None,
         typer.Option(help="The facade's KuCoin futures host ($KCGW_KUCOIN_FUTURES_PORT)."),
     ] = None,
+    instance_id: Annotated[
+        str | None,
+        typer.Option(
+            help="This instance's name among several on one database ($KCGW_INSTANCE_ID; "
+            "default: the host name)."
+        ),
+    ] = None,
 ) -> None:
     """Start the gateway; in dev mode print a one-time admin key and a first curl order."""
     from kcgateway.main import serve as run
@@ -39,6 +46,7 @@ def serve(
         for name, value in (
             ("kucoin_port", kucoin_port),
             ("kucoin_futures_port", kucoin_futures_port),
+            ("instance_id", instance_id),
         ):
             if value is not None:
                 settings = settings.model_copy(update={name: value})

@@ -19,6 +19,11 @@ removed while the gateway runs get or lose their stream. The spot feed carries s
 orders; an account that has futures intents also gets a futures feed
 (``/contractMarket/tradeOrders`` on the futures host), opened only then, since a key without
 futures permission cannot open one. Each stream reconciles only the markets its feed reports.
+
+With several instances (``leases`` given) only the accounts whose lease this instance holds get
+a stream, and every item a stream applies is applied under that lease (fenced writes: a stale
+epoch is refused). :meth:`OrderEvents.rescan` runs again whenever the leases this instance holds
+change, so a stream follows its lease within one lease tick.
 """
 
 from __future__ import annotations
@@ -32,11 +37,12 @@ from collections.abc import Callable
 
 from sqlalchemy import select
 
-from kcgateway.errors import KcgatewayError
+from kcgateway.errors import KcgatewayError, LeaseLost
 from kcgateway.exchange.private_feed import OrderChange, PrivateFeed
 from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.exchange.ws import StreamMetrics
 from kcgateway.gateway.event_feed import fill_event
+from kcgateway.gateway.orders.lifecycle import Ownership, under_lease
 from kcgateway.gateway.orders.markets import FUTURES, MARGIN, SPOT
 from kcgateway.gateway.orders.router import OrderRouter
 from kcgateway.gateway.stream_counts import StreamCounts
@@ -108,8 +114,10 @@ class AccountStream:
         kind: str = "private_spot",
         markets: tuple[str, ...] = (SPOT, MARGIN),
         retry_s: float = 2.0,
+        leases: Ownership | None = None,
     ) -> None:
         self.account_id = account_id
+        self._leases = leases
         self.feed = feed
         self.applied: Counter[str] = Counter()  # "moved", "unchanged", "stray", "reconciled"
         self._db = db
@@ -153,12 +161,19 @@ class AccountStream:
     async def _work(self) -> None:
         while True:
             item = await self._queue.get()
+            if isinstance(item, _Job):
+                self._queued.discard(item)
+            fence = None if self._leases is None else self._leases.fence(self.account_id)
+            if self._leases is not None and fence is None:
+                continue  # the lease moved: its new owner's stream reconciles (rescan closes us)
             try:
-                if isinstance(item, _Job):
-                    self._queued.discard(item)
-                    await self._run_job(item)
-                else:
-                    await self._apply(item)
+                with under_lease(fence):
+                    if isinstance(item, _Job):
+                        await self._run_job(item)
+                    else:
+                        await self._apply(item)
+            except LeaseLost:
+                log.info("order stream stopped: account=%s lease lost", self.account_id)
             except KcgatewayError as exc:  # exchange down, account unusable or removed
                 log.info(
                     "order stream work deferred: account=%s reason=%s",
@@ -221,8 +236,11 @@ class OrderEvents:
         futures_feed_factory: FeedFactory = _futures_feed,
         rescan_s: float = 10.0,
         retry_s: float = 2.0,
+        leases: Ownership | None = None,
     ) -> None:
         self.counts = counts or StreamCounts()
+        #: the accounts this instance owns (None: every connected account, a single instance)
+        self.leases = leases
         self.streams: dict[str, AccountStream] = {}
         #: accounts with futures intents also follow the futures order feed
         self.futures_streams: dict[str, AccountStream] = {}
@@ -234,6 +252,7 @@ class OrderEvents:
         self._rescan_s = rescan_s
         self._retry_s = retry_s
         self._task: asyncio.Task[None] | None = None
+        self._rescanning = asyncio.Lock()  # the periodic rescan and a lease change's
 
     def start(self) -> None:
         """Start following the accounts (rescanned every ``rescan_s``)."""
@@ -242,10 +261,16 @@ class OrderEvents:
 
     async def rescan(self) -> None:
         """Open streams for new connected accounts and close those of removed ones."""
+        async with self._rescanning:
+            await self._rescan()
+
+    async def _rescan(self) -> None:
         query = select(CredentialRow.account_id).where(CredentialRow.account_id.is_not(None))
         trading_futures = select(OrderIntent.account_id).where(OrderIntent.market == FUTURES)
         async with self._db.read() as session:
             connected = {a for a in (await session.scalars(query)).all() if a is not None}
+            if self.leases is not None:
+                connected = {a for a in connected if self.leases.fence(a) is not None}
             futures = set((await session.scalars(trading_futures.distinct())).all()) & connected
         await self._keep(
             self.streams, connected, self._feed_factory, "private_spot", (SPOT, MARGIN)
@@ -270,6 +295,7 @@ class OrderEvents:
             stream = AccountStream(
                 account_id, self._db, self._orders, self._venues, feed,
                 counts=self.counts, kind=kind, markets=markets, retry_s=self._retry_s,
+                leases=self.leases,
             )  # fmt: skip
             streams[account_id] = stream
             await stream.start()

@@ -20,7 +20,10 @@ Every series the operator dashboard needs (issue #7):
 - ``kcgateway_ws_gaps_total{kind}`` and ``kcgateway_ws_reconnects_total{kind}``: the stream
   feeds call :meth:`GatewayMetrics.on_ws_gap` / :meth:`GatewayMetrics.on_ws_reconnect`, or
   :meth:`GatewayMetrics.on_stream_event` as a ``hook(kind, event)`` (plus
-  ``kcgateway_ws_resyncs_total{kind}``).
+  ``kcgateway_ws_resyncs_total{kind}``);
+- ``kcgw_leases_owned`` (the account leases this instance holds) and
+  ``kcgw_stale_epoch_writes_total`` (writes refused because their lease epoch was stale:
+  another instance had taken the account; see ``gateway/cluster/leases.py``).
 
 No label ever carries a secret, a body, a rendered path or a query string.
 """
@@ -112,6 +115,21 @@ class GatewayMetrics:
             ["kind"],
             registry=self.registry,
         )
+
+        self.leases_owned = Gauge(
+            "kcgw_leases_owned",
+            "Account leases (stream, reconciliation, stray scan) this instance holds",
+            registry=self.registry,
+        )
+        self.stale_epoch_writes = Counter(
+            "kcgw_stale_epoch_writes",
+            "Writes refused because their lease epoch was stale (another instance took over)",
+            registry=self.registry,
+        )
+
+    def on_stale_epoch_write(self) -> None:
+        """A write made under a lease was refused: the lease had moved."""
+        self.stale_epoch_writes.inc()
 
     def exchange_observer(self, client: str = PUBLIC_CLIENT) -> ExchangeObserver:
         """A :class:`~kcgateway.exchange.rest.CallObserver` whose budgets count under ``client``.

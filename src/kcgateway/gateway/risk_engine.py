@@ -53,6 +53,7 @@ from kcgateway.gateway.risk_inputs import (
     MarketData,
     stop,
 )
+from kcgateway.kucoin import models as m
 from kcgateway.risk import (
     CancelRequest,
     Decision,
@@ -239,8 +240,16 @@ class RiskEngine:
             stream = None if events is None else events.streams.get(account_id)
             return None if stream is None else stream.feed
 
-        if services.event_feed is not None:  # position changes go to the event log bots follow
-            accounts.on_position = services.event_feed.position_changed
+        feed = services.event_feed
+        if feed is not None:  # position changes go to the event log bots follow
+
+            async def on_position(
+                account_id: str, symbol: str, position: m.Position | None, previous: Decimal
+            ) -> None:
+                if services.owns(account_id):  # one instance of a cluster tells each change
+                    await feed.position_changed(account_id, symbol, position, previous)
+
+            accounts.on_position = on_position
         engine = cls(
             market=market, accounts=accounts, activity=ActivityTracker(), states_for=states_for,
             limits_for=limits_for, on_signal=on_signal, on_state_change=on_state_change,

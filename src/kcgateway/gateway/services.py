@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -20,6 +21,7 @@ from kcgateway.gateway.accounts import AccountOnboarding
 from kcgateway.gateway.alerts import AlertService
 from kcgateway.gateway.books import BookService
 from kcgateway.gateway.bots import SignalBots
+from kcgateway.gateway.cluster.leases import LeaseManager
 from kcgateway.gateway.console import ConsoleSessions
 from kcgateway.gateway.console.equity_history import EquityHistory
 from kcgateway.gateway.event_feed import EventFeed
@@ -104,6 +106,11 @@ class GatewayServices:
     equity_history: EquityHistory | None = None
     #: reads the deployment's audit keys (the console's chain verification); None: not here
     audit_keys: Callable[[], AuditKeys] | None = None
+    #: this instance's name among several on one database (settings.instance_id)
+    instance_id: str = field(default_factory=socket.gethostname)
+    #: the account leases of this instance (gateway/cluster/leases.py); used once joined
+    leases: LeaseManager | None = None
+    _joined: bool = field(default=False, repr=False)
 
     async def balances(self, tenant_id: str, account: str) -> list[m.Account]:
         """Balances of one of the tenant's accounts (NoSuchObject for anyone else's)."""
@@ -135,8 +142,46 @@ class GatewayServices:
             if self.alerts is not None:
                 self.alerts.on_stored = self.event_feed.hub.notify
 
+    async def join(self) -> None:
+        """Join the instances on this database (before :meth:`start`, in ``serve``).
+
+        Registers the instance (on SQLite a second live instance is refused with a
+        ConfigError), takes its fair share of the account leases, and from then on the
+        reconciler, the stray scan and the order streams work only on the accounts it holds,
+        every write of theirs fenced by the lease's epoch. Without it (tests, the CLI) they work
+        on every account, as a single process always did.
+        """
+        if self.leases is None or self._joined:
+            return
+        self.orders.intents.on_stale_epoch = self.metrics.on_stale_epoch_write
+        await self.leases.start()
+        self._joined = True
+        self.orders.reconciler.leases = self.leases
+        if self.events is not None:
+            self.events.leases = self.leases
+            self.leases.on_change.append(self.events.rescan)
+
+    def owns(self, account_id: str) -> bool:
+        """Whether this instance speaks for the account: its lease holder, or alone (not joined).
+
+        Work that every instance could do but only one must record (position events, equity
+        samples) asks this, so a cluster writes each once.
+        """
+        if self.leases is None or not self._joined:
+            return True
+        return account_id in self.leases.owned()
+
+    def leases_owned(self) -> int:
+        """How many account leases this instance holds (0 until it joined)."""
+        return len(self.leases.owned()) if self.leases is not None and self._joined else 0
+
+    def cluster_view(self) -> dict[str, object]:
+        """What /readyz says about this instance among several."""
+        return {"instance_id": self.instance_id, "leases_owned": self.leases_owned()}
+
     async def refresh_metrics(self) -> bytes:
         """The /metrics exposition, with the intents gauge read from the database now."""
+        self.metrics.leases_owned.set(self.leases_owned())
         counts = await self.intents_by_state()
         self.metrics.set_intents(counts, [state.value for state in OrderState])
         return self.metrics.exposition()
@@ -209,7 +254,7 @@ class GatewayServices:
             await asyncio.sleep(self.reconcile_every_s)
 
     async def aclose(self) -> None:
-        """Stop the reconciler, close every client and the database."""
+        """Stop the reconciler, hand the leases over, close every client and the database."""
         task, self._reconciler = self._reconciler, None
         if task is not None:
             task.cancel()
@@ -217,6 +262,8 @@ class GatewayServices:
                 await task
         if self.events is not None:
             await self.events.aclose()
+        if self.leases is not None and self._joined:  # after the leased work stopped
+            await self.leases.aclose()
         if self.signals is not None:  # before the router and venues it places orders through
             await self.signals.aclose()
         start, self._risk_start = self._risk_start, None

@@ -77,7 +77,10 @@ def _add_public_routes(app: FastAPI, services: Callable[[Request], GatewayServic
         ready = await services(request).ready()
         status = "ready" if ready else "not ready"
         hosts = await services(request).exchange_reach()
-        body = {"status": status, "exchange": {k: host_json(v) for k, v in hosts.items()}}
+        body: dict[str, object] = {
+            "status": status, "exchange": {k: host_json(v) for k, v in hosts.items()}
+        }  # fmt: skip
+        body.update(services(request).cluster_view())  # instance_id, leases_owned
         return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get(

@@ -31,11 +31,11 @@ Marks = Callable[[], Mapping[str, Decimal | None]]
 MAX_POINTS = 1440
 
 
-def engine_marks(data: AccountData) -> Marks:
-    """The risk engine's current equity of each account it follows."""
+def engine_marks(data: AccountData, owns: Callable[[str], bool] = lambda _: True) -> Marks:
+    """The risk engine's current equity of each account it follows (and ``owns`` says to)."""
 
     def marks() -> dict[str, Decimal | None]:
-        found = {a: data.view(a).equity for a in list(data.accounts)}
+        found = {a: data.view(a).equity for a in list(data.accounts) if owns(a)}
         return {a: (e.value if e is not None else None) for a, e in found.items()}
 
     return marks

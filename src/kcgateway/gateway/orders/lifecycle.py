@@ -9,6 +9,12 @@ Every state change is a compare-and-set plus an audit record in the same transac
 (:meth:`Intents.move`). Placement (``router.py``), reconciliation (``reconcile.py``) and the
 private order stream (``gateway/events.py``) all move intents through this module; it calls
 none of them.
+
+Fencing (several instances, ``gateway/cluster/leases.py``): the reconciler and the stream do an
+account's work under that account's lease (:func:`under_lease`); every write they make here then
+first holds the lease in the same transaction (:func:`kcgateway.store.fencing.hold`) and is
+refused with :class:`~kcgateway.errors.LeaseLost` once another instance took it. Placement is
+never leased: any instance places orders, the intent rows keep them exactly-once.
 """
 
 from __future__ import annotations
@@ -16,12 +22,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
+from typing import Protocol
 
 from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from kcgateway.errors import AccountUnusable, CredentialUnreadable, NoSuchObject
+from kcgateway.errors import AccountUnusable, CredentialUnreadable, LeaseLost, NoSuchObject
 from kcgateway.gateway.audit import AuditAction, record
 from kcgateway.gateway.event_feed import order_event
 from kcgateway.gateway.orders.markets import Markets
@@ -30,7 +38,8 @@ from kcgateway.gateway.reasons import NOT_FOUND_AFTER_GRACE, Reason
 from kcgateway.gateway.venue import ExchangeOrder, Venues
 from kcgateway.store.database import Database
 from kcgateway.store.event_log import NewEvent, append_events
-from kcgateway.store.fastsql import Prepared, Runner
+from kcgateway.store.fastsql import CoreRunner, Prepared, Runner
+from kcgateway.store.fencing import Fence, hold
 from kcgateway.store.ledger import (
     AuditEntry,
     OrderIntentRepository,
@@ -56,6 +65,28 @@ TRANSITIONS: dict[OrderState, frozenset[OrderState]] = {
     S.ACKED: frozenset({S.OPEN, S.FILLED, S.CANCELLED}),
     S.OPEN: frozenset({S.FILLED, S.CANCELLED}),
 }  # fmt: skip
+
+
+#: the lease the current task works under (None: unleased, e.g. placement or a single process)
+_LEASE: ContextVar[Fence | None] = ContextVar("kcgateway_lease", default=None)
+
+
+class Ownership(Protocol):
+    """Which accounts this instance works on in the background (``gateway/cluster/leases.py``)."""
+
+    def fence(self, account_id: str) -> Fence | None:
+        """The lease this instance holds on the account now, or None (another one owns it)."""
+        ...
+
+
+@contextmanager
+def under_lease(fence: Fence | None) -> Iterator[None]:
+    """Writes of :class:`Intents` inside this block hold ``fence`` (None: no lease, as before)."""
+    token = _LEASE.set(fence)
+    try:
+        yield
+    finally:
+        _LEASE.reset(token)
 
 
 async def owned_account(
@@ -133,6 +164,22 @@ class Intents:
         self.in_flight: set[str] = set()
         #: called after each commit that appended events (wakes the event followers)
         self.notify: Callable[[], None] = _nothing
+        #: called for each write refused because its lease epoch was stale (metrics)
+        self.on_stale_epoch: Callable[[], None] = _nothing
+
+    async def hold_lease(self, ex: Runner) -> None:
+        """Hold the current task's lease (if any) in ``ex``'s transaction; see :func:`hold`."""
+        fence = _LEASE.get()
+        if fence is None:
+            return
+        try:
+            await hold(ex, fence)
+        except LeaseLost:
+            log.warning(
+                "write refused: stale lease epoch %s on account %s", fence.epoch, fence.account_id
+            )
+            self.on_stale_epoch()
+            raise
 
     async def move(
         self,
@@ -156,6 +203,7 @@ class Intents:
         again from the exchange. Only the intent itself (the router's persist) must be durable.
         """
         async with self._db.hot_write(durable=False) as conn:
+            await self.hold_lease(conn)
             row = await transition(
                 conn, intent, expected, new, actor=actor, now=self._now(),
                 exchange_id=exchange_id, reason=reason, refusal=refusal,
@@ -170,6 +218,7 @@ class Intents:
         """Append events that no stored change carries (fills) in a transaction of their own."""
         if events:
             async with self._db.hot_write(durable=False) as conn:
+                await self.hold_lease(conn)
                 await append_events(conn, events, now=self._now())
             self.notify()
 
@@ -193,6 +242,7 @@ class Intents:
             .values(attention=reason)
         )
         async with self._db.write() as session:
+            await self.hold_lease(CoreRunner(session))
             done = await session.execute(query)
             if not getattr(done, "rowcount", 0):
                 return False  # moved meanwhile: the move answered it

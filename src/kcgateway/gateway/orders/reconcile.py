@@ -4,6 +4,9 @@ Nothing is ever resent under a new clientOid: a ``sent`` or ``unknown`` intent i
 the exchange; found -> open/filled/cancelled; not found after the grace period -> ``not_placed``.
 An order the gateway did not place is adopted (SECURITY.md section 3). The moves themselves are
 :class:`~kcgateway.gateway.orders.lifecycle.Intents`'.
+
+With several instances (:attr:`Reconciler.leases` set) each pass covers only the accounts whose
+lease this instance holds, and every write it makes for one holds that lease (fenced).
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from sqlalchemy import select
 from kcgateway.errors import AccountUnusable, KcgatewayError
 from kcgateway.gateway.audit import AuditAction, record
 from kcgateway.gateway.event_feed import order_event
-from kcgateway.gateway.orders.lifecycle import PENDING, Intents, Now
+from kcgateway.gateway.orders.lifecycle import PENDING, Intents, Now, Ownership, under_lease
 from kcgateway.gateway.orders.markets import SPOT
 from kcgateway.gateway.orders.model import state_of
 from kcgateway.gateway.reasons import NEVER_SENT
@@ -26,6 +29,7 @@ from kcgateway.gateway.venue import ActiveOrder, Venues
 from kcgateway.store.database import Database
 from kcgateway.store.event_log import append_events
 from kcgateway.store.fastsql import CoreRunner
+from kcgateway.store.fencing import Fence
 from kcgateway.store.ledger import DuplicateIntent, NewIntent, OrderIntentRepository
 from kcgateway.store.tables import OrderIntent
 from kcgateway.store.types import OrderState
@@ -61,6 +65,15 @@ class Reconciler:
         self.settle_after = settle_after
         self._now = now
         self._open_cursor = 0  # where refresh_open's next batch starts
+        #: the accounts this instance owns (None: all of them, a single instance as before)
+        self.leases: Ownership | None = None
+
+    def _mine(self, rows: Sequence[OrderIntent]) -> list[tuple[OrderIntent, Fence | None]]:
+        """The rows of accounts this instance owns, each with the lease to write under."""
+        if self.leases is None:
+            return [(row, None) for row in rows]
+        fences = {a: self.leases.fence(a) for a in {row.account_id for row in rows}}
+        return [(row, fences[row.account_id]) for row in rows if fences[row.account_id]]
 
     async def reconcile(self) -> int:
         """One pass over unsettled intents; returns how many are still pending after it.
@@ -71,7 +84,7 @@ class Reconciler:
         """
         async with self._db.read() as session:
             rows = await OrderIntentRepository(session).in_states(PENDING)
-        settled = await _each(rows, self._reconcile_one, "reconcile deferred")
+        settled = await _each(self._mine(rows), self._reconcile_one, "reconcile deferred")
         return sum(not done for done in settled)
 
     async def reconcile_account(self, account_id: str, markets: Collection[str]) -> int:
@@ -108,7 +121,7 @@ class Reconciler:
         a time, continuing where the last batch stopped so every open intent gets its turn.
         """
         async with self._db.read() as session:
-            rows = list(await OrderIntentRepository(session).in_states([S.OPEN]))
+            rows = self._mine(await OrderIntentRepository(session).in_states([S.OPEN]))
         if not rows:
             return 0
         start = self._open_cursor % len(rows)
@@ -146,8 +159,12 @@ class Reconciler:
             accounts = (await session.scalars(select(OrderIntent.account_id).distinct())).all()
         adopted = 0
         for account_id in accounts:
+            fence = None if self.leases is None else self.leases.fence(account_id)
+            if self.leases is not None and fence is None:
+                continue  # another instance owns it
             try:
-                adopted += len(await self.adopt_strays(account_id))
+                with under_lease(fence):
+                    adopted += len(await self.adopt_strays(account_id))
             except KcgatewayError as exc:  # e.g. a removed account
                 log.info(
                     "stray scan deferred: account=%s reason=%s", account_id, type(exc).__name__
@@ -160,6 +177,7 @@ class Reconciler:
         now = self._now()
         log.warning("adopting an exchange order no intent knows: account=%s", account_id)
         async with self._db.write() as session:
+            await self._intents.hold_lease(CoreRunner(session))  # an adoption is leased work
             repo = OrderIntentRepository(session)
             new = NewIntent(
                 account_id, client_oid, order.symbol, order.side, order.order_type,
@@ -226,23 +244,24 @@ class Reconciler:
 
 
 async def _each(
-    rows: Sequence[OrderIntent],
+    rows: Sequence[tuple[OrderIntent, Fence | None]],
     look_up: Callable[[OrderIntent], Awaitable[bool]],
     deferred: str,
 ) -> list[bool]:
-    """``look_up`` each intent, :data:`RECONCILE_CONCURRENCY` at once; False where it failed.
+    """``look_up`` each intent under its lease, :data:`RECONCILE_CONCURRENCY` at once.
 
-    An exchange error or a removed account defers that intent to a later pass (logged with
-    ``deferred``); the others go on.
+    False where it failed: an exchange error, a removed account or a lost lease defers that
+    intent to a later pass (logged with ``deferred``); the others go on.
     """
     limit = asyncio.Semaphore(RECONCILE_CONCURRENCY)
 
-    async def one(row: OrderIntent) -> bool:
+    async def one(row: OrderIntent, fence: Fence | None) -> bool:
         async with limit:
             try:
-                return await look_up(row)
+                with under_lease(fence):
+                    return await look_up(row)
             except KcgatewayError as exc:  # e.g. a removed account
                 log.info("%s: intent=%s reason=%s", deferred, row.id, type(exc).__name__)
                 return False
 
-    return list(await asyncio.gather(*(one(row) for row in rows)))
+    return list(await asyncio.gather(*(one(row, fence) for row, fence in rows)))

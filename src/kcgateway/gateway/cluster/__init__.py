@@ -1,0 +1,1 @@
+"""Several gateway instances on one database: membership (instances.py), leases (leases.py)."""
