@@ -177,12 +177,19 @@ class SharedBudgets:
 
     @classmethod
     def connect(
-        cls, url: str, *, timeout_s: float = 1.0, max_connections: int = 32, **kwargs: Any
+        cls,
+        url: str,
+        *,
+        timeout_s: float = 1.0,
+        connect_timeout_s: float = 3.0,
+        max_connections: int = 32,
+        **kwargs: Any,
     ) -> SharedBudgets:
         """Budgets on the Redis at ``url`` (``redis://host:port/db``); no I/O until first use.
 
-        A command that gets no answer within ``timeout_s`` counts as Redis being down; a broken
-        pooled connection (Redis restarted) is reconnected once before that. At most
+        A command that gets no answer within ``timeout_s`` (a connection not made within
+        ``connect_timeout_s``) counts as Redis being down; a broken pooled connection (Redis
+        restarted) is reconnected once before that. At most
         ``max_connections`` are opened: a burst of requests queues for them instead of opening
         one connection each (hundreds of handshakes at once time out on a loaded machine).
         """
@@ -191,7 +198,7 @@ class SharedBudgets:
             max_connections=max_connections,
             timeout=max(5.0, timeout_s),
             socket_timeout=timeout_s,
-            socket_connect_timeout=timeout_s,
+            socket_connect_timeout=connect_timeout_s,
             retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         )
         return cls(Redis.from_pool(pool), **kwargs)
@@ -237,8 +244,9 @@ class SharedBudgets:
         """Switch to the local shares (logged once per outage, without the URL)."""
         if self._healthy:
             log.warning(
-                "Redis is unreachable (%s): rate budgets fall back to a 1/N local share",
+                "Redis is unreachable (%s: %s): rate budgets fall back to a 1/N local share",
                 type(exc).__name__,
+                str(exc)[:200],
             )
         self._healthy = False
         self._retry_at = self.clock.monotonic() + self.retry_s
@@ -280,6 +288,9 @@ class SharedBudget:
         self._local_n = 1
         #: weight reserved locally per pool, and the local window it belongs to (its end)
         self._spent: dict[Pool, tuple[int, int]] = {}
+        #: (pool, priority) -> the queue of this instance's waiters (FIFO): when a window is
+        #: full they wait here, not all polling Redis at its end; cancels queue apart
+        self._gates: dict[tuple[Pool, bool], asyncio.Lock] = {}
 
     @property
     def local(self) -> bool:
@@ -299,11 +310,15 @@ class SharedBudget:
         if pool is Pool.PUBLIC:
             await self._home.public.acquire(pool, weight, priority=priority)
             return
-        while True:
-            wait_ms = await self.reserve(pool, weight, priority=priority)
-            if wait_ms <= 0:
-                return
-            await self._home.sleep(min(wait_ms, self._home.max_wait_ms) / 1000)
+        gate = self._gates.get((pool, priority))
+        if gate is None:
+            gate = self._gates[(pool, priority)] = asyncio.Lock()
+        async with gate:  # one waiter per pool and kind asks Redis; the others queue here
+            while True:
+                wait_ms = await self.reserve(pool, weight, priority=priority)
+                if wait_ms <= 0:
+                    return
+                await self._home.sleep(min(wait_ms, self._home.max_wait_ms) / 1000)
 
     def observe(self, pool: Pool, headers: Mapping[str, str]) -> None:
         """Learn from a reply's ``gw-ratelimit-*`` headers (sent to Redis in the background)."""
@@ -376,12 +391,11 @@ class SharedBudget:
 
     async def _hand_back(self) -> None:
         """Redis is back: add what was spent locally in windows not over yet, then share."""
+        spent, self._spent, self._local = self._spent, {}, None  # one coroutine hands back
         now = self._home.clock.now_ms()
-        for pool, (weight, end) in list(self._spent.items()):
+        for pool, (weight, end) in spent.items():
             if weight and end > now:
                 await self._run(pool, ["add", weight, end - now])
-            del self._spent[pool]
-        self._local = None
 
     def _limiter(self) -> RateLimiter:
         """The local share (1/N of each quota), seeded from the last shared state seen."""

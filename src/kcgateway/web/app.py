@@ -74,10 +74,16 @@ def _add_public_routes(app: FastAPI, services: Callable[[Request], GatewayServic
     )
     async def readyz(request: Request) -> JSONResponse:
         """The database answers, the reconciler runs, each exchange host is reachable."""
-        ready = await services(request).ready()
+        gateway = services(request)
+        ready = await gateway.ready()
         status = "ready" if ready else "not ready"
-        hosts = await services(request).exchange_reach()
-        body = {"status": status, "exchange": {k: host_json(v) for k, v in hosts.items()}}
+        hosts = await gateway.exchange_reach()
+        body = {
+            "status": status,
+            "exchange": {k: host_json(v) for k, v in hosts.items()},
+            "redis": await gateway.redis_state(),
+            "rate_budget": gateway.rate_budget_mode,
+        }
         return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get(

@@ -67,7 +67,8 @@ async def eventually(check: Callable[[], Any], timeout_s: float = 30.0) -> None:
 
 
 async def test_many_coroutines_on_three_instances_never_overspend(redis_prefix: str) -> None:
-    async with instances(redis_prefix, 3) as three:
+    # generous timeouts: this test is about atomicity, not about a loaded machine's slow connects
+    async with instances(redis_prefix, 3, timeout_s=10, connect_timeout_s=10) as three:
         budgets = [b.for_key(UID) for b in three]
         rng = random.Random(5)
         tries = [(budgets[i % 3], rng.randint(1, 3)) for i in range(300)]
@@ -180,9 +181,10 @@ async def test_redis_that_stops_answering_midway_then_returns(redis_prefix: str)
             assert await budget.reserve(SPOT, 1) > 0
             await proxy.start()  # Redis is back (same port)
             await eventually(a.check)
-            assert await budget.reserve(SPOT, 1) == 0
-            # the 25 spent locally were added to the shared count before this 1
-            assert (await shared_state(redis_prefix))["used"] == 30 + 25 + 1
+            # several coroutines at once: the local spending is handed back once, then shared
+            waits = await asyncio.gather(*(budget.reserve(SPOT, 1) for _ in range(5)))
+            assert waits == [0] * 5
+            assert (await shared_state(redis_prefix))["used"] == 30 + 25 + 5
             assert a.mode == "shared" and not budget.local
     finally:
         await proxy.close()
