@@ -219,6 +219,10 @@ class SharedBudgets:
         """This instance's part of ``quota`` while Redis is away (1/N, at least 1)."""
         return max(1, quota // max(1, self.live_instances()))
 
+    def probe_due(self) -> bool:
+        """Redis is away and it is time to ask it again (nothing changes: see use_redis)."""
+        return not self._healthy and self.clock.monotonic() >= self._retry_at
+
     def use_redis(self) -> bool:
         """True while Redis is healthy; when it is not, True once every ``retry_s`` (a probe)."""
         if self._healthy:
@@ -241,7 +245,7 @@ class SharedBudgets:
         return wait, used, limit, left
 
     def went_down(self, exc: BaseException) -> None:
-        """Switch to the local shares (logged once per outage, without the URL)."""
+        """Switch to the local shares (logged once per outage: the error, never the URL)."""
         if self._healthy:
             log.warning(
                 "Redis is unreachable (%s: %s): rate budgets fall back to a 1/N local share",
@@ -299,10 +303,11 @@ class SharedBudget:
 
     def try_acquire(self, pool: Pool, weight: int, *, priority: bool = False) -> bool:
         """Public pool and local share: reserve now if possible; shared: always ask Redis."""
+        home = self._home
         if pool is Pool.PUBLIC:
-            return self._home.public.try_acquire(pool, weight, priority=priority)
-        if self._home.use_redis():
-            return False
+            return home.public.try_acquire(pool, weight, priority=priority)
+        if home.mode == "shared" or home.probe_due():
+            return False  # acquire asks Redis
         return self._reserve_locally(pool, weight, priority) <= 0
 
     async def acquire(self, pool: Pool, weight: int, *, priority: bool = False) -> None:
@@ -318,7 +323,9 @@ class SharedBudget:
                 wait_ms = await self.reserve(pool, weight, priority=priority)
                 if wait_ms <= 0:
                     return
-                await self._home.sleep(min(wait_ms, self._home.max_wait_ms) / 1000)
+                home = self._home
+                cap = home.max_wait_ms if home.mode == "shared" else home.retry_s * 1000
+                await home.sleep(min(wait_ms, cap) / 1000)  # on a local share: ask Redis again
 
     def observe(self, pool: Pool, headers: Mapping[str, str]) -> None:
         """Learn from a reply's ``gw-ratelimit-*`` headers (sent to Redis in the background)."""

@@ -180,7 +180,13 @@ async def test_redis_that_stops_answering_midway_then_returns(redis_prefix: str)
             await proxy.close()  # now refused outright
             assert await budget.reserve(SPOT, 1) > 0
             await proxy.start()  # Redis is back (same port)
-            await eventually(a.check)
+
+            async def as_the_client_asks() -> bool:  # KuCoinClient: try_acquire, then acquire
+                if not budget.try_acquire(Pool.FUTURES, 1):
+                    await budget.acquire(Pool.FUTURES, 1)
+                return a.mode == "shared"
+
+            await eventually(as_the_client_asks)  # no health check needed to come back
             # several coroutines at once: the local spending is handed back once, then shared
             waits = await asyncio.gather(*(budget.reserve(SPOT, 1) for _ in range(5)))
             assert waits == [0] * 5
