@@ -315,6 +315,8 @@ class SharedBudget:
         if pool is Pool.PUBLIC:
             await self._home.public.acquire(pool, weight, priority=priority)
             return
+        if await self.reserve(pool, weight, priority=priority) <= 0:
+            return  # room now: no queue (calls run concurrently while the pool has room)
         gate = self._gates.get((pool, priority))
         if gate is None:
             gate = self._gates[(pool, priority)] = asyncio.Lock()
