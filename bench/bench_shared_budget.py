@@ -4,7 +4,8 @@ Times ``acquire`` of weight 1 on a pool that never runs out (so nothing waits fo
 sequentially (the latency one call sees) and 64 at a time (what one instance can admit per
 second). Ours: ``SharedBudgets`` on the Redis at ``--redis-url`` (one Lua script per call);
 peer: ``LocalBudget`` (the pure limiter in this process). A KuCoin REST round trip takes tens
-of milliseconds, so the goal is that the shared budget adds at most 1 ms per call at p99.
+of milliseconds, so the goal is that the shared budget adds at most 1 ms per call (median, as
+bench/README.md asks; p99 is printed too, with the load average).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import secrets
 import statistics
 import time
@@ -66,21 +68,22 @@ async def run(redis_url: str, calls: int) -> dict[str, object]:
     local = LocalBudget(SystemClock(), RateLimiter(QUOTAS))
     peer = await _latencies(local, calls)
     peer_rate = await _rate(local, calls, 64)
-    added_p99 = _pct(ours, 99) - _pct(peer, 99)
+    added = statistics.median(ours) - statistics.median(peer)
     return {
         "bench": "shared_rate_budget",
-        "unit": "us per acquire (p99)",
-        "ours": round(_pct(ours, 99), 1),
-        "local": round(_pct(peer, 99), 1),
-        "ratio_vs_local": round(_pct(ours, 99) / max(_pct(peer, 99), 1e-3), 1),
-        "ours_p50_us": round(_pct(ours, 50), 1),
-        "local_p50_us": round(_pct(peer, 50), 1),
+        "unit": "us per acquire (median)",
+        "ours": round(statistics.median(ours), 1),
+        "local": round(statistics.median(peer), 1),
+        "ratio_vs_local": round(statistics.median(ours) / max(statistics.median(peer), 1e-3), 1),
+        "ours_p99_us": round(_pct(ours, 99), 1),
+        "local_p99_us": round(_pct(peer, 99), 1),
         "ours_acquires_per_s_64_at_once": round(ours_rate),
         "local_acquires_per_s_64_at_once": round(peer_rate),
-        "added_p99_us": round(added_p99, 1),
+        "added_median_us": round(added, 1),
         "mode": mode,
-        "goal": "the shared budget adds <= 1000 us per call at p99 (in shared mode)",
-        "met": mode == "shared" and added_p99 <= 1000,
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "goal": "the shared budget adds <= 1000 us per call (median, in shared mode)",
+        "met": mode == "shared" and added <= 1000,
     }
 
 
@@ -92,8 +95,8 @@ def main() -> int:
     args = parser.parse_args()
     result = asyncio.run(run(args.redis_url, args.calls))
     print(
-        f"acquire p50/p99: shared {result['ours_p50_us']}/{result['ours']} us, local "
-        f"{result['local_p50_us']}/{result['local']} us; 64 at once: "
+        f"acquire median/p99: shared {result['ours']}/{result['ours_p99_us']} us, local "
+        f"{result['local']}/{result['local_p99_us']} us; 64 at once: "
         f"{result['ours_acquires_per_s_64_at_once']:,}/s shared, "
         f"{result['local_acquires_per_s_64_at_once']:,}/s local"
     )
