@@ -196,7 +196,9 @@ class SharedBudgets:
         pool = BlockingConnectionPool.from_url(
             url,
             max_connections=max_connections,
-            timeout=max(5.0, timeout_s),
+            # wait for a pooled connection as long as it takes: a busy pool is this process's
+            # congestion, not Redis being down (each command still times out on its own)
+            timeout=None,
             socket_timeout=timeout_s,
             socket_connect_timeout=connect_timeout_s,
             retry=Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
