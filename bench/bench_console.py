@@ -92,6 +92,9 @@ async def measure(tmp: Path) -> dict[str, object]:
                     "keys": "/ui/keys",
                     "risk": "/ui/risk",
                     "audit": "/ui/audit",
+                    "accounts": "/ui/accounts",
+                    "bots": "/ui/bots",
+                    "broker": "/ui/broker",
                 }
                 results: dict[str, float] = {}
                 for name, path in pages.items():

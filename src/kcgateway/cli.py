@@ -10,6 +10,7 @@ from kcgateway.commands import (
     audit,
     bots,
     broker,
+    console,
     db,
     debug,
     keys,
@@ -44,6 +45,7 @@ app.add_typer(risk.app, name="risk")
 app.add_typer(onboarding.app, name="onboarding")
 app.add_typer(bots.app, name="bots")
 app.add_typer(bots.signals_app, name="signals")
+app.add_typer(console.app, name="console")
 
 
 @app.command()

@@ -14,6 +14,7 @@ with a message that says what to set.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import logging
@@ -34,9 +35,10 @@ from fastapi import FastAPI
 
 from kcgateway.errors import ConfigError
 from kcgateway.exchange.budget import Budget
-from kcgateway.exchange.hosts import exchange_hosts, host_lines, host_probe
+from kcgateway.exchange.hosts import KUCOIN, exchange_hosts, host_lines, host_probe, same_host
 from kcgateway.exchange.rest import Hosts, KuCoinClient, RequestSigner
 from kcgateway.exchange.shared_budget import SharedBudgets
+from kcgateway.exchange.sim_control import SimControl
 from kcgateway.exchange.transport import AiohttpTransport
 from kcgateway.facade.app import create_facade_app
 from kcgateway.gateway.accounts import AccountOnboarding, ConnectRequest
@@ -45,8 +47,10 @@ from kcgateway.gateway.apikeys import Scope
 from kcgateway.gateway.audit import switch_point
 from kcgateway.gateway.books import BookService
 from kcgateway.gateway.bots import build_signal_bots
+from kcgateway.gateway.bots.mirror import PaperMirror
 from kcgateway.gateway.broker import BrokerService
 from kcgateway.gateway.console import ConsoleSessions
+from kcgateway.gateway.console.equity_history import EquityHistory, engine_marks
 from kcgateway.gateway.event_feed import EventFeed, kept
 from kcgateway.gateway.events import OrderEvents
 from kcgateway.gateway.facade.credentials import FacadeCredentials
@@ -98,6 +102,10 @@ DEMO_ACCOUNT = "paper"
 #: what the paper account's simulated key may do: every market the gateway trades
 PAPER_PERMISSIONS = ["General", "Spot", "Margin", "Futures"]
 ADMIN_OWNER = "serve-admin"
+SIM_STATE_FILE = "sim-state.pickle"
+"""The embedded simulator's state in the data directory (``kucoin_sim.persist``)."""
+SIM_SAVE_EVERY_S = 60.0
+"""How often the embedded simulator's state is saved besides at a clean stop."""
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -330,14 +338,42 @@ def build_services(
     if services.event_feed is not None:  # balance changes go to the event log bots follow
         engine.report_balance = services.event_feed.balance_changed
     services.risk_engine = engine
+    services.equity_history = EquityHistory(db, engine_marks(engine.accounts), now=now)
+    services.audit_keys = lambda: load_audit_keys(settings.audit_key_path())
     credentials = FacadeCredentials(db, FacadeVault(ring), guard=services.keys, now=now)
     services.facade = FacadeService(
         db, credentials, orders, venues, market, now=now, events=services.event_feed
     )
     services.risk_handlers = handlers
     services.exchange_hosts = host_probe(hosts)
-    services.signals = build_signal_bots(services, SignalSecrets(ring), now=now)
+    mirror = paper_mirror(settings, hosts, now=now)
+    services.signals = build_signal_bots(services, SignalSecrets(ring), now=now, mirror=mirror)
     return services
+
+
+def paper_mirror(
+    settings: Settings, hosts: Hosts, *, now: Callable[[], datetime]
+) -> PaperMirror | None:
+    """The paper market's books follow ``KCGW_PAPER_REFERENCE_URL`` (None when it is unset).
+
+    Paper accounts trade on the gateway's exchange, so that exchange must be a simulator (the
+    embedded one in dev mode, or a ``kcgateway sim`` named by ``KCGW_EXCHANGE_URL``): its books
+    are the ones made to follow the reference. A gateway trading KuCoin itself is refused.
+    """
+    reference = settings.paper_reference_url
+    if reference is None:
+        return None
+    if same_host(hosts.spot, KUCOIN.spot):
+        raise ConfigError(
+            "KCGW_PAPER_REFERENCE_URL is set but this gateway's exchange is KuCoin itself, "
+            "where paper accounts would trade real money: run paper bots on a gateway whose "
+            "exchange is a simulator (dev mode, or KCGW_EXCHANGE_URL=<a kcgateway sim>)"
+        )
+    timeout = settings.exchange_timeout_s
+    ref_hosts = Hosts(spot=reference, futures=reference, broker=reference)
+    books = BookService(client_factory(ref_hosts, timeout)(None), max_symbols=100)
+    control = SimControl(hosts.spot, AiohttpTransport(total_timeout=timeout))
+    return PaperMirror(books, control, now_ms=lambda: int(now().timestamp() * 1000))
 
 
 @dataclass
@@ -352,17 +388,32 @@ class EmbeddedSim:
     state: Any
     spot_url: str
     futures_url: str
+    #: where the simulator's state is kept across restarts (None: forgotten at exit)
+    state_file: Path | None = None
+    _saver: asyncio.Task[None] | None = None
 
     @classmethod
-    async def start(cls, seed: int | None = None, *, tick_ms: int = 200) -> EmbeddedSim:
+    async def start(
+        cls, seed: int | None = None, *, tick_ms: int = 200, state_file: Path | None = None
+    ) -> EmbeddedSim:
         """Build and serve both simulator apps on free loopback ports.
 
         ``tick_ms`` is the market makers' period (0: no market makers, a quiet book).
+        ``state_file``: the state saved there by an earlier run is loaded first (its orders,
+        balances and keys), and the state is saved there every :data:`SIM_SAVE_EVERY_S` and at
+        :meth:`aclose` (``kucoin_sim.persist``), so orders placed before a restart of ``make
+        run`` can still be cancelled after it.
         """
         from kucoin_sim.app import build_apps  # noqa: PLC0415 - dev mode only (class docstring)
         from kucoin_sim.config import SimConfig  # noqa: PLC0415
+        from kucoin_sim.persist import StateFileError, keep_saving, load_state  # noqa: PLC0415
 
         apps = build_apps(SimConfig(tick_ms=tick_ms), seed)
+        if state_file is not None:
+            try:
+                load_state(apps.state, state_file)
+            except StateFileError as exc:
+                raise ConfigError(f"the embedded simulator's state: {exc}") from None
         if tick_ms > 0:  # one market tick now: every symbol has a last price before the first
             apps.state.exchange.tick(apps.state.now_ms())  # read (the risk engine needs one)
         urls = []
@@ -375,12 +426,27 @@ class EmbeddedSim:
             host, port = runner.addresses[0][:2]
             urls.append(f"http://{host}:{port}")
         apps.state.spot_base_url, apps.state.futures_base_url = urls
-        return cls(runners, apps.state, urls[0], urls[1])
+        sim = cls(runners, apps.state, urls[0], urls[1], state_file)
+        if state_file is not None:
+            saving = keep_saving(apps.state, state_file, SIM_SAVE_EVERY_S)
+            sim._saver = asyncio.get_running_loop().create_task(saving)
+        return sim
+
+    def save(self) -> None:
+        """Write the simulator's state to its state file now (nothing without one)."""
+        from kucoin_sim.persist import save_state  # noqa: PLC0415 - dev mode only
+
+        if self.state_file is not None:
+            save_state(self.state, self.state_file)
 
     @property
     def hosts(self) -> Hosts:
         """Client hosts pointing at this simulator."""
         return Hosts(spot=self.spot_url, futures=self.futures_url, broker=self.spot_url)
+
+    def has_key(self, api_key: str) -> bool:
+        """Whether the simulator knows this API key (a restored state keeps its keys)."""
+        return api_key in self.state.keys
 
     def create_account(self, spec: dict[str, Any]) -> dict[str, Any]:
         """A simulator user with one key (see ``POST /_sim/accounts``)."""
@@ -396,9 +462,15 @@ class EmbeddedSim:
         fund(self.state, uid, account_type, parse_balances(dict(balances)))
 
     async def aclose(self) -> None:
-        """Stop serving."""
+        """Stop serving, then save the state (if kept) as the servers left it."""
+        saver, self._saver = self._saver, None
+        if saver is not None:
+            saver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await saver
         for runner in self.runners:
             await runner.cleanup()
+        self.save()
 
 
 def _sim_key(settings: Settings) -> dict[str, str]:
@@ -431,11 +503,12 @@ async def bootstrap_demo(
         tenant = await tenants.by_name(DEMO_TENANT)
         tenant_id = tenant.id if tenant else await tenants.add(DEMO_TENANT, now=now)
     key = _sim_key(settings)
-    balances = {"USDT": "100000", "BTC": "2", "ETH": "20"}
-    spec = {**key, "hf": True, "balances": balances, "permissions": PAPER_PERMISSIONS}
-    uid = sim.create_account(spec)["uid"]
-    sim.fund(uid, "margin", {"USDT": "10000", "BTC": "0.2"})
-    sim.fund(uid, "futures", {"USDT": "10000"})
+    if not sim.has_key(key["apiKey"]):  # a fresh simulator; a restored one has it, funds used
+        balances = {"USDT": "100000", "BTC": "2", "ETH": "20"}
+        spec = {**key, "hf": True, "balances": balances, "permissions": PAPER_PERMISSIONS}
+        uid = sim.create_account(spec)["uid"]
+        sim.fund(uid, "margin", {"USDT": "10000", "BTC": "0.2"})
+        sim.fund(uid, "futures", {"USDT": "10000"})
     async with services.db.read() as session:
         names = {a.name for a in await AccountRepository(session).for_tenant(tenant_id)}
     if DEMO_ACCOUNT not in names:
@@ -467,8 +540,10 @@ def banner(settings: Settings, key: Secret | None, sim: EmbeddedSim | None) -> l
     if sim is not None:
         lines.append(f"exchange: embedded simulator (paper trading) at {sim.spot_url}")
     lines.append(f"data directory: {settings.data_dir}")
+    key_id = "KEY_ID  (ids: kcgateway keys list)"
     if key is not None:
         bearer = key.reveal()
+        key_id = bearer.split("_")[1]
         lines += ["admin key (shown once, store it now; it stays valid across restarts):",
                   f"  {bearer}"]  # fmt: skip
     else:
@@ -483,6 +558,7 @@ def banner(settings: Settings, key: Secret | None, sim: EmbeddedSim | None) -> l
         f"       -H 'Content-Type: application/json' -d '{order}'",
         f"  curl -s {base}/v1/orders -H 'Authorization: Bearer {bearer}'",
         f"web console: {base}/ui (sign in with the admin key)",
+        f"  or a one-time sign-in link: kcgateway console login --key {key_id}",
     ]
     return lines
 
@@ -496,7 +572,7 @@ async def prepare(settings: Settings) -> tuple[GatewayServices, EmbeddedSim | No
     db = await open_store(settings)
     sim = None
     if settings.is_dev and not settings.exchange_url:
-        sim = await EmbeddedSim.start()
+        sim = await EmbeddedSim.start(state_file=settings.data_dir / SIM_STATE_FILE)
         hosts = sim.hosts
     else:  # prod, or dev against an external exchange (e.g. a `kcgateway sim` that outlives us)
         hosts = exchange_hosts(settings)

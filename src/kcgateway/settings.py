@@ -6,7 +6,8 @@ Sources, later ones winning: the defaults below, an optional TOML file (``$KCGW_
 ``KCGW_AUDIT_KEY_FILE``, ``KCGW_TRUSTED_PROXIES`` (comma-separated CIDRs), ``KCGW_MAX_BODY_BYTES``,
 ``KCGW_MAX_NOTIONAL``,
 ``KCGW_RECONCILE_GRACE_S``, ``KCGW_EXCHANGE_URL``, ``KCGW_EXCHANGE_FUTURES_URL``,
-``KCGW_EXCHANGE_BROKER_URL``, ``KCGW_SQLITE_SYNCHRONOUS``, ``KCGW_REDIS_URL``).
+``KCGW_EXCHANGE_BROKER_URL``, ``KCGW_SQLITE_SYNCHRONOUS``, ``KCGW_PAPER_REFERENCE_URL``,
+``KCGW_REDIS_URL``).
 
 The exchange has three REST hosts: spot (``KCGW_EXCHANGE_URL``), futures and broker. With
 KuCoin's spot host the other two default to KuCoin's; with any other spot URL (a ``kcgateway
@@ -64,6 +65,7 @@ _ENV_FIELDS = {
     "KCGW_SQLITE_SYNCHRONOUS": "sqlite_synchronous",
     "KCGW_EVENT_RETENTION_DAYS": "event_retention_days",
     "KCGW_REDIS_URL": "redis_url",
+    "KCGW_PAPER_REFERENCE_URL": "paper_reference_url",
 }
 
 
@@ -110,6 +112,10 @@ class Settings(BaseModel):
     #: Redis for state shared by several instances (rate budgets); None: no Redis, every
     #: budget stays in this process
     redis_url: str | None = None
+    #: the market the simulator's books follow for paper bots (its public REST and
+    #: WebSocket): KuCoin's https://api.kucoin.com, or another ``kcgateway sim``; None: the
+    #: simulator's own random walk. Only with a simulator as the exchange (gateway/bots/mirror)
+    paper_reference_url: str | None = None
 
     @field_validator("trusted_proxies", mode="before")
     @classmethod

@@ -27,7 +27,7 @@ from kucoin_sim.accounts import (
     parse_balances,
 )
 from kucoin_sim.engine import AccountType
-from kucoin_sim.engine_adapter import set_price
+from kucoin_sim.engine_adapter import mirror_book, set_price
 from kucoin_sim.faults import FaultSpecError, ServiceStatus, parse_rule
 from kucoin_sim.ratelimit import Pool as RatePool
 from kucoin_sim.rest import views
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("kucoin_sim")
 AdminHandler = Callable[["SimState", web.Request, Mapping[str, Any]], Any]
+MAX_MIRROR_LEVELS = 200
 _ACCOUNT_TYPES = ("main", "trade", "trade_hf", "margin", "futures")
 
 
@@ -143,6 +144,37 @@ def post_price(state: SimState, request: web.Request, body: Mapping[str, Any]) -
         raise SpecError("price must be positive")
     set_price(state.exchange, symbol, price, state.now_ms())
     return {"symbol": symbol, "price": str(price)}
+
+
+def _levels(raw: object, name: str) -> list[tuple[Decimal, Decimal]]:
+    if not isinstance(raw, list) or len(raw) > MAX_MIRROR_LEVELS:
+        raise SpecError(f"{name} must be a list of at most {MAX_MIRROR_LEVELS} [price, size]")
+    out = []
+    for level in raw:
+        if not isinstance(level, list | tuple) or len(level) != 2:
+            raise SpecError(f"{name}: each level is [price, size]")
+        try:
+            price, size = Decimal(str(level[0])), Decimal(str(level[1]))
+        except ArithmeticError:
+            raise SpecError(f"{name}: {level!r} is not [price, size] as numbers") from None
+        if not (price.is_finite() and size.is_finite()):
+            raise SpecError(f"{name}: {level!r} is not finite")
+        out.append((price, size))
+    return out
+
+
+def post_book(state: SimState, request: web.Request, body: Mapping[str, Any]) -> Any:
+    """Mirror a reference book: ``{"symbol", "bids": [[price, size], ...], "asks": [...]}``.
+
+    The symbol's market maker quotes exactly these levels (best first) until the next call and
+    stops its random walk: orders fill at the prices and sizes the reference offered.
+    """
+    symbol = body.get("symbol")
+    if not isinstance(symbol, str):
+        raise SpecError("symbol is required")
+    bids, asks = _levels(body.get("bids", []), "bids"), _levels(body.get("asks", []), "asks")
+    mirror_book(state.exchange, symbol, bids, asks, state.now_ms())
+    return {"symbol": symbol, "bids": len(bids), "asks": len(asks)}
 
 
 def post_fault(state: SimState, request: web.Request, body: Mapping[str, Any]) -> Any:
@@ -317,6 +349,7 @@ ROUTES: tuple[tuple[str, str, AdminHandler], ...] = (
     ("POST", "/_sim/partners", post_partner),
     ("POST", "/_sim/fund", post_fund),
     ("POST", "/_sim/prices", post_price),
+    ("POST", "/_sim/books", post_book),
     ("GET", "/_sim/faults", get_faults),
     ("POST", "/_sim/faults", post_fault),
     ("DELETE", "/_sim/faults", delete_faults),

@@ -26,3 +26,16 @@ def set_price(exchange: Exchange, symbol: str, price: Decimal, now_ms: int) -> N
         exchange.set_price(symbol, price, now_ms)
     except EngineError as exc:
         raise ApiError(exc.code, exc.message) from exc
+
+
+Level = tuple[Decimal, Decimal]
+
+
+def mirror_book(
+    exchange: Exchange, symbol: str, bids: list[Level], asks: list[Level], now_ms: int
+) -> None:
+    """Make a symbol's book quote another market's levels (its maker mirrors them)."""
+    try:
+        exchange.mirror_book(symbol, bids, asks, now_ms)
+    except EngineError as exc:
+        raise ApiError(exc.code, exc.message) from exc

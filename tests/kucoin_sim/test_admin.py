@@ -106,6 +106,28 @@ async def test_ratelimit_knob_resizes_pools_and_counts_each_window() -> None:
                 assert (await resp.json())["code"] == "400100"
 
 
+async def test_books_route_mirrors_a_reference_book_and_says_what_is_wrong() -> None:
+    async with running_sim() as sim:
+        book = {"symbol": "ETH-USDT", "bids": [["2499.5", "0.3"]], "asks": [["2500.5", "0.2"]]}
+        assert await sim.admin("POST", "/_sim/books", book) == {
+            "symbol": "ETH-USDT", "bids": 1, "asks": 1,
+        }  # fmt: skip
+        async with sim.session.get(
+            sim.spot + "/api/v1/market/orderbook/level2_20?symbol=ETH-USDT"
+        ) as r:
+            data = (await r.json())["data"]
+        assert data["bids"] == [["2499.5", "0.3"]] and data["asks"] == [["2500.5", "0.2"]]
+        for bad in ({"bids": []}, {"symbol": "ETH-USDT", "bids": "x"},
+                    {"symbol": "ETH-USDT", "bids": [["1"]]},
+                    {"symbol": "ETH-USDT", "bids": [["a", "1"]]},
+                    {"symbol": "ETH-USDT", "bids": [["NaN", "1"]]},
+                    {"symbol": "ETH-USDT", "bids": [["2", "1"]], "asks": [["1", "1"]]},
+                    {"symbol": "NOPE-USDT", "bids": [["1", "1"]]}):  # fmt: skip
+            async with sim.session.post(sim.spot + "/_sim/books", json=bad) as resp:
+                assert resp.status == 400, bad
+                assert (await resp.json())["code"] != ""
+
+
 def test_config_loading(tmp_path: Path) -> None:
     toml = tmp_path / "sim.toml"
     toml.write_text(

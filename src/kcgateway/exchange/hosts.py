@@ -24,14 +24,15 @@ KUCOIN = Hosts()
 UNSET_FUTURES = "http://futures-host-not-configured.invalid"
 
 
-def _same(url: str, other: str) -> bool:
+def same_host(url: str, other: str) -> bool:
+    """True when two base URLs name the same host (case and a trailing slash aside)."""
     return url.rstrip("/").lower() == other.rstrip("/").lower()
 
 
 def exchange_hosts(settings: Settings) -> Hosts:
     """The three REST hosts the settings name (defaults: the module docstring)."""
     spot = settings.exchange_url or NO_EXCHANGE
-    kucoin = _same(spot, KUCOIN.spot)
+    kucoin = same_host(spot, KUCOIN.spot)
     futures = settings.exchange_futures_url or (KUCOIN.futures if kucoin else UNSET_FUTURES)
     broker = settings.exchange_broker_url or (KUCOIN.broker if kucoin else spot)
     return Hosts(spot=spot, futures=futures, broker=broker)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -21,6 +22,7 @@ from kcgateway.gateway.alerts import AlertService
 from kcgateway.gateway.books import BookService
 from kcgateway.gateway.bots import SignalBots
 from kcgateway.gateway.console import ConsoleSessions
+from kcgateway.gateway.console.equity_history import EquityHistory
 from kcgateway.gateway.event_feed import EventFeed
 from kcgateway.gateway.events import OrderEvents
 from kcgateway.gateway.facade.service import FacadeService
@@ -38,6 +40,7 @@ from kcgateway.gateway.stream_counts import StreamCounts
 from kcgateway.gateway.subaccounts import SubAccounts
 from kcgateway.gateway.venue import Venues
 from kcgateway.kucoin import models as m
+from kcgateway.store.audit_chain import AuditKeys
 from kcgateway.store.database import Database
 from kcgateway.store.tables import OrderIntent
 from kcgateway.store.types import OrderState
@@ -100,6 +103,10 @@ class GatewayServices:
     facade: FacadeService | None = None
     #: rate budgets shared with the other instances through Redis (None: no Redis configured)
     rate_budgets: SharedBudgets | None = None
+    #: each account's marked equity over time (the console's equity chart)
+    equity_history: EquityHistory | None = None
+    #: reads the deployment's audit keys (the console's chain verification); None: not here
+    audit_keys: Callable[[], AuditKeys] | None = None
 
     async def balances(self, tenant_id: str, account: str) -> list[m.Account]:
         """Balances of one of the tenant's accounts (NoSuchObject for anyone else's)."""
@@ -187,6 +194,8 @@ class GatewayServices:
             self.risk.start()
         if self.risk_engine is not None and self._risk_start is None:
             self._risk_start = asyncio.get_running_loop().create_task(self.risk_engine.start())
+        if self.equity_history is not None:
+            self.equity_history.start()
         if self.signals is not None and self._signals_start is None:
             self._signals_start = asyncio.get_running_loop().create_task(self.signals.start())
 
@@ -235,6 +244,8 @@ class GatewayServices:
             start.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await start
+        if self.equity_history is not None:  # before the engine whose marks it samples
+            await self.equity_history.aclose()
         if self.risk_engine is not None:
             await self.risk_engine.aclose()
         if self.risk_handlers is not None:

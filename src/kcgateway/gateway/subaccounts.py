@@ -32,6 +32,7 @@ from kcgateway.errors import (
     SubAccountOrphaned,
     ValidationError,
 )
+from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.gateway.accounts import ALLOWED_PERMISSIONS, AccountOnboarding, ConnectRequest
 from kcgateway.gateway.audit import AuditAction, record
 from kcgateway.gateway.venue import Venues
@@ -107,6 +108,10 @@ class SubAccounts:
                 "master ACCOUNT_ID`"
             )
         return row.account_id
+
+    async def master_client(self) -> KuCoinClient:
+        """The ND broker master account's exchange client (NoBrokerMaster without one)."""
+        return (await self._venues.for_account(await self._master())).client
 
     async def create(
         self,

@@ -19,13 +19,12 @@ pysqlite/aiosqlite): ``BEGIN IMMEDIATE`` for :meth:`Database.write` (the write l
 front, so a read-then-write transaction cannot fail half way, also against another process,
 which waits up to the busy timeout) and a plain ``BEGIN`` for reads. This also makes
 SAVEPOINTs nest properly. Inside one process, write transactions also queue on an
-:class:`asyncio.Lock`, so 50 concurrent writers wait their turn instead of hitting "database is
-locked".
+:class:`~.write_lock.WriteLock`, so 50 concurrent writers wait their turn instead of hitting
+"database is locked" (acknowledgements ahead of background work).
 """
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import sqlite3
@@ -50,6 +49,7 @@ from kcgateway.errors import ConfigError
 from kcgateway.store.audit_chain import AUDIT_KEY_INFO, ChainKey
 from kcgateway.store.fastsql import CoreRunner, Runner, SqliteRunner, connector, run_busy
 from kcgateway.store.wal import WalCheckpointer
+from kcgateway.store.write_lock import WriteLock
 
 DATA_DIR_ENV = "KCGW_DATA_DIR"
 DATABASE_URL_ENV = "KCGW_DATABASE_URL"
@@ -230,7 +230,7 @@ class Database:
         writer = engine.execution_options(**{IMMEDIATE: True}) if self.is_sqlite else engine
         self._writer = writer
         self._write_sessions = async_sessionmaker(writer, expire_on_commit=False)
-        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._write_lock = WriteLock() if self.is_sqlite else None
         self._audit_key: ChainKey | None = None
 
     def use_audit_key(self, key: ChainKey) -> None:
@@ -293,7 +293,9 @@ class Database:
         self._wrote()
 
     @asynccontextmanager
-    async def hot_write(self, *, durable: bool = True) -> AsyncIterator[Runner]:
+    async def hot_write(
+        self, *, durable: bool = True, first: bool = False
+    ) -> AsyncIterator[Runner]:
         """:meth:`write_connection` as a :class:`~.fastsql.Runner` of prebuilt statements.
 
         On a SQLite file: the raw write connection, under the same write lock, in a
@@ -306,12 +308,15 @@ class Database:
         before that drops it. Only for writes the reconciler redoes from the exchange when
         they are lost (an order's outcome after the send), never for one that precedes an
         exchange call.
+
+        ``first``: on SQLite, queue ahead of ordinary writers (a caller waits on this commit
+        with a latency promise: a signal's acknowledgement; see :mod:`.write_lock`).
         """
         if self._hot is None or self._write_lock is None:
             async with self.write_connection() as conn:
                 yield CoreRunner(conn)
             return
-        async with self._write_lock:
+        async with self._write_lock.first() if first else self._write_lock:
             runner = await self._hot.runner("write")
             runner.info[AUDIT_KEY_INFO] = self._audit_key
             relaxed = not durable and self._hot.fsyncs

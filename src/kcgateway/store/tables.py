@@ -464,6 +464,36 @@ class ConsoleSessionRow(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
+class ConsoleLinkRow(Base):
+    """A one-time console sign-in link (``kcgateway console login``) for one gateway key.
+
+    ``id`` is the SHA-256 of the link's token (a dump opens nothing); the link opens one
+    session, once (``used_at``), before ``expires_at``, and only while its key is usable.
+    """
+
+    __tablename__ = "console_links"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[str] = mapped_column(ForeignKey("gateway_keys.key_id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class EquitySample(Base):
+    """An account's equity marked to market at one moment (the console's equity chart).
+
+    Sampled from the risk engine's marks (``gateway/console/equity_history.py``), in the
+    engine's quote currency (USDT); kept for a limited time.
+    """
+
+    __tablename__ = "equity_samples"
+
+    account_id: Mapped[str] = mapped_column(ForeignKey("exchange_accounts.id"), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), primary_key=True)
+    equity: Mapped[Decimal] = mapped_column(Money())
+
+
 class FacadeCredentialRow(Base):
     """KuCoin-form credentials the gateway issued for one gateway key (the KuCoin facade).
 

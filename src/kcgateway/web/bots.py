@@ -232,6 +232,15 @@ class SymbolPerformanceOut(BaseModel):
     fees: dict[str, str] = Field(description="currency -> fees paid")
 
 
+class EquityPointOut(BaseModel):
+    """The bot's P&L at one time."""
+
+    model_config = _OUT
+
+    at: int = Field(description="ms since the epoch: a fill's time, then the report's")
+    equity: str = Field(description="realized + unrealized P&L less quote-currency fees")
+
+
 class PerformanceOut(BaseModel):
     """A bot's performance from its fills in its current mode (paper or live)."""
 
@@ -240,6 +249,8 @@ class PerformanceOut(BaseModel):
     bot_id: str
     mode: str
     symbols: list[SymbolPerformanceOut]
+    equity: list[EquityPointOut] = Field(description="P&L after each fill, then now (last 500)")
+    max_drawdown: str = Field(description="largest fall of the equity from a previous peak")
 
 
 @router.get(
@@ -259,7 +270,11 @@ async def bot_performance(bot_id: _ID, request: Request, principal: BotManager) 
             "unrealizedPnl": _dec(unrealized), "last": _dec(last),
             "fees": {k: str(v) for k, v in book.fees.items()},
         })  # fmt: skip
-    return {"botId": report.bot_id, "mode": report.mode, "symbols": rows}
+    equity = [{"at": p.at, "equity": str(p.equity)} for p in report.equity[-500:]]
+    return {
+        "botId": report.bot_id, "mode": report.mode, "symbols": rows, "equity": equity,
+        "maxDrawdown": str(report.max_drawdown),
+    }  # fmt: skip
 
 
 @router.post(

@@ -15,10 +15,10 @@ import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from kcgateway.errors import KcgatewayError, OnboardingNotConfigured, OnboardingRefused
-from kcgateway.gateway.onboarding import FastApiOnboarding
+from kcgateway.gateway.onboarding import FastApiOnboarding, Started
 from kcgateway.web.auth import PUBLIC, AccountManager, services_of
 from kcgateway.web.errors import describe
 from kcgateway.web.schemas import AUTHED, error_responses
@@ -56,11 +56,16 @@ async def start(
     """Start connecting a new account: the user logs in at KuCoin and approves a new key."""
     started = await _service(request).start(principal.tenant_id, principal.name, account)
     response = RedirectResponse(started.location, status_code=303)
+    bind_browser(response, started)
+    return response
+
+
+def bind_browser(response: Response, started: Started) -> None:
+    """Set the cookie that binds the attempt to this browser (the callback checks it)."""
     response.set_cookie(
         COOKIE, started.cookie, max_age=started.max_age_s, path=COOKIE_PATH,
         secure=started.secure, httponly=True, samesite="lax",
     )  # fmt: skip
-    return response
 
 
 def _page(title: str, text: str, status: int, *, forget: bool = True) -> HTMLResponse:

@@ -441,6 +441,35 @@ class Exchange(FuturesApi, MarketDataApi, QueriesApi):
         market.run_stops(now_ms)
 
     @exact
+    def mirror_book(
+        self,
+        symbol: str,
+        bids: list[tuple[Decimal, Decimal]],
+        asks: list[tuple[Decimal, Decimal]],
+        now_ms: int,
+    ) -> None:
+        """Make the symbol's book quote another market's levels (admin ``POST /_sim/books``).
+
+        The symbol's market maker (one is started if it had none) quotes exactly these levels
+        from now on and stops its random walk (see :meth:`MarketMaker.mirror`); the last price
+        becomes the mid of the best levels, and stop orders trigger on it.
+        """
+        market = self.market(symbol)
+        for price, size in (*bids, *asks):
+            if check_amount(price, "price") <= 0 or check_amount(size, "size") <= 0:
+                raise EngineError(Codes.PARAM, "every level needs a positive price and size")
+        if bids and asks and bids[0][0] >= asks[0][0]:
+            raise EngineError(Codes.PARAM, "the best bid must be below the best ask")
+        maker = self.makers.get(symbol)
+        if maker is None:
+            best = (bids or asks or [(Decimal(1), Decimal(1))])[0][0]
+            maker = self.add_market_maker(MarketMakerConfig(symbol, best, levels=0), now_ms)
+        maker.mirror(bids, asks, now_ms)
+        if bids or asks:
+            market.tape.last_price = maker.mid_on_tick()
+            market.run_stops(now_ms)
+
+    @exact
     def tick(self, now_ms: int) -> None:
         """Advance time: expire GTT orders, step every market maker's random walk.
 

@@ -7,6 +7,10 @@ random draws turned into Decimal: no float arithmetic touches prices), then the 
 quotes and quotes ``levels`` bids and asks again: level ``i`` at ``mid * (1 -/+ (spread + i *
 step))``, rounded outward to the tick. Re-quoting through resting user orders trades with them,
 exactly as a moving market would.
+
+A *mirrored* maker (:meth:`MarketMaker.mirror`) quotes another market's book instead: the
+levels and sizes it is given, which replace its quotes at each call; it no longer walks.
+Fills against it are then at prices (and, level by level, sizes) the reference offered.
 """
 
 from __future__ import annotations
@@ -28,11 +32,16 @@ if TYPE_CHECKING:
     from kucoin_sim.engine.exchange import Exchange
 
 BIG = Decimal(10) ** 15
+Level = tuple[Decimal, Decimal]
 SQRT3_MILLI = 1732
 
 
 class MarketMaker:
     """One symbol's market maker; see the module docstring."""
+
+    #: quoting another market's book (:meth:`mirror`); also the value for makers saved before
+    #: mirroring existed (a simulator state file restores objects without running __init__)
+    mirrored = False
 
     def __init__(self, exchange: Exchange, cfg: MarketMakerConfig, rng: random.Random) -> None:
         self.exchange = exchange
@@ -49,7 +58,9 @@ class MarketMaker:
         self.quotes: list[str] = []
 
     def step(self, now_ms: int) -> None:
-        """Move the mid one random step and re-quote."""
+        """Move the mid one random step and re-quote (a mirrored maker keeps its book)."""
+        if self.mirrored:
+            return
         draw = Decimal(self.rng.randint(-SQRT3_MILLI, SQRT3_MILLI)) / 1000
         self.mid = max(self.mid * (ONE + draw * self.cfg.volatility), self.tick_size)
         self.quote(now_ms)
@@ -61,12 +72,7 @@ class MarketMaker:
 
     def quote(self, now_ms: int) -> None:
         """Cancel every quote and place ``levels`` fresh ones on each side."""
-        ex = self.exchange
-        for order_id in self.quotes:
-            order = ex.registry.get(order_id)
-            if order is not None and order.active:
-                ex.cancel(self.uid, order_id, now_ms)
-        self.quotes = []
+        self._withdraw(now_ms)
         for i in range(self.cfg.levels):
             distance = self.cfg.spread + self.cfg.step * i
             bid = self._to_tick(self.mid * (ONE - distance), ROUND_FLOOR)
@@ -74,6 +80,32 @@ class MarketMaker:
             self._place(Side.SELL, ask, now_ms)
             if bid > 0:
                 self._place(Side.BUY, bid, now_ms)
+
+    def mirror(self, bids: list[Level], asks: list[Level], now_ms: int) -> None:
+        """Quote exactly these levels (price, size), best first; stop the random walk.
+
+        Asks are placed first, then bids, each side best first: a reference book never
+        crosses itself, so the maker's own quotes never trade with each other; resting user
+        orders the new levels cross trade with them, as the reference market moved through.
+        """
+        self.mirrored = True
+        self._withdraw(now_ms)
+        for price, size in asks:
+            self._place(Side.SELL, price, now_ms, size)
+        for price, size in bids:
+            self._place(Side.BUY, price, now_ms, size)
+        if bids and asks:
+            self.mid = (bids[0][0] + asks[0][0]) / 2
+        elif bids or asks:
+            self.mid = (bids or asks)[0][0]
+
+    def _withdraw(self, now_ms: int) -> None:
+        ex = self.exchange
+        for order_id in self.quotes:
+            order = ex.registry.get(order_id)
+            if order is not None and order.active:
+                ex.cancel(self.uid, order_id, now_ms)
+        self.quotes = []
 
     def mid_on_tick(self) -> Decimal:
         """The mid rounded to the nearest tick."""
@@ -83,13 +115,13 @@ class MarketMaker:
         ticks = (price / self.tick_size).to_integral_value(rounding=rounding)
         return ticks * self.tick_size
 
-    def _place(self, side: Side, price: Decimal, now_ms: int) -> None:
+    def _place(self, side: Side, price: Decimal, now_ms: int, size: Decimal | None = None) -> None:
         req = OrderRequest(
             self.uid,
             self.symbol,
             side,
             price=price,
-            size=self.cfg.size,
+            size=self.cfg.size if size is None else size,
             account_type=self.account_type,
             leverage=Decimal(1) if self.futures else None,
         )

@@ -1,10 +1,13 @@
 from decimal import Decimal
 
+import pytest
+
 from kucoin_sim.engine import (
     DEFAULT_CONTRACTS,
     DEFAULT_SYMBOLS,
     AccountType,
     DoneReason,
+    EngineError,
     Exchange,
     MarketMakerConfig,
     OrderRequest,
@@ -127,3 +130,45 @@ def test_maker_private_events_are_not_recorded_but_public_ones_are() -> None:
     assert {e.order.uid for e in events if isinstance(e, OrderEvent)} == {a}
     assert {e.uid for e in events if isinstance(e, BalanceEvent)} == {a}
     assert len([e for e in events if isinstance(e, TradeEvent)]) == 1
+
+
+def test_mirrored_book_quotes_the_given_levels_and_stops_walking() -> None:
+    ex = maker_exchange()
+    bids = [(D("29990.0"), D("0.004")), (D("29980.5"), D("0.02"))]
+    asks = [(D("30010.3"), D("0.004")), (D("30011.1"), D("0.004")), (D("30020.0"), D(1))]
+    ex.mirror_book("BTC-USDT", bids, asks, T0)
+    snap = ex.book("BTC-USDT")
+    assert (list(snap.bids), list(snap.asks)) == (bids, asks)
+    for i in range(5):  # a mirrored maker no longer walks: the book stays the reference's
+        ex.tick(T0 + (i + 1) * 1000)
+    assert list(ex.book("BTC-USDT").asks) == asks
+    a = user(ex)
+    order = ex.place(OrderRequest(a, "BTC-USDT", Side.BUY, OrderType.MARKET, size=D("0.01")), T0)
+    fills = [(f.price, f.size) for f in ex.fills(a, symbol="BTC-USDT")]
+    assert order.deal_size == D("0.01")  # level by level, as the reference book would fill it
+    assert sorted(fills) == [
+        (D("30010.3"), D("0.004")),
+        (D("30011.1"), D("0.004")),
+        (D("30020.0"), D("0.002")),
+    ]
+
+
+def test_a_new_mirrored_book_replaces_the_old_and_trades_through_resting_orders() -> None:
+    ex = exchange(3)  # no market maker yet: mirroring starts one
+    a = user(ex)
+    ex.mirror_book("BTC-USDT", [(D(100), D(1))], [(D(101), D(1))], T0)
+    rest = limit(ex, a, Side.BUY, "100.5", "0.5")
+    ex.mirror_book("BTC-USDT", [(D(99), D(1))], [(D("100.2"), D(1))], T0 + 1)
+    rested = ex.registry.get(rest.id)
+    assert rested is not None and not rested.active and rested.deal_size == D("0.5")
+    snap = ex.book("BTC-USDT")
+    assert list(snap.bids) == [(D(99), D(1))] and list(snap.asks) == [(D("100.2"), D("0.5"))]
+    assert ex.markets["BTC-USDT"].tape.last_price is not None
+
+
+def test_a_crossed_or_empty_level_is_refused() -> None:
+    ex = exchange(3)
+    with pytest.raises(EngineError):
+        ex.mirror_book("BTC-USDT", [(D(101), D(1))], [(D(100), D(1))], T0)
+    with pytest.raises(EngineError):
+        ex.mirror_book("BTC-USDT", [(D(100), D(0))], [], T0)

@@ -27,11 +27,12 @@ from datetime import datetime
 from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import select
 
 from kcgateway.errors import ClientOidTaken, KcgatewayError
 from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.gateway.alerts import AlertService
+from kcgateway.gateway.bots.mirror import PaperMirror
 from kcgateway.gateway.bots.model import (
     Action,
     Mode,
@@ -48,7 +49,13 @@ from kcgateway.gateway.orders.router import OrderRouter
 from kcgateway.gateway.venue import Venues
 from kcgateway.kucoin import models as m
 from kcgateway.store.database import Database
-from kcgateway.store.signal_tables import BotPositionRow, BotRow, SignalRow
+from kcgateway.store.signal_queue import (
+    add_to_position,
+    finish_signal,
+    mark_executing,
+    next_signal,
+)
+from kcgateway.store.signal_tables import BotRow, SignalRow
 from kcgateway.store.types import OrderState
 
 log = logging.getLogger("kcgateway.signals")
@@ -81,8 +88,11 @@ class SignalExecutor:
         now: Callable[[], datetime],
         alerts: AlertService | None = None,
         fill_wait_s: float = 5.0,
+        mirror: PaperMirror | None = None,
     ) -> None:
         self._db, self._orders, self._venues, self._market = db, orders, venues, market
+        #: copies the reference book into the paper market just before a paper order
+        self.mirror = mirror
         self._metrics, self._now, self._alerts = metrics, now, alerts
         self.fill_wait_s = fill_wait_s
         self._lanes: dict[Lane, asyncio.Task[None]] = {}
@@ -139,23 +149,9 @@ class SignalExecutor:
                 del self._lanes[lane]
 
     async def _next(self, lane: Lane) -> tuple[SignalRow, BotRow, Decimal] | None:
-        """The lane's oldest unfinished signal, its bot and the bot's position, in one read."""
-        query = (
-            select(SignalRow)
-            .where(SignalRow.bot_id == lane[0], SignalRow.symbol == lane[1])
-            .where(SignalRow.status.in_(UNFINISHED))
-            .order_by(SignalRow.seq)
-            .limit(1)
-        )
-        async with self._db.read() as session:
-            row = await session.scalar(query)
-            if row is None:
-                return None
-            bot = await session.get(BotRow, row.bot_id)
-            held = await session.get(BotPositionRow, (row.bot_id, row.mode, lane[1]))
-        if bot is None:
-            return None
-        return row, bot, Decimal(0) if held is None else held.size
+        """The lane's oldest unfinished signal, its bot and the bot's position."""
+        async with self._db.hot_read() as runner:
+            return await next_signal(runner, *lane)
 
     async def _step(self, found: tuple[SignalRow, BotRow, Decimal]) -> None:
         row, bot, position = found
@@ -198,13 +194,8 @@ class SignalExecutor:
                 await self._alert(row, bot, signal, position, decided)
             return None
         terms = self._terms(row, bot, signal, decided, ref)
-        query = (
-            update(SignalRow)
-            .where(SignalRow.seq == row.seq, SignalRow.status == "queued")
-            .values(status="executing", plan=terms)
-        )
-        async with self._db.write() as session:
-            await session.execute(query)
+        async with self._db.hot_write() as runner:  # before the order is sent: durable
+            await mark_executing(runner, row.seq, terms)
         return terms
 
     def _terms(
@@ -278,6 +269,11 @@ class SignalExecutor:
             size=Decimal(terms["size"]), client_oid=terms["client_oid"],
         )  # fmt: skip
         actor = f"bot:{bot.id}"
+        if self.mirror is not None and row.mode == Mode.PAPER.value:
+            try:  # the paper order meets the reference book of this moment
+                await self.mirror.sync(req.symbol)
+            except KcgatewayError as exc:
+                return Finish("rejected", f"the paper market cannot follow the reference: {exc}")
         try:
             placed = await self._orders.place(bot.tenant_id, actor, req, key_id=actor)
         except ClientOidTaken as taken:  # placed before a restart: never send it again
@@ -315,30 +311,15 @@ class SignalExecutor:
     async def _finish(self, row: SignalRow, bot: BotRow, end: Finish) -> None:
         """Finish the row and move the position in one commit (only if still unfinished)."""
         now = self._now()
-        query = (
-            update(SignalRow)
-            .where(SignalRow.seq == row.seq, SignalRow.status.in_(UNFINISHED))
-            .values(status=end.status, reason=end.reason, orders=end.orders or [], finished_at=now)
-        )
-        async with self._db.write() as session:
-            result = await session.execute(query)
-            if getattr(result, "rowcount", 0) != 1:
+        async with self._db.hot_write() as runner:
+            finished = await finish_signal(
+                runner, row.seq, status=end.status, reason=end.reason, orders=end.orders or [],
+                now=now,
+            )  # fmt: skip
+            if not finished:
                 return
             if end.fill:
-                key = (bot.id, row.mode, row.symbol or "")
-                held = await session.get(BotPositionRow, key)
-                if held is None:
-                    session.add(
-                        BotPositionRow(
-                            bot_id=bot.id,
-                            mode=row.mode,
-                            symbol=row.symbol or "",
-                            size=end.fill,
-                            updated_at=now,
-                        )
-                    )
-                else:
-                    held.size, held.updated_at = held.size + end.fill, now
+                await add_to_position(runner, (bot.id, row.mode, row.symbol or ""), end.fill, now)
         self._metrics.executed.labels(end.status).inc()
 
     async def _alert(

@@ -7,7 +7,8 @@ counted, and for a known bot written to its signal log (never the body: a forged
 a guessed secret). A signal that authenticated but cannot be executed as written is said back
 (:class:`~kcgateway.errors.ValidationError`). An accepted signal commits its log row (its queue
 entry) and its replay id in ONE transaction before the answer, so an acknowledged signal is
-executed even if the gateway stops right after answering.
+executed even if the gateway stops right after answering; signals arriving together share
+that transaction (``group_commit.py``).
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import delete
 
 from kcgateway.errors import Conflict, SignalRefused, ValidationError
 from kcgateway.gateway.apikeys import ip_allowed
+from kcgateway.gateway.bots.group_commit import GroupCommit
 from kcgateway.gateway.bots.model import BotState, Profile
 from kcgateway.gateway.bots.ports import SecretBox
 from kcgateway.gateway.bots.profiles import (
@@ -42,7 +44,8 @@ from kcgateway.gateway.bots.profiles import (
 )
 from kcgateway.gateway.bots.signal_metrics import SignalMetrics
 from kcgateway.store.database import Database
-from kcgateway.store.signal_tables import BotRow, BotSecretRow, SignalRow, SignalSeenRow
+from kcgateway.store.signal_queue import bot_and_secrets
+from kcgateway.store.signal_tables import BotRow, SignalRow, SignalSeenRow
 from kcgateway.vault.signal_tokens import SealedSecret, token_hash
 
 log = logging.getLogger("kcgateway.signals")
@@ -87,6 +90,7 @@ class SignalIntake:
         self._now = now
         self.on_queued = on_queued
         self._accepted = 0
+        self._commits = GroupCommit(db)
 
     async def receive(self, incoming: Incoming) -> Ack:
         """Queue the signal and return its id; SignalRefused / ValidationError otherwise."""
@@ -109,16 +113,17 @@ class SignalIntake:
         return await self._queue(bot, parsed, now)
 
     async def _bot(self, bot_id: str, now: datetime) -> tuple[BotRow, list[SealedSecret]]:
-        async with self._db.read() as session:
-            bot = await session.get(BotRow, bot_id) if len(bot_id) <= 64 else None
-            if bot is None or bot.deleted_at is not None:
-                raise Refusal("unknown bot")
-            rows = await session.scalars(select(BotSecretRow).where(BotSecretRow.bot_id == bot.id))
-            sealed = [
-                SealedSecret(r.id, r.kek_id, r.wrapped_dek, r.nonce, r.ciphertext)
-                for r in rows
-                if r.expires_at is None or r.expires_at > now
-            ]
+        if len(bot_id) > 64:
+            raise Refusal("unknown bot")
+        async with self._db.hot_read() as runner:
+            bot, rows = await bot_and_secrets(runner, bot_id)
+        if bot is None or bot.deleted_at is not None:
+            raise Refusal("unknown bot")
+        sealed = [
+            SealedSecret(r["id"], r["kek_id"], r["wrapped_dek"], r["nonce"], r["ciphertext"])
+            for r in rows
+            if r["expires_at"] is None or r["expires_at"] > now
+        ]
         return bot, sealed
 
     def _authenticate(
@@ -154,19 +159,14 @@ class SignalIntake:
     async def _queue(self, bot: BotRow, parsed: Parsed, now: datetime) -> Ack:
         signal_id = str(uuid.uuid4())
         signal = parsed.signal
-        try:
-            async with self._db.write() as session:
-                session.add(SignalSeenRow(bot_id=bot.id, message_id=parsed.message_id, seen_at=now))
-                await session.flush()
-                session.add(
-                    SignalRow(
-                        id=signal_id, bot_id=bot.id, tenant_id=bot.tenant_id, source=bot.profile,
-                        mode=bot.mode, symbol=signal.symbol, action=signal.action.value,
-                        payload=signal.as_json(), status="queued", reason=None, plan=None,
-                        orders=[], received_at=now,
-                    )
-                )  # fmt: skip
-        except IntegrityError:
+        seen = {"bot_id": bot.id, "message_id": parsed.message_id, "seen_at": now}
+        row: dict[str, Any] = {
+            "id": signal_id, "bot_id": bot.id, "tenant_id": bot.tenant_id,
+            "source": bot.profile, "mode": bot.mode, "symbol": signal.symbol,
+            "action": signal.action.value, "payload": signal.as_json(), "status": "queued",
+            "reason": None, "plan": None, "orders": [], "received_at": now, "finished_at": None,
+        }  # fmt: skip
+        if not await self._commits.add(seen, row):
             await self._refuse(None, bot, "replayed id", now)
             raise SignalRefused from None
         self._metrics.received.labels(bot.profile, "accepted").inc()

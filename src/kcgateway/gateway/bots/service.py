@@ -136,6 +136,12 @@ class BotService:
             async with self._db.write() as session:
                 live = await owned_account(session, tenant_id, spec.account)
                 paper = await owned_account(session, tenant_id, spec.paper_account)
+                if paper.id == live.id:
+                    raise ValidationError(
+                        "paperAccount: the paper account must not be the live account (paper "
+                        "orders would trade real money): give a simulator account",
+                        field="paperAccount",
+                    )
                 row = BotRow(
                     id=bot_id, tenant_id=tenant_id, name=spec.name, account_id=live.id,
                     paper_account_id=paper.id, symbols=list(spec.symbols),
@@ -186,6 +192,14 @@ class BotService:
         async with self._db.read() as session:
             rows = list((await session.scalars(query.order_by(BotRow.name))).all())
             return [bot_view(r, await _positions(session, r)) for r in rows]
+
+    async def paper_symbols(self) -> set[str]:
+        """Every symbol a paper bot (not deleted) may trade: what the paper mirror follows."""
+        query = select(BotRow.symbols).where(
+            BotRow.mode == Mode.PAPER.value, BotRow.deleted_at.is_(None)
+        )
+        async with self._db.read() as session:
+            return {s for symbols in await session.scalars(query) for s in symbols}
 
     async def get(self, actor: Actor, tenant_id: str, bot: str) -> BotView:
         """One of the tenant's bots by id or name."""

@@ -17,11 +17,13 @@ from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 
-from kcgateway.errors import KcgatewayError, NoSuchObject
+from kcgateway.errors import ConfigError, KcgatewayError, NoSuchObject
 from kcgateway.gateway import risk_overrides
 from kcgateway.gateway.accounts import AccountView
 from kcgateway.gateway.alerts import AlertFilter
 from kcgateway.gateway.apikeys import Scope
+from kcgateway.gateway.audit import ChainReport, verify_chain
+from kcgateway.gateway.console.curves import Point
 from kcgateway.gateway.console.sessions import ConsoleSession
 from kcgateway.gateway.orders.lifecycle import owned_account
 from kcgateway.gateway.orders.model import IntentView, view
@@ -49,6 +51,9 @@ class OrderFilter:
     market: str | None = None
     page: int = 1
     per_page: int = 50
+    #: created at or after (inclusive) and before (exclusive)
+    since: datetime | None = None
+    until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +172,10 @@ class ConsoleReads:
                 query = query.where(OrderIntent.state == which.state)
             if which.market:
                 query = query.where(OrderIntent.market == which.market)
+            if which.since is not None:
+                query = query.where(OrderIntent.created_at >= which.since)
+            if which.until is not None:
+                query = query.where(OrderIntent.created_at < which.until)
             total = await db.scalar(select(func.count()).select_from(query.subquery()))
             newest = query.order_by(OrderIntent.created_at.desc(), OrderIntent.id)
             rows = await db.scalars(newest.offset((page - 1) * per_page).limit(per_page))
@@ -236,6 +245,17 @@ class ConsoleReads:
             found = list(rows.all())
         return AuditPage(found, int(total or 0), page, per_page)
 
+    async def verify_audit(self, session: ConsoleSession) -> ChainReport:
+        """Walk the whole audit chain with the deployment's keys (admin), as `audit verify`.
+
+        ConfigError when this gateway cannot read its audit key file (it then says which).
+        """
+        session.require(Scope.ADMIN)
+        read_keys = self._services.audit_keys
+        if read_keys is None:
+            raise ConfigError("the audit keys are not available to this gateway")
+        return await verify_chain(self._services.db, keys=read_keys())
+
     async def open_orders(self, tenant_id: str) -> int:
         """How many of the tenant's orders may still fill."""
         query = (
@@ -272,6 +292,17 @@ class ConsoleReads:
         states = await self.states(session, accounts)
         alerts = await self.alerts(session, limit=10)
         return Overview(balances, opened, states, alerts, risk_visible=True)
+
+    async def equity_curves(
+        self, session: ConsoleSession, accounts: Sequence[AccountView], since: datetime
+    ) -> dict[str, list[Point]]:
+        """The sampled equity of each of the tenant's ``accounts`` since ``since`` (read)."""
+        tenant = session.require(Scope.READ).tenant_id
+        history = self._services.equity_history
+        if history is None:
+            return {}
+        owned = {a.id for a in await self._services.accounts.list(tenant)}
+        return await history.curves([a.id for a in accounts if a.id in owned], since)
 
     async def states(
         self, session: ConsoleSession, accounts: Sequence[AccountView] | None = None

@@ -34,14 +34,14 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select, update
 
-from kcgateway.errors import Forbidden, PermissionDenied, Unauthenticated
+from kcgateway.errors import Forbidden, NoSuchKey, PermissionDenied, Unauthenticated
 from kcgateway.gateway import apikeys
 from kcgateway.gateway.apikeys import KeyLifetime, Scope
 from kcgateway.gateway.keys import KeyService, Principal
 from kcgateway.secret import Secret
 from kcgateway.store.database import Database
 from kcgateway.store.repositories import gateway_key
-from kcgateway.store.tables import ConsoleSessionRow, GatewayKey
+from kcgateway.store.tables import ConsoleLinkRow, ConsoleSessionRow, GatewayKey
 
 Now = Callable[[], datetime]
 #: a session token: 32 random bytes, URL-safe base64 (43 characters)
@@ -53,6 +53,8 @@ TOUCH_EVERY = timedelta(seconds=15)
 _CSRF_LABEL = b"kcgw/console/csrf/v1"
 #: sessions past their absolute end are deleted this long after it (at the next sign-in)
 KEEP_ENDED = timedelta(days=7)
+#: the longest a one-time sign-in link stays usable
+LINK_TTL = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,8 +109,11 @@ def _ms(value: datetime | None) -> int | None:
     return None if value is None else int(value.timestamp() * 1000)
 
 
-def key_usable(row: GatewayKey | None, ip: str, now: datetime) -> bool:
-    """The key exists, is neither revoked nor expired (idle or absolute) and allows ``ip``."""
+def key_usable(row: GatewayKey | None, ip: str, now: datetime, *, any_ip: bool = False) -> bool:
+    """The key exists, is neither revoked nor expired (idle or absolute) and allows ``ip``.
+
+    ``any_ip``: the address is not checked (a link is issued before anyone uses it).
+    """
     if row is None:
         return False
     lifetime = KeyLifetime(
@@ -119,7 +124,8 @@ def key_usable(row: GatewayKey | None, ip: str, now: datetime) -> bool:
         expires_ms=_ms(row.expires_at),
         revoked_ms=_ms(row.revoked_at),
     )
-    return apikeys.is_usable(lifetime, _ms(now) or 0) and apikeys.ip_allowed(ip, row.ip_allowlist)
+    usable = apikeys.is_usable(lifetime, _ms(now) or 0)
+    return usable and (any_ip or apikeys.ip_allowed(ip, row.ip_allowlist))
 
 
 def _principal(row: GatewayKey) -> Principal:
@@ -161,6 +167,9 @@ class ConsoleSessions:
         Returns the session token (for the cookie, shown nowhere else) and the session.
         """
         principal = await self._keys.authenticate(f"Bearer {key.strip()}", ip)
+        return await self._open(principal, ip)
+
+    async def _open(self, principal: Principal, ip: str) -> tuple[Secret, ConsoleSession]:
         token = secrets.token_urlsafe(TOKEN_BYTES)
         now = self._now()
         expires = now + self.policy.absolute
@@ -181,6 +190,53 @@ class ConsoleSessions:
             )
             session.add(row)
         return Secret(token), ConsoleSession(row.id, principal, csrf_of(token), expires)
+
+    async def issue_link(self, key_id: str, ttl: timedelta = LINK_TTL) -> Secret:
+        """A one-time sign-in link token for key ``key_id`` (``kcgateway console login``).
+
+        NoSuchKey unless the key exists and is neither revoked nor expired. The token opens
+        one session with the key's scopes, once, within ``ttl`` (at most :data:`LINK_TTL`).
+        """
+        now = self._now()
+        async with self._db.hot_read() as conn:
+            key = await gateway_key(conn, key_id[:64])
+        if key is None or not key_usable(key, "", now, any_ip=True):
+            raise NoSuchKey(key_id)
+        token = secrets.token_urlsafe(TOKEN_BYTES)
+        row = ConsoleLinkRow(
+            id=token_id(token), key_id=key.key_id, created_at=now,
+            expires_at=now + min(ttl, LINK_TTL),
+        )  # fmt: skip
+        async with self._db.write() as session:
+            await session.execute(delete(ConsoleLinkRow).where(ConsoleLinkRow.expires_at < now))
+            session.add(row)
+        return Secret(token)
+
+    async def redeem_link(self, token: str | None, ip: str) -> tuple[Secret, ConsoleSession]:
+        """Open the session a link token stands for; Unauthenticated if used, expired or unknown.
+
+        The token is spent first (one atomic update), so two clicks open at most one session;
+        the key must still be usable, from ``ip`` too.
+        """
+        if not token or len(token) > MAX_TOKEN:
+            raise Unauthenticated()
+        now = self._now()
+        spend = (
+            update(ConsoleLinkRow)
+            .where(ConsoleLinkRow.id == token_id(token), ConsoleLinkRow.used_at.is_(None))
+            .where(ConsoleLinkRow.expires_at > now)
+            .values(used_at=now)
+            .returning(ConsoleLinkRow.key_id)
+        )
+        async with self._db.write() as session:
+            key_id = (await session.execute(spend)).scalar_one_or_none()
+        if key_id is None:
+            raise Unauthenticated()
+        async with self._db.hot_read() as conn:
+            key = await gateway_key(conn, key_id)
+        if key is None or not key_usable(key, ip, now):
+            raise Unauthenticated()
+        return await self._open(_principal(key), ip)
 
     async def resume(self, token: str | None, ip: str, *, touch: bool = True) -> ConsoleSession:
         """The open session of ``token`` from ``ip``; Unauthenticated when there is none.

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from kcgateway.web.console import actions, docs, pages, signin, static
+from kcgateway.web.console import actions, bots, docs, live, manage, pages, signin, static
 from kcgateway.web.console.common import router
 
 __all__ = ["ROUTE_ACCESS", "install"]
@@ -19,6 +19,7 @@ __all__ = ["ROUTE_ACCESS", "install"]
 ROUTE_ACCESS = {
     ("GET", "/ui/login"): "public",
     ("POST", "/ui/login"): "public",
+    ("GET", "/ui/login/link"): "public",  # a one-time link's token is the credential
     ("GET", "/ui/static/{name}"): "public",
     ("GET", "/ui/"): "public",  # a redirect to /ui
     ("POST", "/ui/logout"): "session",
@@ -30,6 +31,7 @@ ROUTE_ACCESS = {
     ("POST", "/ui/orders/{order_id}/cancel"): "session",
     ("GET", "/ui/fills"): "session",
     ("GET", "/ui/audit"): "session",
+    ("GET", "/ui/audit/verify"): "session",
     ("GET", "/ui/keys"): "session",
     ("POST", "/ui/keys"): "session",
     ("POST", "/ui/keys/{key_id}/revoke"): "session",
@@ -37,10 +39,27 @@ ROUTE_ACCESS = {
     ("GET", "/ui/risk"): "session",
     ("POST", "/ui/risk/halt"): "session",
     ("POST", "/ui/risk/resume"): "session",
+    ("GET", "/ui/events"): "session",
+    ("GET", "/ui/accounts"): "session",
+    ("POST", "/ui/accounts"): "session",
+    ("POST", "/ui/accounts/kucoin"): "session",
+    ("POST", "/ui/accounts/{account_id}/remove"): "session",
+    ("GET", "/ui/bots"): "session",
+    ("GET", "/ui/bots/{bot}"): "session",
+    ("POST", "/ui/bots/{bot}/{action}"): "session",
+    ("GET", "/ui/broker"): "session",
     ("GET", "/docs"): "public",
     ("GET", "/docs/static/{name}"): "public",
 }
-_MODULES = (actions, pages, signin, static)  # each adds its routes to ``router`` on import
+_MODULES = (
+    actions,
+    bots,
+    live,
+    manage,
+    pages,
+    signin,
+    static,
+)  # each adds its routes to ``router`` on import
 
 
 def install(app: FastAPI) -> None:

@@ -71,6 +71,8 @@ def capabilities(session: ConsoleSession) -> dict[str, bool]:
         "trade_futures": session.can(Scope.TRADE_FUTURES),
         "manage_keys": session.can(Scope.KEYS_MANAGE),  # not "keys": that is dict.keys in Jinja
         "risk": session.can(Scope.RISK_MANAGE),
+        "accounts": session.can(Scope.ACCOUNTS_MANAGE),
+        "bots": session.can(Scope.BOTS_MANAGE),
         "admin": session.can(Scope.ADMIN),
     }
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,10 +21,13 @@ from kcgateway.gateway.console.reads import MARKETS, OrderFilter
 from kcgateway.gateway.console.sessions import ConsoleSession
 from kcgateway.store.types import OrderState
 from kcgateway.web.auth import services_of
+from kcgateway.web.console.charts import line_chart
 from kcgateway.web.console.common import context, handled, reads_of, router, session_of
 from kcgateway.web.console.render import page, redirect
 
 _LIVE = (OrderState.ACKED, OrderState.OPEN)
+#: how far back the overview's equity charts go
+EQUITY_SPAN = timedelta(hours=24)
 _SYMBOL = re.compile(r"[A-Z0-9]{1,20}-[A-Z0-9]{1,20}")
 _TRADE_SCOPE = {"spot": Scope.TRADE_SPOT, "margin": Scope.TRADE_MARGIN}
 _TRADE_SCOPE["futures"] = Scope.TRADE_FUTURES
@@ -40,8 +43,18 @@ def trade_scope(market: str) -> Scope:
 async def overview(request: Request) -> Response:
     """Accounts and balances, open orders, the risk state of each level, recent alerts."""
     session = await session_of(request)
-    data = await reads_of(request).overview(session)
-    return page("overview.html", **context(session, "overview", data=data))
+    reads = reads_of(request)
+    data = await reads.overview(session)
+    accounts = [a.account for a in data.accounts]
+    since = datetime.now(UTC) - EQUITY_SPAN  # only the chart's span; the samples are stored
+    curves = await reads.equity_curves(session, accounts, since)
+    charts = {
+        a.id: line_chart(
+            f"Equity of {a.name} (USDT), last 24 hours", curves.get(a.id, []), with_zero=False
+        )
+        for a in accounts
+    }
+    return page("overview.html", **context(session, "overview", data=data, charts=charts))
 
 
 def _filter(request: Request) -> OrderFilter:
@@ -56,13 +69,29 @@ def _filter(request: Request) -> OrderFilter:
         number = int(q.get("page") or 1)
     except ValueError as exc:
         raise ValidationError("page must be a whole number", field="page") from exc
+    since, until = _day(q.get("from"), "from"), _day(q.get("to"), "to")
+    if since is not None and until is not None and until < since:
+        raise ValidationError("'to' must be the same day as 'from' or later", field="to")
     return OrderFilter(
         account=(q.get("account") or None),
         symbol=(q.get("symbol") or "").strip()[:40] or None,
         state=OrderState(state) if state else None,
         market=market,
         page=number,
+        since=since,
+        until=None if until is None else until + timedelta(days=1),  # the whole 'to' day
     )
+
+
+def _day(text: str | None, name: str) -> datetime | None:
+    """A ``YYYY-MM-DD`` filter day (UTC midnight), None when empty."""
+    if not text:
+        return None
+    try:
+        day = date.fromisoformat(text.strip()[:10])
+    except ValueError as exc:
+        raise ValidationError(f"{name} must be a date such as 2026-12-31", field=name) from exc
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 def _query(which: OrderFilter, page_number: int) -> str:
@@ -71,6 +100,8 @@ def _query(which: OrderFilter, page_number: int) -> str:
         "symbol": which.symbol or "",
         "state": which.state.value if which.state else "",
         "market": which.market or "",
+        "from": which.since.date().isoformat() if which.since else "",
+        "to": (which.until - timedelta(days=1)).date().isoformat() if which.until else "",
         "page": str(page_number),
     }
     return urlencode({k: v for k, v in parts.items() if v})
@@ -91,6 +122,7 @@ async def _orders_context(request: Request, session: ConsoleSession) -> dict[str
         "prev_query": _query(which, found.page - 1) if found.page > 1 else None,
         "next_query": _query(which, found.page + 1) if found.page < found.pages else None,
         "live": _LIVE,
+        "one_day": timedelta(days=1),
     }
 
 
@@ -162,6 +194,15 @@ async def audit(request: Request) -> Response:
     extra = {"found": found, "action": action, "subject": subject, "prev_query": prev_q,
              "next_query": next_q}  # fmt: skip
     return page("audit.html", **context(session, "audit", **extra))
+
+
+@router.get("/audit/verify")
+@handled
+async def audit_verify(request: Request) -> Response:
+    """The audit chain's verification state: every record's keyed hash walked now (admin)."""
+    session = await session_of(request)
+    report = await reads_of(request).verify_audit(session)
+    return page("audit_verify.html", **context(session, "audit", report=report))
 
 
 @router.get("/keys")

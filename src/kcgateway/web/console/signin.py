@@ -2,7 +2,8 @@
 
 The sign-in form is protected against login CSRF by a double-submit value (an HttpOnly,
 SameSite=Strict cookie and the same value in the form). The key is checked by the key
-service (its backoff and suspensions apply); every refusal says the same thing.
+service (its backoff and suspensions apply); every refusal says the same thing. A one-time
+link printed by ``kcgateway console login`` opens a session for its key without pasting it.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ from kcgateway.web.console.render import (
 )
 
 _REFUSED = "that key was not accepted: check it, or ask for a new one (`kcgateway keys create`)"
+_LINK_REFUSED = (
+    "that sign-in link was not accepted: it was already used, is older than 5 minutes, or its "
+    "key no longer works; run `kcgateway console login --key KEY_ID` again, or paste a key"
+)
 _STALE = "the sign-in form expired: it was opened in another session; try again"
 
 
@@ -57,6 +62,24 @@ async def login(request: Request) -> Response:
     response = redirect("")
     set_cookie(response, request, SESSION_COOKIE, token.reveal())
     clear_cookie(response, request, LOGIN_COOKIE)
+    return response
+
+
+@router.get("/login/link")
+async def login_link(request: Request) -> Response:
+    """A one-time link (``kcgateway console login``): spend its token, open a session.
+
+    The token is spent before anything else, so the URL (in a history or a log line) is worth
+    nothing afterwards; the answer is a redirect, and no page the token reached sends a
+    Referer.
+    """
+    token = request.query_params.get("t", "")
+    try:
+        secret, _ = await sessions_of(request).redeem_link(token, ip_of(request))
+    except Unauthenticated:
+        return _login_page(request, 401, _LINK_REFUSED)
+    response = redirect("")
+    set_cookie(response, request, SESSION_COOKIE, secret.reveal())
     return response
 
 

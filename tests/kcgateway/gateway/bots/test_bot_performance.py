@@ -6,7 +6,13 @@ from decimal import Decimal
 from pathlib import Path
 
 from kcgateway.gateway.apikeys import Scope
-from kcgateway.gateway.bots.performance import BotFill, books
+from kcgateway.gateway.bots.performance import (
+    BotFill,
+    EquityPoint,
+    books,
+    equity_curve,
+    max_drawdown,
+)
 from tests.helpers.gateway import auth, gateway_stack
 from tests.helpers.signals import add_paper_account, create_bot, send_standard
 
@@ -24,6 +30,23 @@ def test_average_cost_books() -> None:
     assert (book.trades, book.position, book.cost, book.realized) == (4, D(-2), D(100), D(10))
     assert book.fees == {"Y": D("0.8")}
     assert book.unrealized(D(90)) == D(20) and book.unrealized(None) is None
+
+
+def test_equity_curve_and_drawdown() -> None:
+    fills = [
+        BotFill("X-Y", "buy", D(100), D(2), D(1), "Y", 1),  # -1 (fee)
+        BotFill("X-Y", "sell", D(110), D(1), D(0), "X", 2),  # +10 realized, +10 open: 19
+        BotFill("A-Y", "buy", D(5), D(10), D(0), "Y", 3),  # 19
+        BotFill("X-Y", "sell", D(90), D(1), D(0), "Y", 4),  # realized 10 - 10 = 0, fee -1: -1
+    ]
+    curve = equity_curve(fills, {"X-Y": D(80), "A-Y": D(7), "B-Y": D(1)}, 10)
+    assert curve == [
+        EquityPoint(1, D(-1)), EquityPoint(2, D(19)), EquityPoint(3, D(19)),
+        EquityPoint(4, D(-1)), EquityPoint(10, D(19)),  # A-Y marked at 7: +20
+    ]  # fmt: skip
+    assert max_drawdown(curve) == D(20)
+    assert max_drawdown([EquityPoint(1, D(-3)), EquityPoint(2, D(-1))]) == D(3)
+    assert equity_curve([], {"X-Y": D(1)}, 10) == [] and max_drawdown([]) == 0
 
 
 async def test_report_matches_the_bots_fills(tmp_path: Path) -> None:
@@ -64,3 +87,12 @@ async def test_report_matches_the_bots_fills(tmp_path: Path) -> None:
         )["BTC-USDT"]  # fmt: skip
         assert D(row["realizedPnl"]) == again.realized
         assert D(row["unrealizedPnl"]) == again.unrealized(D(row["last"]))
+        curve = equity_curve(
+            [BotFill("BTC-USDT", f["side"], D(f["price"]), D(f["size"]), D(f["fee"]),
+                     f["feeCurrency"], f["createdAt"]) for f in mine],
+            {"BTC-USDT": D(row["last"])}, report["equity"][-1]["at"],
+        )  # fmt: skip
+        assert [(p["at"], D(p["equity"])) for p in report["equity"]] == [
+            (p.at, p.equity) for p in curve
+        ]
+        assert D(report["maxDrawdown"]) == max_drawdown(curve)

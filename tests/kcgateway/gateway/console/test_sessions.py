@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from kcgateway.errors import Forbidden, PermissionDenied, Unauthenticated
+from kcgateway.errors import Forbidden, NoSuchKey, PermissionDenied, Unauthenticated
 from kcgateway.gateway.apikeys import Scope
 from kcgateway.gateway.console import ConsoleSessions, SessionPolicy
 from kcgateway.gateway.console.sessions import csrf_of, token_id
@@ -17,7 +17,7 @@ from kcgateway.gateway.keys import KeyService, Operator
 from kcgateway.secret import Secret
 from kcgateway.store.database import Database
 from kcgateway.store.repositories import TenantRepository
-from kcgateway.store.tables import ConsoleSessionRow
+from kcgateway.store.tables import ConsoleLinkRow, ConsoleSessionRow
 from tests.helpers import leaksuite
 
 START = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -149,3 +149,45 @@ async def test_the_csrf_token_is_the_sessions_own(world: World) -> None:
     for wrong in (None, "", csrf_of(other.reveal())):
         with pytest.raises(Forbidden):
             opened.check_csrf(wrong)
+
+
+async def test_a_one_time_link_opens_one_session_for_its_key_within_five_minutes(
+    world: World,
+) -> None:
+    key = await world.key(Scope.READ, Scope.TRADE_SPOT)
+    key_id = key.split("_")[1]
+    link = await world.sessions.issue_link(key_id)
+    leaksuite.register("link token", link.reveal())
+    async with world.db.read() as session:
+        [stored] = (await session.scalars(select(ConsoleLinkRow))).all()
+    assert stored.id == token_id(link.reveal()) and stored.key_id == key_id
+    token, opened = await world.sessions.redeem_link(link.reveal(), IP)
+    assert opened.principal.key_id == key_id
+    assert opened.principal.scopes == frozenset({Scope.READ, Scope.TRADE_SPOT})
+    await world.sessions.resume(token.reveal(), IP)
+    with pytest.raises(Unauthenticated):  # spent
+        await world.sessions.redeem_link(link.reveal(), IP)
+    for bad in (None, "", "x" * 500, "not-a-link"):
+        with pytest.raises(Unauthenticated):
+            await world.sessions.redeem_link(bad, IP)
+
+    late = await world.sessions.issue_link(key_id)
+    world.clock.advance(minutes=5)
+    with pytest.raises(Unauthenticated):
+        await world.sessions.redeem_link(late.reveal(), IP)
+    with pytest.raises(NoSuchKey):
+        await world.sessions.issue_link("nosuchkey")
+
+
+async def test_a_link_is_only_as_good_as_its_key_when_it_is_used(world: World) -> None:
+    key = await world.key(Scope.READ, ip_allowlist=(f"{IP}/32",))
+    key_id = key.split("_")[1]
+    link = await world.sessions.issue_link(key_id)
+    with pytest.raises(Unauthenticated):  # the key's allow-list holds for the link too
+        await world.sessions.redeem_link(link.reveal(), "198.51.100.1")
+    link = await world.sessions.issue_link(key_id)
+    await world.keys.revoke(world.tenant_id, key_id, actor=Operator("test"))
+    with pytest.raises(Unauthenticated):
+        await world.sessions.redeem_link(link.reveal(), IP)
+    with pytest.raises(NoSuchKey):  # no new link for a revoked key
+        await world.sessions.issue_link(key_id)

@@ -88,3 +88,54 @@ async def test_the_audit_page_shows_the_tenants_records_to_an_admin_only(tmp_pat
         assert (await client.get("/ui/audit")).status_code == 403
         assert 'href="/ui/audit"' not in (await client.get("/ui")).text
         await client.aclose()
+
+
+async def test_orders_filter_by_day(tmp_path: Path) -> None:
+    from datetime import UTC, datetime
+
+    async with gateway_stack(tmp_path) as stack:
+        tenant = await stack.add_tenant("t1")
+        start = datetime(2026, 11, 30, 0, 0, 30, tzinfo=UTC)  # 31 on the 30th, 9 on the 29th
+        await seed_orders(stack.services.db, tenant.account_id, 40, start=start)
+        client = await _signed_in(stack, tenant.admin_key)
+        on_30 = await client.get("/ui/orders", params={"from": "2026-11-30"})
+        assert "31 orders" in on_30.text and 'value="2026-11-30"' in on_30.text
+        on_29 = await client.get(
+            "/ui/orders/table", params={"from": "2026-11-29", "to": "2026-11-29"}
+        )
+        assert "9 orders" in on_29.text and "from=2026-11-29&amp;to=2026-11-29" in on_29.text
+        bad = await client.get("/ui/orders", params={"from": "30/11/2026"})
+        assert bad.status_code == 400 and "from must be a date such as" in bad.text
+        backwards = await client.get(
+            "/ui/orders", params={"from": "2026-11-30", "to": "2026-11-29"}
+        )
+        assert backwards.status_code == 400 and "same day as" in backwards.text
+        await client.aclose()
+
+
+async def test_audit_chain_verification_state_on_the_page(tmp_path: Path) -> None:
+    from sqlalchemy import select, update
+
+    from kcgateway.store.tables import AuditRecord
+
+    async with gateway_stack(tmp_path) as stack:
+        tenant = await stack.add_tenant("t1")
+        reader = await _signed_in(stack, await stack.key(tenant, Scope.READ))
+        refused = await reader.get("/ui/audit/verify")
+        assert refused.status_code == 403 and "admin" in refused.text
+        await reader.aclose()
+        client = await _signed_in(stack, tenant.admin_key)
+        assert 'href="/ui/audit/verify"' in (await client.get("/ui/audit")).text
+        intact = await client.get("/ui/audit/verify")
+        assert (
+            intact.status_code == 200
+            and '<p id="chain-state" class="state state-active">intact' in intact.text
+        )
+        async with stack.services.db.write() as session:
+            seq = await session.scalar(select(AuditRecord.seq).order_by(AuditRecord.seq).limit(1))
+            await session.execute(
+                update(AuditRecord).where(AuditRecord.seq == seq).values(actor="someone-else")
+            )
+        broken = await client.get("/ui/audit/verify")
+        assert f"broken at record {seq}" in broken.text
+        await client.aclose()
