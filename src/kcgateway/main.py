@@ -34,8 +34,10 @@ from aiohttp import web
 from fastapi import FastAPI
 
 from kcgateway.errors import ConfigError
+from kcgateway.exchange.budget import Budget
 from kcgateway.exchange.hosts import KUCOIN, exchange_hosts, host_lines, host_probe, same_host
 from kcgateway.exchange.rest import Hosts, KuCoinClient, RequestSigner
+from kcgateway.exchange.shared_budget import SharedBudgets
 from kcgateway.exchange.sim_control import SimControl
 from kcgateway.exchange.transport import AiohttpTransport
 from kcgateway.facade.app import create_facade_app
@@ -73,7 +75,7 @@ from kcgateway.gateway.services import GatewayServices
 from kcgateway.gateway.stream_counts import StreamCounts
 from kcgateway.gateway.subaccounts import SubAccounts
 from kcgateway.gateway.tenants import TenantService
-from kcgateway.gateway.venue import Venues
+from kcgateway.gateway.venue import BoundSigner, Venues
 from kcgateway.kucoin.signing import Credentials
 from kcgateway.risk import Limits
 from kcgateway.runlock import hold_data_dir, make_data_dir
@@ -208,23 +210,40 @@ def _client_label(auth: RequestSigner | Credentials | None) -> str:
 
 
 def client_factory(
-    hosts: Hosts, timeout_s: float, metrics: GatewayMetrics | None = None
+    hosts: Hosts,
+    timeout_s: float,
+    metrics: GatewayMetrics | None = None,
+    budgets: SharedBudgets | None = None,
 ) -> Callable[[RequestSigner | Credentials | None], KuCoinClient]:
     """Clients that talk to ``hosts`` over aiohttp, signed by a vault signer or credentials.
 
-    With ``metrics``, every client reports its calls and rate budgets there.
+    With ``metrics``, every client reports its calls and rate budgets there. With ``budgets``
+    (Redis configured), an account's client spends the budget of its KuCoin UID shared by every
+    instance (``BoundSigner.budget_key``) and the public client the instance's public (per IP)
+    budget; without, and for keys being checked, each client has its own in-process budget.
     """
+
+    def budget_for(auth: RequestSigner | Credentials | None) -> Budget | None:
+        if budgets is None:
+            return None
+        if auth is None:
+            return budgets.public
+        if isinstance(auth, BoundSigner):
+            return budgets.for_key(auth.budget_key)
+        return None
 
     def make(auth: RequestSigner | Credentials | None) -> KuCoinClient:
         transport = AiohttpTransport(read_timeout=timeout_s, total_timeout=timeout_s * 2)
         observer = None if metrics is None else metrics.exchange_observer(_client_label(auth))
+        budget = budget_for(auth)
         if isinstance(auth, Credentials):
             return KuCoinClient(
                 auth, transport=transport, hosts=hosts, timeout=timeout_s, observer=observer
             )
         return KuCoinClient(
-            signer=auth, transport=transport, hosts=hosts, timeout=timeout_s, observer=observer
-        )
+            signer=auth, transport=transport, hosts=hosts, timeout=timeout_s, observer=observer,
+            budget=budget,
+        )  # fmt: skip
 
     return make
 
@@ -238,14 +257,25 @@ def build_services(
     *,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     risk_limits: Limits | None = None,
+    live_instances: Callable[[], int] | None = None,
 ) -> GatewayServices:
     """Wire every use case. Does no I/O.
 
     ``risk_limits`` replaces the gateway's risk limits (tests that trade on purpose where the
     defaults refuse); production uses the defaults, every check on, with ``KCGW_MAX_NOTIONAL``.
+    ``live_instances`` counts the live gateway instances (default: this instance's registry,
+    as of its last heartbeat): while Redis (``KCGW_REDIS_URL``) is unreachable, each
+    instance's rate budgets hold 1/N of every quota.
     """
     metrics = GatewayMetrics()
-    make = client_factory(hosts, settings.exchange_timeout_s, metrics)
+    registry = InstanceRegistry(
+        db, settings.instance_id, now=now, address=f"{settings.host}:{settings.port}"
+    )
+    budgets = None
+    if settings.redis_url is not None:
+        live = live_instances if live_instances is not None else registry.live_instances
+        budgets = SharedBudgets.connect(settings.redis_url, live_instances=live)
+    make = client_factory(hosts, settings.exchange_timeout_s, metrics, budgets)
     store = SqlCredentialStore(db)
     sealed = SealedRecordCache(store)
     signer = Signer(sealed, ring, broker=CachedBroker(SqlBrokerStore(db)))
@@ -296,6 +326,7 @@ def build_services(
             db, now=now, registry=metrics.registry, retention=kept(settings.event_retention_days)
         ),
         console=ConsoleSessions(db, keys, now=now),
+        rate_budgets=budgets,
     )
     handlers = RiskHandlers(risk, services.alerts, now=now)
     engine = RiskEngine.for_services(
@@ -327,9 +358,6 @@ def build_services(
     mirror = paper_mirror(settings, hosts, now=now)
     services.signals = build_signal_bots(services, SignalSecrets(ring), now=now, mirror=mirror)
     services.instance_id = settings.instance_id
-    registry = InstanceRegistry(
-        db, settings.instance_id, now=now, address=f"{settings.host}:{settings.port}"
-    )
     services.leases = LeaseManager(db, registry, now=now)
     return services
 

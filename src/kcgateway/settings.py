@@ -7,7 +7,7 @@ Sources, later ones winning: the defaults below, an optional TOML file (``$KCGW_
 ``KCGW_MAX_NOTIONAL``,
 ``KCGW_RECONCILE_GRACE_S``, ``KCGW_EXCHANGE_URL``, ``KCGW_EXCHANGE_FUTURES_URL``,
 ``KCGW_EXCHANGE_BROKER_URL``, ``KCGW_SQLITE_SYNCHRONOUS``, ``KCGW_PAPER_REFERENCE_URL``,
-``KCGW_INSTANCE_ID``).
+``KCGW_INSTANCE_ID``, ``KCGW_REDIS_URL``).
 
 The exchange has three REST hosts: spot (``KCGW_EXCHANGE_URL``), futures and broker. With
 KuCoin's spot host the other two default to KuCoin's; with any other spot URL (a ``kcgateway
@@ -65,6 +65,7 @@ _ENV_FIELDS = {
     "KCGW_EXCHANGE_BROKER_URL": "exchange_broker_url",
     "KCGW_SQLITE_SYNCHRONOUS": "sqlite_synchronous",
     "KCGW_EVENT_RETENTION_DAYS": "event_retention_days",
+    "KCGW_REDIS_URL": "redis_url",
     "KCGW_PAPER_REFERENCE_URL": "paper_reference_url",
     "KCGW_INSTANCE_ID": "instance_id",
 }
@@ -110,6 +111,9 @@ class Settings(BaseModel):
     sqlite_synchronous: Literal["full", "normal"] = "full"
     #: events of GET /v1/events older than this are pruned (0 keeps every event)
     event_retention_days: float = Field(default=30.0, ge=0)
+    #: Redis for state shared by several instances (rate budgets); None: no Redis, every
+    #: budget stays in this process
+    redis_url: str | None = None
     #: the market the simulator's books follow for paper bots (its public REST and
     #: WebSocket): KuCoin's https://api.kucoin.com, or another ``kcgateway sim``; None: the
     #: simulator's own random walk. Only with a simulator as the exchange (gateway/bots/mirror)

@@ -29,6 +29,7 @@ from kucoin_sim.accounts import (
 from kucoin_sim.engine import AccountType
 from kucoin_sim.engine_adapter import mirror_book, set_price
 from kucoin_sim.faults import FaultSpecError, ServiceStatus, parse_rule
+from kucoin_sim.ratelimit import Pool as RatePool
 from kucoin_sim.rest import views
 from kucoin_sim.rest.params import ApiError
 from kucoin_sim.rest.routing import parse_object
@@ -254,6 +255,44 @@ def get_state(state: SimState, request: web.Request, body: Mapping[str, Any]) ->
     }
 
 
+def _positive(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
+
+
+def get_ratelimit(state: SimState, request: web.Request, body: Mapping[str, Any]) -> Any:
+    """``?pool=&subject=`` (a uid, or ``ip:<address>``): pool sizes, window length and windows.
+
+    Each window says when it started and, from the exchange's side, the weight it used, the
+    requests it admitted or refused (``refused``: answered 429).
+    """
+    limiter = state.limiter
+    return {
+        "quotas": dict(limiter.quotas),
+        "windowMs": limiter.window_ms,
+        "windows": limiter.windows(request.query.get("pool"), request.query.get("subject")),
+    }
+
+
+def post_ratelimit(state: SimState, request: web.Request, body: Mapping[str, Any]) -> Any:
+    """``{"quotas": {"spot": 200}, "windowMs": 2000}``: resize pools, forget every window.
+
+    KuCoin's behaviour stays: a window starts at a subject's first request and lasts
+    ``windowMs``; a request that does not fit is refused (429) without being debited.
+    """
+    quotas = body.get("quotas", {})
+    pools = {p.value for p in RatePool}
+    if not isinstance(quotas, dict) or not all(
+        k in pools and _positive(v) for k, v in quotas.items()
+    ):
+        names = ", ".join(sorted(pools))
+        raise ApiError("400100", f"quotas must map pool names ({names}) to positive integers")
+    window = body.get("windowMs")
+    if window is not None and not _positive(window):
+        raise ApiError("400100", "windowMs must be a positive integer (milliseconds)")
+    state.limiter.configure(quotas, window)
+    return get_ratelimit(state, request, body)
+
+
 def post_reset(state: SimState, request: web.Request, body: Mapping[str, Any]) -> Any:
     """Forget limiter windows, faults and counters (accounts and books are kept)."""
     state.limiter.reset()
@@ -322,6 +361,8 @@ ROUTES: tuple[tuple[str, str, AdminHandler], ...] = (
     ("GET", "/_sim/balances", get_balances),
     ("GET", "/_sim/state", get_state),
     ("POST", "/_sim/reset", post_reset),
+    ("GET", "/_sim/ratelimit", get_ratelimit),
+    ("POST", "/_sim/ratelimit", post_ratelimit),
     ("GET", "/_sim/files/{name}", get_file),
     ("POST", "/_sim/scenario", post_scenario),
     ("GET", "/_sim/scenario/{id}", get_scenario),

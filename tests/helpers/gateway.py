@@ -197,10 +197,12 @@ async def gateway_stack(
     tick_ms: int = 0,
     db: Database | None = None,
     risk_limits: Limits | None = None,
+    redis_url: str | None = None,
 ) -> AsyncIterator[Stack]:
     """The whole gateway; ``db`` (already migrated, e.g. PostgreSQL) replaces the SQLite file.
 
     The risk engine is on and started (``risk_limits``, default :func:`stack_limits`).
+    ``redis_url`` shares the rate budgets through that Redis (``KCGW_REDIS_URL``).
     """
     sim = await EmbeddedSim.start(seed=7, tick_ms=tick_ms)
     seed_last_prices(sim)
@@ -209,6 +211,7 @@ async def gateway_stack(
         exchange_timeout_s=timeout_s,
         reconcile_grace_s=grace_s,
         max_notional=max_notional,  # type: ignore[arg-type]
+        redis_url=redis_url,
     )
     db = db if db is not None else await open_store(settings)
     kek, pepper = os.urandom(32), secrets.token_hex(32)

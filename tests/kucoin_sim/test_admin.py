@@ -83,6 +83,29 @@ async def test_control_api_validation_and_state() -> None:
         assert state["unexpectedErrors"] == 0 and state["users"] >= 1
 
 
+async def test_ratelimit_knob_resizes_pools_and_counts_each_window() -> None:
+    async with running_sim() as sim:
+        acct = await sim.account()
+        conf = await sim.admin(
+            "POST", "/_sim/ratelimit", {"quotas": {"spot": 5}, "windowMs": 60_000}
+        )
+        assert conf["quotas"]["spot"] == 5 and conf["windowMs"] == 60_000
+        codes = []
+        for _ in range(4):  # GET /api/v1/orders weighs 2 in the spot pool: 2 + 2, then 429s
+            _status, data, headers = await sim.call(acct, "GET", "/api/v1/orders")
+            codes.append(data["code"])
+        assert codes == ["200000", "200000", "429000", "429000"]
+        assert headers["gw-ratelimit-limit"] == "5"
+        assert 59_000 < int(headers["gw-ratelimit-reset"]) <= 60_000
+        seen = await sim.admin("GET", f"/_sim/ratelimit?pool=spot&subject={acct['uid']}")
+        assert [(w["used"], w["calls"], w["refused"]) for w in seen["windows"]] == [(4, 4, 2)]
+        for body in ({"quotas": {"spot": 0}}, {"quotas": {"nope": 5}}, {"windowMs": "1"},
+                     {"windowMs": -1}, {"quotas": [1]}):  # fmt: skip
+            async with sim.session.post(sim.spot + "/_sim/ratelimit", json=body) as resp:
+                assert resp.status == 400, body
+                assert (await resp.json())["code"] == "400100"
+
+
 async def test_books_route_mirrors_a_reference_book_and_says_what_is_wrong() -> None:
     async with running_sim() as sim:
         book = {"symbol": "ETH-USDT", "bids": [["2499.5", "0.3"]], "asks": [["2500.5", "0.2"]]}

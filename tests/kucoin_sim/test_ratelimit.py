@@ -34,3 +34,21 @@ def test_a_refused_request_does_not_debit() -> None:
     limiter.charge(Pool.SPOT, "u", 8, 0)
     assert not limiter.charge(Pool.SPOT, "u", 3, 0).allowed
     assert limiter.charge(Pool.SPOT, "u", 2, 0).remaining == 0
+
+
+def test_each_window_counts_weight_calls_and_refusals() -> None:
+    limiter = RateLimiter({Pool.SPOT: 10}, window_ms=1_000)
+    limiter.charge(Pool.SPOT, "u", 6, 0)
+    limiter.charge(Pool.SPOT, "u", 6, 10)  # refused: 12 > 10
+    limiter.charge(Pool.SPOT, "u", 4, 20)
+    limiter.charge(Pool.SPOT, "u", 0, 30)  # a peek debits nothing and is not a call
+    limiter.charge(Pool.SPOT, "u", 3, 1_000)  # the next window
+    limiter.charge(Pool.SPOT, "v", 1, 1_000)
+    assert limiter.windows(Pool.SPOT, "u") == [
+        {"pool": "spot", "subject": "u", "startMs": 0, "used": 10, "calls": 3, "refused": 1},
+        {"pool": "spot", "subject": "u", "startMs": 1_000, "used": 3, "calls": 1, "refused": 0},
+    ]
+    assert [w["subject"] for w in limiter.windows(Pool.SPOT)] == ["u", "u", "v"]  # type: ignore[index]
+    limiter.configure({Pool.SPOT: 20}, window_ms=500)
+    assert limiter.windows() == []
+    assert limiter.charge(Pool.SPOT, "u", 20, 2_000).reset_ms == 500

@@ -14,6 +14,9 @@ Every series the operator dashboard needs (issue #7):
   the lowest remaining weight any account's client last saw in a window not yet over (a window
   that is over counts as full again). ``/metrics`` is public, so no label names an account or a
   credential.
+- ``kcgw_rate_budget_mode{mode}``: 1 for the rate budgets' mode, 0 for the others: ``local``
+  (no Redis configured: each process its own budgets), ``shared`` (one budget per KuCoin UID
+  in Redis for every instance) or ``local_share`` (Redis is away: each instance holds 1/N);
 - ``kcgateway_order_intents{state}``: intents by state (refreshed on each scrape);
 - ``kcgateway_reconcile_passes_total{result}`` and
   ``kcgateway_reconcile_resolved_total{outcome}``: background reconciliation;
@@ -45,6 +48,8 @@ PUBLIC_CLIENT = "public"
 ONBOARDING_CLIENT = "onboarding"
 #: the ``client`` label of the connected accounts' signed clients (their tightest budget)
 PRIVATE_CLIENT = "private"
+#: the values of ``kcgw_rate_budget_mode``'s ``mode`` label
+BUDGET_MODES = ("shared", "local_share", "local")
 #: the methods counted under their own name in ``kcgateway_http_requests_total``
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 #: the ``method`` label of every other method
@@ -85,6 +90,9 @@ class GatewayMetrics:
             registry=self.registry,
         )
         self.registry.register(_RateBudgets(self))
+        #: the rate budgets' mode now (build_services points it at the shared budgets)
+        self.budget_mode: Callable[[], str] = lambda: "local"
+        self.registry.register(_BudgetMode(self))
         self.reconcile_passes = Counter(
             "kcgateway_reconcile_passes",
             "Background reconciliation passes by result (ok, failed)",
@@ -245,6 +253,34 @@ def tightest_budgets(
             if key not in tightest or left < tightest[key][1]:
                 tightest[key] = (limit, left)
     return tightest
+
+
+class _BudgetMode:
+    """``kcgw_rate_budget_mode{mode}``: 1 for the current mode, 0 for the others."""
+
+    def __init__(self, metrics: GatewayMetrics) -> None:
+        self._metrics = metrics
+
+    def describe(self) -> list[Metric]:
+        """The family without samples."""
+        return [self._family()]
+
+    def collect(self) -> Iterable[Metric]:
+        """The mode asked now."""
+        family = self._family()
+        mode = self._metrics.budget_mode()
+        for name in BUDGET_MODES:
+            family.add_metric([name], 1 if name == mode else 0)
+        return [family]
+
+    @staticmethod
+    def _family() -> GaugeMetricFamily:
+        return GaugeMetricFamily(
+            "kcgw_rate_budget_mode",
+            "Rate budgets: local (no Redis), shared (Redis, per KuCoin UID across instances) "
+            "or local_share (Redis unreachable: 1/N of each quota per instance)",
+            labels=["mode"],
+        )
 
 
 class _RateBudgets:

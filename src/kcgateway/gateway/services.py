@@ -17,6 +17,7 @@ from sqlalchemy import func, select, text
 
 from kcgateway.exchange.reach import HostProbe, HostReach
 from kcgateway.exchange.rest import KuCoinClient
+from kcgateway.exchange.shared_budget import SharedBudgets
 from kcgateway.gateway.accounts import AccountOnboarding
 from kcgateway.gateway.alerts import AlertService
 from kcgateway.gateway.books import BookService
@@ -102,6 +103,8 @@ class GatewayServices:
     _signals_start: asyncio.Task[None] | None = field(default=None, repr=False)
     #: the KuCoin-compatible facade: its credentials and requests (gateway/facade/)
     facade: FacadeService | None = None
+    #: rate budgets shared with the other instances through Redis (None: no Redis configured)
+    rate_budgets: SharedBudgets | None = None
     #: each account's marked equity over time (the console's equity chart)
     equity_history: EquityHistory | None = None
     #: reads the deployment's audit keys (the console's chain verification); None: not here
@@ -135,6 +138,8 @@ class GatewayServices:
             return {str(s): int(n) for s, n in (await session.execute(query)).all()}
 
     def __post_init__(self) -> None:
+        if self.rate_budgets is not None:
+            self.metrics.budget_mode = lambda: self.rate_budget_mode
         if self.orders.on_resolved is None:
             self.orders.on_resolved = self.metrics.on_resolved
         if self.event_feed is not None:  # commits that append events wake the followers
@@ -197,6 +202,21 @@ class GatewayServices:
         if any(r.url is not None and not r.reachable for r in reach.values()):
             return False
         return self._reconciler is not None and not self._reconciler.done()
+
+    @property
+    def rate_budget_mode(self) -> str:
+        """``local`` (no Redis), ``shared`` or ``local_share`` (Redis away: 1/N per instance)."""
+        return "local" if self.rate_budgets is None else self.rate_budgets.mode
+
+    async def redis_state(self) -> str:
+        """``ok`` or ``down`` (asked now; the answer also moves the budgets' mode), or ``unused``.
+
+        Redis being down does not make the gateway unready: the budgets fall back to a 1/N
+        local share, and ``/readyz`` and ``kcgw_rate_budget_mode`` say so.
+        """
+        if self.rate_budgets is None:
+            return "unused"
+        return "ok" if await self.rate_budgets.check() else "down"
 
     async def exchange_reach(self) -> dict[str, HostReach]:
         """Each exchange host's reachability (empty when no probe is wired)."""
@@ -279,7 +299,8 @@ class GatewayServices:
             await self.risk_handlers.drain()
         closing: tuple[_Closeable | None, ...] = (
             self.alerts, self.event_feed, self.risk, self.books, self.futures_books,
-            self.onboarding, self.venues, self.exchange_hosts, self.market, self.db,
+            self.onboarding, self.venues, self.exchange_hosts, self.market, self.rate_budgets,
+            self.db,
         )  # fmt: skip
         for part in closing:  # in this order: the database last
             if part is not None:

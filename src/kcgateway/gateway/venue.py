@@ -23,7 +23,7 @@ from kcgateway.exchange.services.base import NotFound, Placed
 from kcgateway.exchange.services.orders import OrderOptions, SpotOrder
 from kcgateway.kucoin import models as m
 from kcgateway.store.database import Database
-from kcgateway.store.tables import CredentialRow
+from kcgateway.store.tables import CredentialRow, ExchangeAccount
 
 
 class CredentialSigner(Protocol):
@@ -38,10 +38,22 @@ class CredentialSigner(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class BoundSigner:
-    """The vault Signer fixed to one credential: the client's ``RequestSigner``."""
+    """The vault Signer fixed to one credential: the client's ``RequestSigner``.
+
+    ``uid`` is the KuCoin UID of the credential's account when known (``sub_uid``).
+    """
 
     signer: CredentialSigner
     credential_id: str
+    uid: str | None = None
+
+    @property
+    def budget_key(self) -> str:
+        """Whose rate budget this client spends (KuCoin counts private pools per UID).
+
+        ``uid:<KuCoin UID>``, or ``credential:<id>`` when the account's UID is not known.
+        """
+        return f"uid:{self.uid}" if self.uid else f"credential:{self.credential_id}"
 
     async def sign(
         self, *, method: str, path: str, body: bytes, timestamp_ms: int
@@ -157,23 +169,27 @@ class Venues:
         async with self._lock:
             venue = self._venues.get(account_id)
             if venue is None:
-                credential_id = await self._credential_of(account_id)
-                venue = AccountVenue(self._factory(BoundSigner(self._signer, credential_id)))
+                credential_id, uid = await self._credential_of(account_id)
+                signer = BoundSigner(self._signer, credential_id, uid)
+                venue = AccountVenue(self._factory(signer))
                 self._venues[account_id] = venue
                 self._credentials[account_id] = credential_id
             return venue
 
-    async def _credential_of(self, account_id: str) -> str:
+    async def _credential_of(self, account_id: str) -> tuple[str, str | None]:
+        """The account's newest credential id and the account's KuCoin UID (None: unknown)."""
         query = (
-            select(CredentialRow.id)
+            select(CredentialRow.id, ExchangeAccount.sub_uid)
+            .join(ExchangeAccount, ExchangeAccount.id == CredentialRow.account_id)
             .where(CredentialRow.account_id == account_id)
             .order_by(CredentialRow.created_at.desc())
+            .limit(1)
         )
         async with self._db.read() as session:
-            credential_id = await session.scalar(query)
-        if credential_id is None:
+            row = (await session.execute(query)).first()
+        if row is None:
             raise AccountNotConnected(account_id)
-        return credential_id
+        return row[0], row[1]
 
     async def forget(self, account_id: str) -> str | None:
         """Drop (and close) the account's client: its credential was removed.

@@ -74,13 +74,17 @@ def _add_public_routes(app: FastAPI, services: Callable[[Request], GatewayServic
     )
     async def readyz(request: Request) -> JSONResponse:
         """The database answers, the reconciler runs, each exchange host is reachable."""
-        ready = await services(request).ready()
+        gateway = services(request)
+        ready = await gateway.ready()
         status = "ready" if ready else "not ready"
-        hosts = await services(request).exchange_reach()
+        hosts = await gateway.exchange_reach()
         body: dict[str, object] = {
-            "status": status, "exchange": {k: host_json(v) for k, v in hosts.items()}
-        }  # fmt: skip
-        body.update(services(request).cluster_view())  # instance_id, leases_owned
+            "status": status,
+            "exchange": {k: host_json(v) for k, v in hosts.items()},
+            "redis": await gateway.redis_state(),
+            "rate_budget": gateway.rate_budget_mode,
+        }
+        body.update(gateway.cluster_view())  # instance_id, leases_owned
         return JSONResponse(body, status_code=200 if ready else 503)
 
     @app.get(

@@ -8,7 +8,9 @@ Sample::
                   "broker": {"url": "http://127.0.0.1:8130", "reachable": true, ...}}}
 
 A host that is not configured does not make the gateway unready; a configured one that does not
-answer does.
+answer does. ``redis`` (``ok``, ``down``, ``unused``) and ``rate_budget`` (``shared``,
+``local_share``, ``local``) say whether the rate budgets are shared with the other instances;
+Redis being down does not make the gateway unready (each instance then holds 1/N of each quota).
 """
 
 from __future__ import annotations
@@ -27,10 +29,18 @@ class HostOut(BaseModel):
 
 
 class ReadyOut(BaseModel):
-    """Readiness, with each exchange host (spot, futures, broker)."""
+    """Readiness, with each exchange host (spot, futures, broker), Redis and the rate budgets."""
 
     status: str = Field(description="ready or not ready")
     exchange: dict[str, HostOut] = Field(default_factory=dict)
+    redis: str = Field(
+        default="unused", description="ok, down, or unused (no KCGW_REDIS_URL configured)"
+    )
+    rate_budget: str = Field(
+        default="local",
+        description="local (no Redis), shared (one budget per KuCoin UID across instances) or "
+        "local_share (Redis unreachable: each instance holds 1/N of each quota)",
+    )
 
 
 def host_json(reach: HostReach) -> dict[str, object]:

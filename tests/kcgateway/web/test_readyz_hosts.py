@@ -39,6 +39,8 @@ async def test_readyz_reports_each_host(tmp_path: Path) -> None:
         assert set(hosts) == {"spot", "futures", "broker"}
         assert all(h["reachable"] for h in hosts.values()), hosts
         assert hosts["futures"]["url"] == stack.sim.futures_url
+        # no KCGW_REDIS_URL: every budget stays in this process, as before #19
+        assert (resp.json()["redis"], resp.json()["rate_budget"]) == ("unused", "local")
 
         with socket.socket() as closed:  # bound, not listening: connections are refused
             closed.bind(("127.0.0.1", 0))

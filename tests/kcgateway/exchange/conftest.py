@@ -1,0 +1,1 @@
+from tests.helpers.redis import redis_prefix  # noqa: F401
