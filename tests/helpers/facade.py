@@ -82,7 +82,11 @@ def ccxt_kucoin(url: str, creds: FacadeCreds | None = None) -> Any:
 
 def ccxt_kucoinfutures(spot_url: str, futures_url: str, creds: FacadeCreds) -> Any:
     """ccxt's async kucoinfutures: futures groups at the futures facade, the rest at spot."""
-    ex = ccxt_async.kucoinfutures(creds.ccxt())
+    return point_futures(ccxt_async.kucoinfutures(creds.ccxt()), spot_url, futures_url)
+
+
+def point_futures(ex: Any, spot_url: str, futures_url: str) -> Any:
+    """``ex`` (ccxt or ccxt.pro kucoinfutures) with its futures groups at ``futures_url``."""
     for name, value in list(ex.urls["api"].items()):
         if isinstance(value, str):
             ex.urls["api"][name] = futures_url if name.startswith("futures") else spot_url

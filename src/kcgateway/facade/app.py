@@ -70,7 +70,7 @@ def create_facade_app(
             headers=request.headers,
             ip=client_ip(peer, request.headers.get("x-forwarded-for"), proxies),
             futures=futures,
-            ws_endpoint="" if futures else _ws_endpoint(request),
+            ws_endpoint=_ws_endpoint(request),
         )
         try:
             data = await facade.handle(call)
@@ -81,8 +81,8 @@ def create_facade_app(
 
     methods = ["GET", "POST", "DELETE", "PUT"]
     routes: list[BaseRoute] = []
-    if not futures:  # the private WebSocket of the spot host (bullet-private names it)
-        routes.append(WebSocketRoute(WS_PATH, private_ws(facade.stream, proxies)))
+    # the private WebSocket of each host (its bullet-private names it)
+    routes.append(WebSocketRoute(WS_PATH, private_ws(facade.stream, proxies)))
     routes.append(Route("/{path:path}", endpoint, methods=methods))
     return Starlette(routes=routes)
 

@@ -170,6 +170,8 @@ FUTURES_ROUTES: tuple[FacadeRoute, ...] = (
     FacadeRoute(
         "POST", "/api/v1/bullet-public", Kind.PUBLIC, "ws.futures_bullet_public", futures=True
     ),
+    # the facade's own WebSocket (contract orders, positions, wallet of the bound account)
+    FacadeRoute("POST", "/api/v1/bullet-private", Kind.BULLET, futures=True),
     _fread("/api/v1/account-overview", "futures.account_overview"),
     _fread("/api/v1/positions", "futures.positions"),
     _fread("/api/v1/position", "futures.position"),

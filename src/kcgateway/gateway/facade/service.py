@@ -109,7 +109,7 @@ class FacadeService:
         self._now = now
         self._cache = _PublicCache(public_ttl_s, monotonic)
         #: the private WebSocket (None without an event log to relay)
-        self.stream = None if events is None else FacadeStream(db, events, now=now)
+        self.stream = None if events is None else FacadeStream(db, events, venues, now=now)
 
     def __repr__(self) -> str:
         return "FacadeService()"
