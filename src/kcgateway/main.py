@@ -48,6 +48,7 @@ from kcgateway.gateway.console import ConsoleSessions
 from kcgateway.gateway.event_feed import EventFeed, kept
 from kcgateway.gateway.events import OrderEvents
 from kcgateway.gateway.facade.credentials import FacadeCredentials
+from kcgateway.gateway.facade.ratelimit import FacadeLimits
 from kcgateway.gateway.facade.service import FacadeService
 from kcgateway.gateway.idempotency import Idempotency
 from kcgateway.gateway.keys import KeyService, Operator
@@ -68,6 +69,7 @@ from kcgateway.gateway.stream_counts import StreamCounts
 from kcgateway.gateway.subaccounts import SubAccounts
 from kcgateway.gateway.tenants import TenantService
 from kcgateway.gateway.venue import Venues
+from kcgateway.kucoin.ratelimit import vip_quotas
 from kcgateway.kucoin.signing import Credentials
 from kcgateway.risk import Limits
 from kcgateway.runlock import hold_data_dir, make_data_dir
@@ -306,8 +308,9 @@ def build_services(
     services.risk_engine = engine
     credentials = FacadeCredentials(db, FacadeVault(ring), guard=services.keys, now=now)
     services.facade = FacadeService(
-        db, credentials, orders, venues, market, now=now, events=services.event_feed
-    )
+        db, credentials, orders, venues, market, now=now, events=services.event_feed,
+        limits=FacadeLimits(vip_quotas(settings.kucoin_facade_vip)),
+    )  # fmt: skip
     services.risk_handlers = handlers
     services.exchange_hosts = host_probe(hosts)
     services.signals = build_signal_bots(services, SignalSecrets(ring), now=now)

@@ -5,16 +5,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import ccxt.async_support as ccxt_async
 import uvicorn
 
 from kcgateway.facade.app import create_facade_app
 from kcgateway.gateway.apikeys import Scope, parse_key
+from kcgateway.kucoin.signing import Credentials, sign_request
+from kcgateway.secret import Secret
 from tests.helpers import leaksuite
 from tests.helpers.gateway import Stack, Tenant, auth
 
@@ -91,3 +95,14 @@ def point_futures(ex: Any, spot_url: str, futures_url: str) -> Any:
         if isinstance(value, str):
             ex.urls["api"][name] = futures_url if name.startswith("futures") else spot_url
     return ex
+
+
+async def signed(
+    http: aiohttp.ClientSession, url: str, creds: FacadeCreds, method: str, path: str
+) -> tuple[int, dict[str, Any], Mapping[str, str]]:
+    """A hand-signed facade call: (HTTP status, KuCoin envelope, response headers)."""
+    signer = Credentials(creds.api_key, Secret(creds.secret), Secret(creds.passphrase))
+    now_ms = int(time.time() * 1000)
+    headers = sign_request(signer, method=method, path=path, timestamp_ms=now_ms)
+    async with http.request(method, url + path, headers=headers) as resp:
+        return resp.status, await resp.json(content_type=None), resp.headers

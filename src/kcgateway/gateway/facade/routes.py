@@ -15,6 +15,10 @@ Each :class:`FacadeRoute` says what a (method, path template) is:
   order router (risk engine, exactly-once placement, audit), answered in the HF or classic
   shape (``hf``) (scope ``trade:spot``).
 
+``endpoint`` is the exchange endpoint the route stands for: its pool and weight are what the
+route costs in the facade's own rate budgets (``ratelimit.py``); a route without one (the
+clock, fixed answers) is not metered.
+
 Paths under :data:`DENIED_PREFIXES` (withdrawals, deposits, transfers, sub-accounts, API-key
 management, broker) are always refused with KuCoin's permission error, whatever the key: a
 facade credential can trade and read, never move funds or manage keys. Anything else is
@@ -28,6 +32,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from kcgateway.gateway.apikeys import Scope
+from kcgateway.kucoin.endpoints import ENDPOINTS, Pool
 
 
 class Kind(StrEnum):
@@ -64,6 +69,14 @@ class FacadeRoute:
         object.__setattr__(self, "pattern", re.compile(f"^{regex}$"))
 
     @property
+    def metered(self) -> tuple[Pool, int] | None:
+        """(KuCoin pool, weight) a request of this route costs (None: not metered)."""
+        if self.endpoint is None:
+            return None
+        found = ENDPOINTS[self.endpoint]
+        return found.pool, found.weight
+
+    @property
     def scope(self) -> Scope | None:
         """The gateway scope the route needs (None: public)."""
         if self.kind in (Kind.TIME, Kind.PUBLIC, Kind.FIXED):
@@ -82,6 +95,11 @@ def _read(template: str, endpoint: str) -> FacadeRoute:
 
 
 _HF = "/api/v1/hf/orders"
+
+
+def _hf(method: str, rest: str, kind: Kind, endpoint: str) -> FacadeRoute:
+    return FacadeRoute(method, f"{_HF}/{rest}", kind, f"spot.hf.{endpoint}", hf=True)
+
 
 #: first match wins: fixed paths come before templates that would swallow them
 ROUTES: tuple[FacadeRoute, ...] = (
@@ -105,7 +123,7 @@ ROUTES: tuple[FacadeRoute, ...] = (
     # the public WebSocket token: the exchange's own public endpoint (never cached)
     FacadeRoute("POST", "/api/v1/bullet-public", Kind.PUBLIC, "ws.bullet_public"),
     # the private one: the facade's own WebSocket, relaying the bound account's events
-    FacadeRoute("POST", "/api/v1/bullet-private", Kind.BULLET),
+    FacadeRoute("POST", "/api/v1/bullet-private", Kind.BULLET, "ws.bullet_private"),
     # ccxt's spot class also loads the futures contracts (its futures base URL is the same)
     _pub("/api/v1/contracts/active", "futures.contracts_active"),
     _pub("/api/v1/contracts/{symbol}", "futures.contract"),
@@ -116,13 +134,13 @@ ROUTES: tuple[FacadeRoute, ...] = (
     _read("/api/v1/hf/accounts/opened", "account.hf_opened"),
     _read("/api/ua/v1/account/mode", "account.ua_mode"),
     # HF orders
-    FacadeRoute("POST", _HF, Kind.PLACE, hf=True),
-    FacadeRoute("POST", f"{_HF}/sync", Kind.PLACE, hf=True),
-    FacadeRoute("DELETE", _HF, Kind.CANCEL_SYMBOL, hf=True),
-    FacadeRoute("DELETE", f"{_HF}/client-order/{{clientOid}}", Kind.CANCEL_OID, hf=True),
-    FacadeRoute("DELETE", f"{_HF}/sync/client-order/{{clientOid}}", Kind.CANCEL_OID, hf=True),
-    FacadeRoute("DELETE", f"{_HF}/sync/{{orderId}}", Kind.CANCEL_ID, hf=True),
-    FacadeRoute("DELETE", f"{_HF}/{{orderId}}", Kind.CANCEL_ID, hf=True),
+    FacadeRoute("POST", _HF, Kind.PLACE, "spot.hf.place", hf=True),
+    FacadeRoute("POST", f"{_HF}/sync", Kind.PLACE, "spot.hf.place_sync", hf=True),
+    FacadeRoute("DELETE", _HF, Kind.CANCEL_SYMBOL, "spot.hf.cancel_all_by_symbol", hf=True),
+    _hf("DELETE", "client-order/{clientOid}", Kind.CANCEL_OID, "cancel_by_client_oid"),
+    _hf("DELETE", "sync/client-order/{clientOid}", Kind.CANCEL_OID, "cancel_by_client_oid_sync"),
+    _hf("DELETE", "sync/{orderId}", Kind.CANCEL_ID, "cancel_by_id_sync"),
+    _hf("DELETE", "{orderId}", Kind.CANCEL_ID, "cancel_by_id"),
     _read(f"{_HF}/active", "spot.hf.active"),
     _read(f"{_HF}/active/page", "spot.hf.active_page"),
     _read(f"{_HF}/active/symbols", "spot.hf.active_symbols"),
@@ -131,10 +149,15 @@ ROUTES: tuple[FacadeRoute, ...] = (
     _read(f"{_HF}/{{orderId}}", "spot.hf.get_by_id"),
     _read("/api/v1/hf/fills", "spot.hf.fills"),
     # classic orders
-    FacadeRoute("POST", "/api/v1/orders", Kind.PLACE),
-    FacadeRoute("DELETE", "/api/v1/orders", Kind.CANCEL_SYMBOL),
-    FacadeRoute("DELETE", "/api/v1/order/client-order/{clientOid}", Kind.CANCEL_OID),
-    FacadeRoute("DELETE", "/api/v1/orders/{orderId}", Kind.CANCEL_ID),
+    FacadeRoute("POST", "/api/v1/orders", Kind.PLACE, "spot.classic.place"),
+    FacadeRoute("DELETE", "/api/v1/orders", Kind.CANCEL_SYMBOL, "spot.classic.cancel_all"),
+    FacadeRoute(
+        "DELETE",
+        "/api/v1/order/client-order/{clientOid}",
+        Kind.CANCEL_OID,
+        "spot.classic.cancel_by_client_oid",
+    ),
+    FacadeRoute("DELETE", "/api/v1/orders/{orderId}", Kind.CANCEL_ID, "spot.classic.cancel_by_id"),
     _read("/api/v1/orders", "spot.classic.list"),
     _read("/api/v1/limit/orders", "spot.classic.recent"),
     _read("/api/v1/order/client-order/{clientOid}", "spot.classic.get_by_client_oid"),
@@ -152,8 +175,8 @@ def _fread(template: str, endpoint: str) -> FacadeRoute:
     return FacadeRoute("GET", template, Kind.READ, endpoint, futures=True)
 
 
-def _ftrade(method: str, template: str, kind: Kind) -> FacadeRoute:
-    return FacadeRoute(method, template, kind, futures=True)
+def _ftrade(method: str, template: str, kind: Kind, endpoint: str) -> FacadeRoute:
+    return FacadeRoute(method, template, kind, endpoint, futures=True)
 
 
 #: the futures host (``--kucoin-futures-port``): its paths collide with spot's, hence a host
@@ -171,7 +194,9 @@ FUTURES_ROUTES: tuple[FacadeRoute, ...] = (
         "POST", "/api/v1/bullet-public", Kind.PUBLIC, "ws.futures_bullet_public", futures=True
     ),
     # the facade's own WebSocket (contract orders, positions, wallet of the bound account)
-    FacadeRoute("POST", "/api/v1/bullet-private", Kind.BULLET, futures=True),
+    FacadeRoute(
+        "POST", "/api/v1/bullet-private", Kind.BULLET, "ws.futures_bullet_private", futures=True
+    ),
     _fread("/api/v1/account-overview", "futures.account_overview"),
     _fread("/api/v1/positions", "futures.positions"),
     _fread("/api/v1/position", "futures.position"),
@@ -179,11 +204,16 @@ FUTURES_ROUTES: tuple[FacadeRoute, ...] = (
     _fread("/api/v1/fills", "futures.fills"),
     _fread("/api/v2/position/getMarginMode", "futures.margin_mode"),
     _fread("/api/v2/getCrossUserLeverage", "futures.cross_leverage"),
-    _ftrade("POST", "/api/v1/orders", Kind.PLACE),
-    _ftrade("DELETE", "/api/v1/orders", Kind.CANCEL_SYMBOL),
-    _ftrade("DELETE", "/api/v3/orders", Kind.CANCEL_SYMBOL),
-    _ftrade("DELETE", "/api/v1/orders/client-order/{clientOid}", Kind.CANCEL_OID),
-    _ftrade("DELETE", "/api/v1/orders/{orderId}", Kind.CANCEL_ID),
+    _ftrade("POST", "/api/v1/orders", Kind.PLACE, "futures.place"),
+    _ftrade("DELETE", "/api/v1/orders", Kind.CANCEL_SYMBOL, "futures.cancel_all"),
+    _ftrade("DELETE", "/api/v3/orders", Kind.CANCEL_SYMBOL, "futures.cancel_all"),
+    _ftrade(
+        "DELETE",
+        "/api/v1/orders/client-order/{clientOid}",
+        Kind.CANCEL_OID,
+        "futures.cancel_by_client_oid",
+    ),
+    _ftrade("DELETE", "/api/v1/orders/{orderId}", Kind.CANCEL_ID, "futures.cancel_by_id"),
     _fread("/api/v1/orders", "futures.list"),
     _fread("/api/v1/recentDoneOrders", "futures.recent_done"),
     _fread("/api/v1/orders/byClientOid", "futures.get_by_client_oid"),

@@ -11,8 +11,12 @@ expiry and IP allow-list), checks the route's scope, then:
 - orders go through the same :class:`~kcgateway.gateway.orders.router.OrderRouter` as ``/v1``:
   risk engine, exactly-once placement under the client's clientOid, audit records.
 
-The answer is the JSON text of KuCoin's ``data``; errors are raised from the
-:mod:`kcgateway.errors` tree and shaped into KuCoin's envelope by the facade's front end.
+Every metered request is first debited from the facade's own rate budgets (``ratelimit.py``:
+the facade key's spot or futures pool, the client address's public pool); an empty pool is
+KuCoin's ``429000``. :meth:`FacadeService.serve` answers the JSON text of KuCoin's ``data`` or
+the error (from the :mod:`kcgateway.errors` tree, shaped into KuCoin's envelope by the
+facade's front end), with the ``gw-ratelimit-*`` headers of the pool the request was debited
+from.
 """
 
 from __future__ import annotations
@@ -31,7 +35,8 @@ from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.gateway.event_feed import EventFeed
 from kcgateway.gateway.facade.credentials import FacadeCredentials, FacadePrincipal, signed_call
 from kcgateway.gateway.facade.orders import futures_request, order_request, placed_answer
-from kcgateway.gateway.facade.routes import Kind, Resolved, denied, resolve
+from kcgateway.gateway.facade.ratelimit import FacadeLimits, RateState
+from kcgateway.gateway.facade.routes import FacadeRoute, Kind, Resolved, denied, resolve
 from kcgateway.gateway.facade.stream import FacadeStream
 from kcgateway.gateway.orders.markets import FUTURES, SPOT
 from kcgateway.gateway.orders.router import OrderRouter
@@ -43,6 +48,16 @@ Now = Callable[[], datetime]
 #: the most public answers kept at once (one per endpoint and query)
 CACHE_ENTRIES = 2_000
 PERMISSION = "Access denied, require more permission."
+TOO_MANY = "Too Many Requests: the facade key's rate limit is used up; wait for gw-ratelimit-reset"
+
+
+@dataclass(frozen=True, slots=True)
+class FacadeAnswer:
+    """KuCoin's ``data`` (JSON text), or the failure, and the rate-limit headers to send."""
+
+    data: bytes
+    error: Exception | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +115,7 @@ class FacadeService:
         public_ttl_s: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
         events: EventFeed | None = None,
+        limits: FacadeLimits | None = None,
     ) -> None:
         self._db = db
         self.credentials = credentials
@@ -108,14 +124,28 @@ class FacadeService:
         self._market = market
         self._now = now
         self._cache = _PublicCache(public_ttl_s, monotonic)
+        #: the per-key (and per-address, public) rate budgets
+        self.limits = limits or FacadeLimits()
         #: the private WebSocket (None without an event log to relay)
         self.stream = None if events is None else FacadeStream(db, events, venues, now=now)
 
     def __repr__(self) -> str:
         return "FacadeService()"
 
-    async def handle(self, request: FacadeRequest) -> bytes:
-        """The JSON ``data`` of KuCoin's answer to ``request`` (errors raise)."""
+    async def serve(self, request: FacadeRequest) -> FacadeAnswer:
+        """KuCoin's answer to ``request``: its data or its failure, with rate-limit headers."""
+        rate: list[RateState] = []
+        try:
+            data = await self.handle(request, rate)
+        except Exception as exc:  # the front end shapes every failure into KuCoin's envelope
+            return FacadeAnswer(b"", exc, rate[-1].headers() if rate else {})
+        return FacadeAnswer(data, None, rate[-1].headers() if rate else {})
+
+    async def handle(self, request: FacadeRequest, rate: list[RateState] | None = None) -> bytes:
+        """The JSON ``data`` of KuCoin's answer to ``request`` (errors raise).
+
+        The pool figures of the budget debited are appended to ``rate``.
+        """
         found = resolve(request.method, request.path, futures=request.futures)
         if found is None:
             if denied(request.path):
@@ -129,16 +159,29 @@ class FacadeService:
             return found.route.answer.encode()
         query = dict(parse_qsl(request.raw_query, keep_blank_values=True))
         if kind is Kind.PUBLIC:
+            self._meter(f"ip:{request.ip}", found.route, rate)
             return await self._public(found, query)
         principal = await self._authenticate(request)
         scope = found.route.scope
         if scope is not None:
             principal.require(scope)
+        self._meter(principal.key_id, found.route, rate)
         if kind is Kind.READ:
             return await self._read(principal, found, query)
         if kind is Kind.BULLET:
             return self._bullet(principal, request)
         return await self._trade(principal, found, query, request.body)
+
+    def _meter(self, who: str, route: FacadeRoute, rate: list[RateState] | None) -> None:
+        """Debit ``route``'s cost from ``who``'s budget; 429000 when it does not fit."""
+        cost = route.metered
+        if cost is None:
+            return
+        state = self.limits.charge(who, cost[0], cost[1], int(self._now().timestamp() * 1000))
+        if rate is not None:
+            rate.append(state)
+        if not state.admitted:
+            raise FacadeRefused("429000", TOO_MANY, http_status=429)
 
     async def _authenticate(self, request: FacadeRequest) -> FacadePrincipal:
         path = request.path
