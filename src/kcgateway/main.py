@@ -37,6 +37,7 @@ from kcgateway.exchange.hosts import exchange_hosts, host_lines, host_probe
 from kcgateway.exchange.rest import Hosts, KuCoinClient, RequestSigner
 from kcgateway.exchange.transport import AiohttpTransport
 from kcgateway.facade.app import create_facade_app
+from kcgateway.facade.errors import kucoin_error
 from kcgateway.gateway.accounts import AccountOnboarding, ConnectRequest
 from kcgateway.gateway.alerts import AlertService
 from kcgateway.gateway.apikeys import Scope
@@ -309,7 +310,7 @@ def build_services(
     credentials = FacadeCredentials(db, FacadeVault(ring), guard=services.keys, now=now)
     services.facade = FacadeService(
         db, credentials, orders, venues, market, now=now, events=services.event_feed,
-        limits=FacadeLimits(vip_quotas(settings.kucoin_facade_vip)),
+        limits=FacadeLimits(vip_quotas(settings.kucoin_facade_vip)), explain=kucoin_error,
     )  # fmt: skip
     services.risk_handlers = handlers
     services.exchange_hosts = host_probe(hosts)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
 import time
 from collections.abc import AsyncIterator, Mapping
@@ -98,11 +99,19 @@ def point_futures(ex: Any, spot_url: str, futures_url: str) -> Any:
 
 
 async def signed(
-    http: aiohttp.ClientSession, url: str, creds: FacadeCreds, method: str, path: str
+    http: aiohttp.ClientSession,
+    url: str,
+    creds: FacadeCreds,
+    method: str,
+    path: str,
+    body: Any = None,
 ) -> tuple[int, dict[str, Any], Mapping[str, str]]:
     """A hand-signed facade call: (HTTP status, KuCoin envelope, response headers)."""
     signer = Credentials(creds.api_key, Secret(creds.secret), Secret(creds.passphrase))
     now_ms = int(time.time() * 1000)
-    headers = sign_request(signer, method=method, path=path, timestamp_ms=now_ms)
-    async with http.request(method, url + path, headers=headers) as resp:
+    raw = b"" if body is None else json.dumps(body).encode()
+    headers = sign_request(signer, method=method, path=path, body=raw, timestamp_ms=now_ms)
+    if raw:
+        headers["Content-Type"] = "application/json"
+    async with http.request(method, url + path, headers=headers, data=raw or None) as resp:
         return resp.status, await resp.json(content_type=None), resp.headers

@@ -11,6 +11,12 @@ Each :class:`FacadeRoute` says what a (method, path template) is:
 - ``READ``: a private read, forwarded to the bound account's endpoint ``endpoint`` and signed
   there with the account's real credentials (scope ``read``);
 - ``BULLET``: the private WebSocket token, for the facade's own WebSocket (scope ``read``);
+- ``BATCH``: batch orders (HF, classic or futures form: ``batch.py``), each order through the
+  order router like a single one (the trade scope of the host);
+- ``UNSUPPORTED``: a trading feature the facade does not serve yet (stop, OCO and margin
+  orders, order amendment, leverage, margin mode, risk limit and position margin changes...):
+  after authentication, KuCoin's parameter error ``400100`` with ``answer``, a sentence saying
+  so and what to do instead; never forwarded to the exchange (it would skip the risk engine);
 - ``PLACE``, ``CANCEL_ID``, ``CANCEL_OID``, ``CANCEL_SYMBOL``: orders, through the gateway's
   order router (risk engine, exactly-once placement, audit), answered in the HF or classic
   shape (``hf``) (scope ``trade:spot``).
@@ -47,6 +53,8 @@ class Kind(StrEnum):
     CANCEL_OID = "cancel_oid"
     CANCEL_SYMBOL = "cancel_symbol"
     BULLET = "bullet"
+    BATCH = "batch"
+    UNSUPPORTED = "unsupported"
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +73,8 @@ class FacadeRoute:
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", re.escape(self.template))
+        regex = re.sub(r"\\\{(\w+):path\\\}", r"(?P<\1>.+)", re.escape(self.template))
+        regex = re.sub(r"\\\{(\w+)\\\}", r"(?P<\1>[^/]+)", regex)
         object.__setattr__(self, "pattern", re.compile(f"^{regex}$"))
 
     @property
@@ -79,7 +88,7 @@ class FacadeRoute:
     @property
     def scope(self) -> Scope | None:
         """The gateway scope the route needs (None: public)."""
-        if self.kind in (Kind.TIME, Kind.PUBLIC, Kind.FIXED):
+        if self.kind in (Kind.TIME, Kind.PUBLIC, Kind.FIXED, Kind.UNSUPPORTED):
             return None
         if self.kind in (Kind.READ, Kind.BULLET):
             return Scope.READ
@@ -99,6 +108,41 @@ _HF = "/api/v1/hf/orders"
 
 def _hf(method: str, rest: str, kind: Kind, endpoint: str) -> FacadeRoute:
     return FacadeRoute(method, f"{_HF}/{rest}", kind, f"spot.hf.{endpoint}", hf=True)
+
+
+_STOP = (
+    "stop orders are not supported by the KuCoin facade yet: the gateway cannot check a stop "
+    "order's risk when it triggers; place a limit or market order when your price is reached"
+)
+_OCO = "OCO orders are not supported by the KuCoin facade yet: place the orders one by one"
+_MARGIN = (
+    "margin orders are not supported by the KuCoin facade yet: trade spot here, or margin "
+    "through the gateway's /v1 API"
+)
+_CANCEL_ALL = (
+    "cancelling every symbol's orders at once is not supported by the KuCoin facade yet: cancel "
+    "by symbol (DELETE /api/v1/hf/orders?symbol=...)"
+)
+_FUTURES_SETTING = (
+    "changing {what} is not supported by the KuCoin facade yet: give the leverage on each "
+    "order (its leverage and marginMode fields); account settings are the gateway operator's"
+)
+
+
+def _no(method: str, template: str, why: str, *, futures: bool = False) -> FacadeRoute:
+    return FacadeRoute(method, template, Kind.UNSUPPORTED, answer=why, futures=futures)
+
+
+def _prefixes(
+    methods: tuple[str, ...], prefixes: tuple[str, ...], why: str, *, futures: bool = False
+) -> tuple[FacadeRoute, ...]:
+    """UNSUPPORTED for each method on each prefix and everything under it."""
+    return tuple(
+        _no(m, t, why, futures=futures)
+        for m in methods
+        for p in prefixes
+        for t in (p, f"{p}/{{rest:path}}")
+    )
 
 
 #: first match wins: fixed paths come before templates that would swallow them
@@ -136,7 +180,16 @@ ROUTES: tuple[FacadeRoute, ...] = (
     # HF orders
     FacadeRoute("POST", _HF, Kind.PLACE, "spot.hf.place", hf=True),
     FacadeRoute("POST", f"{_HF}/sync", Kind.PLACE, "spot.hf.place_sync", hf=True),
+    FacadeRoute("POST", f"{_HF}/multi", Kind.BATCH, "spot.hf.batch", hf=True),
+    FacadeRoute("POST", f"{_HF}/multi/sync", Kind.BATCH, "spot.hf.batch_sync", hf=True),
     FacadeRoute("DELETE", _HF, Kind.CANCEL_SYMBOL, "spot.hf.cancel_all_by_symbol", hf=True),
+    _no("DELETE", f"{_HF}/cancelAll", _CANCEL_ALL),
+    _no(
+        "POST",
+        f"{_HF}/alter",
+        "amending an order is not supported by the KuCoin facade yet: "
+        "cancel it and place a new one",
+    ),
     _hf("DELETE", "client-order/{clientOid}", Kind.CANCEL_OID, "cancel_by_client_oid"),
     _hf("DELETE", "sync/client-order/{clientOid}", Kind.CANCEL_OID, "cancel_by_client_oid_sync"),
     _hf("DELETE", "sync/{orderId}", Kind.CANCEL_ID, "cancel_by_id_sync"),
@@ -150,6 +203,7 @@ ROUTES: tuple[FacadeRoute, ...] = (
     _read("/api/v1/hf/fills", "spot.hf.fills"),
     # classic orders
     FacadeRoute("POST", "/api/v1/orders", Kind.PLACE, "spot.classic.place"),
+    FacadeRoute("POST", "/api/v1/orders/multi", Kind.BATCH, "spot.classic.batch"),
     FacadeRoute("DELETE", "/api/v1/orders", Kind.CANCEL_SYMBOL, "spot.classic.cancel_all"),
     FacadeRoute(
         "DELETE",
@@ -164,6 +218,17 @@ ROUTES: tuple[FacadeRoute, ...] = (
     _read("/api/v1/orders/{orderId}", "spot.classic.get_by_id"),
     _read("/api/v1/fills", "spot.classic.fills"),
     _read("/api/v1/limit/fills", "spot.classic.recent_fills"),
+    # stop orders: reading them is harmless; placing or cancelling them is not served yet
+    _read("/api/v1/stop-order", "spot.stop.list"),
+    _read("/api/v1/stop-order/queryOrderByClientOid", "spot.stop.get_by_client_oid"),
+    _read("/api/v1/stop-order/{orderId}", "spot.stop.get_by_id"),
+    *_prefixes(("POST", "DELETE"), ("/api/v1/stop-order", "/api/v3/hf/stop-order"), _STOP),
+    *_prefixes(("POST", "DELETE"), ("/api/v3/oco", "/api/v1/oco"), _OCO),
+    *_prefixes(
+        ("POST", "DELETE"),
+        ("/api/v3/hf/margin", "/api/v1/margin/order", "/api/v3/margin/order"),
+        _MARGIN,
+    ),
 )
 
 
@@ -205,6 +270,40 @@ FUTURES_ROUTES: tuple[FacadeRoute, ...] = (
     _fread("/api/v2/position/getMarginMode", "futures.margin_mode"),
     _fread("/api/v2/getCrossUserLeverage", "futures.cross_leverage"),
     _ftrade("POST", "/api/v1/orders", Kind.PLACE, "futures.place"),
+    _ftrade("POST", "/api/v1/orders/multi", Kind.BATCH, "futures.batch"),
+    _no(
+        "POST",
+        "/api/v2/changeCrossUserLeverage",
+        _FUTURES_SETTING.format(what="the leverage"),
+        futures=True,
+    ),
+    _no(
+        "POST",
+        "/api/v2/position/changeMarginMode",
+        _FUTURES_SETTING.format(what="the margin mode"),
+        futures=True,
+    ),
+    _no(
+        "POST",
+        "/api/v1/position/switchPositionMode",
+        _FUTURES_SETTING.format(what="the position mode"),
+        futures=True,
+    ),
+    *_prefixes(
+        ("POST",),
+        ("/api/v1/position",),
+        _FUTURES_SETTING.format(what="a position's margin or risk limit"),
+        futures=True,
+    ),
+    _no("POST", "/api/v1/st-orders", _STOP, futures=True),
+    *_prefixes(("DELETE",), ("/api/v1/stopOrders",), _STOP, futures=True),
+    _no(
+        "DELETE",
+        "/api/v1/orders/multi-cancel",
+        "cancelling a list of orders at once is not "
+        "supported by the KuCoin facade yet: cancel them one by one or by symbol",
+        futures=True,
+    ),
     _ftrade("DELETE", "/api/v1/orders", Kind.CANCEL_SYMBOL, "futures.cancel_all"),
     _ftrade("DELETE", "/api/v3/orders", Kind.CANCEL_SYMBOL, "futures.cancel_all"),
     _ftrade(

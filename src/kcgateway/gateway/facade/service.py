@@ -22,6 +22,7 @@ from.
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -30,9 +31,10 @@ from urllib.parse import parse_qsl, unquote
 
 from sqlalchemy import or_, select
 
-from kcgateway.errors import FacadeRefused, NoSuchObject, ValidationError
+from kcgateway.errors import FacadeRefused, KcgatewayError, NoSuchObject, ValidationError
 from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.gateway.event_feed import EventFeed
+from kcgateway.gateway.facade import batch
 from kcgateway.gateway.facade.credentials import FacadeCredentials, FacadePrincipal, signed_call
 from kcgateway.gateway.facade.orders import futures_request, order_request, placed_answer
 from kcgateway.gateway.facade.ratelimit import FacadeLimits, RateState
@@ -45,6 +47,9 @@ from kcgateway.store.database import Database
 from kcgateway.store.tables import OrderIntent
 
 Now = Callable[[], datetime]
+#: (HTTP status, KuCoin code, message) of an exception: the front end's table
+Explain = Callable[[BaseException], tuple[int, str, str]]
+log = logging.getLogger("kcgateway.gateway.facade")
 #: the most public answers kept at once (one per endpoint and query)
 CACHE_ENTRIES = 2_000
 PERMISSION = "Access denied, require more permission."
@@ -116,6 +121,7 @@ class FacadeService:
         monotonic: Callable[[], float] = time.monotonic,
         events: EventFeed | None = None,
         limits: FacadeLimits | None = None,
+        explain: Explain | None = None,
     ) -> None:
         self._db = db
         self.credentials = credentials
@@ -126,6 +132,8 @@ class FacadeService:
         self._cache = _PublicCache(public_ttl_s, monotonic)
         #: the per-key (and per-address, public) rate budgets
         self.limits = limits or FacadeLimits()
+        #: a batch order's failMsg (the front end's error table; a plain one without it)
+        self._explain = explain or _plain
         #: the private WebSocket (None without an event log to relay)
         self.stream = None if events is None else FacadeStream(db, events, venues, now=now)
 
@@ -162,6 +170,8 @@ class FacadeService:
             self._meter(f"ip:{request.ip}", found.route, rate)
             return await self._public(found, query)
         principal = await self._authenticate(request)
+        if kind is Kind.UNSUPPORTED:
+            raise FacadeRefused("400100", found.route.answer, http_status=400)
         scope = found.route.scope
         if scope is not None:
             principal.require(scope)
@@ -227,6 +237,8 @@ class FacadeService:
         market = FUTURES if route.futures else SPOT
         hf = route.hf or route.futures  # the answers that carry the clientOid
         tenant, key_id = principal.tenant_id, principal.key_id
+        if route.kind is Kind.BATCH:
+            return _json(await self._batch(principal, found.route, body))
         if route.kind is Kind.PLACE:
             parse = futures_request if route.futures else order_request
             req = parse(body, principal.account_id)
@@ -257,6 +269,27 @@ class FacadeService:
             return _json("success")
         return _json({"cancelledOrderIds": [v.exchange_order_id for v in views]})
 
+    async def _batch(self, principal: FacadePrincipal, route: FacadeRoute, body: bytes) -> object:
+        """Each order of a batch through the router in turn; one's refusal is its failMsg."""
+        shape = batch.Shape.FUTURES if route.futures else (
+            batch.Shape.HF if route.hf else batch.Shape.CLASSIC)  # fmt: skip
+        parse = futures_request if route.futures else order_request
+        entries = []
+        for item in batch.batch_items(body, shape):
+            try:
+                req = parse(_json(item), principal.account_id)
+                view = await self._orders.place(
+                    principal.tenant_id, principal.key_id, req,
+                    key_id=principal.key_id, source_ip=principal.ip,
+                )  # fmt: skip
+                done = placed_answer(view, hf=True)
+            except Exception as exc:  # that order's answer; the others still go
+                _, code, message = self._explain(exc)
+                entries.append(batch.failed(shape, item, code, message))
+                continue
+            entries.append(batch.placed(shape, item, done["orderId"], done["clientOid"]))
+        return batch.answer(shape, entries)
+
     async def _intent_of(self, account_id: str, order_id: str, market: str) -> str:
         """The account's intent in ``market`` with this exchange order id (or gateway id)."""
         query = select(OrderIntent.id).where(
@@ -269,6 +302,12 @@ class FacadeService:
         if intent_id is None:
             raise NoSuchObject("order")
         return str(intent_id)
+
+
+def _plain(exc: BaseException) -> tuple[int, str, str]:
+    if not isinstance(exc, KcgatewayError):
+        log.exception("facade batch order failed", exc_info=exc)
+    return 400, "400100", "the gateway refused the order"
 
 
 def _json(value: object) -> bytes:
