@@ -17,7 +17,7 @@ from tests.helpers.facade import facade_url, issue, point_futures
 from tests.helpers.gateway import gateway_stack
 
 SYMBOL = "BTC/USDT:USDT"
-WAIT_S = 15.0
+WAIT_S = 30.0
 
 
 async def _subscribed(ex: Any, topic: str, held: str | None = None) -> None:
