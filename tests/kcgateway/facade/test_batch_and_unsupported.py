@@ -1,7 +1,8 @@
-"""Batch orders through the facade (issue 14): ccxt's create_orders (spot classic and futures)
-and a raw HF batch place each order through the gateway's order path, a risk denial being that
-order's failMsg while the others go; trading features the facade does not serve yet (stop,
-margin, leverage...) get KuCoin's 400100 with a sentence saying so, never the exchange."""
+"""Batch orders through the facade (issue 14): ccxt's create_orders (spot and futures) and a
+raw HF batch place each order through the gateway's order path, a risk denial being that
+order's failMsg while the others go, and cancelling without a symbol cancels them all; trading
+features the facade does not serve yet (stop, margin, leverage...) get KuCoin's 400100 with a
+sentence saying so, never the exchange."""
 
 from __future__ import annotations
 
@@ -81,6 +82,11 @@ async def test_batches_place_each_order_through_the_gateway(tmp_path: Path) -> N
                            for _ in range(2)]  # fmt: skip
                 placed = await fx.create_orders(futures)
                 assert len(placed) == 2 and all(o["id"] for o in placed)
+                # cancel everything, no symbol given (HF cancelAll; futures without a symbol)
+                await ex.cancel_all_orders()
+                await fx.cancel_all_orders()
+                assert await ex.fetch_open_orders(SPOT) == []
+                assert await fx.fetch_open_orders(PERP) == []
             finally:
                 await ex.close()
                 await fx.close()
@@ -92,6 +98,7 @@ async def test_batches_place_each_order_through_the_gateway(tmp_path: Path) -> N
         assert {v.exchange_order_id for v in futures_views} == {o["id"] for o in placed}
         for view in spot + futures_views:  # exactly one exchange order per intent, same clientOid
             assert await _accepted(stack, view.client_oid) == 1
+            assert view.state.value == "cancelled"
         assert await _accepted(stack, "hf-big") == 0
 
 

@@ -11,6 +11,9 @@ Each :class:`FacadeRoute` says what a (method, path template) is:
 - ``READ``: a private read, forwarded to the bound account's endpoint ``endpoint`` and signed
   there with the account's real credentials (scope ``read``);
 - ``BULLET``: the private WebSocket token, for the facade's own WebSocket (scope ``read``);
+- ``CANCEL_ALL``: every symbol's orders (HF ``cancelAll``; classic and futures cancel-by-symbol
+  without a symbol): cancel-by-symbol through the order router for each symbol where the
+  account has open orders the gateway knows (strays are adopted as they are seen);
 - ``BATCH``: batch orders (HF, classic or futures form: ``batch.py``), each order through the
   order router like a single one (the trade scope of the host);
 - ``UNSUPPORTED``: a trading feature the facade does not serve yet (stop, OCO and margin
@@ -54,6 +57,7 @@ class Kind(StrEnum):
     CANCEL_SYMBOL = "cancel_symbol"
     BULLET = "bullet"
     BATCH = "batch"
+    CANCEL_ALL = "cancel_all"
     UNSUPPORTED = "unsupported"
 
 
@@ -119,10 +123,6 @@ _MARGIN = (
     "margin orders are not supported by the KuCoin facade yet: trade spot here, or margin "
     "through the gateway's /v1 API"
 )
-_CANCEL_ALL = (
-    "cancelling every symbol's orders at once is not supported by the KuCoin facade yet: cancel "
-    "by symbol (DELETE /api/v1/hf/orders?symbol=...)"
-)
 _FUTURES_SETTING = (
     "changing {what} is not supported by the KuCoin facade yet: give the leverage on each "
     "order (its leverage and marginMode fields); account settings are the gateway operator's"
@@ -183,7 +183,7 @@ ROUTES: tuple[FacadeRoute, ...] = (
     FacadeRoute("POST", f"{_HF}/multi", Kind.BATCH, "spot.hf.batch", hf=True),
     FacadeRoute("POST", f"{_HF}/multi/sync", Kind.BATCH, "spot.hf.batch_sync", hf=True),
     FacadeRoute("DELETE", _HF, Kind.CANCEL_SYMBOL, "spot.hf.cancel_all_by_symbol", hf=True),
-    _no("DELETE", f"{_HF}/cancelAll", _CANCEL_ALL),
+    FacadeRoute("DELETE", f"{_HF}/cancelAll", Kind.CANCEL_ALL, "spot.hf.cancel_all", hf=True),
     _no(
         "POST",
         f"{_HF}/alter",

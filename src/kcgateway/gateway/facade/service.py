@@ -41,10 +41,12 @@ from kcgateway.gateway.facade.ratelimit import FacadeLimits, RateState
 from kcgateway.gateway.facade.routes import FacadeRoute, Kind, Resolved, denied, resolve
 from kcgateway.gateway.facade.stream import FacadeStream
 from kcgateway.gateway.orders.markets import FUTURES, SPOT
+from kcgateway.gateway.orders.model import IntentView
 from kcgateway.gateway.orders.router import OrderRouter
 from kcgateway.gateway.venue import Venues
 from kcgateway.store.database import Database
 from kcgateway.store.tables import OrderIntent
+from kcgateway.store.types import OrderState
 
 Now = Callable[[], datetime]
 #: (HTTP status, KuCoin code, message) of an exception: the front end's table
@@ -53,6 +55,8 @@ log = logging.getLogger("kcgateway.gateway.facade")
 #: the most public answers kept at once (one per endpoint and query)
 CACHE_ENTRIES = 2_000
 PERMISSION = "Access denied, require more permission."
+#: the intent states cancel-by-symbol settles (the orders the exchange holds open)
+_OPEN = (OrderState.ACKED, OrderState.OPEN)
 TOO_MANY = "Too Many Requests: the facade key's rate limit is used up; wait for gw-ratelimit-reset"
 
 
@@ -260,14 +264,48 @@ class FacadeService:
                 return _json({"clientOid": oid})
             return _json({"cancelledOrderId": view.exchange_order_id, "clientOid": oid})
         symbol = query.get("symbol")
-        if not symbol:
+        if route.kind is Kind.CANCEL_ALL:
+            return _json(await self._cancel_all(principal, market))
+        if not symbol and route.hf:  # KuCoin's HF cancel-by-symbol needs one (cancelAll not)
             raise ValidationError("symbol is required to cancel orders here", field="symbol")
-        views = await self._orders.cancel_symbol(
-            tenant, principal.account_id, symbol, key_id, market
-        )
+        symbols = [symbol] if symbol else await self._open_symbols(principal.account_id, market)
+        views: list[IntentView] = []  # no symbol (classic, futures): every symbol's orders
+        for one in symbols:
+            views += await self._orders.cancel_symbol(
+                tenant, principal.account_id, one, key_id, market
+            )
         if route.hf:
             return _json("success")
         return _json({"cancelledOrderIds": [v.exchange_order_id for v in views]})
+
+    async def _cancel_all(self, principal: FacadePrincipal, market: str) -> dict[str, object]:
+        """KuCoin's HF cancelAll: each symbol with open orders, its failure named per symbol."""
+        done: list[str] = []
+        failed: list[dict[str, str]] = []
+        for symbol in await self._open_symbols(principal.account_id, market):
+            try:
+                await self._orders.cancel_symbol(
+                    principal.tenant_id, principal.account_id, symbol, principal.key_id, market
+                )
+            except Exception as exc:  # that symbol's answer; the others still go
+                failed.append({"symbol": symbol, "error": self._explain(exc)[2]})
+                continue
+            done.append(symbol)
+        return {"succeedSymbols": done, "failedSymbols": failed}
+
+    async def _open_symbols(self, account_id: str, market: str) -> list[str]:
+        """The symbols where the account has orders the gateway holds open."""
+        query = (
+            select(OrderIntent.symbol)
+            .where(
+                OrderIntent.account_id == account_id,
+                OrderIntent.market == market,
+                OrderIntent.state.in_(_OPEN),
+            )
+            .distinct()
+        )
+        async with self._db.read() as session:
+            return sorted(str(s) for s in (await session.scalars(query)).all())
 
     async def _batch(self, principal: FacadePrincipal, route: FacadeRoute, body: bytes) -> object:
         """Each order of a batch through the router in turn; one's refusal is its failMsg."""
