@@ -29,8 +29,11 @@ chromium:
 ## test: the whole suite, then the 100% coverage gate on the protocol core. The suite runs
 ## without coverage: tracing every line of it (greenlets and threads included) took about 10 of
 ## CI's 30 minutes on two cores; `make coverage` gives the whole-suite report.
+## --tb=native: Python 3.11's ast.parse, which pytest's own traceback format calls, can fail
+## with "AST constructor recursion depth mismatch" after greenlet switches (Playwright): the
+## run then ends in INTERNALERROR and loses its failure summary (seen in CI).
 test: $(STAMP) chromium
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider --tb=native $(PYTEST_ARGS)
 	$(MAKE) --no-print-directory test-core-coverage
 
 ## coverage: the whole suite with branch coverage and its report (slower than `make test`)

@@ -14,6 +14,7 @@ with a message that says what to set.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import logging
@@ -99,6 +100,10 @@ DEMO_ACCOUNT = "paper"
 #: what the paper account's simulated key may do: every market the gateway trades
 PAPER_PERMISSIONS = ["General", "Spot", "Margin", "Futures"]
 ADMIN_OWNER = "serve-admin"
+SIM_STATE_FILE = "sim-state.pickle"
+"""The embedded simulator's state in the data directory (``kucoin_sim.persist``)."""
+SIM_SAVE_EVERY_S = 60.0
+"""How often the embedded simulator's state is saved besides at a clean stop."""
 
 
 def _write_private(path: Path, text: str) -> None:
@@ -330,17 +335,32 @@ class EmbeddedSim:
     state: Any
     spot_url: str
     futures_url: str
+    #: where the simulator's state is kept across restarts (None: forgotten at exit)
+    state_file: Path | None = None
+    _saver: asyncio.Task[None] | None = None
 
     @classmethod
-    async def start(cls, seed: int | None = None, *, tick_ms: int = 200) -> EmbeddedSim:
+    async def start(
+        cls, seed: int | None = None, *, tick_ms: int = 200, state_file: Path | None = None
+    ) -> EmbeddedSim:
         """Build and serve both simulator apps on free loopback ports.
 
         ``tick_ms`` is the market makers' period (0: no market makers, a quiet book).
+        ``state_file``: the state saved there by an earlier run is loaded first (its orders,
+        balances and keys), and the state is saved there every :data:`SIM_SAVE_EVERY_S` and at
+        :meth:`aclose` (``kucoin_sim.persist``), so orders placed before a restart of ``make
+        run`` can still be cancelled after it.
         """
         from kucoin_sim.app import build_apps  # noqa: PLC0415 - dev mode only (class docstring)
         from kucoin_sim.config import SimConfig  # noqa: PLC0415
+        from kucoin_sim.persist import StateFileError, keep_saving, load_state  # noqa: PLC0415
 
         apps = build_apps(SimConfig(tick_ms=tick_ms), seed)
+        if state_file is not None:
+            try:
+                load_state(apps.state, state_file)
+            except StateFileError as exc:
+                raise ConfigError(f"the embedded simulator's state: {exc}") from None
         if tick_ms > 0:  # one market tick now: every symbol has a last price before the first
             apps.state.exchange.tick(apps.state.now_ms())  # read (the risk engine needs one)
         urls = []
@@ -353,12 +373,27 @@ class EmbeddedSim:
             host, port = runner.addresses[0][:2]
             urls.append(f"http://{host}:{port}")
         apps.state.spot_base_url, apps.state.futures_base_url = urls
-        return cls(runners, apps.state, urls[0], urls[1])
+        sim = cls(runners, apps.state, urls[0], urls[1], state_file)
+        if state_file is not None:
+            saving = keep_saving(apps.state, state_file, SIM_SAVE_EVERY_S)
+            sim._saver = asyncio.get_running_loop().create_task(saving)
+        return sim
+
+    def save(self) -> None:
+        """Write the simulator's state to its state file now (nothing without one)."""
+        from kucoin_sim.persist import save_state  # noqa: PLC0415 - dev mode only
+
+        if self.state_file is not None:
+            save_state(self.state, self.state_file)
 
     @property
     def hosts(self) -> Hosts:
         """Client hosts pointing at this simulator."""
         return Hosts(spot=self.spot_url, futures=self.futures_url, broker=self.spot_url)
+
+    def has_key(self, api_key: str) -> bool:
+        """Whether the simulator knows this API key (a restored state keeps its keys)."""
+        return api_key in self.state.keys
 
     def create_account(self, spec: dict[str, Any]) -> dict[str, Any]:
         """A simulator user with one key (see ``POST /_sim/accounts``)."""
@@ -374,9 +409,15 @@ class EmbeddedSim:
         fund(self.state, uid, account_type, parse_balances(dict(balances)))
 
     async def aclose(self) -> None:
-        """Stop serving."""
+        """Stop serving, then save the state (if kept) as the servers left it."""
+        saver, self._saver = self._saver, None
+        if saver is not None:
+            saver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await saver
         for runner in self.runners:
             await runner.cleanup()
+        self.save()
 
 
 def _sim_key(settings: Settings) -> dict[str, str]:
@@ -409,11 +450,12 @@ async def bootstrap_demo(
         tenant = await tenants.by_name(DEMO_TENANT)
         tenant_id = tenant.id if tenant else await tenants.add(DEMO_TENANT, now=now)
     key = _sim_key(settings)
-    balances = {"USDT": "100000", "BTC": "2", "ETH": "20"}
-    spec = {**key, "hf": True, "balances": balances, "permissions": PAPER_PERMISSIONS}
-    uid = sim.create_account(spec)["uid"]
-    sim.fund(uid, "margin", {"USDT": "10000", "BTC": "0.2"})
-    sim.fund(uid, "futures", {"USDT": "10000"})
+    if not sim.has_key(key["apiKey"]):  # a fresh simulator; a restored one has it, funds used
+        balances = {"USDT": "100000", "BTC": "2", "ETH": "20"}
+        spec = {**key, "hf": True, "balances": balances, "permissions": PAPER_PERMISSIONS}
+        uid = sim.create_account(spec)["uid"]
+        sim.fund(uid, "margin", {"USDT": "10000", "BTC": "0.2"})
+        sim.fund(uid, "futures", {"USDT": "10000"})
     async with services.db.read() as session:
         names = {a.name for a in await AccountRepository(session).for_tenant(tenant_id)}
     if DEMO_ACCOUNT not in names:
@@ -474,7 +516,7 @@ async def prepare(settings: Settings) -> tuple[GatewayServices, EmbeddedSim | No
     db = await open_store(settings)
     sim = None
     if settings.is_dev and not settings.exchange_url:
-        sim = await EmbeddedSim.start()
+        sim = await EmbeddedSim.start(state_file=settings.data_dir / SIM_STATE_FILE)
         hosts = sim.hosts
     else:  # prod, or dev against an external exchange (e.g. a `kcgateway sim` that outlives us)
         hosts = exchange_hosts(settings)

@@ -142,11 +142,12 @@ def test_cli_create_admin_prints_a_working_key_once(
 
 async def test_dev_bootstrap_then_restart(tmp_path: Path) -> None:
     s = Settings(data_dir=tmp_path / "d")
-    keys = []
-    for run in range(2):  # a restart: same database, a fresh simulator
+    keys: list[str] = []
+    first_order = ""
+    for run in range(2):  # a restart: same database, the simulator restored from its file
         ring, pepper = main.load_ring(s), main.load_pepper(s)
         db = await main.open_store(s)
-        sim = await main.EmbeddedSim.start(tick_ms=0)
+        sim = await main.EmbeddedSim.start(tick_ms=0, state_file=s.data_dir / main.SIM_STATE_FILE)
         services = main.build_services(s, db, ring, pepper, sim.hosts)
         seed_last_prices(sim)
         try:
@@ -170,7 +171,16 @@ async def test_dev_bootstrap_then_restart(tmp_path: Path) -> None:
                 assert resp.status_code == 201, resp.text
                 listed = await http.get("/v1/orders", headers=auth(keys[0]))
                 assert len(listed.json()) == run + 1, "the same key sees every start's orders"
+                if run == 1:  # the order placed before the restart is still at the exchange
+                    resp = await http.delete(f"/v1/orders/{first_order}", headers=auth(keys[0]))
+                    assert resp.status_code == 200, resp.text
+                    resp = await http.get(f"/v1/orders/{first_order}", headers=auth(keys[0]))
+                    assert resp.json()["state"] in {"cancel_pending", "cancelled"}, resp.text
+                    spot = await http.get("/v1/balances?account=paper", headers=auth(keys[0]))
+                    held = [b for b in spot.json() if b["currency"] == "USDT"]
+                    assert [b["balance"] for b in held if b["type"] == "trade_hf"] == ["100000"]
                 if run == 0:  # the paper key trades margin and reads futures, both funded
+                    first_order = listed.json()[0]["id"]
                     margin = order_body("paper", size="0.002")
                     resp = await http.post("/v1/margin/orders", json=margin, headers=auth(keys[0]))
                     assert resp.status_code == 201, resp.text

@@ -56,7 +56,8 @@ class Event:
     """One event of ``GET /v1/events``: resume after ``id``.
 
     ``kind``: ``order.state`` (``data["state"]``, ``data["previousState"]``), ``order.fill``,
-    ``balance`` or ``alert``. ``data``: JSON, money as strings.
+    ``balance``, ``position`` (``data["currentQty"]``, ``data["previousQty"]``) or ``alert``.
+    ``data``: JSON, money as strings.
     """
 
     id: int

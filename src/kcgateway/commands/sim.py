@@ -31,18 +31,29 @@ def _banner(spot: str, futures: str, account: dict[str, Any] | None) -> list[str
     return lines
 
 
+SAVE_EVERY_S = 60.0
+
+
 async def _serve(
-    host: str, spot_port: int, futures_port: int, seed: int | None, config: Any
+    host: str,
+    spot_port: int,
+    futures_port: int,
+    seed: int | None,
+    config: Any,
+    *,
+    state_file: Path | None = None,
 ) -> None:
     from aiohttp import web
 
     from kucoin_sim.accounts import create_account
     from kucoin_sim.app import build_apps
     from kucoin_sim.engine import AccountType
+    from kucoin_sim.persist import keep_saving, load_state, save_state
 
     apps = build_apps(config, seed)
+    restored = state_file is not None and load_state(apps.state, state_file)
     account = None
-    if not config.accounts:
+    if not config.accounts and not restored:
         balances = {"USDT": "100000", "BTC": "10", "ETH": "100"}
         account = create_account(apps.state, {"balances": balances}, apps.state.now_ms())
         apps.state.exchange.fund(account["uid"], AccountType.FUTURES, "USDT", Decimal(100000))
@@ -57,15 +68,24 @@ async def _serve(
         spot_url, futures_url = f"http://{host}:{spot_port}", f"http://{host}:{futures_port}"
         apps.state.spot_base_url, apps.state.futures_base_url = spot_url, futures_url
         typer.echo("\n".join(_banner(spot_url, futures_url, account)))
+        if restored:
+            typer.echo(f"state restored from {state_file} (its accounts and keys are kept)")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        saver = None
+        if state_file is not None:
+            saver = loop.create_task(keep_saving(apps.state, state_file, SAVE_EVERY_S))
         await stop.wait()
+        if saver is not None:
+            saver.cancel()
         typer.echo("simulator stopped")
     finally:
         for runner in runners:
             await runner.cleanup()
+        if state_file is not None:
+            save_state(apps.state, state_file)
 
 
 @app.callback()
@@ -79,6 +99,10 @@ def sim(
     futures_port: Annotated[int, typer.Option(help="Futures REST port.")] = 8131,
     seed: Annotated[int | None, typer.Option(help="Seed for prices, ids and faults.")] = None,
     config: Annotated[Path | None, typer.Option(help="TOML or JSON config file.")] = None,
+    state_file: Annotated[
+        Path | None,
+        typer.Option(help="Keep the state (orders, balances, keys) in this file across restarts."),
+    ] = None,
 ) -> None:
     """Start the simulator and print its base URLs (and a generated test account)."""
     if ctx.invoked_subcommand is not None:
@@ -90,8 +114,13 @@ def sim(
     except SimConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    from kucoin_sim.persist import StateFileError
+
     try:
-        asyncio.run(_serve(host, spot_port, futures_port, seed, cfg))
+        asyncio.run(_serve(host, spot_port, futures_port, seed, cfg, state_file=state_file))
+    except StateFileError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from exc
     except KeyboardInterrupt:
         typer.echo("simulator stopped")
     except OSError as exc:

@@ -34,6 +34,7 @@ from prometheus_client import CollectorRegistry, Gauge
 from kcgateway.errors import ValidationError
 from kcgateway.exchange.private_feed import BalanceChange
 from kcgateway.gateway.apikeys import Scope
+from kcgateway.kucoin import models as m
 from kcgateway.store.alert_store import AlertView
 from kcgateway.store.database import Database
 from kcgateway.store.event_log import (
@@ -70,6 +71,7 @@ class EventKind(StrEnum):
     ORDER = "order.state"
     FILL = "order.fill"
     BALANCE = "balance"
+    POSITION = "position"
     ALERT = "alert"
 
 
@@ -78,6 +80,7 @@ SCOPE_OF = {
     EventKind.ORDER: Scope.READ,
     EventKind.FILL: Scope.READ,
     EventKind.BALANCE: Scope.READ,
+    EventKind.POSITION: Scope.READ,
     EventKind.ALERT: Scope.RISK_MANAGE,
 }
 
@@ -166,6 +169,30 @@ def balance_event(account_id: str, change: BalanceChange) -> NewEvent:
     )
 
 
+def position_event(
+    account_id: str, symbol: str, position: m.Position | None, previous_qty: Decimal
+) -> NewEvent:
+    """The ``position`` event of a futures position whose quantity moved (None: now closed)."""
+    data: dict[str, Any] = {
+        "symbol": symbol,
+        "currentQty": "0" if position is None else str(position.current_qty),
+        "previousQty": str(previous_qty),
+        "isOpen": position is not None,
+    }
+    if position is not None:
+        data |= {
+            "avgEntryPrice": _money(position.avg_entry_price),
+            "markPrice": _money(position.mark_price),
+            "unrealisedPnl": _money(position.unrealised_pnl),
+            "realisedPnl": _money(position.realised_pnl),
+            "leverage": _money(position.leverage),
+            "marginMode": position.margin_mode,
+            "liquidationPrice": _money(position.liquidation_price),
+            "settleCurrency": position.settle_currency,
+        }
+    return NewEvent(EventKind.POSITION.value, Scope.READ.value, symbol, data, account_id=account_id)
+
+
 def alert_event(alert: AlertView) -> NewEvent:
     """The ``alert`` event of a stored alert (no tenant: a gateway-wide one, admin keys only)."""
     data: dict[str, Any] = {
@@ -249,6 +276,12 @@ class EventFeed:
     async def balance_changed(self, account_id: str, change: BalanceChange) -> None:
         """Append the ``balance`` event of one private balance change of ``account_id``."""
         await self.append([balance_event(account_id, change)])
+
+    async def position_changed(
+        self, account_id: str, symbol: str, position: m.Position | None, previous_qty: Decimal
+    ) -> None:
+        """Append the ``position`` event of one futures position of ``account_id`` that moved."""
+        await self.append([position_event(account_id, symbol, position, previous_qty)])
 
     async def last_id(self) -> int:
         """The newest event's id (0 for an empty log): where a client without an id starts."""

@@ -33,6 +33,7 @@ equity updates (not on orders) go to ``on_drawdown`` as soon as the update is ma
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import logging
 import time
@@ -57,6 +58,7 @@ from kcgateway.risk import (
     Decision,
     DrawdownVerdict,
     Level,
+    MarketKind,
     ProposedOrder,
     Signal,
     StateChange,
@@ -237,6 +239,8 @@ class RiskEngine:
             stream = None if events is None else events.streams.get(account_id)
             return None if stream is None else stream.feed
 
+        if services.event_feed is not None:  # position changes go to the event log bots follow
+            accounts.on_position = services.event_feed.position_changed
         engine = cls(
             market=market, accounts=accounts, activity=ActivityTracker(), states_for=states_for,
             limits_for=limits_for, on_signal=on_signal, on_state_change=on_state_change,
@@ -363,8 +367,12 @@ class RiskEngine:
         order = dataclasses.replace(order, tenant_id=tenant, account_id=account_id, key_id=key_id)
         limits = self._limits_for(tenant, account_id, key_id)
         states = self._states_for(tenant, account_id, key_id)
-        if self.accounts.follow(tenant, account_id):
+        first = self.accounts.follow(tenant, account_id)
+        futures = order.market is MarketKind.FUTURES and self.accounts.use_futures(account_id)
+        if first:
             await self._first_load(account_id)
+        elif futures:  # its first futures order: read the positions it holds before deciding
+            await self._reload(account_id)
         else:
             await self._first_load_running(account_id)
         market = await self.market.view(order.market, order.symbol, now_ms)
@@ -393,6 +401,15 @@ class RiskEngine:
             await asyncio.wait_for(asyncio.shield(task), self._first_load_timeout_s)
         except TimeoutError:
             log.info("risk first load slow: account=%s", account_id)
+
+    async def _reload(self, account_id: str) -> None:
+        """A refresh that starts now (after any one running), waited for like a first load."""
+        acc = self.accounts.accounts.get(account_id)
+        running = None if acc is None else acc.refreshing
+        if running is not None and not running.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(running), self._first_load_timeout_s)
+        await self._first_load(account_id)
 
     async def _first_load_running(self, account_id: str) -> None:
         """A concurrent order of an account whose first load is under way waits for it too."""

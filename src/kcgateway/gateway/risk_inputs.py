@@ -78,6 +78,8 @@ log = logging.getLogger("kcgateway.gateway.risk")
 
 DAY_MS = 86_400_000
 ZERO = Decimal(0)
+LISTED_FOR_MS = 300_000
+"""A symbol list this recent (the rules' freshness bound) decides that a symbol is unknown."""
 SPOT_VENUE = "spot"
 FUTURES_VENUE = "futures"
 #: intents that may still rest at the exchange (counted as open orders)
@@ -182,6 +184,8 @@ class MarketData:
         self._weight = baseline_weight
         self._hot_idle_ms = hot_idle_ms
         self.rules: dict[tuple[str, str], Stamped[SymbolRules]] = {}
+        #: when each venue's whole symbol (contract) list was last read
+        self.listed_at: dict[str, int] = {}
         self.volume: dict[tuple[str, str], Stamped[Decimal]] = {}
         self.rank: dict[tuple[str, str], Stamped[int]] = {}
         self.baseline: dict[tuple[str, str], Stamped[Decimal]] = {}
@@ -200,12 +204,14 @@ class MarketData:
             self.rules[(SPOT_VENUE, s.symbol)] = Stamped(spot_rules(s), at)
             if s.quote_currency == self.quote:
                 self._pair_of[s.base_currency] = s.symbol
+        self.listed_at[SPOT_VENUE] = at
         if self._books[FUTURES_VENUE] is not None:
             at = self._clock.now_ms()
             raw = await self.client.call("futures.contracts_active")
             for c in m.parse_contracts(raw):
                 self.rules[(FUTURES_VENUE, c.symbol)] = Stamped(contract_rules(c), at)
                 self._observe((FUTURES_VENUE, c.symbol), c.last_trade_price or c.mark_price, at)
+            self.listed_at[FUTURES_VENUE] = at
             # the contract list also carries the 24 h turnover, which the core model leaves out
             turnovers: list[_Turnover] = m.parse_as(list[_Turnover], raw)
             ranked = sorted(turnovers, key=lambda t: t.turnover_of24h or ZERO, reverse=True)
@@ -296,10 +302,20 @@ class MarketData:
         pair = self._pair_of.get(currency)
         return None if pair is None else self.last.get((SPOT_VENUE, pair))
 
+    def unlisted(self, venue: str, symbol: str, now_ms: int) -> bool:
+        """The venue's list, read within :data:`LISTED_FOR_MS`, does not hold ``symbol``."""
+        at = self.listed_at.get(venue)
+        if at is None or now_ms - at > LISTED_FOR_MS:
+            return False  # no current list: the rules' freshness check decides (fail closed)
+        rules = self.rules.get((venue, symbol))
+        return rules is None or rules.as_of_ms < at  # never listed, or not in the last list
+
     async def view(self, market: MarketKind, symbol: str, now_ms: int) -> MarketView:
         """The market view of one symbol: memory, plus the book service's book."""
         venue = venue_of(market)
         key = (venue, symbol)
+        if self.unlisted(venue, symbol, now_ms):  # nothing to read (and nothing to poll)
+            return MarketView(symbol, None, None, None, None, None, None, None, None, listed=False)
         if self.use(venue, symbol, now_ms) and key not in self.last:
             await self._poll_last(key)  # first order on this symbol: one level-1 read
         book = await self._book(venue, symbol, now_ms)
@@ -352,12 +368,19 @@ class _Account:
     saved_peak: Decimal | None = None
     saved_at_ms: int = 0
     verdict: TradingState = TradingState.ACTIVE
+    #: read the futures positions and account (see AccountData.use_futures)
     futures: bool = False
+    #: whether the intents were asked once if the account ever traded futures here
+    futures_asked: bool = False
+    #: the open futures positions' quantities at the last read (None before the first)
+    futures_qty: dict[str, Decimal] | None = None
     refreshing: asyncio.Task[None] | None = field(default=None, repr=False)
 
 
 DrawdownCallback = Callable[[str, str, DrawdownVerdict], None]
 VenueFor = Callable[[str], Awaitable[BalanceSource]]
+#: (account id, symbol, the position now or None once closed, its quantity before)
+PositionCallback = Callable[[str, str, "m.Position | None", Decimal], Awaitable[None]]
 
 
 class AccountData:
@@ -381,6 +404,9 @@ class AccountData:
         self._on_drawdown = on_drawdown
         self._clock = clock
         self._save_every_ms = save_every_ms
+        #: told each futures position whose quantity changed between two reads (the first read
+        #: of an account is its baseline: nothing is told then)
+        self.on_position: PositionCallback | None = None
         self.accounts: dict[str, _Account] = {}
 
     def follow(self, tenant_id: str, account_id: str) -> bool:
@@ -399,6 +425,20 @@ class AccountData:
             account_id, acc.balances, acc.positions, acc.open_orders, acc.equity, acc.peak,
             acc.day_start,
         )  # fmt: skip
+
+    def use_futures(self, account_id: str) -> bool:
+        """Read this followed account's futures positions from now on; True if it did not yet.
+
+        Said by the engine for each futures order it judges, so that the positions the
+        account already holds count before the order is decided. (Before, positions were read
+        only for an account seen with an OPEN futures order at a refresh: market orders that
+        filled between refreshes, or positions held at a restart, were never counted.)
+        """
+        acc = self.accounts.get(account_id)
+        if acc is None or acc.futures:
+            return False
+        acc.futures = True
+        return True
 
     def kick(self, account_id: str) -> asyncio.Task[None] | None:
         """Refresh the account now (a balance event) unless a refresh is already running."""
@@ -431,14 +471,17 @@ class AccountData:
             totals[row.currency] = totals.get(row.currency, ZERO) + row.balance
         rows = await self._open_intents(account_id)
         acc.futures = acc.futures or any(r.market == "futures" for r in rows)
+        if not acc.futures and not acc.futures_asked:  # a restart: positions held from before
+            acc.futures = await self._traded_futures(account_id)
+            acc.futures_asked = True
         futures_equity = ZERO  # the futures account is not in the spot balance list
         positions: dict[str, Position] = {}
         if acc.futures:
             futures = venue.client.futures
             futures_equity = (await futures.account_overview(self._market.quote)).account_equity
-            for p in await futures.positions():
-                if not p.is_open or p.current_qty == 0:
-                    continue
+            held_now = [p for p in await futures.positions() if p.is_open and p.current_qty != 0]
+            await self._tell_positions(account_id, acc, held_now)
+            for p in held_now:
                 rules = self._market.rules.get((FUTURES_VENUE, p.symbol))
                 mark = p.mark_price
                 if rules is None or mark is None:
@@ -469,6 +512,29 @@ class AccountData:
             return
         acc.equity = Stamped(equity, min(at, priced_at))
         await self._track(account_id, acc, equity, at)
+
+    async def _tell_positions(self, account_id: str, acc: _Account, held: list[m.Position]) -> None:
+        """Tell :attr:`on_position` each position whose quantity moved since the last read."""
+        before, acc.futures_qty = acc.futures_qty, {p.symbol: p.current_qty for p in held}
+        if before is None or self.on_position is None:
+            return
+        now = {p.symbol: p for p in held}
+        for symbol in sorted(before.keys() | now.keys()):
+            position = now.get(symbol)
+            previous = before.get(symbol, ZERO)
+            if (ZERO if position is None else position.current_qty) == previous:
+                continue
+            try:
+                await self.on_position(account_id, symbol, position, previous)
+            except Exception:  # a lost event must not stop the figures' refresh
+                log.exception("position change not recorded: account=%s", account_id)
+
+    async def _traded_futures(self, account_id: str) -> bool:
+        query = select(OrderIntent.id).where(
+            OrderIntent.account_id == account_id, OrderIntent.market == "futures"
+        )
+        async with self._db.read() as session:
+            return (await session.scalar(query.limit(1))) is not None
 
     async def _open_intents(self, account_id: str) -> list[OrderIntent]:
         query = select(OrderIntent).where(

@@ -171,6 +171,9 @@ class MarketView:
     volume_24h: Stamped[Decimal] | None
     volume_rank: Stamped[int] | None
     baseline_price: Stamped[Decimal] | None
+    #: False when the exchange's current symbol list (spot) or contract list (futures) does
+    #: not hold the symbol: the order is refused as ``risk.unknown_symbol`` and nothing else
+    listed: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,6 +119,13 @@ def _evaluate(  # noqa: PLR0917 - the private twin of evaluate()
     problems = malformed(order)
     if problems:
         return Decision(False, tuple(problems), order)
+    if not market.listed:  # not "stale data" eight times: the one thing to fix
+        where = "futures contract" if order.market is MarketKind.FUTURES else "spot symbol"
+        sentence = (
+            f"{order.symbol} is not a {where} of the exchange (symbols are case-sensitive, "
+            "e.g. BTC-USDT, XBTUSDTM): GET /v1/symbols or /v1/futures/symbols lists them"
+        )
+        return Decision(False, (Failure(codes.UNKNOWN_SYMBOL, sentence),), order)
     ctx = _context(
         order, market=market, account=account, activity=activity, limits=limits, now_ms=now_ms
     )

@@ -35,7 +35,8 @@ from kcgateway.web.schemas import AUTHED, error_responses
 router = APIRouter(prefix="/v1", tags=["events"])
 
 _KINDS = Query(
-    description="comma-separated kinds to receive (order.state, order.fill, balance, alert); "
+    description="comma-separated kinds to receive (order.state, order.fill, balance, position, "
+    "alert); "
     "default: every kind the key may see",
     max_length=200,
 )
@@ -56,8 +57,10 @@ class EventOut(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     id: int = Field(description="gateway-wide, increasing: resume after it")
-    kind: str = Field(description="order.state, order.fill, balance or alert")
-    subject: str = Field(description="the gateway order id, clientOid or alert id")
+    kind: str = Field(description="order.state, order.fill, balance, position or alert")
+    subject: str = Field(
+        description="the gateway order id, clientOid, currency, futures symbol or alert id"
+    )
     account_id: str | None = Field(alias="accountId")
     created_at: str = Field(alias="createdAt", description="ISO 8601, UTC")
     data: dict[str, Any]

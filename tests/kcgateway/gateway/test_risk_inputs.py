@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from kcgateway.clock import FakeClock
-from kcgateway.gateway.risk_inputs import ActivityTracker, MarketData, day_of
+from kcgateway.gateway.risk_inputs import LISTED_FOR_MS, ActivityTracker, MarketData, day_of
 from kcgateway.kucoin import models as m
-from kcgateway.risk import MarketKind, OrderType, ProposedOrder, Side
+from kcgateway.risk import MarketKind, OrderType, ProposedOrder, Side, Stamped
 
 D = Decimal
 MIDNIGHT = int(datetime(2026, 12, 2, tzinfo=UTC).timestamp() * 1000)
@@ -96,3 +96,22 @@ async def test_the_baseline_moves_slowly_so_a_burst_stands_out() -> None:
     baseline = market.baseline[("spot", "PUMP-USDT")]
     assert D(10) < baseline.value < D(11)  # still near the pre-burst price
     assert baseline.as_of_ms == clock.now_ms()
+
+
+async def test_a_symbol_is_unknown_only_against_a_current_list_that_lacks_it() -> None:
+    clock = FakeClock()
+    market = MarketData(_Client(), books=None, futures_books=None, clock=clock)  # type: ignore[arg-type]
+    now = clock.now_ms()
+    assert not market.unlisted("spot", "NOPE-USDT", now)  # no list read yet: not known either way
+    rules = Stamped(object(), now)
+    market.rules[("spot", "BTC-USDT")] = rules  # type: ignore[assignment]
+    market.rules[("spot", "GONE-USDT")] = Stamped(object(), now - 1)  # type: ignore[assignment]
+    market.listed_at["spot"] = now
+    assert not market.unlisted("spot", "BTC-USDT", now)
+    assert market.unlisted("spot", "NOPE-USDT", now)
+    assert market.unlisted("spot", "GONE-USDT", now)  # in an earlier list, not in the last one
+    assert not market.unlisted("futures", "NOPEUSDTM", now)  # the contract list was never read
+    later = now + LISTED_FOR_MS + 1  # an old list decides nothing: rules freshness fails closed
+    assert not market.unlisted("spot", "NOPE-USDT", later)
+    view = await market.view(MarketKind.SPOT, "NOPE-USDT", now)
+    assert view.listed is False and view.rules is None and view.book is None

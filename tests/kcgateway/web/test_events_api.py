@@ -7,6 +7,7 @@ transports buffer whole responses. Orders are placed and cancelled through the s
 from __future__ import annotations
 
 import asyncio
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -21,10 +22,10 @@ from tests.helpers.gateway import Stack, Tenant, auth, gateway_stack, order_body
 from tests.helpers.served import CuttingProxy, served
 
 #: orders placed and cancelled while the follower drops and resumes (about 3 events each).
-#: With 1,000 the test passes too, in about 67 s on this shared two-core machine (measured
-#: once); the suite's time budget keeps it at 100 (about 10 s).
-ORDERS = 100
-WAIT_S = 60.0  # hang protection only, never a timing assertion
+#: The suite's time budget keeps it at 100 (about 10 s); the issue's full size is
+#: ``KCGW_EVENTS_ORDERS=1000 pytest tests/kcgateway/web/test_events_api.py -k resume``.
+ORDERS = int(os.environ.get("KCGW_EVENTS_ORDERS", "100"))
+WAIT_S = 60.0 + ORDERS * 0.3  # hang protection only, never a timing assertion
 
 
 async def _place_and_cancel(stack: Stack, tenant: Tenant, count: int, start: int = 0) -> list[str]:

@@ -396,12 +396,14 @@ async def test_futures_risk_check_counts_the_contract_value(tmp_path: Path) -> N
         )
         assert resp.status_code == 422 and resp.json()["error"] == "risk_rejected", resp.text
         assert [f["code"] for f in resp.json()["failures"]] == ["risk.max_notional"], resp.text
-        # a contract the exchange does not list has no rules, book or price: refused by the
-        # risk engine before any intent exists
+        # a contract the exchange does not list: refused by the risk engine with that one
+        # reason before any intent exists
         resp = await stack.http.post(
             "/v1/futures/orders", json=futures_body("main", symbol="NOPEUSDTM"), headers=h
         )
         assert resp.status_code == 422 and resp.json()["error"] == "risk_rejected", resp.text
-        assert "risk.stale_data" in {f["code"] for f in resp.json()["failures"]}
+        codes = [f["code"] for f in resp.json()["failures"]]
+        assert codes == ["risk.unknown_symbol"], resp.text
+        assert "not a futures contract" in resp.text, resp.text
         listed = (await stack.http.get("/v1/futures/orders", headers=h)).json()
         assert len(listed) == 1, "refused orders are not stored"

@@ -140,14 +140,17 @@ async def test_validation_risk_and_rejection(tmp_path: Path) -> None:
         resp = await stack.http.post("/v1/orders", json=order_body("main", side="hold"), headers=h)
         assert resp.status_code == 422
         assert resp.json()["error"] == "invalid_request"
-        # a symbol the exchange does not list: the risk engine knows no rules, book or price
-        # for it and refuses it before any intent exists (fail closed)
+        # a symbol the exchange's current list does not hold: refused by the risk engine with
+        # that one reason (not eight "stale data" ones) before any intent exists
         resp = await stack.http.post(
             "/v1/orders", json=order_body("main", symbol="NOPE-USDT"), headers=h
         )
         assert resp.status_code == 422, resp.text
         assert resp.json()["error"] == "risk_rejected"
-        assert "risk.stale_data" in {f["code"] for f in resp.json()["failures"]}
+        (failure,) = resp.json()["failures"]
+        assert failure["code"] == "risk.unknown_symbol", failure
+        assert "NOPE-USDT is not a spot symbol" in failure["message"], failure
+        assert "GET /v1/symbols" in failure["message"], failure
         assert (await stack.http.get("/v1/orders", headers=h)).json() == []
         resp = await stack.http.get("/v1/balances?account=main", headers=h)
         assert {b["currency"] for b in resp.json()} >= {"USDT", "BTC"}
