@@ -92,8 +92,13 @@ def cpu_seconds(pid: int) -> float:
 class Serve:
     """``kcgateway serve`` as a child process; its banner gives the admin key and the exchange."""
 
-    def __init__(self, data_dir: Path, port: int) -> None:
-        env = {**os.environ, "KCGW_DATA_DIR": str(data_dir), "KCGW_MODE": "dev"}
+    def __init__(self, data_dir: Path, port: int, extra_env: dict[str, str] | None = None) -> None:
+        env = {
+            **os.environ,
+            "KCGW_DATA_DIR": str(data_dir),
+            "KCGW_MODE": "dev",
+            **(extra_env or {}),
+        }
         env.pop("KCGW_EXCHANGE_URL", None)
         # serve's output goes to a file, read back for the banner: a pipe nobody drains would
         # block the gateway once its log lines filled it

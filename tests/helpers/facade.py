@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import socket
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import ccxt.async_support as ccxt_async
 import uvicorn
 
 from kcgateway.facade.app import create_facade_app
 from kcgateway.gateway.apikeys import Scope, parse_key
+from kcgateway.kucoin.signing import Credentials, sign_request
+from kcgateway.secret import Secret
 from tests.helpers import leaksuite
 from tests.helpers.gateway import Stack, Tenant, auth
 
@@ -82,8 +87,31 @@ def ccxt_kucoin(url: str, creds: FacadeCreds | None = None) -> Any:
 
 def ccxt_kucoinfutures(spot_url: str, futures_url: str, creds: FacadeCreds) -> Any:
     """ccxt's async kucoinfutures: futures groups at the futures facade, the rest at spot."""
-    ex = ccxt_async.kucoinfutures(creds.ccxt())
+    return point_futures(ccxt_async.kucoinfutures(creds.ccxt()), spot_url, futures_url)
+
+
+def point_futures(ex: Any, spot_url: str, futures_url: str) -> Any:
+    """``ex`` (ccxt or ccxt.pro kucoinfutures) with its futures groups at ``futures_url``."""
     for name, value in list(ex.urls["api"].items()):
         if isinstance(value, str):
             ex.urls["api"][name] = futures_url if name.startswith("futures") else spot_url
     return ex
+
+
+async def signed(
+    http: aiohttp.ClientSession,
+    url: str,
+    creds: FacadeCreds,
+    method: str,
+    path: str,
+    body: Any = None,
+) -> tuple[int, dict[str, Any], Mapping[str, str]]:
+    """A hand-signed facade call: (HTTP status, KuCoin envelope, response headers)."""
+    signer = Credentials(creds.api_key, Secret(creds.secret), Secret(creds.passphrase))
+    now_ms = int(time.time() * 1000)
+    raw = b"" if body is None else json.dumps(body).encode()
+    headers = sign_request(signer, method=method, path=path, body=raw, timestamp_ms=now_ms)
+    if raw:
+        headers["Content-Type"] = "application/json"
+    async with http.request(method, url + path, headers=headers, data=raw or None) as resp:
+        return resp.status, await resp.json(content_type=None), resp.headers

@@ -221,6 +221,18 @@ def test_cli_serve_in_prod_without_settings_says_what_to_set(
     assert "KCGW_DATABASE_URL" in result.output and "KCGW_EXCHANGE_URL" in result.output
 
 
+def test_listeners_answer_without_waiting_for_a_delayed_ack() -> None:
+    """serve's sockets disable Nagle (their connections inherit it): a small response's body
+    is not held ~40 ms behind its head."""
+    import socket
+
+    sock = main.listen_socket("127.0.0.1", 0)
+    try:
+        assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+    finally:
+        sock.close()
+
+
 def test_cli_serve_on_a_busy_port_fails_before_issuing_a_key(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

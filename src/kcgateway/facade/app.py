@@ -5,7 +5,8 @@ its path, goes to :meth:`~kcgateway.gateway.facade.service.FacadeService.handle`
 path, raw query, raw body (at most ``max_body_bytes``: KuCoin's signature covers the exact
 bytes, so nothing is re-serialised), headers and the client address (the ``/v1`` rule:
 ``KCGW_TRUSTED_PROXIES``); the answer is KuCoin's envelope ``{"code":"200000","data":...}``, or
-its error envelope (``errors.py``). Only protocol shaping lives here; the rules are in
+its error envelope (``errors.py``), with KuCoin's ``gw-ratelimit-*`` headers of the facade's
+budget the request was debited from. Only protocol shaping lives here; the rules are in
 ``kcgateway.gateway.facade``.
 """
 
@@ -70,19 +71,18 @@ def create_facade_app(
             headers=request.headers,
             ip=client_ip(peer, request.headers.get("x-forwarded-for"), proxies),
             futures=futures,
-            ws_endpoint="" if futures else _ws_endpoint(request),
+            ws_endpoint=_ws_endpoint(request),
         )
-        try:
-            data = await facade.handle(call)
-        except Exception as exc:  # every failure is answered in KuCoin's envelope
-            status, text = describe(exc)
-            return Response(text, status, None, JSON)
-        return Response(_OK_HEAD + data + b"}", 200, None, JSON)
+        answer = await facade.serve(call)
+        if answer.error is not None:  # every failure is answered in KuCoin's envelope
+            status, text = describe(answer.error)
+            return Response(text, status, answer.headers, JSON)
+        return Response(_OK_HEAD + answer.data + b"}", 200, answer.headers, JSON)
 
     methods = ["GET", "POST", "DELETE", "PUT"]
     routes: list[BaseRoute] = []
-    if not futures:  # the private WebSocket of the spot host (bullet-private names it)
-        routes.append(WebSocketRoute(WS_PATH, private_ws(facade.stream, proxies)))
+    # the private WebSocket of each host (its bullet-private names it)
+    routes.append(WebSocketRoute(WS_PATH, private_ws(facade.stream, proxies)))
     routes.append(Route("/{path:path}", endpoint, methods=methods))
     return Starlette(routes=routes)
 

@@ -88,14 +88,22 @@ def envelope(code: str, msg: str) -> bytes:
     return json.dumps({"code": code, "msg": msg}, separators=(",", ":")).encode()
 
 
-def describe(exc: BaseException) -> tuple[int, bytes]:
-    """(HTTP status, KuCoin error body) for any exception; unknown ones are a logged 500000."""
+def kucoin_error(exc: BaseException) -> tuple[int, str, str]:
+    """(HTTP status, KuCoin code, message) for any exception; unknown ones are a logged 500000.
+
+    Also what a batch order's ``failMsg`` says (the service is given this function).
+    """
     for kind, shape in TABLE:
         if isinstance(exc, kind):
-            status, code, msg = shape(exc)
-            return status, envelope(code, msg)
+            return shape(exc)
     if isinstance(exc, KcgatewayError):
         log.info("facade request refused: %s", type(exc).__name__)
-        return 400, envelope("400100", "the gateway refused the request")
+        return 400, "400100", "the gateway refused the request"
     log.exception("facade request failed", exc_info=exc)
-    return 500, envelope("500000", "Internal Server Error")
+    return 500, "500000", "Internal Server Error"
+
+
+def describe(exc: BaseException) -> tuple[int, bytes]:
+    """(HTTP status, KuCoin error body) for any exception."""
+    status, code, msg = kucoin_error(exc)
+    return status, envelope(code, msg)

@@ -1,16 +1,19 @@
 """The facade's private WebSocket endpoint: a thin pump around the sans-I/O session.
 
-``GET /facade-ws?token=...&connectId=...`` on the spot listener (the endpoint the facade's
-``bullet-private`` names). The token is redeemed before the upgrade is accepted (one connection
-per token; the server's log line of an accepted WebSocket, which shows the query, comes after
-the token is spent); a refused
-one gets KuCoin's ``{"id":<connectId>,"type":"error","code":401,"data":"token is expired"}``
-and the socket is closed. Then ``welcome``; from there two tasks share the socket: the reader
-answers uplink frames (:class:`~kcgateway.gateway.facade.ws_session.PrivateSession`) and drops
-a client silent for ``pingInterval + pingTimeout``; the pump relays the bound account's events
-(:meth:`~kcgateway.gateway.facade.stream.FacadeStream.follow`) and closes the socket when the
-stream ends (the key or its facade credential revoked or expired); a third sends the ``filled``
-messages the session held for a match that did not come (``HOLD_MS``).
+``GET /facade-ws?token=...&connectId=...`` on the spot and the futures listener (the endpoint
+each host's ``bullet-private`` names; both serve every private topic, since ccxt watches a
+futures position over the spot bullet). The token is redeemed before the upgrade is accepted
+(one connection per token; the server's log line of an accepted WebSocket, which shows the
+query, comes after the token is spent); a refused one gets KuCoin's
+``{"id":<connectId>,"type":"error","code":401,"data":"token is expired"}`` and the socket is
+closed. Then ``welcome``; from there two tasks share the socket: the reader answers uplink
+frames (:class:`~kcgateway.gateway.facade.ws_session.PrivateSession`) and drops a client silent
+for ``pingInterval + pingTimeout``; the pump relays the bound account's events
+(:meth:`~kcgateway.gateway.facade.stream.FacadeStream.follow`), re-reads the futures position
+and wallet a futures fill changed when the client holds their topics (an exchange that does not
+answer skips that message, never the stream), and closes the socket when the stream ends (the
+key or its facade credential revoked or expired); a third sends the ``filled`` messages the
+session held for a match that did not come (``HOLD_MS``).
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from kcgateway.errors import FacadeRefused
+from kcgateway.errors import FacadeRefused, KcgatewayError
 from kcgateway.gateway.apikeys import client_ip
 from kcgateway.gateway.facade.stream import (
     EXPIRED,
@@ -32,6 +35,7 @@ from kcgateway.gateway.facade.stream import (
     PING_TIMEOUT_MS,
     FacadeStream,
 )
+from kcgateway.gateway.facade.ws_futures import Refresh
 from kcgateway.gateway.facade.ws_session import HOLD_MS, PrivateSession
 from kcgateway.gateway.facade.ws_tokens import WsGrant
 
@@ -149,9 +153,28 @@ async def _pump(
                 continue
             for message in session.relay(event):
                 await send(message)
+            todo = session.refresh(event)
+            if todo is not None:
+                for message in await _refreshed(stream, grant, session, todo):
+                    await send(message)
     except (WebSocketDisconnect, RuntimeError):
         return
     except Exception:  # a broken pump must not leave a silent socket open
         log.exception("facade private stream failed")
     with contextlib.suppress(RuntimeError, WebSocketDisconnect):
         await websocket.close()
+
+
+async def _refreshed(
+    stream: FacadeStream, grant: WsGrant, session: PrivateSession, todo: Refresh
+) -> list[dict[str, Any]]:
+    """The position and wallet messages ``todo`` asks for, re-read from the exchange now."""
+    out: list[dict[str, Any]] = []
+    try:
+        if todo.position:
+            out += session.position(todo.symbol, await stream.position(grant, todo.symbol))
+        if todo.wallet:
+            out += session.wallet(await stream.wallet(grant, todo.symbol), stream.now_ms())
+    except KcgatewayError as exc:  # the exchange did not answer: the next change re-reads
+        log.info("facade futures re-read skipped: %s", type(exc).__name__)
+    return out

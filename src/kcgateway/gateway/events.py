@@ -65,9 +65,13 @@ _EVENT_STATES = {
 }
 
 
-def fill_data(change: OrderChange) -> dict[str, object]:
-    """The ``order.fill`` event's data of a ``match`` order event (money as strings). Pure."""
+def fill_data(change: OrderChange, market: str = SPOT) -> dict[str, object]:
+    """The ``order.fill`` event's data of a ``match`` order event (money as strings). Pure.
+
+    ``market`` is the feed's (spot: spot and margin orders; futures).
+    """
     return {
+        "market": market,
         "clientOid": change.client_oid or None,
         "exchangeOrderId": change.order_id,
         "tradeId": change.trade_id,
@@ -185,7 +189,9 @@ class AccountStream:
 
     async def _apply(self, change: OrderChange) -> None:
         if change.type == "match" and change.match_size:
-            await self._orders.intents.report([fill_event(self.account_id, fill_data(change))])
+            market = FUTURES if FUTURES in self._markets else SPOT
+            fill = fill_data(change, market)
+            await self._orders.intents.report([fill_event(self.account_id, fill)])
         state = intent_state(change)
         if state is None:
             return

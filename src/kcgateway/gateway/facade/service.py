@@ -11,13 +11,18 @@ expiry and IP allow-list), checks the route's scope, then:
 - orders go through the same :class:`~kcgateway.gateway.orders.router.OrderRouter` as ``/v1``:
   risk engine, exactly-once placement under the client's clientOid, audit records.
 
-The answer is the JSON text of KuCoin's ``data``; errors are raised from the
-:mod:`kcgateway.errors` tree and shaped into KuCoin's envelope by the facade's front end.
+Every metered request is first debited from the facade's own rate budgets (``ratelimit.py``:
+the facade key's spot or futures pool, the client address's public pool); an empty pool is
+KuCoin's ``429000``. :meth:`FacadeService.serve` answers the JSON text of KuCoin's ``data`` or
+the error (from the :mod:`kcgateway.errors` tree, shaped into KuCoin's envelope by the
+facade's front end), with the ``gw-ratelimit-*`` headers of the pool the request was debited
+from.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -26,23 +31,42 @@ from urllib.parse import parse_qsl, unquote
 
 from sqlalchemy import or_, select
 
-from kcgateway.errors import FacadeRefused, NoSuchObject, ValidationError
+from kcgateway.errors import FacadeRefused, KcgatewayError, NoSuchObject, ValidationError
 from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.gateway.event_feed import EventFeed
+from kcgateway.gateway.facade import batch
 from kcgateway.gateway.facade.credentials import FacadeCredentials, FacadePrincipal, signed_call
 from kcgateway.gateway.facade.orders import futures_request, order_request, placed_answer
-from kcgateway.gateway.facade.routes import Kind, Resolved, denied, resolve
+from kcgateway.gateway.facade.ratelimit import FacadeLimits, RateState
+from kcgateway.gateway.facade.routes import FacadeRoute, Kind, Resolved, denied, resolve
 from kcgateway.gateway.facade.stream import FacadeStream
 from kcgateway.gateway.orders.markets import FUTURES, SPOT
+from kcgateway.gateway.orders.model import IntentView
 from kcgateway.gateway.orders.router import OrderRouter
 from kcgateway.gateway.venue import Venues
 from kcgateway.store.database import Database
 from kcgateway.store.tables import OrderIntent
+from kcgateway.store.types import OrderState
 
 Now = Callable[[], datetime]
+#: (HTTP status, KuCoin code, message) of an exception: the front end's table
+Explain = Callable[[BaseException], tuple[int, str, str]]
+log = logging.getLogger("kcgateway.gateway.facade")
 #: the most public answers kept at once (one per endpoint and query)
 CACHE_ENTRIES = 2_000
 PERMISSION = "Access denied, require more permission."
+#: the intent states cancel-by-symbol settles (the orders the exchange holds open)
+_OPEN = (OrderState.ACKED, OrderState.OPEN)
+TOO_MANY = "Too Many Requests: the facade key's rate limit is used up; wait for gw-ratelimit-reset"
+
+
+@dataclass(frozen=True, slots=True)
+class FacadeAnswer:
+    """KuCoin's ``data`` (JSON text), or the failure, and the rate-limit headers to send."""
+
+    data: bytes
+    error: Exception | None = None
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +124,8 @@ class FacadeService:
         public_ttl_s: float = 1.0,
         monotonic: Callable[[], float] = time.monotonic,
         events: EventFeed | None = None,
+        limits: FacadeLimits | None = None,
+        explain: Explain | None = None,
     ) -> None:
         self._db = db
         self.credentials = credentials
@@ -108,14 +134,30 @@ class FacadeService:
         self._market = market
         self._now = now
         self._cache = _PublicCache(public_ttl_s, monotonic)
+        #: the per-key (and per-address, public) rate budgets
+        self.limits = limits or FacadeLimits()
+        #: a batch order's failMsg (the front end's error table; a plain one without it)
+        self._explain = explain or _plain
         #: the private WebSocket (None without an event log to relay)
-        self.stream = None if events is None else FacadeStream(db, events, now=now)
+        self.stream = None if events is None else FacadeStream(db, events, venues, now=now)
 
     def __repr__(self) -> str:
         return "FacadeService()"
 
-    async def handle(self, request: FacadeRequest) -> bytes:
-        """The JSON ``data`` of KuCoin's answer to ``request`` (errors raise)."""
+    async def serve(self, request: FacadeRequest) -> FacadeAnswer:
+        """KuCoin's answer to ``request``: its data or its failure, with rate-limit headers."""
+        rate: list[RateState] = []
+        try:
+            data = await self.handle(request, rate)
+        except Exception as exc:  # the front end shapes every failure into KuCoin's envelope
+            return FacadeAnswer(b"", exc, rate[-1].headers() if rate else {})
+        return FacadeAnswer(data, None, rate[-1].headers() if rate else {})
+
+    async def handle(self, request: FacadeRequest, rate: list[RateState] | None = None) -> bytes:
+        """The JSON ``data`` of KuCoin's answer to ``request`` (errors raise).
+
+        The pool figures of the budget debited are appended to ``rate``.
+        """
         found = resolve(request.method, request.path, futures=request.futures)
         if found is None:
             if denied(request.path):
@@ -129,16 +171,31 @@ class FacadeService:
             return found.route.answer.encode()
         query = dict(parse_qsl(request.raw_query, keep_blank_values=True))
         if kind is Kind.PUBLIC:
+            self._meter(f"ip:{request.ip}", found.route, rate)
             return await self._public(found, query)
         principal = await self._authenticate(request)
+        if kind is Kind.UNSUPPORTED:
+            raise FacadeRefused("400100", found.route.answer, http_status=400)
         scope = found.route.scope
         if scope is not None:
             principal.require(scope)
+        self._meter(principal.key_id, found.route, rate)
         if kind is Kind.READ:
             return await self._read(principal, found, query)
         if kind is Kind.BULLET:
             return self._bullet(principal, request)
         return await self._trade(principal, found, query, request.body)
+
+    def _meter(self, who: str, route: FacadeRoute, rate: list[RateState] | None) -> None:
+        """Debit ``route``'s cost from ``who``'s budget; 429000 when it does not fit."""
+        cost = route.metered
+        if cost is None:
+            return
+        state = self.limits.charge(who, cost[0], cost[1], int(self._now().timestamp() * 1000))
+        if rate is not None:
+            rate.append(state)
+        if not state.admitted:
+            raise FacadeRefused("429000", TOO_MANY, http_status=429)
 
     async def _authenticate(self, request: FacadeRequest) -> FacadePrincipal:
         path = request.path
@@ -184,6 +241,8 @@ class FacadeService:
         market = FUTURES if route.futures else SPOT
         hf = route.hf or route.futures  # the answers that carry the clientOid
         tenant, key_id = principal.tenant_id, principal.key_id
+        if route.kind is Kind.BATCH:
+            return _json(await self._batch(principal, found.route, body))
         if route.kind is Kind.PLACE:
             parse = futures_request if route.futures else order_request
             req = parse(body, principal.account_id)
@@ -205,14 +264,69 @@ class FacadeService:
                 return _json({"clientOid": oid})
             return _json({"cancelledOrderId": view.exchange_order_id, "clientOid": oid})
         symbol = query.get("symbol")
-        if not symbol:
+        if route.kind is Kind.CANCEL_ALL:
+            return _json(await self._cancel_all(principal, market))
+        if not symbol and route.hf:  # KuCoin's HF cancel-by-symbol needs one (cancelAll not)
             raise ValidationError("symbol is required to cancel orders here", field="symbol")
-        views = await self._orders.cancel_symbol(
-            tenant, principal.account_id, symbol, key_id, market
-        )
+        symbols = [symbol] if symbol else await self._open_symbols(principal.account_id, market)
+        views: list[IntentView] = []  # no symbol (classic, futures): every symbol's orders
+        for one in symbols:
+            views += await self._orders.cancel_symbol(
+                tenant, principal.account_id, one, key_id, market
+            )
         if route.hf:
             return _json("success")
         return _json({"cancelledOrderIds": [v.exchange_order_id for v in views]})
+
+    async def _cancel_all(self, principal: FacadePrincipal, market: str) -> dict[str, object]:
+        """KuCoin's HF cancelAll: each symbol with open orders, its failure named per symbol."""
+        done: list[str] = []
+        failed: list[dict[str, str]] = []
+        for symbol in await self._open_symbols(principal.account_id, market):
+            try:
+                await self._orders.cancel_symbol(
+                    principal.tenant_id, principal.account_id, symbol, principal.key_id, market
+                )
+            except Exception as exc:  # that symbol's answer; the others still go
+                failed.append({"symbol": symbol, "error": self._explain(exc)[2]})
+                continue
+            done.append(symbol)
+        return {"succeedSymbols": done, "failedSymbols": failed}
+
+    async def _open_symbols(self, account_id: str, market: str) -> list[str]:
+        """The symbols where the account has orders the gateway holds open."""
+        query = (
+            select(OrderIntent.symbol)
+            .where(
+                OrderIntent.account_id == account_id,
+                OrderIntent.market == market,
+                OrderIntent.state.in_(_OPEN),
+            )
+            .distinct()
+        )
+        async with self._db.read() as session:
+            return sorted(str(s) for s in (await session.scalars(query)).all())
+
+    async def _batch(self, principal: FacadePrincipal, route: FacadeRoute, body: bytes) -> object:
+        """Each order of a batch through the router in turn; one's refusal is its failMsg."""
+        shape = batch.Shape.FUTURES if route.futures else (
+            batch.Shape.HF if route.hf else batch.Shape.CLASSIC)  # fmt: skip
+        parse = futures_request if route.futures else order_request
+        entries = []
+        for item in batch.batch_items(body, shape):
+            try:
+                req = parse(_json(item), principal.account_id)
+                view = await self._orders.place(
+                    principal.tenant_id, principal.key_id, req,
+                    key_id=principal.key_id, source_ip=principal.ip,
+                )  # fmt: skip
+                done = placed_answer(view, hf=True)
+            except Exception as exc:  # that order's answer; the others still go
+                _, code, message = self._explain(exc)
+                entries.append(batch.failed(shape, item, code, message))
+                continue
+            entries.append(batch.placed(shape, item, done["orderId"], done["clientOid"]))
+        return batch.answer(shape, entries)
 
     async def _intent_of(self, account_id: str, order_id: str, market: str) -> str:
         """The account's intent in ``market`` with this exchange order id (or gateway id)."""
@@ -226,6 +340,12 @@ class FacadeService:
         if intent_id is None:
             raise NoSuchObject("order")
         return str(intent_id)
+
+
+def _plain(exc: BaseException) -> tuple[int, str, str]:
+    if not isinstance(exc, KcgatewayError):
+        log.exception("facade batch order failed", exc_info=exc)
+    return 400, "400100", "the gateway refused the order"
 
 
 def _json(value: object) -> bytes:

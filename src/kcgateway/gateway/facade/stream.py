@@ -7,12 +7,15 @@ The front end redeems the token with :meth:`FacadeStream.open` (KuCoin's 401 fra
 unknown, used or expired, or the client address is outside the key's IP allow-list) and pumps
 :meth:`FacadeStream.follow`: the gateway event log (``gateway/event_feed.py``) from the moment
 of connection on, restricted to the bound account's order, fill and balance events, each once
-and in id order. The stream ends when the gateway key
+and in id order; for the futures topics it re-reads the account's position and futures wallet
+from the exchange (:meth:`FacadeStream.position`, :meth:`FacadeStream.wallet`, signed with the
+account's real credentials: ``ws_futures.py``). The stream ends when the gateway key
 or its facade credential is revoked or expires (checked every ``EventFeed.recheck_s``).
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Any
@@ -23,6 +26,7 @@ from kcgateway.gateway.apikeys import Scope
 from kcgateway.gateway.event_feed import EventFeed, EventKind, StoredEvent, filter_for
 from kcgateway.gateway.facade.credentials import FacadePrincipal, key_usable
 from kcgateway.gateway.facade.ws_tokens import WsGrant, WsTokens
+from kcgateway.gateway.venue import Venues
 from kcgateway.store.database import Database
 from kcgateway.store.facade_store import facade_by_api_key
 from kcgateway.store.repositories import gateway_key
@@ -49,12 +53,21 @@ class FacadeStream:
     """Issues private WebSocket tokens and follows the bound account's events."""
 
     def __init__(
-        self, db: Database, feed: EventFeed, *, now: Now, tokens: WsTokens | None = None
+        self,
+        db: Database,
+        feed: EventFeed,
+        venues: Venues,
+        *,
+        now: Now,
+        tokens: WsTokens | None = None,
     ) -> None:
         self._db = db
         self._feed = feed
+        self._venues = venues
         self._now = now
         self.tokens = tokens or WsTokens()
+        #: settle currency per futures symbol (a contract's never changes)
+        self._settle: dict[str, str] = {}
         #: open connections per gateway key
         self.connections: dict[str, int] = {}
 
@@ -118,6 +131,24 @@ class FacadeStream:
         async for event in self._feed.follow(which, after=after, still_allowed=still_allowed):
             if event is None or event.account_id == grant.account_id:
                 yield event
+
+    async def position(self, grant: WsGrant, symbol: str) -> dict[str, Any]:
+        """The account's position in ``symbol``, as the exchange answers it now."""
+        return await self._call(grant, "futures.position", query={"symbol": symbol})
+
+    async def wallet(self, grant: WsGrant, symbol: str) -> dict[str, Any]:
+        """The account's futures overview in ``symbol``'s settle currency, read now."""
+        currency = self._settle.get(symbol)
+        if currency is None:
+            contract = await self._call(grant, "futures.contract", path_params={"symbol": symbol})
+            currency = self._settle[symbol] = str(contract.get("settleCurrency") or "USDT")
+        return await self._call(grant, "futures.account_overview", query={"currency": currency})
+
+    async def _call(self, grant: WsGrant, name: str, **kw: Any) -> dict[str, Any]:
+        venue = await self._venues.for_account(grant.account_id)
+        # numbers keep their exact text (no float on the way)
+        data = json.loads(bytes(await venue.client.call(name, **kw)), parse_float=str)
+        return data if isinstance(data, dict) else {}
 
     async def _allowed(self, grant: WsGrant, ip: str | None = None) -> bool:
         """The facade credential and its gateway key are still live (and allow ``ip``)."""

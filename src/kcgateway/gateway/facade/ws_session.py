@@ -17,7 +17,12 @@ KuCoin messages of the topics the client holds:
      "size":"0.001","filledSize":"0","remainSize":"0.001","orderTime":1733100000000,
      "ts":1733100000000000000}}
 
-- ``balance`` -> ``/account/balance`` (subject ``account.balance``).
+- ``balance`` -> ``/account/balance`` (subject ``account.balance``);
+- futures intents and fills -> ``/contractMarket/tradeOrders`` (subject ``orderChange``,
+  ``orderTime`` in ns as KuCoin's futures host sends it); after a futures fill (or ``filled``)
+  the session asks its pump (:meth:`PrivateSession.refresh`) to re-read the position and the
+  futures wallet from the exchange, for ``/contract/position:{symbol}`` and
+  ``/contractAccount/wallet`` (``ws_futures.py``: the gateway's event log carries neither).
 
 Each event maps to at most one message per subscribed topic, so a client sees each change
 once. The session never sees another account's events: the caller filters by account.
@@ -31,11 +36,22 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from kcgateway.gateway.event_feed import EventKind, StoredEvent
+from kcgateway.gateway.facade.ws_futures import (
+    FUTURES_ORDERS,
+    POSITION,
+    WALLET,
+    Refresh,
+    message,
+    position_message,
+    position_topic,
+    wallet_message,
+)
 
 ORDERS_V2 = "/spotMarket/tradeOrdersV2"
 ORDERS_V1 = "/spotMarket/tradeOrders"
 BALANCE = "/account/balance"
-TOPICS = frozenset({ORDERS_V2, ORDERS_V1, BALANCE})
+TOPICS = frozenset({ORDERS_V2, ORDERS_V1, BALANCE, FUTURES_ORDERS, WALLET})
+FUTURES = "futures"
 #: gateway intent state -> KuCoin's (type, status). The exchange accepting the order (acked)
 #: is its ``open`` [?]: the gateway moves acked -> open only when the exchange's own private
 #: stream says so, and a client must not wait for that; the later ``open`` is then not repeated
@@ -70,7 +86,10 @@ class PrivateSession:
     #: ``filled`` messages (and their event time, ms) waiting for the match that closes the
     #: order: KuCoin sends the match first, while the gateway may learn ``filled`` first (from
     #: the order's REST answer or a reconciliation)
-    held: dict[str, tuple[int, Frame]] = field(default_factory=dict)
+    held: dict[str, tuple[int, Frame, str]] = field(default_factory=dict)
+    #: the last position / wallet figures sent per topic (a re-read that changed nothing is
+    #: not sent again: each change once)
+    sent: dict[str, tuple[object, ...]] = field(default_factory=dict)
 
     def welcome(self) -> Frame:
         """The first frame of the connection."""
@@ -89,7 +108,7 @@ class PrivateSession:
         topics = [t.strip() for t in str(frame.get("topic") or "").split(",") if t.strip()]
         if not topics:
             return [_error(request_id, 406, "topic is required")]
-        unknown = [t for t in topics if t not in TOPICS]
+        unknown = [t for t in topics if t not in TOPICS and position_topic(t) is None]
         if unknown:
             return [_error(request_id, 404, f"topic {unknown[0][:100]} is not found")]
         if kind == "subscribe":
@@ -108,20 +127,52 @@ class PrivateSession:
             data = self._fill(event)
         else:
             return []
-        return self._out(data)
+        return self._out(data, _market(event))
+
+    def refresh(self, event: StoredEvent) -> Refresh | None:
+        """What to re-read from the exchange after ``event`` for the futures topics held."""
+        d = event.data
+        if _market(event) != FUTURES or not d.get("symbol"):
+            return None
+        changed = event.kind == EventKind.FILL or d.get("state") == "filled"
+        symbol = str(d["symbol"])
+        position = changed and POSITION + symbol in self.topics
+        wallet = WALLET in self.topics and event.kind in (EventKind.FILL, EventKind.ORDER)
+        if not position and not wallet:
+            return None
+        return Refresh(symbol, position=position, wallet=wallet)
+
+    def position(self, symbol: str, data: Frame) -> list[Frame]:
+        """``/contract/position:{symbol}``'s message for a re-read position, if it changed."""
+        return self._changed(POSITION + symbol, position_message(symbol, data))
+
+    def wallet(self, data: Frame, now_ms: int) -> list[Frame]:
+        """``/contractAccount/wallet``'s message for a re-read account overview, if it changed."""
+        return self._changed(WALLET, wallet_message(data, now_ms))
+
+    def _changed(self, topic: str, made: tuple[tuple[object, ...], Frame] | None) -> list[Frame]:
+        if made is None or topic not in self.topics or self.sent.get(topic) == made[0]:
+            return []
+        self.sent[topic] = made[0]
+        return [made[1]]
 
     def expire(self, now_ms: int) -> list[Frame]:
         """The held ``filled`` messages older than :data:`HOLD_MS`: their fills are not coming."""
-        due = [k for k, (ms, _) in self.held.items() if ms <= now_ms - HOLD_MS]
-        return self._out([self.held.pop(k)[1] for k in due])
+        due = [k for k, (ms, _, _) in self.held.items() if ms <= now_ms - HOLD_MS]
+        out: list[Frame] = []
+        for key in due:
+            _, data, market = self.held.pop(key)
+            out += self._out([data], market)
+        return out
 
-    def _out(self, datas: list[Frame]) -> list[Frame]:
-        wanted = [t for t in (ORDERS_V2, ORDERS_V1) if t in self.topics]
-        return [_message(t, "orderChange", data) for data in datas for t in wanted]
+    def _out(self, datas: list[Frame], market: str) -> list[Frame]:
+        names = (FUTURES_ORDERS,) if market == FUTURES else (ORDERS_V2, ORDERS_V1)
+        wanted = [t for t in names if t in self.topics]
+        return [message(t, "orderChange", data) for data in datas for t in wanted]
 
     def _order(self, event: StoredEvent) -> list[Frame]:
         d = event.data
-        if d.get("market") not in (None, "spot"):
+        if d.get("market") not in (None, "spot", FUTURES):
             return []
         mapped = _STATES.get(str(d.get("state")))
         if mapped is None:
@@ -152,7 +203,8 @@ class PrivateSession:
         else:
             self.opened.add(order_id)
         if mapped[0] == "filled" and size is not None and relayed < size:
-            self.held[order_id] = (_ms(event), data)  # its closing match comes first
+            held = (_ms(event), data, _market(event))
+            self.held[order_id] = held  # its closing match comes first
             return []
         return [data]
 
@@ -170,7 +222,7 @@ class PrivateSession:
         data["tradeId"] = d.get("tradeId")
         out = [{k: v for k, v in data.items() if v is not None}]
         if order_id in self.held and _dec(d.get("remainSize")) == 0:
-            out.append(self.held.pop(order_id)[1])
+            out.append(self.held.pop(order_id)[1])  # same order, same market
             self.filled.pop(order_id, None)
         return out
 
@@ -181,26 +233,22 @@ class PrivateSession:
         data: Frame = {n: event.data.get(n) for n in names}
         data["relationEvent"] = event.data.get("relationEvent")
         data["time"] = str(_ms(event))
-        return [_message(BALANCE, "account.balance", data)]
+        return [message(BALANCE, "account.balance", data)]
 
 
 def _ms(event: StoredEvent) -> int:
     return int(event.created_at.timestamp() * 1000)
 
 
+def _market(event: StoredEvent) -> str:
+    return FUTURES if event.data.get("market") == FUTURES else "spot"
+
+
 def _common(event: StoredEvent, order_id: str) -> Frame:
     ms = _ms(event)
-    return {"orderId": order_id, "orderTime": ms, "ts": ms * 1_000_000}
-
-
-def _message(topic: str, subject: str, data: Frame) -> Frame:
-    return {
-        "type": "message",
-        "topic": topic,
-        "subject": subject,
-        "channelType": "private",
-        "data": data,
-    }
+    # KuCoin's futures host sends orderTime in ns (ccxt reads it so for contracts)
+    order_time = ms * 1_000_000 if _market(event) == FUTURES else ms
+    return {"orderId": order_id, "orderTime": order_time, "ts": ms * 1_000_000}
 
 
 def _error(request_id: str, code: int, text: str) -> Frame:
