@@ -82,6 +82,9 @@ async def test_idempotency_key_survives_concurrent_retries(tmp_path: Path) -> No
 
     async with gateway_stack(tmp_path) as stack:
         tenant = await stack.add_tenant("t1")
+        # five first orders at once wait on one first risk load, bounded at 3 s (then refused
+        # as stale, fail closed): under CI load it can take longer, which is not this test's
+        await warm_risk(stack, tenant.id, tenant.account_id)
         headers = {**auth(tenant.admin_key), "Idempotency-Key": "race"}
         replies = await asyncio.gather(
             *(stack.http.post("/v1/orders", json=order_body("main"), headers=headers)
