@@ -20,7 +20,8 @@
     │   ├── NoSuchObject           ask for something that exists (and is yours)
     │   │   └── NoSuchKey, NoSuchAccount, NoSuchTenant, NoSuchSuspension
     │   ├── Conflict               the current state forbids it: look, then decide
-    │   │   ├── ClientOidTaken, AmbiguousClientOid, NotCancellable, IdempotencyConflict
+    │   │   ├── ClientOidTaken, AmbiguousClientOid, NotCancellable, IdempotencyConflict,
+    │   │   │   IdempotencyInProgress
     │   │   ├── AccountNameTaken, TenantNameTaken, AccountBusy
     │   │   ├── LeaseLost         another instance took the account's lease: this one stops
     │   │   ├── OnboardingNotConfigured  Fast API onboarding has no client yet: configure it
@@ -421,6 +422,16 @@ class IdempotencyConflict(Conflict):
 
     def __init__(self) -> None:
         super().__init__("this Idempotency-Key was used with a different request")
+
+
+class IdempotencyInProgress(Conflict):
+    """The first request under this Idempotency-Key is still being answered."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the first request with this Idempotency-Key is still being processed; retry it in "
+            "a few seconds with the same key and body"
+        )
 
 
 class AccountNameTaken(Conflict):

@@ -137,6 +137,10 @@ def _use_schema(db: Database, schema: str) -> None:
         cursor.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         cursor.execute(f'SET search_path TO "{schema}"')
         cursor.close()
+        # SET is transactional: uncommitted, the pool's rollback on the connection's first
+        # return undid it, and every later use of that connection wrote to the public schema
+        # (tests saw each other's rows there, and unique keys did not collide as they must)
+        dbapi_connection.commit()
 
     event.listen(db.engine.sync_engine, "connect", set_path)
 

@@ -99,6 +99,8 @@ def test_refusals_are_named_by_remedy_and_carry_fields() -> None:
     assert both.accounts == ("a", "b") and "a, b" in str(both) and "account" in str(both)
     assert errors.NotCancellable("filled").state == "filled"
     assert "Idempotency-Key" in str(errors.IdempotencyConflict())
+    pending = errors.IdempotencyInProgress()
+    assert isinstance(pending, errors.Conflict) and "retry it" in str(pending)
     busy = errors.AccountBusy("main", 2)
     assert (busy.name, busy.live) == ("main", 2) and "--force" not in str(busy)
     lost = errors.LeaseLost("acc-1", 7)

@@ -461,6 +461,11 @@ class StoredResponse:
     created_at: datetime
 
 
+PENDING = -1
+"""The response status of a claimed Idempotency-Key whose first request is still running (no
+front end answers with a negative status: HTTP's are 1xx-5xx, a CLI's exit codes 0-255)."""
+
+
 class IdempotencyRepository:
     """First responses per (scope, Idempotency-Key)."""
 
@@ -497,6 +502,63 @@ class IdempotencyRepository:
                 raise
             return existing
         return StoredResponse(request_hash, status, body, now)
+
+    async def claim(
+        self, scope: str, key: str, *, request_hash: str, now: datetime
+    ) -> StoredResponse | None:
+        """Mark the key as being answered (status :data:`PENDING`); None if this call did.
+
+        Otherwise the record already there (pending or answered), as it is.
+        """
+        row = IdempotencyRecord(
+            scope=scope, key=key, request_hash=request_hash, response_status=PENDING,
+            response_body="", created_at=now,
+        )  # fmt: skip
+        try:
+            async with self._s.begin_nested():
+                self._s.add(row)
+        except IntegrityError:
+            existing = await self.get(scope, key)
+            if existing is None:  # pragma: no cover - the conflicting row vanished
+                raise
+            return existing
+        return None
+
+    async def retake(self, scope: str, key: str, *, stale_before: datetime, now: datetime) -> bool:
+        """Take over a pending claim made before ``stale_before`` (its process died)."""
+        result = await self._s.execute(
+            update(IdempotencyRecord)
+            .where(
+                IdempotencyRecord.scope == scope,
+                IdempotencyRecord.key == key,
+                IdempotencyRecord.response_status == PENDING,
+                IdempotencyRecord.created_at < stale_before,
+            )
+            .values(created_at=now)
+        )
+        return int(getattr(result, "rowcount", 0)) == 1
+
+    async def finish(self, scope: str, key: str, *, status: int, body: str) -> None:
+        """Store the answer of a pending claim."""
+        await self._s.execute(
+            update(IdempotencyRecord)
+            .where(
+                IdempotencyRecord.scope == scope,
+                IdempotencyRecord.key == key,
+                IdempotencyRecord.response_status == PENDING,
+            )
+            .values(response_status=status, response_body=body)
+        )
+
+    async def release(self, scope: str, key: str) -> None:
+        """Drop a pending claim (the answer was not final): the next try runs the request."""
+        await self._s.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.scope == scope,
+                IdempotencyRecord.key == key,
+                IdempotencyRecord.response_status == PENDING,
+            )
+        )
 
     async def purge_before(self, cutoff: datetime) -> int:
         """Delete records created before ``cutoff``; returns how many."""

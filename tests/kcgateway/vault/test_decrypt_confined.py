@@ -82,6 +82,7 @@ ALLOWED = {
     "kcgateway/exchange/oauth.py": {"reveal"},  # an OAuth access token, into its one call
     "kcgateway/web/console/actions.py": {"reveal"},  # a new key, shown once on its page
     "kcgateway/web/console/signin.py": {"reveal"},  # the session token, into its cookie
+    "kcgateway/commands/console.py": {"reveal"},  # a one-time sign-in link, printed once
     "kcgateway/vault/webhook.py": {"reveal"},
     "kcgateway/commands/alerts.py": {"reveal"},  # a generated webhook secret, shown once
     "kcgateway/vault/signal_secrets.py": {"reveal", "unwrap", "decrypt"},
