@@ -11,19 +11,24 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
 
 import httpx
+import pytest
 
 from kcgateway.gateway.cluster.bus import PgBus
 from kcgateway.store.database import open_database
-from tests.helpers.gateway import Stack, instance
+from tests.helpers.gateway import Stack, Tenant, gateway_stack, instance
 
 #: how long a propagated change may take before a test calls it lost (generous: CI load)
 WITHIN_S = 30.0
+#: the re-read period of buses that must not re-read during a test
+HOUR = 3600.0
 
 
 @asynccontextmanager
-async def peer(stack: Stack, url: str, *, listen: bool = True, resync_s: float = 3600.0
+async def peer(stack: Stack, url: str, *, listen: bool = True, resync_s: float = HOUR
                ) -> AsyncIterator[Stack]:  # fmt: skip
     """Another instance on ``url`` (the database ``stack`` uses), with a started PgBus.
 
@@ -46,6 +51,25 @@ async def peer(stack: Stack, url: str, *, listen: bool = True, resync_s: float =
     finally:
         await other.http.aclose()
         await services.aclose()
+
+
+@pytest.fixture
+async def instances(
+    tmp_path: Path, fresh_db_url: str
+) -> AsyncIterator[tuple[Stack, Stack, Tenant]]:
+    """Instance A (with tenant t1) and instance B on one database, both listening.
+
+    Neither re-reads during the test and B keeps key rows an hour: what B learns, it learns
+    from the notifications.
+    """
+    db = open_database(fresh_db_url)
+    bus = PgBus(db, resync_s=HOUR)
+    async with gateway_stack(tmp_path, db=db, bus=bus) as a:
+        await asyncio.wait_for(bus.wait_listening(), WITHIN_S)
+        tenant = await a.add_tenant("t1")
+        async with peer(a, fresh_db_url) as b:
+            b.services.keys.row_ttl = timedelta(hours=1)
+            yield a, b, tenant
 
 
 async def until(check: Callable[[], Awaitable[bool]], within_s: float = WITHIN_S) -> float:
