@@ -23,6 +23,7 @@ from kcgateway.gateway.broker import BrokerService
 from kcgateway.gateway.cluster.bus import PgBus
 from kcgateway.gateway.cluster.propagation import broker_settings_changed
 from kcgateway.gateway.event_feed import filter_for
+from kcgateway.gateway.failures import FailureTracker
 from kcgateway.gateway.keys import Operator
 from kcgateway.risk import TradingStates
 from kcgateway.secret import Secret
@@ -36,6 +37,7 @@ pytestmark = [
     pytest.mark.postgres,
     pytest.mark.parametrize("fresh_db_url", ["postgresql"], indirect=True),
 ]
+FORGER = "10.9.8.7"
 REQUEST = {"method": "GET", "path": "/api/v1/accounts", "body": b"", "timestamp_ms": 1}
 
 
@@ -101,6 +103,33 @@ async def test_a_key_revoked_or_rotated_on_one_instance_is_refused_on_the_other(
     delay = await until(lambda: refused(rotated.reveal()))
     print(f"rotation reached B in {delay * 1000:.1f} ms")
     assert (await b.http.get("/v1/orders", headers=auth(successor.reveal()))).status_code == 200
+
+
+async def test_a_source_suspended_on_one_instance_is_refused_on_the_other(
+    instances: tuple[Stack, Stack, Tenant],
+) -> None:
+    """Failures from one address counted on A suspend it on B too (no fresh start there)."""
+    a, b, tenant = instances
+    a.services.keys.tracker = FailureTracker(backoff_after=100, suspend_after=3)
+    good = auth(tenant.admin_key)
+    assert (await b.http.get("/v1/orders", headers=good)).status_code == 200  # B loaded
+    forger, on_b = a.client(ip=FORGER), b.client(ip=FORGER)
+    assert (await on_b.get("/v1/orders", headers=good)).status_code == 200
+    for _ in range(3):
+        assert (await forger.get("/v1/orders", headers=auth("kgw_forged"))).status_code == 401
+
+    async def refused() -> bool:
+        return (await on_b.get("/v1/orders", headers=good)).status_code == 401
+
+    print(f"suspension reached B in {await until(refused) * 1000:.1f} ms")
+    await a.services.keys.unsuspend(FORGER, actor=Operator("t"), reason="drill over")
+
+    async def lifted() -> bool:
+        return (await on_b.get("/v1/orders", headers=good)).status_code == 200
+
+    print(f"lift reached B in {await until(lifted) * 1000:.1f} ms")
+    await forger.aclose()
+    await on_b.aclose()
 
 
 async def test_an_account_removed_on_one_instance_is_forgotten_by_the_other(

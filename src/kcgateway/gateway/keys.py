@@ -285,6 +285,8 @@ class KeyService:
         self.on_use: Callable[[str, datetime], None] | None = None
         #: told of every key revoked or rotated here, after the commit (the change bus)
         self.on_change: Callable[[str], None] | None = None
+        #: told of every suspension made or lifted here, after the commit (the change bus)
+        self.on_suspension: Callable[[str], None] | None = None
         #: when each suspended address was last confirmed in the database
         self._confirmed: dict[str, datetime] = {}
 
@@ -453,6 +455,8 @@ class KeyService:
                     tenant_id=tenant_id,
                     detail={"address": ip, "key_id": key_id},
                 )
+            if self.on_suspension is not None:
+                self.on_suspension(subject)
 
     async def suspensions(self, *, actor: Actor) -> list[SuspensionView]:
         """Current suspensions, oldest first.
@@ -505,7 +509,24 @@ class KeyService:
             )
         self._tracker.lift(subject)
         self._confirmed.pop(subject, None)
+        if self.on_suspension is not None:
+            self.on_suspension(subject)
         return view
+
+    async def suspension_changed(self, subject: str) -> None:
+        """Another instance suspended ``subject`` or lifted its suspension: read which."""
+        async with self._db.read() as session:
+            suspended = await session.get(AuthSuspension, subject) is not None
+        if suspended:
+            self._tracker.suspend([subject])
+            self._confirmed[subject] = self._now()
+        else:
+            self._tracker.lift(subject)
+            self._confirmed.pop(subject, None)
+
+    async def reload_suspensions(self) -> None:
+        """Read every suspension again (ones made elsewhere; lifts are re-read as they are hit)."""
+        await self._load_suspensions(self._now())
 
     async def create(
         self,

@@ -53,6 +53,7 @@ class Topic(StrEnum):
 
     RISK = "risk"  # id: the risk generation after the change
     KEY = "key"  # id: the gateway key id
+    SUSPENSION = "suspension"  # id: the suspended subject (``<address>`` or ``<key>@<address>``)
     ACCOUNT = "account"  # id: the exchange account id (removed)
     BROKER = "broker"  # id: empty (one broker per gateway)
     EVENTS = "events"  # id: empty (followers read from their last id)

@@ -10,6 +10,7 @@ topic         kept in memory                              on a message / on the 
 risk          trading states, overrides, blocked symbols  :meth:`RiskControl.refresh` (reloads when
               (:class:`RiskControl`)                      the generation moved)
 key           key rows (:class:`KeyService`, 1 s)         forget that key's row / forget every row
+suspension    suspended sources (:class:`KeyService`)     read that one / read every suspension
 account       the account's client and its credential's   forget both / sweep every removed account
               sealed record (venues, the signer's cache)
 broker        the sealed broker record (CachedBroker)     read it again at the next signature
@@ -35,6 +36,7 @@ def propagate(
     services.bus = bus
     keys, accounts = services.keys, services.accounts
     keys.on_change = lambda key_id: bus.publish(Topic.KEY, key_id)
+    keys.on_suspension = lambda subject: bus.publish(Topic.SUSPENSION, subject)
     accounts.on_removed = lambda account_id: bus.publish(Topic.ACCOUNT, account_id)
 
     async def key_changed(key_id: str) -> None:
@@ -50,6 +52,7 @@ def propagate(
         broker_changed()
 
     bus.subscribe(Topic.KEY, key_changed, forget_keys)
+    bus.subscribe(Topic.SUSPENSION, keys.suspension_changed, keys.reload_suspensions)
     bus.subscribe(Topic.ACCOUNT, accounts.removed_elsewhere, sweep_accounts)
     bus.subscribe(Topic.BROKER, broker, broker)
     risk = services.risk
