@@ -4,18 +4,29 @@ Issue 19 ("instances are stateless otherwise"). Two gateways on one PostgreSQL d
 simulator (:func:`~tests.helpers.cluster.instances`): an idempotent retry sent to the other
 instance replays the first answer and never places twice, also when both tries race; a console
 session opened on one instance works, with its CSRF token, on the other, and signing out on
-one ends it on both. (The event stream across instances: ``test_propagation.py``.)
+one ends it on both; "Connect with KuCoin" started on one finishes on the other. (The event
+stream across instances: ``test_propagation.py``.)
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
+import secrets
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from tests.helpers.gateway import Stack, Tenant, auth, order_body
+from tests.helpers.onboarding import (
+    approved_callback,
+    browser,
+    configure,
+    quiet_client_logs,
+    register_canaries,
+    started_state,
+)
 
 pytestmark = [
     pytest.mark.postgres,
@@ -89,3 +100,27 @@ async def test_a_console_session_and_its_csrf_token_work_on_every_instance(
     assert (after.status_code, after.headers["location"]) == (303, "/ui/login")
     await on_a.aclose()
     await on_b.aclose()
+
+
+async def test_connect_with_kucoin_started_on_one_instance_finishes_on_the_other(
+    instances: tuple[Stack, Stack, Tenant],
+) -> None:
+    """The OAuth state is signed with a key from the pepper and claimed in the database."""
+    a, b, tenant = instances
+    await configure(a)
+    user = a.sim.create_account(
+        {"secret": secrets.token_hex(16), "passphrase": secrets.token_hex(8), "hf": True,
+         "balances": {"USDT": "1000"}}
+    )  # fmt: skip
+    async with browser(a) as client:
+        state = await started_state(client, tenant.admin_key, "alice")
+        cookie = client.cookies["kcgw_onboarding"]
+    location = urlsplit(await approved_callback(a, state, user["uid"]))
+    with quiet_client_logs():
+        done = await b.http.get(
+            f"{location.path}?{location.query}", headers={"Cookie": f"kcgw_onboarding={cookie}"}
+        )
+    register_canaries(a)
+    assert done.status_code == 200 and "KuCoin account connected" in done.text, done.text
+    names = {v.name for v in await b.services.accounts.list(tenant.id)}
+    assert names == {"main", "alice"}
