@@ -111,7 +111,7 @@ async def test_a_failing_handler_is_logged_and_the_next_message_still_arrives() 
     await b.aclose()
 
 
-def test_the_bus_follows_the_database(tmp_path: object, db: Database) -> None:
+def test_the_bus_follows_the_database(db: Database) -> None:
     assert isinstance(change_bus(db), LocalBus if db.is_sqlite else PgBus)
 
 
