@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
@@ -46,6 +47,7 @@ RESYNC_S = 5.0
 COALESCE_S = 0.005
 #: the longest a listener connection may take to answer the liveness probe
 PROBE_TIMEOUT_S = 5.0
+_CONNECT_ARGS = frozenset(inspect.signature(asyncpg.connect).parameters)
 
 
 class Topic(StrEnum):
@@ -284,7 +286,8 @@ class PgBus(ChangeBus):
     async def _listen_once(self) -> None:
         engine = self._db.engine
         _, params = engine.dialect.create_connect_args(engine.url)
-        conn = await asyncpg.connect(**params)
+        # the dialect's own options (statement cache sizes) are not the driver's to take
+        conn = await asyncpg.connect(**{k: v for k, v in params.items() if k in _CONNECT_ARGS})
         lost = asyncio.Event()
         try:
             conn.add_termination_listener(lambda _conn: lost.set())

@@ -185,3 +185,17 @@ async def test_a_cut_listener_reconnects_and_rereads_everything(pg: Database) ->
     assert heard.ids == ["7"]
     await a.aclose()
     await b.aclose()
+
+
+@pytest.mark.postgres
+async def test_the_listener_takes_the_engines_connection_options_but_not_the_dialects(
+    pg_url: str,
+) -> None:
+    """``prepared_statement_cache_size`` is SQLAlchemy's option: asyncpg would refuse it."""
+    db = open_database(f"{pg_url}?prepared_statement_cache_size=0")
+    bus = PgBus(db, channel=f"kcgw_test_{secrets.token_hex(4)}")
+    bus.start()
+    await asyncio.wait_for(bus.wait_listening(), WITHIN_S)
+    assert bus.listening and bus.listener_pid is not None
+    await bus.aclose()
+    await db.aclose()
