@@ -62,6 +62,10 @@ async def test_a_halt_and_a_resume_on_one_instance_hold_on_the_other(
         return states != TradingStates()
 
     print(f"halt reached B in {await until(halted) * 1000:.1f} ms")
+    metrics = (await b.http.get("/metrics")).text
+    assert (
+        "kcgw_change_bus_listening 1.0" in metrics and "kcgw_change_bus_received 0.0" not in metrics
+    )
     resp = await b.http.post(
         "/v1/orders", json=order_body("main", price="50002"), headers=auth(tenant.admin_key)
     )

@@ -144,10 +144,10 @@ class ChangeBus:
 
     async def aclose(self) -> None:
         """Stop listening and re-reading; the subclasses send what was still waiting first."""
-        tasks, self._tasks = self._tasks, []
+        tasks, self._tasks = [*self._tasks, *self._running], []
         for task in tasks:
             task.cancel()
-        for task in [*tasks, *self._running]:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
 

@@ -22,7 +22,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from kcgateway.gateway.cluster.bus import ChangeBus, Topic
+from prometheus_client import Gauge
+
+from kcgateway.gateway.cluster.bus import ChangeBus, PgBus, Topic
 from kcgateway.gateway.services import GatewayServices
 
 
@@ -34,6 +36,7 @@ def propagate(
     ``broker_changed``: drops the signer's cached broker record (the vault's CachedBroker).
     """
     services.bus = bus
+    _measure(bus, services)
     keys, accounts = services.keys, services.accounts
     keys.on_change = lambda key_id: bus.publish(Topic.KEY, key_id)
     keys.on_suspension = lambda subject: bus.publish(Topic.SUSPENSION, subject)
@@ -74,6 +77,24 @@ def propagate(
             feed.hub.wake()
 
         bus.subscribe(Topic.EVENTS, events_appended)
+
+
+def _measure(bus: ChangeBus, services: GatewayServices) -> None:
+    """``/metrics``: whether the listener hears the others, and how much it heard."""
+    registry = services.metrics.registry
+    if isinstance(bus, PgBus):
+        listening = Gauge(
+            "kcgw_change_bus_listening",
+            "1 while this instance hears the other instances' changes (LISTEN/NOTIFY)",
+            registry=registry,
+        )
+        listening.set_function(lambda: float(bus.listening))
+    received = Gauge(
+        "kcgw_change_bus_received",
+        "Changes made by other instances that this instance applied since it started",
+        registry=registry,
+    )
+    received.set_function(lambda: float(bus.received))
 
 
 def broker_settings_changed(bus: ChangeBus) -> Callable[[], None]:
