@@ -205,6 +205,8 @@ class PgBus(ChangeBus):
         self._listening = asyncio.Event()
         #: how many times the listener connection was (re)opened
         self.connects = 0
+        #: whether the last batch could not be sent (logged once per outage)
+        self.send_failing = False
 
     # ---- sending ------------------------------------------------------------------------------
 
@@ -241,7 +243,13 @@ class PgBus(ChangeBus):
             async with self._db.engine.begin() as conn:
                 await conn.execute(query, {"channel": self.channel, "payloads": payloads})
         except Exception:
-            log.exception("sending %d change notifications failed", len(batch))
+            if not self.send_failing:  # once per outage, not once per batch
+                log.exception("sending change notifications failed (the re-read covers them)")
+            self.send_failing = True
+        else:
+            if self.send_failing:
+                log.warning("sending change notifications works again")
+            self.send_failing = False
 
     # ---- listening ----------------------------------------------------------------------------
 

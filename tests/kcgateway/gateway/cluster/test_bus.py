@@ -199,3 +199,27 @@ async def test_the_listener_takes_the_engines_connection_options_but_not_the_dia
     assert bus.listening and bus.listener_pid is not None
     await bus.aclose()
     await db.aclose()
+
+
+@pytest.mark.postgres
+async def test_a_database_outage_is_logged_once_and_sending_resumes_after_it(
+    pg: Database, caplog: pytest.LogCaptureFixture
+) -> None:
+    cli, gateway = _pair(pg)
+    heard = Heard()
+    gateway.subscribe(Topic.KEY, heard.handler)
+    gateway.start()
+    await asyncio.wait_for(gateway.wait_listening(), WITHIN_S)
+    cli.channel = "x" * 100  # longer than PostgreSQL's identifiers: every NOTIFY fails
+    for n in range(3):
+        cli.publish(Topic.KEY, f"k{n}")
+        await cli.flush()
+    assert cli.send_failing
+    assert sum("sending change notifications failed" in r.message for r in caplog.records) == 1
+    cli.channel = gateway.channel
+    cli.publish(Topic.KEY, "k9")
+    await cli.flush()
+    await heard.next()
+    assert heard.ids == ["k9"] and not cli.send_failing
+    await cli.aclose()
+    await gateway.aclose()
