@@ -22,8 +22,8 @@ from kcgateway.gateway.accounts import AccountOnboarding
 from kcgateway.gateway.alerts import AlertService
 from kcgateway.gateway.books import BookService
 from kcgateway.gateway.bots import SignalBots
-from kcgateway.gateway.cluster.leases import LeaseManager
 from kcgateway.gateway.cluster.bus import ChangeBus
+from kcgateway.gateway.cluster.leases import LeaseManager
 from kcgateway.gateway.console import ConsoleSessions
 from kcgateway.gateway.console.equity_history import EquityHistory
 from kcgateway.gateway.event_feed import EventFeed
