@@ -50,8 +50,10 @@ from kcgateway.gateway.books import BookService
 from kcgateway.gateway.bots import build_signal_bots
 from kcgateway.gateway.bots.mirror import PaperMirror
 from kcgateway.gateway.broker import BrokerService
+from kcgateway.gateway.cluster.bus import ChangeBus, change_bus
 from kcgateway.gateway.cluster.instances import InstanceRegistry
 from kcgateway.gateway.cluster.leases import LeaseManager
+from kcgateway.gateway.cluster.propagation import broker_settings_changed, propagate
 from kcgateway.gateway.console import ConsoleSessions
 from kcgateway.gateway.console.equity_history import EquityHistory, engine_marks
 from kcgateway.gateway.event_feed import EventFeed, kept
@@ -261,6 +263,7 @@ def build_services(
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     risk_limits: Limits | None = None,
     live_instances: Callable[[], int] | None = None,
+    bus: ChangeBus | None = None,
 ) -> GatewayServices:
     """Wire every use case. Does no I/O.
 
@@ -269,6 +272,8 @@ def build_services(
     ``live_instances`` counts the live gateway instances (default: this instance's registry,
     as of its last heartbeat): while Redis (``KCGW_REDIS_URL``) is unreachable, each
     instance's rate budgets hold 1/N of every quota.
+    ``bus`` tells the other instances on the database what changed (default: LISTEN/NOTIFY on
+    PostgreSQL, in-process on SQLite); it starts with :meth:`GatewayServices.start`.
     """
     metrics = GatewayMetrics()
     registry = InstanceRegistry(
@@ -281,7 +286,8 @@ def build_services(
     make = client_factory(hosts, settings.exchange_timeout_s, metrics, budgets)
     store = SqlCredentialStore(db)
     sealed = SealedRecordCache(store)
-    signer = Signer(sealed, ring, broker=CachedBroker(SqlBrokerStore(db)))
+    broker = CachedBroker(SqlBrokerStore(db))
+    signer = Signer(sealed, ring, broker=broker)
     venues = Venues(db, signer, make)
 
     async def forget(account_id: str, credential_ids: Sequence[str]) -> None:
@@ -363,6 +369,7 @@ def build_services(
     services.signals = build_signal_bots(services, SignalSecrets(ring), now=now, mirror=mirror)
     services.instance_id = settings.instance_id
     services.leases = LeaseManager(db, registry, now=now)
+    propagate(bus or change_bus(db), services, broker_changed=broker.invalidate)
     return services
 
 
@@ -815,9 +822,12 @@ async def admin_services(settings: Settings) -> AsyncIterator[AdminServices]:
     pepper = load_pepper(settings)
     db = await open_store(settings)
     hosts = exchange_hosts(settings)
-    services = build_services(settings, db, ring, pepper, hosts)
+    bus = change_bus(db)  # the CLI's changes reach the running instances at once
+    services = build_services(settings, db, ring, pepper, hosts, bus=bus)
     broker_store = SqlBrokerStore(db)
-    broker = BrokerService(db, BrokerVault(broker_store, ring), broker_store)
+    broker = BrokerService(
+        db, BrokerVault(broker_store, ring), broker_store, on_change=broker_settings_changed(bus)
+    )
     try:
         yield AdminServices(services, TenantService(db), broker)
     finally:

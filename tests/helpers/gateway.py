@@ -18,6 +18,7 @@ import httpx
 
 from kcgateway.gateway.accounts import ConnectRequest
 from kcgateway.gateway.apikeys import Scope
+from kcgateway.gateway.cluster.bus import ChangeBus
 from kcgateway.gateway.keys import Operator
 from kcgateway.gateway.services import GatewayServices
 from kcgateway.main import EmbeddedSim, build_services, open_store
@@ -92,6 +93,10 @@ class Stack:
     tenants: dict[str, Tenant] = field(default_factory=dict)
     responses: list[bytes] = field(default_factory=list)
     ring: KeyRing | None = None
+    #: what another instance on the same database needs (tests/helpers/cluster.py)
+    settings: Settings | None = None
+    pepper: Secret | None = None
+    limits: Limits | None = None
 
     def client(self, ip: str = CLIENT_IP) -> httpx.AsyncClient:
         transport = httpx.ASGITransport(app=self.app, client=(ip, 40000))
@@ -198,11 +203,13 @@ async def gateway_stack(
     db: Database | None = None,
     risk_limits: Limits | None = None,
     redis_url: str | None = None,
+    bus: ChangeBus | None = None,
 ) -> AsyncIterator[Stack]:
     """The whole gateway; ``db`` (already migrated, e.g. PostgreSQL) replaces the SQLite file.
 
     The risk engine is on and started (``risk_limits``, default :func:`stack_limits`).
-    ``redis_url`` shares the rate budgets through that Redis (``KCGW_REDIS_URL``).
+    ``redis_url`` shares the rate budgets through that Redis (``KCGW_REDIS_URL``). A ``bus``
+    given is started (the default one is not: nothing else runs in the background).
     """
     sim = await EmbeddedSim.start(seed=7, tick_ms=tick_ms)
     seed_last_prices(sim)
@@ -219,14 +226,10 @@ async def gateway_stack(
     leaksuite.register("pepper", pepper)
     ring = KeyRing(LocalKek(kek))
     limits = risk_limits if risk_limits is not None else stack_limits(max_notional)
-    services = build_services(settings, db, ring, Secret(pepper), sim.hosts, risk_limits=limits)
-    services.orders.reconciler.settle_after = timedelta(seconds=timeout_s * 2)
-    assert services.risk is not None and services.risk_engine is not None
-    await services.risk.load()
-    await services.risk_engine.start()
-    app = leaksuite.capture_app(create_app(services))
+    services, app = await instance(settings, db, ring, Secret(pepper), sim, limits, bus)
     session = aiohttp.ClientSession()
     stack = Stack(sim, services, app, httpx.AsyncClient(), session, ring=ring)
+    stack.settings, stack.pepper, stack.limits = settings, Secret(pepper), limits
     stack.http = stack.client()
     try:
         yield stack
@@ -237,6 +240,26 @@ async def gateway_stack(
         await services.aclose()
         await sim.aclose()
         leaksuite.scan_store(tmp_path, db, "closed")
+
+
+async def instance(
+    settings: Settings,
+    db: Database,
+    ring: KeyRing,
+    pepper: Secret,
+    sim: EmbeddedSim,
+    limits: Limits,
+    bus: ChangeBus | None = None,
+) -> tuple[GatewayServices, Any]:
+    """One gateway's services (risk loaded and started, ``bus`` started) and its scanned app."""
+    services = build_services(settings, db, ring, pepper, sim.hosts, risk_limits=limits, bus=bus)
+    services.orders.reconciler.settle_after = timedelta(seconds=settings.exchange_timeout_s * 2)
+    assert services.risk is not None and services.risk_engine is not None
+    await services.risk.load()
+    await services.risk_engine.start()
+    if bus is not None:
+        bus.start()
+    return services, leaksuite.capture_app(create_app(services))
 
 
 async def warm_risk(stack: Stack, tenant_id: str, account_id: str, *, within_s: float = 60) -> None:

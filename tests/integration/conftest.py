@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.helpers import leaksuite
+from tests.helpers.cluster import instances  # noqa: F401 - two gateways on one database
 from tests.helpers.databases import (
     PG_HOST,
     PG_PORT,

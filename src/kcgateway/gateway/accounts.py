@@ -150,6 +150,8 @@ class AccountOnboarding:
         self._now = now
         self._forget = forget
         self._swept: set[str] = set()
+        #: told of every account removed here, after the commit (the change bus)
+        self.on_removed: Callable[[str], None] | None = None
 
     async def check(
         self, req: ConnectRequest, *, also_allow: frozenset[str] = frozenset()
@@ -275,7 +277,15 @@ class AccountOnboarding:
             )  # fmt: skip
             removed = RemovedAccount(row.id, row.name, len(credential_ids), live)
         await self._forget(removed.id, credential_ids)
+        self._swept.add(removed.id)
+        if self.on_removed is not None:
+            self.on_removed(removed.id)
         return removed
+
+    async def removed_elsewhere(self, account_id: str) -> None:
+        """Forget what this process holds for an account another instance just removed."""
+        await self._forget(account_id, ())
+        self._swept.add(account_id)
 
     async def sweep_removed(self) -> int:
         """Forget what this process holds for accounts removed elsewhere; returns how many.

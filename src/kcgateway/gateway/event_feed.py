@@ -10,8 +10,10 @@ order.
 
 Delivery stays cheap: one in-process :class:`EventHub` is poked after each commit that
 appended events and wakes every follower at once; each follower then reads its next page by
-id. Followers also look every ``poll_s`` without a poke, for events another process (the CLI,
-a second gateway on the same PostgreSQL) appended.
+id. The hub relays the poke to the other instances on the same database (the change bus,
+:mod:`kcgateway.gateway.cluster.bus`), whose hubs wake their followers in turn. Followers also
+look every ``poll_s`` without a poke, for events another process (the CLI) appended or whose
+poke was lost.
 
 Who sees what (:func:`filter_for`): a key sees its own tenant's events only; order, fill and
 balance events need ``read``; alerts need ``risk:manage`` (as ``GET /v1/alerts``); gateway-wide
@@ -223,8 +225,16 @@ class EventHub:
     def __init__(self) -> None:
         self._round = asyncio.Event()
         self.followers = 0
+        #: told of every local commit that appended events (the change bus tells other instances)
+        self.relay: Callable[[], None] | None = None
 
     def notify(self) -> None:
+        """After a local commit that appended events: wake the followers, tell other instances."""
+        self.wake()
+        if self.relay is not None:
+            self.relay()
+
+    def wake(self) -> None:
         """Wake everyone waiting on the current round and start the next one."""
         current, self._round = self._round, asyncio.Event()
         current.set()

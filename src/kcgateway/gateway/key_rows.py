@@ -6,8 +6,9 @@ thread, about 100 µs against a 5 µs HMAC compare). The row is therefore kept f
 
 - a change made through this process's :class:`~kcgateway.gateway.keys.KeyService` (revoke,
   rotate, touch) replaces or forgets the kept row at once, so it holds from the next request;
-- a change made by another process (the CLI, another instance) is seen within
-  :data:`KEY_ROW_TTL`, the same bound the gateway promises for halts reaching every instance.
+- a change made by another instance is forgotten when its notification arrives (the change
+  bus, :mod:`kcgateway.gateway.cluster.bus`); one made by any other process (the CLI on
+  SQLite), or whose notification was lost, is seen within :data:`KEY_ROW_TTL`.
 
 Unknown key ids are kept too (as ``None``), so a known id with a wrong secret and an unknown id
 take the same path and the same time; :data:`MAX_ROWS` bounds what a flood of made-up ids can
@@ -29,7 +30,7 @@ class KeyRows:
     """Key id -> (row or None, when it was read); entries older than ``ttl`` are not answered."""
 
     def __init__(self, ttl: timedelta = KEY_ROW_TTL, max_rows: int = MAX_ROWS) -> None:
-        self._ttl = ttl
+        self.ttl = ttl
         self._max = max_rows
         self._rows: OrderedDict[str, tuple[GatewayKey | None, datetime]] = OrderedDict()
         #: bumped by every :meth:`forget`: a read that began before it is not kept
@@ -41,7 +42,7 @@ class KeyRows:
         if kept is None:
             return False, None
         row, read_at = kept
-        if now - read_at >= self._ttl or now < read_at:
+        if now - read_at >= self.ttl or now < read_at:
             del self._rows[key_id]
             return False, None
         return True, row
@@ -64,4 +65,9 @@ class KeyRows:
     def forget(self, key_id: str) -> None:
         """Drop what is kept for ``key_id`` (this process changed the row, and committed)."""
         self._rows.pop(key_id, None)
+        self.generation += 1
+
+    def forget_all(self) -> None:
+        """Drop every kept row (changes made elsewhere may have been missed)."""
+        self._rows.clear()
         self.generation += 1

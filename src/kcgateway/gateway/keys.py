@@ -25,8 +25,9 @@ address is re-read from the database at most every :data:`RECHECK_EVERY` while i
 so a lift by the CLI (another process) reaches a running gateway within seconds.
 
 Key rows are kept for one second after they are read (:mod:`kcgateway.gateway.key_rows`): a
-revocation or rotation through this service holds from the next request, one made by another
-process (the CLI) within that second.
+revocation or rotation through this service holds from the next request; another instance
+forgets the row when the change bus tells it (:attr:`KeyService.on_change` sends), and any
+other process (the CLI on SQLite) sees it within that second.
 
 Key administration (issue 12, findings 1 and 4) is authorised here, whatever the front end: the
 acting principal (:class:`Principal` for a key, :class:`Operator` for the command line) never
@@ -282,6 +283,10 @@ class KeyService:
         self._rows = KeyRows()
         #: told of every authenticated request (the risk engine's dormant-key detector)
         self.on_use: Callable[[str, datetime], None] | None = None
+        #: told of every key revoked or rotated here, after the commit (the change bus)
+        self.on_change: Callable[[str], None] | None = None
+        #: told of every suspension made or lifted here, after the commit (the change bus)
+        self.on_suspension: Callable[[str], None] | None = None
         #: when each suspended address was last confirmed in the database
         self._confirmed: dict[str, datetime] = {}
 
@@ -297,6 +302,15 @@ class KeyService:
     def tracker(self, tracker: FailureTracker) -> None:
         self._tracker = tracker
         self._loaded = False
+
+    @property
+    def row_ttl(self) -> timedelta:
+        """How long a key row read is kept (tests lengthen it to see only the change bus)."""
+        return self._rows.ttl
+
+    @row_ttl.setter
+    def row_ttl(self, ttl: timedelta) -> None:
+        self._rows = KeyRows(ttl)
 
     async def still_usable(self, principal: Principal, ip: str) -> bool:
         """Whether a key authenticated earlier may go on (a long-lived event stream).
@@ -441,6 +455,8 @@ class KeyService:
                     tenant_id=tenant_id,
                     detail={"address": ip, "key_id": key_id},
                 )
+            if self.on_suspension is not None:
+                self.on_suspension(subject)
 
     async def suspensions(self, *, actor: Actor) -> list[SuspensionView]:
         """Current suspensions, oldest first.
@@ -493,7 +509,24 @@ class KeyService:
             )
         self._tracker.lift(subject)
         self._confirmed.pop(subject, None)
+        if self.on_suspension is not None:
+            self.on_suspension(subject)
         return view
+
+    async def suspension_changed(self, subject: str) -> None:
+        """Another instance suspended ``subject`` or lifted its suspension: read which."""
+        async with self._db.read() as session:
+            suspended = await session.get(AuthSuspension, subject) is not None
+        if suspended:
+            self._tracker.suspend([subject])
+            self._confirmed[subject] = self._now()
+        else:
+            self._tracker.lift(subject)
+            self._confirmed.pop(subject, None)
+
+    async def reload_suspensions(self) -> None:
+        """Read every suspension again (ones made elsewhere; lifts are re-read as they are hit)."""
+        await self._load_suspensions(self._now())
 
     async def create(
         self,
@@ -606,7 +639,7 @@ class KeyService:
                 tenant_id=tenant_id,
                 detail={"successor": view.key_id, "old_expires_at": ends.isoformat()},
             )  # fmt: skip
-        self._rows.forget(key_id)  # after the commit (a read begun before is not kept)
+        self._changed(key_id)
         return full, view
 
     async def list(self, tenant_id: str) -> list[KeyView]:
@@ -648,8 +681,21 @@ class KeyService:
                 now=now,
                 tenant_id=tenant_id,
             )
-        self._rows.forget(key_id)  # after the commit (a read begun before is not kept)
+        self._changed(key_id)
         return True
+
+    def _changed(self, key_id: str) -> None:
+        self._rows.forget(key_id)  # after the commit (a read begun before is not kept)
+        if self.on_change is not None:
+            self.on_change(key_id)
+
+    def forget_row(self, key_id: str) -> None:
+        """Read the key's row again at its next use (another instance changed it)."""
+        self._rows.forget(key_id)
+
+    def forget_rows(self) -> None:
+        """Read every key's row again at its next use (changes may have been missed)."""
+        self._rows.forget_all()
 
 
 def _bearer(authorization: str | None) -> PresentedKey | None:

@@ -22,6 +22,7 @@ from kcgateway.gateway.accounts import AccountOnboarding
 from kcgateway.gateway.alerts import AlertService
 from kcgateway.gateway.books import BookService
 from kcgateway.gateway.bots import SignalBots
+from kcgateway.gateway.cluster.bus import ChangeBus
 from kcgateway.gateway.cluster.leases import LeaseManager
 from kcgateway.gateway.console import ConsoleSessions
 from kcgateway.gateway.console.equity_history import EquityHistory
@@ -114,6 +115,8 @@ class GatewayServices:
     #: the account leases of this instance (gateway/cluster/leases.py); used once joined
     leases: LeaseManager | None = None
     _joined: bool = field(default=False, repr=False)
+    #: tells the other instances on the database what changed here (gateway/cluster/)
+    bus: ChangeBus | None = None
 
     async def balances(self, tenant_id: str, account: str) -> list[m.Account]:
         """Balances of one of the tenant's accounts (NoSuchObject for anyone else's)."""
@@ -237,6 +240,8 @@ class GatewayServices:
             self.event_feed.start()
         if self.risk is not None:
             self.risk.start()
+        if self.bus is not None:
+            self.bus.start()
         if self.risk_engine is not None and self._risk_start is None:
             self._risk_start = asyncio.get_running_loop().create_task(self.risk_engine.start())
         if self.equity_history is not None:
@@ -300,7 +305,7 @@ class GatewayServices:
         closing: tuple[_Closeable | None, ...] = (
             self.alerts, self.event_feed, self.risk, self.books, self.futures_books,
             self.onboarding, self.venues, self.exchange_hosts, self.market, self.rate_budgets,
-            self.db,
+            self.bus, self.db,
         )  # fmt: skip
         for part in closing:  # in this order: the database last
             if part is not None:

@@ -69,7 +69,8 @@ class CachedBroker:
     """The sealed broker record, re-read at most every ``ttl_s`` seconds (holds no plaintext).
 
     A change made by another process (``kcgateway broker set`` while the gateway runs) is
-    picked up within ``ttl_s``.
+    picked up at once when the change bus tells this one (:meth:`invalidate`), else within
+    ``ttl_s``.
     """
 
     def __init__(

@@ -20,8 +20,10 @@ them, per level (gateway, tenant, account, key), and changes them:
 The order path calls :meth:`RiskControl.states_for` and :meth:`RiskControl.limits_for` per order:
 both read memory only (dictionary lookups; the resolved limits are cached per tenant, account
 and key). Every change is persisted and written to the audit log with its actor and reason in
-the same transaction, and bumps a generation number; a running gateway reads that number every
-``refresh_every_s`` (0.5 s) and reloads when another process (the CLI) changed something.
+the same transaction, and bumps a generation number; the other gateway instances are told the
+new number at once (:attr:`RiskControl.on_change` feeds the change bus) and reload, and a
+running gateway also reads that number every ``refresh_every_s`` (0.5 s) and reloads when
+another process (the CLI) changed something.
 
 Who may act (enforced here, whatever the front end): a key needs ``risk:manage`` and acts on its
 own tenant, accounts and keys only (anyone else's is :class:`NoSuchTarget`, as if it did not

@@ -100,6 +100,8 @@ class RiskControl:
         self._pending: dict[tuple[Level, str], TradingState] = {}
         self._pending_blocks: set[str] = set()
         self._writes: set[asyncio.Task[None]] = set()
+        #: told of the generation each change made here committed (the change bus)
+        self.on_change: Callable[[int], None] | None = None
 
     # ---- the hot path: memory only -------------------------------------------------------
 
@@ -239,6 +241,8 @@ class RiskControl:
 
     async def _settle(self, generation: int) -> None:
         """After a commit: keep up with the generation, or reload if another process moved it."""
+        if self.on_change is not None:
+            self.on_change(generation)
         if generation == self._generation + 1:
             self._generation = generation
         else:
