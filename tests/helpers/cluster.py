@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 from scripts.exactly_once import (
     LOAD_LIMITS,
     Process,
@@ -190,7 +190,7 @@ class Cluster:
 
     async def start_redis(self) -> None:
         """(Re)start the private Redis and wait for its PONG."""
-        assert self.redis is not None, "only the private Redis is started and stopped"  # noqa: S101
+        assert self.redis is not None, "only the private Redis is started and stopped"
         self.redis.start()
         for _ in range(300):
             if await redis_ping("127.0.0.1", self.redis_port):
@@ -201,7 +201,9 @@ class Cluster:
     def stop_redis(self) -> None:
         """SIGKILL the private Redis (the shared one is never stopped)."""
         if self.redis is None:
-            raise RuntimeError("refusing to stop the shared Redis: use ClusterSpec(private_redis=True)")
+            raise RuntimeError(
+                "refusing to stop the shared Redis: use ClusterSpec(private_redis=True)"
+            )
         self.redis.kill()
 
     def _write_secrets(self) -> None:
@@ -306,13 +308,13 @@ class Cluster:
     def pause(self, i: int) -> None:
         """SIGSTOP instance ``i`` (it keeps its sockets and connections, answering nothing)."""
         proc = self.gateways[i].proc
-        assert proc is not None  # noqa: S101 - started
+        assert proc is not None
         proc.send_signal(signal.SIGSTOP)
 
     def resume(self, i: int) -> None:
         """SIGCONT instance ``i``."""
         proc = self.gateways[i].proc
-        assert proc is not None  # noqa: S101 - started
+        assert proc is not None
         proc.send_signal(signal.SIGCONT)
 
     async def cut_database(self, i: int) -> int:
@@ -345,4 +347,3 @@ class Cluster:
             f"{self.base(i)}/metrics", timeout=aiohttp.ClientTimeout(total=10)
         ) as resp:
             return await resp.text()
-

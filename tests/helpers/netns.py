@@ -37,8 +37,8 @@ def unavailable() -> str | None:
 
 def _ip(*args: str) -> str:
     proc = subprocess.run(  # noqa: S603 - fixed iproute2 arguments
-        ["ip", *args], capture_output=True, text=True, check=False  # noqa: S607
-    )
+        ["ip", *args], capture_output=True, text=True, check=False  # noqa: S607 - on PATH
+    )  # fmt: skip
     if proc.returncode != 0:
         raise RuntimeError(f"ip {' '.join(args)} failed: {proc.stderr.strip()}")
     return proc.stdout

@@ -1,4 +1,4 @@
-"""TCP relays on the host, in a thread of their own: how namespaced instances reach loopback services.
+"""TCP relays on the host, in a thread of their own: how namespaced instances reach loopback.
 
 PostgreSQL and the shared Redis listen on 127.0.0.1 only, which a process in another network
 namespace cannot reach. A relay listens on the host's bridge address and forwards each
@@ -121,3 +121,5 @@ class Relays:
             self._call(close())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=10)
+        if not self._thread.is_alive():
+            self._loop.close()
