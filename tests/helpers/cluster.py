@@ -75,6 +75,9 @@ class ClusterSpec:
     reconcile_every_s: float = 0.5
     seed: int = 1
     funds: str = "10000000"
+    #: the simulator's market-maker tick (0: quote once; a benchmark needs fresh prices, or the
+    #: risk engine refuses orders on a last price older than its 5 s bound)
+    sim_tick_ms: int = 0
 
 
 async def redis_ping(host: str, port: int) -> bool:
@@ -125,8 +128,14 @@ class Cluster:
         return {"Authorization": f"Bearer {self.key}"}
 
     def client_session(self, j: int, limit: int = 100) -> aiohttp.ClientSession:
-        """A session whose connections come from client address ``j`` (close it yourself)."""
-        connector = aiohttp.TCPConnector(limit=limit, local_addr=(self.net.client_address(j), 0))
+        """A session whose connections come from client address ``j`` (close it yourself).
+
+        Idle connections are dropped after 1 s, before uvicorn's 5 s keep-alive closes them
+        under a request being written (a loaded machine wakes the client late).
+        """
+        connector = aiohttp.TCPConnector(
+            limit=limit, local_addr=(self.net.client_address(j), 0), keepalive_timeout=1.0
+        )
         return aiohttp.ClientSession(connector=connector)
 
     # ----------------------------------------------------------------- start and stop
@@ -156,7 +165,7 @@ class Cluster:
     async def _start_sim(self, host: str) -> None:
         spot, futures = free_port(), free_port()
         config = self.work / "sim.toml"
-        config.write_text("tick_ms = 0\n", encoding="utf-8")  # quotes once; orders rest below
+        config.write_text(f"tick_ms = {self.spec.sim_tick_ms}\n", encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith("KCGW_")}
         self.sim = Process(
             "simulator",
