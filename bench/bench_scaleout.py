@@ -137,20 +137,26 @@ async def measure(cluster: Cluster) -> dict[str, Any]:
                     cpu, start = [cpu_seconds(p) for p in pids[:n]], time.perf_counter()
                     rate, samples = await timed_rate(places[n], PAR_N)
                     elapsed = time.perf_counter() - start
-                    busy = sum(cpu_seconds(p) - c - idle[k] * elapsed
-                               for k, (p, c) in enumerate(zip(pids, cpu, strict=False)))  # fmt: skip
+                    used = zip(pids, cpu, idle, strict=False)
+                    busy = sum(cpu_seconds(p) - c - still * elapsed for p, c, still in used)
                     rounds.setdefault(f"rate_{n}", []).append(rate)
                     rounds.setdefault(f"added_p99_{n}", []).append(pct(samples, 99) - direct_p99)
                     rounds.setdefault(f"cpu_ms_{n}", []).append(busy / PAR_N * 1000)
                 rounds.setdefault("load", []).append(os.getloadavg()[0])
-                print(f"  round {r + 1}: " + ", ".join(
-                    f"{n} inst {rounds[f'rate_{n}'][-1]:.0f}/s p99+{rounds[f'added_p99_{n}'][-1]:.1f} ms "
-                    f"cpu {rounds[f'cpu_ms_{n}'][-1]:.2f} ms" for n in (1, 2, 3)
-                ) + f"; direct {rounds['direct_rate'][-1]:.0f}/s; load {rounds['load'][-1]:.1f}",
-                    flush=True)  # fmt: skip
+                print(f"  round {r + 1}: {_round_line(rounds)}", flush=True)
     finally:
         await session.close()
     return {name: median(values) for name, values in rounds.items()}
+
+
+def _round_line(rounds: dict[str, list[float]]) -> str:
+    parts = [
+        f"{n} inst {rounds[f'rate_{n}'][-1]:.0f}/s p99+{rounds[f'added_p99_{n}'][-1]:.1f} ms "
+        f"cpu {rounds[f'cpu_ms_{n}'][-1]:.2f} ms"
+        for n in (1, 2, 3)
+    ]
+    tail = f"direct {rounds['direct_rate'][-1]:.0f}/s; load {rounds['load'][-1]:.1f}"
+    return ", ".join(parts) + "; " + tail
 
 
 async def run() -> dict[str, Any]:
@@ -189,7 +195,8 @@ def main() -> None:
         "direct_to_exchange": round(f["direct_rate"]),
         "added_p99_ms": {n: round(f[f"added_p99_{n}"], 1) for n in (1, 2, 3)},
         "cpu_ms_per_order": {n: round(f[f"cpu_ms_{n}"], 2) for n in (1, 2, 3)},
-        "risk_refused": REFUSED["risk"], "in_flight": IN_FLIGHT, "cores": os.cpu_count(), "load_average": round(f["load"], 1),
+        "risk_refused": REFUSED["risk"], "in_flight": IN_FLIGHT, "cores": os.cpu_count(),
+        "load_average": round(f["load"], 1),
         "goal": f"3 instances >= 1.0x one instance's orders/s on {os.cpu_count()} cores",
         "met": ratio >= 1.0,
     }  # fmt: skip
