@@ -6,7 +6,7 @@ database and a private Redis; checks a key's IP allow-list from two real source 
 sends orders spread over the instances while it kills one (-9), SIGSTOPs one, stops Redis and
 terminates one instance's database connections; halts an account through one instance and
 probes the others; then checks by clientOid at the simulator and in the database: no duplicate,
-no stray, no lost or unresolved intent, no intent moved twice out of one state. Here: 300
+no stray, no lost or unresolved intent, no intent moved twice out of one state. Here: 200
 orders, a 3 s pause, Redis down 2 s, the time goals as notes (a loaded CI machine). The full size
 (10,000 orders, 60 s pause) is the command in the script's docstring.
 """
@@ -25,7 +25,7 @@ from tests.conftest import REPO_ROOT, services_required
 from tests.helpers.cluster import unavailable
 from tests.helpers.databases import postgres_user_or_skip
 
-ORDERS = int(os.environ.get("KCGW_CLUSTER_CHAOS_N", "300"))
+ORDERS = int(os.environ.get("KCGW_CLUSTER_CHAOS_N", "200"))
 
 
 def _needs_cluster() -> None:
