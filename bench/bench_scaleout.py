@@ -200,8 +200,8 @@ def main() -> None:
     ratio = f["rate_3"] / f["rate_1"]
     result = {
         "bench": "scaleout_orders_per_s", "unit": "orders/s (3 instances, PostgreSQL)",
-        "ours": round(f["rate_3"]), "one_instance": round(f["rate_1"]),
-        "ratio_vs_one_instance": round(ratio, 2), "two_instances": round(f["rate_2"]),
+        "ours": round(f["rate_3"], 1), "one_instance": round(f["rate_1"], 1),
+        "ratio_vs_one_instance": round(ratio, 2), "two_instances": round(f["rate_2"], 1),
         "direct_to_exchange": round(f["direct_rate"]),
         "added_p99_ms": {n: round(f[f"added_p99_{n}"], 1) for n in (1, 2, 3)},
         "cpu_ms_per_order": {n: round(f[f"cpu_ms_{n}"], 2) for n in (1, 2, 3)},
