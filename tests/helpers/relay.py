@@ -37,6 +37,7 @@ class _Listener:
     server: asyncio.Server
     target: tuple[str, int]
     pairs: set[_Pair] = field(default_factory=set)
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -66,6 +67,10 @@ class Relays:
 
     async def _listen(self, name: str, host: str, target: tuple[str, int], port: int) -> int:
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            task = asyncio.current_task()
+            if task is not None:
+                listener.tasks.add(task)
+                task.add_done_callback(listener.tasks.discard)
             try:
                 up_reader, up_writer = await asyncio.open_connection(*target)
             except OSError:
@@ -101,9 +106,11 @@ class Relays:
         """Abort every live connection of relay ``name`` (both sides); returns how many."""
 
         async def cut() -> int:
-            pairs = list(self._listeners[name].pairs)
+            listener = self._listeners[name]
+            pairs = list(listener.pairs)
             for pair in pairs:
                 pair.abort()
+                listener.pairs.discard(pair)  # gone now, not when its pipes notice
             return len(pairs)
 
         return self._call(cut())
@@ -116,6 +123,9 @@ class Relays:
                 listener.server.close()
                 for pair in list(listener.pairs):
                     pair.abort()
+            tasks = [t for listener in self._listeners.values() for t in listener.tasks]
+            if tasks:  # let every connection's handler finish and close its writers
+                await asyncio.wait(tasks, timeout=5)
 
         with contextlib.suppress(Exception):
             self._call(close())
