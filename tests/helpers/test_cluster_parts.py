@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 
 import pytest
@@ -102,3 +103,31 @@ def test_most_leases_picks_the_busiest_instance() -> None:
     }
     assert cluster_checks.most_leases(held, ["gw-0", "gw-1", "gw-2"]) == "gw-1"
     assert cluster_checks.most_leases({}, ["gw-0", "gw-1"]) == "gw-0"
+
+
+@pytest.mark.postgres
+async def test_forked_moves_finds_an_intent_moved_twice_out_of_one_state() -> None:
+    """The stale-write check can fail: two moves out of ``sent`` for one intent are reported."""
+    import asyncpg  # type: ignore[import-untyped]
+
+    from tests.helpers.databases import PG_HOST, PG_PORT, postgres_user_or_skip
+
+    user = postgres_user_or_skip()
+    conn = await asyncpg.connect(host=PG_HOST, port=PG_PORT, user=user, database="test")
+    try:  # a temporary table shadows any audit_records of the database, for this session only
+        await conn.execute(
+            "CREATE TEMP TABLE audit_records (seq serial, action text, subject text, detail json)"
+        )
+        moves = [
+            ("i1", "persisted", "sent"), ("i1", "sent", "acked"), ("i1", "acked", "open"),
+            ("i2", "persisted", "sent"), ("i2", "sent", "unknown"), ("i2", "sent", "acked"),
+        ]  # fmt: skip
+        insert = "INSERT INTO audit_records (action, subject, detail) VALUES ($1, $2, $3)"
+        for subject, src, dst in moves:
+            await conn.execute(insert, "order.state", subject, json.dumps({"from": src, "to": dst}))
+        await conn.execute(
+            "INSERT INTO audit_records (action, subject, detail) VALUES ('key.created', 'i1', '{}')"
+        )
+        assert await cluster_checks.forked_moves(conn) == ["i2"]
+    finally:
+        await conn.close()
