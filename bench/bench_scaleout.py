@@ -26,7 +26,6 @@ import json
 import os
 import secrets
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -41,7 +40,7 @@ import aiohttp
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_gateway import IOC, PRICES, cpu_seconds, pct
-from scripts.exactly_once import _pg_admin, _pg_users
+from scripts.exactly_once import _pg_admin, _pg_users, cancelled_on_signal
 from tests.helpers.cluster import Cluster, ClusterSpec, unavailable
 
 from kcgateway.exchange.rest import Hosts, KuCoinClient
@@ -167,10 +166,6 @@ def _round_line(rounds: dict[str, list[float]]) -> str:
 
 async def run() -> dict[str, Any]:
     """A fresh database and cluster, measured, then removed (also on SIGINT/SIGTERM)."""
-    task, loop = asyncio.current_task(), asyncio.get_running_loop()
-    if task is not None:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
     user = await _pg_users("127.0.0.1", 5432)
     name = f"kcgw_bench_{secrets.token_hex(6)}"
     await _pg_admin("127.0.0.1", 5432, user, f'CREATE DATABASE "{name}"')
@@ -196,7 +191,7 @@ def main() -> None:
     reason = unavailable()
     if reason is not None:
         raise SystemExit(f"cannot run: {reason}")
-    f = asyncio.run(run())
+    f = asyncio.run(cancelled_on_signal(run()))
     ratio = f["rate_3"] / f["rate_1"]
     result = {
         "bench": "scaleout_orders_per_s", "unit": "orders/s (3 instances, PostgreSQL)",

@@ -49,7 +49,6 @@ import contextlib
 import json
 import secrets
 import shutil
-import signal
 import sys
 import tempfile
 import time
@@ -69,7 +68,14 @@ from tests.helpers.cluster import Cluster, ClusterSpec, unavailable
 from tests.helpers.cluster_driver import Driver, FailoverClient
 
 from kcgateway.store.types import OrderState
-from scripts.exactly_once import RISK_REFUSED, Outcome, _judge, _pg_admin, _pg_users
+from scripts.exactly_once import (
+    RISK_REFUSED,
+    Outcome,
+    _judge,
+    _pg_admin,
+    _pg_users,
+    cancelled_on_signal,
+)
 
 
 @dataclass(frozen=True)
@@ -246,15 +252,6 @@ def parse(argv: Sequence[str] | None = None) -> Options:
     )  # fmt: skip
 
 
-async def _stoppable(opts: Options) -> Report:
-    task = asyncio.current_task()
-    assert task is not None  # noqa: S101 - inside asyncio.run
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, task.cancel)
-    return await run(opts)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     """Run once; print violations, notes and the JSON line; 1 on any violation."""
     reason = unavailable()
@@ -262,7 +259,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cannot run: {reason}", file=sys.stderr)
         return 2
     try:
-        report = asyncio.run(_stoppable(parse(argv)))
+        report = asyncio.run(cancelled_on_signal(run(parse(argv))))
     except asyncio.CancelledError:
         say("interrupted: processes, namespaces and database cleaned up")
         return 2

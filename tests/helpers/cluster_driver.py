@@ -83,18 +83,20 @@ class FailoverClient(Client):
                 await asyncio.sleep(0.1)
                 continue
             answer = RISK_REFUSED if status == 422 and b'"risk_rejected"' in raw else str(status)
-            if status >= 500 or status == 409:  # 409: the same key is still running elsewhere
-                self.retries += 1
+            delay = self.retry_delay(status, unknown_retries)
+            if delay is None:
+                break
+            if status != 202:  # 5xx or 409: ask another instance
                 k = (k + 1) % n
-                await asyncio.sleep(0.2)
-                continue
-            if status == 202 and unknown_retries < 3:  # outcome unknown: ask again, same key
-                unknown_retries += 1
-                self.retries += 1
-                await asyncio.sleep(0.5)
-                continue
-            break
+            unknown_retries += status == 202
+            self.retries += 1
+            await asyncio.sleep(delay)
         self._record(answer, status, raw, k)
+
+    @staticmethod
+    def retry_delay(status: int, unknown_retries: int) -> float | None:
+        """exactly_once's rule, and 409 (the same key still running elsewhere) is retried too."""
+        return 0.2 if status == 409 else Client.retry_delay(status, unknown_retries)
 
     def _record(self, answer: str, status: int, raw: bytes, k: int) -> None:
         self.replies[answer or "unanswered"] += 1
