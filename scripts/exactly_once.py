@@ -50,10 +50,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import asyncpg  # type: ignore[import-untyped]
@@ -63,6 +63,7 @@ from kcgateway.store.ledger import AuditRepository, OrderIntentRepository
 from kcgateway.store.types import OrderState
 
 S = OrderState
+T = TypeVar("T")
 PENDING = frozenset({S.PERSISTED, S.SENT, S.UNKNOWN, S.ACKED})
 PLACED = frozenset({S.ACKED, S.OPEN, S.FILLED, S.CANCELLED})
 NOT_PLACED = frozenset({S.NOT_PLACED, S.REJECTED})
@@ -320,6 +321,15 @@ class Client:
             body["clientOid"] = f"eo{self.seed}-{i}"
         return body
 
+    @staticmethod
+    def retry_delay(status: int, unknown_retries: int) -> float | None:
+        """Seconds to wait before asking again with the same key (None: a final answer)."""
+        if status >= 500:
+            return 0.2
+        if status == 202 and unknown_retries < 3:  # outcome unknown: ask again, same key
+            return 0.5
+        return None
+
     async def submit(self, i: int, max_s: float = 120.0) -> None:
         """Send order ``i`` until a final answer (or ``max_s``), always with the same key."""
         headers = {**self.headers, "Idempotency-Key": f"eo-{self.seed}-{i}"}
@@ -345,16 +355,12 @@ class Client:
                 # the risk engine refused it (e.g. fail-closed on an account's figures right
                 # after a restart): a final answer with nothing stored and nothing sent
                 answer = RISK_REFUSED
-            if status >= 500:
-                self.retries += 1
-                await asyncio.sleep(0.2)
-                continue
-            if status == 202 and unknown_retries < 3:  # outcome unknown: ask again, same key
-                unknown_retries += 1
-                self.retries += 1
-                await asyncio.sleep(0.5)
-                continue
-            break
+            delay = self.retry_delay(status, unknown_retries)
+            if delay is None:
+                break
+            unknown_retries += status == 202
+            self.retries += 1
+            await asyncio.sleep(delay)
         self.replies[answer] += 1
         code = answer.split(":", 1)[0]  # "422:risk_rejected" is a final answer too
         self.unanswered += not code.isdigit() or int(code) >= 500
@@ -647,14 +653,19 @@ def parse(argv: Sequence[str] | None = None) -> Options:
     )  # fmt: skip
 
 
-async def _run_stoppable(opts: Options) -> Outcome:
-    """:func:`run`, cancelled (so its processes and database are cleaned up) on SIGINT/SIGTERM."""
+async def cancelled_on_signal(work: Awaitable[T]) -> T:
+    """``work``, cancelled on SIGINT/SIGTERM (so its processes and database are cleaned up)."""
     task = asyncio.current_task()
     assert task is not None  # noqa: S101 - inside asyncio.run
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, task.cancel)
-    return await run(opts)
+    return await work
+
+
+async def _run_stoppable(opts: Options) -> Outcome:
+    """:func:`run`, cancelled (so its processes and database are cleaned up) on SIGINT/SIGTERM."""
+    return await cancelled_on_signal(run(opts))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
