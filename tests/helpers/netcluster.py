@@ -191,6 +191,7 @@ class Cluster:
         self.redis = Process(
             "redis",
             ["redis-server", "--port", str(self.redis_port), "--bind", host, "127.0.0.1",
+             "--protected-mode", "no",  # the instances connect from the test bridge
              "--save", "", "--appendonly", "no", "--dir", str(self.work)],
             dict(os.environ), self.work / "redis.log",
         )  # fmt: skip

@@ -42,7 +42,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import RedisError
 
 from kcgateway.clock import Clock, SystemClock
 from kcgateway.exchange.budget import LocalBudget, Sleep, ratelimit_headers
@@ -54,7 +54,10 @@ log = logging.getLogger("kcgateway.exchange.budget")
 Mode = Literal["shared", "local_share"]
 
 #: What makes Redis "down" for the budget (anything else is a bug and is raised).
-_DOWN = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
+#: Redis is "down" for the budget whatever the reason it does not serve: unreachable, slow,
+#: or answering with an error (protected mode, AUTH required, out of memory, a read-only
+#: replica): a ResponseError let through here made every order a 500 and /readyz crash
+_DOWN = (RedisError, OSError, TimeoutError)
 
 # KEYS[1]: the pool's hash. ARGV: op, default limit, window ms, share, priority grace ms, end
 # margin ms, then the op's arguments. Fields: limit, used, wend (window end, 0: none), seen (1:

@@ -210,3 +210,26 @@ async def test_the_local_share_follows_the_live_instance_count() -> None:
         assert await budget.reserve(SPOT, 1) > 0
         live[0] = 0  # never below one instance
         assert await budget.reserve(SPOT, 40) == 0
+
+
+async def test_a_redis_that_answers_with_errors_is_down_too() -> None:
+    """Protected mode, AUTH required, OOM: every command answered ``-ERR``: the 1/N share."""
+
+    async def denied(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while await reader.read(4096):  # whatever is asked, a refusal as Redis words it
+            writer.write(b"-DENIED Redis is running in protected mode\r\n")
+            await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(denied, "127.0.0.1", 0)
+    url = f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}/0"
+    try:
+        async with instances("kcgw:test:denied:", 1, url=url, live_instances=lambda: 4) as (a,):
+            budget = a.for_key(UID)
+            assert all([await budget.reserve(SPOT, 1) == 0 for _ in range(20)])
+            assert await budget.reserve(SPOT, 1) > 0  # 1/4 of the quota, never unlimited
+            assert a.mode == "local_share"
+            assert await a.check() is False  # /readyz says "down" instead of crashing
+    finally:
+        server.close()
+        await server.wait_closed()
