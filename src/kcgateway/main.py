@@ -14,7 +14,6 @@ with a message that says what to set.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import json
 import logging
@@ -93,6 +92,7 @@ from kcgateway.store.credential_store import SqlCredentialStore
 from kcgateway.store.database import Database, open_database
 from kcgateway.store.migrate import ensure_migrated, upgrade
 from kcgateway.store.repositories import AccountRepository, TenantRepository
+from kcgateway.tasks import stop_task
 from kcgateway.vault.audit_keys import create_audit_key_file, load_audit_keys
 from kcgateway.vault.broker import BrokerVault, CachedBroker
 from kcgateway.vault.config import configured_kek
@@ -486,10 +486,7 @@ class EmbeddedSim:
     async def aclose(self) -> None:
         """Stop serving, then save the state (if kept) as the servers left it."""
         saver, self._saver = self._saver, None
-        if saver is not None:
-            saver.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await saver
+        await stop_task(saver)
         for runner in self.runners:
             await runner.cleanup()
         self.save()

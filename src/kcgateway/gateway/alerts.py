@@ -54,6 +54,7 @@ from kcgateway.store.alert_store import (
     WebhookSetting,
 )
 from kcgateway.store.database import Database
+from kcgateway.tasks import stop_task
 from kcgateway.vault.webhook import (
     InvalidWebhook,
     check_secret,
@@ -474,10 +475,7 @@ class AlertService:
     async def aclose(self) -> None:
         """Stop the loop and close the sender."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task)
         await self._sender.aclose()
 
 

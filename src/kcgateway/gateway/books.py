@@ -31,7 +31,6 @@ public full snapshot (``GET /api/v1/level2/snapshot``), which is always exact.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.exchange.ws import DEFAULT_MAX_TOPICS, NoMetrics, StreamMetrics
 from kcgateway.kucoin import models as m
 from kcgateway.kucoin.orderbook import SyncState
+from kcgateway.tasks import stop_task
 
 __all__ = ["MAX_DEPTH", "BookService", "BookView"]
 
@@ -158,10 +158,7 @@ class BookService:
     async def aclose(self) -> None:
         """Stop the sweeper and close the feed."""
         task, self._sweeper = self._sweeper, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task)
         await self.feed.aclose()
 
     # -- symbols and watching --------------------------------------------------------------------

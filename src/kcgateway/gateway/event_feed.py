@@ -23,7 +23,6 @@ alerts (no tenant) need ``admin``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Sequence
 from datetime import datetime, timedelta
@@ -50,6 +49,7 @@ from kcgateway.store.event_log import (
 )
 from kcgateway.store.tables import OrderIntent
 from kcgateway.store.types import OrderState
+from kcgateway.tasks import stop_task
 
 __all__ = [
     "EventFeed",
@@ -360,7 +360,4 @@ class EventFeed:
     async def aclose(self) -> None:
         """Stop pruning."""
         task, self._pruner = self._pruner, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task)

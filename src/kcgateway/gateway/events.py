@@ -29,7 +29,6 @@ change, so a stream follows its lease within one lease tick.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
 import logging
 from collections import Counter
@@ -50,6 +49,7 @@ from kcgateway.gateway.venue import Venues
 from kcgateway.store.database import Database
 from kcgateway.store.tables import CredentialRow, OrderIntent
 from kcgateway.store.types import OrderState
+from kcgateway.tasks import stop_task
 
 __all__ = ["AccountStream", "OrderEvents", "intent_state"]
 
@@ -157,10 +157,7 @@ class AccountStream:
             self._retry.cancel()
         await self.feed.aclose()
         task, self._worker = self._worker, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task)
 
     async def _work(self) -> None:
         while True:
@@ -317,10 +314,7 @@ class OrderEvents:
     async def aclose(self) -> None:
         """Stop rescanning and close every account's stream."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task)
         streams = [*self.streams.values(), *self.futures_streams.values()]
         self.streams, self.futures_streams = {}, {}
         for stream in streams:

@@ -25,7 +25,6 @@ pure check denies with ``risk.stale_data`` instead).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -64,6 +63,7 @@ from kcgateway.risk.key_use import KeyUse
 from kcgateway.store.database import Database
 from kcgateway.store.tables import GatewayKey, OrderIntent, RiskEquityMark
 from kcgateway.store.types import OrderState
+from kcgateway.tasks import stop_task
 
 __all__ = [
     "AccountData",
@@ -752,7 +752,4 @@ class ActivityTracker:
 
 async def stop(task: asyncio.Task[None] | None) -> None:
     """Cancel a background task and wait for it."""
-    if task is not None:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await stop_task(task)

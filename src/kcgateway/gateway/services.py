@@ -6,7 +6,6 @@ The web layer receives this object; it never builds services or reads settings i
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import socket
 from collections.abc import Callable
@@ -47,6 +46,7 @@ from kcgateway.store.audit_chain import AuditKeys
 from kcgateway.store.database import Database
 from kcgateway.store.tables import OrderIntent
 from kcgateway.store.types import OrderState
+from kcgateway.tasks import stop_task
 
 log = logging.getLogger("kcgateway.gateway")
 
@@ -281,10 +281,7 @@ class GatewayServices:
     async def aclose(self) -> None:
         """Stop the reconciler, hand the leases over, close every client and the database."""
         task, self._reconciler = self._reconciler, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task)
         if self.events is not None:
             await self.events.aclose()
         if self.leases is not None and self._joined:  # after the leased work stopped
@@ -292,10 +289,7 @@ class GatewayServices:
         if self.signals is not None:  # before the router and venues it places orders through
             await self.signals.aclose()
         start, self._risk_start = self._risk_start, None
-        if start is not None and not start.done():
-            start.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await start
+        await stop_task(start)
         if self.equity_history is not None:  # before the engine whose marks it samples
             await self.equity_history.aclose()
         if self.risk_engine is not None:

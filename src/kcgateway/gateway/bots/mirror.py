@@ -23,7 +23,6 @@ is remembered (``history``) with its time, for the performance report's audit an
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
@@ -32,6 +31,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from kcgateway.gateway.books import BookView
+from kcgateway.tasks import stop_task
 
 log = logging.getLogger("kcgateway.signals.mirror")
 Level = tuple[Decimal, Decimal]
@@ -116,10 +116,7 @@ class PaperMirror:
     async def aclose(self) -> None:
         """Stop the background copying; close the reference feed and the simulator client."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task)
         await self._reference.aclose()
         await self._paper.aclose()
 

@@ -35,6 +35,7 @@ import asyncpg  # type: ignore[import-untyped]
 from sqlalchemy import text
 
 from kcgateway.store.database import Database
+from kcgateway.tasks import stop_task
 
 log = logging.getLogger("kcgateway.gateway.cluster")
 Handler = Callable[[str], Awaitable[None]]
@@ -325,10 +326,7 @@ class PgBus(ChangeBus):
     async def aclose(self) -> None:
         """Send what is waiting, then stop listening."""
         sender, self._sender = self._sender, None
-        if sender is not None:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await sender
+        await stop_task(sender)
         if self._inflight is not None:
             await self._inflight
         await self.flush()

@@ -29,7 +29,6 @@ well within :data:`LEASE_TTL`.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import hashlib
 import logging
 import math
@@ -45,6 +44,7 @@ from kcgateway.store.cluster_tables import AccountLeaseRow
 from kcgateway.store.database import Database
 from kcgateway.store.fencing import Fence
 from kcgateway.store.tables import ExchangeAccount
+from kcgateway.tasks import stop_task
 
 log = logging.getLogger("kcgateway.gateway.cluster")
 L = AccountLeaseRow
@@ -166,10 +166,7 @@ class LeaseManager:
         """Graceful shutdown: stop the loop, hand every lease over, leave the registry."""
         self._stopped = True  # no more leased work here, whatever the database says
         for task in (self._task, self._telling):
-            if task is not None:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+            await stop_task(task)
         self._task = self._telling = None
         if self.registry.displaced:  # the name's row and leases are the other process's now
             self._held = {}

@@ -10,7 +10,6 @@ yet) gets no sample: the chart shows only marks the engine made, never a guess.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
@@ -22,6 +21,7 @@ from kcgateway.gateway.console.curves import Point
 from kcgateway.gateway.risk_inputs import AccountData
 from kcgateway.store.database import Database
 from kcgateway.store.tables import EquitySample
+from kcgateway.tasks import stop_task
 
 log = logging.getLogger("kcgateway.gateway.console")
 Now = Callable[[], datetime]
@@ -103,7 +103,4 @@ class EquityHistory:
     async def aclose(self) -> None:
         """Stop sampling."""
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Iterable, Mapping
 from datetime import UTC, datetime
@@ -56,6 +55,7 @@ from kcgateway.store.tables import (
     RiskLimitRow,
     RiskStateRow,
 )
+from kcgateway.tasks import stop_task
 
 log = logging.getLogger("kcgateway.gateway.risk_control")
 Now = Callable[[], datetime]
@@ -207,10 +207,7 @@ class RiskControl:
         """Stop the background refresh (after the engine's pending writes)."""
         await self.drain()
         task, self._task = self._task, None
-        if task is not None:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_task(task)
 
     async def _ensure_loaded(self) -> None:
         if not self._loaded:
