@@ -493,15 +493,8 @@ class IdempotencyRepository:
             response_body=body,
             created_at=now,
         )
-        try:
-            async with self._s.begin_nested():
-                self._s.add(row)
-        except IntegrityError:
-            existing = await self.get(scope, key)
-            if existing is None:  # pragma: no cover - the conflicting row vanished
-                raise
-            return existing
-        return StoredResponse(request_hash, status, body, now)
+        existing = await self._insert(row)
+        return existing if existing is not None else StoredResponse(request_hash, status, body, now)
 
     async def claim(
         self, scope: str, key: str, *, request_hash: str, now: datetime
@@ -514,11 +507,15 @@ class IdempotencyRepository:
             scope=scope, key=key, request_hash=request_hash, response_status=PENDING,
             response_body="", created_at=now,
         )  # fmt: skip
+        return await self._insert(row)
+
+    async def _insert(self, row: IdempotencyRecord) -> StoredResponse | None:
+        """Insert ``row``; None if it went in, else the record already under its key."""
         try:
             async with self._s.begin_nested():
                 self._s.add(row)
         except IntegrityError:
-            existing = await self.get(scope, key)
+            existing = await self.get(row.scope, row.key)
             if existing is None:  # pragma: no cover - the conflicting row vanished
                 raise
             return existing
