@@ -97,6 +97,9 @@ async def test_two_instances_reconcile_each_account_exactly_once(
             await _until(lambda: len(a.leases.owned()) == len(b.leases.owned()) == 2)
             owned_a, owned_b = set(a.leases.owned()), set(b.leases.owned())
             assert owned_a | owned_b == set(accounts) and not owned_a & owned_b
+            # what only one instance may record (position events, equity samples): its holder's
+            assert all(a.owns(acc) != b.owns(acc) for acc in accounts)
+            assert {acc for acc in accounts if a.owns(acc)} == owned_a
             await _until(lambda: _streams(a) == owned_a and _streams(b) == owned_b)
 
             seen_a.clear()
