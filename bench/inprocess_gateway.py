@@ -47,12 +47,13 @@ import aiohttp
 import uvicorn
 from tests.helpers.gateway import Stack, auth, order_body
 
+from kcgateway.devmode import EmbeddedSim
 from kcgateway.exchange.rest import KuCoinClient
 from kcgateway.exchange.services.orders import OrderOptions
 from kcgateway.exchange.transport import AiohttpTransport
 from kcgateway.gateway import apikeys
 from kcgateway.kucoin.signing import Credentials
-from kcgateway.main import EmbeddedSim, build_services, open_store, settle_heap
+from kcgateway.main import build_services, open_store, settle_heap
 from kcgateway.secret import Secret
 from kcgateway.settings import Settings
 from kcgateway.vault.kek import KeyRing, LocalKek

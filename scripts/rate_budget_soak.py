@@ -197,7 +197,7 @@ async def _with_sim(args: argparse.Namespace) -> dict[str, Any]:
     if args.sim_url:
         hosts = Hosts(spot=args.sim_url, futures=args.sim_url, broker=args.sim_url)
         return await _soak(args, hosts)
-    from kcgateway.main import EmbeddedSim  # noqa: PLC0415 - only when no simulator is given
+    from kcgateway.devmode import EmbeddedSim  # noqa: PLC0415 - only when no simulator is given
 
     sim = await EmbeddedSim.start(tick_ms=0)
     try:

@@ -16,12 +16,13 @@ from typing import Any
 import aiohttp
 import httpx
 
+from kcgateway.devmode import EmbeddedSim
 from kcgateway.gateway.accounts import ConnectRequest
 from kcgateway.gateway.apikeys import Scope
 from kcgateway.gateway.cluster.bus import ChangeBus
 from kcgateway.gateway.keys import Operator
 from kcgateway.gateway.services import GatewayServices
-from kcgateway.main import EmbeddedSim, build_services, open_store
+from kcgateway.main import build_services, open_store
 from kcgateway.risk import Limits
 from kcgateway.secret import Secret
 from kcgateway.settings import Settings

@@ -409,7 +409,7 @@ class LeakSuitePlugin:
     def _patch(self) -> None:
         from typer.testing import CliRunner
 
-        from kcgateway.main import EmbeddedSim
+        from kcgateway.devmode import EmbeddedSim
 
         for owner, name, wrap in (
             (EmbeddedSim, "create_account", _patched_create_account),

@@ -24,7 +24,7 @@ from sqlalchemy import update
 from typer.testing import CliRunner
 
 from kcgateway.cli import app
-from kcgateway.main import EmbeddedSim
+from kcgateway.devmode import EmbeddedSim
 from kcgateway.store.database import open_database
 from kcgateway.store.ledger import NewIntent, OrderIntentRepository
 from kcgateway.store.repositories import AccountRepository, TenantRepository

@@ -17,13 +17,14 @@ from typing import Any
 import aiohttp
 import pytest
 
+from kcgateway.devmode import EmbeddedSim
 from kcgateway.errors import ConfigError, ExchangeUnavailable
 from kcgateway.exchange.hosts import KUCOIN
 from kcgateway.gateway.apikeys import Scope
 from kcgateway.gateway.books import BookView
 from kcgateway.gateway.bots.mirror import PaperMirror
 from kcgateway.gateway.bots.performance import BotFill, books
-from kcgateway.main import EmbeddedSim, paper_mirror
+from kcgateway.main import paper_mirror
 from kcgateway.settings import Settings
 from tests.helpers.gateway import Stack, auth, gateway_stack
 from tests.helpers.signals import add_paper_account, create_bot, send_standard
