@@ -356,6 +356,8 @@ class Client:
                 # after a restart): a final answer with nothing stored and nothing sent
                 answer = RISK_REFUSED
             delay = self.retry_delay(status, unknown_retries)
+            if status == 409 and b'"idempotency_in_progress"' in raw:
+                delay = 0.5  # the first try under this key is still running (or died): again
             if delay is None:
                 break
             unknown_retries += status == 202

@@ -226,7 +226,7 @@ class AsyncGatewayClient:
             if status < 400:
                 return data
             last = error_for(status, data)
-            if not isinstance(last, GatewayUnavailable):
+            if not isinstance(last, GatewayUnavailable) and not _in_progress(data):
                 raise last
         assert last is not None  # noqa: S101 - the loop ran at least once
         raise last
@@ -246,6 +246,11 @@ class AsyncGatewayClient:
             timeout=self._timeout,
         ) as resp:  # fmt: skip
             return resp.status, await _json_or_empty(resp)
+
+
+def _in_progress(data: Any) -> bool:
+    """The gateway is still answering the first request under this Idempotency-Key: retry."""
+    return isinstance(data, dict) and data.get("error") == "idempotency_in_progress"
 
 
 def _why(exc: BaseException) -> str:

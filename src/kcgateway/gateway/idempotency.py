@@ -50,9 +50,12 @@ class Idempotency:
     instead of running the request again. (Before, concurrent first attempts all ran: the
     clientOid collision kept the order single, but a retry the risk engine refused as a
     duplicate of the first could be stored, and replayed, as the key's answer while the first
-    attempt's order was live.) A retry still waiting after ``wait_s`` is told to retry
-    (:class:`IdempotencyInProgress`); a claim older than ``stale_after`` belonged to a process
-    that died and is taken over (the derived clientOid keeps the order single even then).
+    attempt's order was live.) A claim older than ``stale_after`` (longer than any request
+    runs: the exchange timeout and the first risk load are 10 s and 3 s) belonged to a process
+    that died, and a waiting retry takes it over (the derived clientOid keeps the order single
+    even then), so a retry after a crash is answered about ``stale_after`` after the crashed
+    attempt began. A retry still waiting after ``wait_s`` is told to retry
+    (:class:`IdempotencyInProgress`, which the project's clients retry).
     """
 
     def __init__(
@@ -60,9 +63,9 @@ class Idempotency:
         db: Database,
         now: Now = lambda: datetime.now(UTC),
         *,
-        wait_s: float = 30.0,
+        wait_s: float = 35.0,
         poll_s: float = 0.05,
-        stale_after: timedelta = timedelta(minutes=2),
+        stale_after: timedelta = timedelta(seconds=30),
     ) -> None:
         self._db = db
         self._now = now

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
@@ -159,3 +160,24 @@ async def test_the_blocking_client_places_cancels_and_reads_events(tmp_path: Pat
             f"/v1/orders/{order_id}", headers={"Authorization": f"Bearer {tenant.admin_key}"}
         )
         assert got.json()["state"] == "cancelled"
+
+
+async def test_a_key_still_in_progress_is_retried_until_answered(tmp_path: Path) -> None:
+    async with gateway_stack(tmp_path) as stack, served(stack.app) as base:
+        tenant = await stack.add_tenant("t1")
+        stack.services.idempotency.wait_s = 0.2  # a second try hears "in progress" quickly
+        router = stack.services.orders
+        place = router.place
+
+        async def slow_place(*args: Any, **kwargs: Any) -> Any:
+            await asyncio.sleep(2.0)  # the first try is still at the exchange when it times out
+            return await place(*args, **kwargs)
+
+        router.place = slow_place  # type: ignore[method-assign]
+        client = AsyncGatewayClient(base, tenant.admin_key, backoff=FAST, timeout_s=0.5, retries=20)
+        async with client as gw:  # the retry finds the key in progress (409), and tries again
+            order = await gw.place_order(
+                "main", "BTC-USDT", "buy", price=Decimal("60000"), size=Decimal("0.001")
+            )
+        placed = await stack.sim_admin("GET", f"/_sim/orders?clientOid={order.client_oid}")
+        assert placed["accepted"] == 1
