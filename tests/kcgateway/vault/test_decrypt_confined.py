@@ -75,7 +75,8 @@ ALLOWED = {
     "kcgateway/gateway/apikeys.py": {"reveal"},
     "kcgateway/exchange/services/broker.py": {"reveal"},
     # a freshly issued gateway key, shown to its owner exactly once (banner, POST /v1/keys)
-    "kcgateway/main.py": {"reveal"},
+    "kcgateway/main.py": {"reveal"},  # the pepper, into the OAuth state key it derives
+    "kcgateway/devmode.py": {"reveal"},  # the dev admin key in the first start's banner
     "kcgateway/web/admin.py": {"reveal"},
     "kcgateway/commands/keys.py": {"reveal"},
     "kcgateway/exchange/ws.py": {"reveal"},
