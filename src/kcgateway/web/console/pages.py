@@ -57,6 +57,10 @@ async def overview(request: Request) -> Response:
     return page("overview.html", **context(session, "overview", data=data, charts=charts))
 
 
+MAX_TZ_MINUTES = 840
+"""The widest offset from UTC there is (UTC+14)."""
+
+
 def _filter(request: Request) -> OrderFilter:
     q = request.query_params
     state = q.get("state") or None
@@ -69,7 +73,8 @@ def _filter(request: Request) -> OrderFilter:
         number = int(q.get("page") or 1)
     except ValueError as exc:
         raise ValidationError("page must be a whole number", field="page") from exc
-    since, until = _day(q.get("from"), "from"), _day(q.get("to"), "to")
+    tz = _tz(q.get("tz"))
+    since, until = _day(q.get("from"), "from", tz), _day(q.get("to"), "to", tz)
     if since is not None and until is not None and until < since:
         raise ValidationError("'to' must be the same day as 'from' or later", field="to")
     return OrderFilter(
@@ -83,25 +88,53 @@ def _filter(request: Request) -> OrderFilter:
     )
 
 
-def _day(text: str | None, name: str) -> datetime | None:
-    """A ``YYYY-MM-DD`` filter day (UTC midnight), None when empty."""
+def _tz(text: str | None) -> int:
+    """The viewer's offset from UTC in minutes; 0 (UTC) when absent.
+
+    As JavaScript's ``getTimezoneOffset`` gives it (UTC minus local: -60 in Paris in winter);
+    console.js fills it in.
+    """
+    if not text:
+        return 0
+    try:
+        minutes = int(text)
+    except ValueError as exc:
+        raise ValidationError("tz must be a whole number of minutes", field="tz") from exc
+    if not -MAX_TZ_MINUTES <= minutes <= MAX_TZ_MINUTES:
+        raise ValidationError("tz must be between -840 and 840 minutes", field="tz")
+    return minutes
+
+
+def _day(text: str | None, name: str, tz: int = 0) -> datetime | None:
+    """A ``YYYY-MM-DD`` filter day: its midnight in the viewer's time zone, None when empty."""
     if not text:
         return None
     try:
         day = date.fromisoformat(text.strip()[:10])
     except ValueError as exc:
         raise ValidationError(f"{name} must be a date such as 2026-12-31", field=name) from exc
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+    return datetime(day.year, day.month, day.day, tzinfo=UTC) + timedelta(minutes=tz)
 
 
-def _query(which: OrderFilter, page_number: int) -> str:
+def _days(request: Request) -> dict[str, Any]:
+    """The filter's days and offset as the viewer gave them (the form and the paging links)."""
+    q = request.query_params
+    return {
+        "from": (q.get("from") or "").strip()[:10],
+        "to": (q.get("to") or "").strip()[:10],
+        "tz": str(_tz(q.get("tz"))) if q.get("tz") else "",
+    }
+
+
+def _query(which: OrderFilter, page_number: int, days: dict[str, Any]) -> str:
     parts = {
         "account": which.account or "",
         "symbol": which.symbol or "",
         "state": which.state.value if which.state else "",
         "market": which.market or "",
-        "from": which.since.date().isoformat() if which.since else "",
-        "to": (which.until - timedelta(days=1)).date().isoformat() if which.until else "",
+        "from": days["from"] if which.since else "",
+        "to": days["to"] if which.until else "",
+        "tz": days["tz"] if which.since or which.until else "",
         "page": str(page_number),
     }
     return urlencode({k: v for k, v in parts.items() if v})
@@ -109,6 +142,7 @@ def _query(which: OrderFilter, page_number: int) -> str:
 
 async def _orders_context(request: Request, session: ConsoleSession) -> dict[str, Any]:
     which = _filter(request)
+    days = _days(request)
     reads = reads_of(request)
     found = await reads.orders(session, which)
     names = {a.id: a.name for a in await reads.accounts(session)}
@@ -118,9 +152,10 @@ async def _orders_context(request: Request, session: ConsoleSession) -> dict[str
         "names": names,
         "states": [s.value for s in OrderState],
         "markets": MARKETS,
-        "this_query": _query(which, found.page),
-        "prev_query": _query(which, found.page - 1) if found.page > 1 else None,
-        "next_query": _query(which, found.page + 1) if found.page < found.pages else None,
+        "this_query": _query(which, found.page, days),
+        "prev_query": _query(which, found.page - 1, days) if found.page > 1 else None,
+        "next_query": _query(which, found.page + 1, days) if found.page < found.pages else None,
+        "days": days,
         "live": _LIVE,
         "one_day": timedelta(days=1),
     }

@@ -110,6 +110,16 @@ async def test_orders_filter_by_day(tmp_path: Path) -> None:
             "/ui/orders", params={"from": "2026-11-30", "to": "2026-11-29"}
         )
         assert backwards.status_code == 400 and "same day as" in backwards.text
+        # the viewer's day (tz: the browser's offset, UTC minus local, in minutes): at UTC+1
+        # the 30th began at 23:00 UTC on the 29th and holds all 40; at UTC-1 it holds none
+        east = await client.get(
+            "/ui/orders/table", params={"from": "2026-11-30", "to": "2026-11-30", "tz": "-60"}
+        )
+        assert "40 orders" in east.text and "tz=-60" in east.text, east.text
+        west = await client.get("/ui/orders/table", params={"from": "2026-11-30", "tz": "60"})
+        assert "0 orders" in west.text or "No orders" in west.text, west.text
+        far = await client.get("/ui/orders", params={"from": "2026-11-30", "tz": "9999"})
+        assert far.status_code == 400 and "tz must be between" in far.text
         await client.aclose()
 
 

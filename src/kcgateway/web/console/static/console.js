@@ -25,5 +25,10 @@ function kcgwLive() {
     else say("reconnecting", "Live updates: reconnecting…");
   });
 }
-document.addEventListener("DOMContentLoaded", () => { kcgwLocalTimes(document); kcgwLive(); });
+function kcgwTimeZone() {
+  // filter days are the viewer's days: the form sends the browser's offset from UTC
+  const tz = document.getElementById("f-tz");
+  if (tz) tz.value = String(new Date().getTimezoneOffset());
+}
+document.addEventListener("DOMContentLoaded", () => { kcgwLocalTimes(document); kcgwTimeZone(); kcgwLive(); });
 document.addEventListener("htmx:load", (event) => kcgwLocalTimes(event.detail.elt));
