@@ -19,7 +19,7 @@ import pytest
 from kcgateway.store.database import open_database
 from kcgateway.store.ledger import OrderIntentRepository
 from kcgateway.store.types import OrderState
-from tests.helpers.gateway import Stack, auth, gateway_stack, order_body
+from tests.helpers.gateway import Stack, auth, gateway_stack, order_body, warm_risk
 
 N = int(os.environ.get("KCGW_EXACTLY_ONCE_N", "200"))
 PLACED = {OrderState.ACKED, OrderState.OPEN, OrderState.FILLED, OrderState.CANCELLED}
@@ -78,13 +78,17 @@ async def test_no_duplicate_and_no_lost_orders_under_faults(
         from kcgateway.secret import Secret
 
         for name, acct in (("hf", tenant.sim_account), ("classic", classic)):
-            await stack.services.accounts.connect(
+            view = await stack.services.accounts.connect(
                 tenant.id,
                 "test",
                 ConnectRequest(
                     name, acct["apiKey"], Secret(acct["secret"]), Secret(acct["passphrase"])
                 ),
             )
+            # the first risk load waits 3 s at most on the order path, with a 0.4 s exchange
+            # timeout here: under CI load it missed, and orders were refused as stale (422, no
+            # intent), which is not what this test is about
+            await warm_risk(stack, tenant.id, view.id)
         await _faults(stack)
         sem = asyncio.Semaphore(8)
         await asyncio.gather(*(_submit(stack, tenant.admin_key, i, sem) for i in range(N)))
