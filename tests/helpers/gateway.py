@@ -109,6 +109,11 @@ class Stack:
             assert resp.status == 200, data
             return data
 
+    async def fund(self, tenant: Tenant, account_type: str, balances: dict[str, str]) -> None:
+        """Credit ``balances`` to one of the tenant's simulated accounts (futures, margin...)."""
+        body = {"uid": tenant.sim_account["uid"], "accountType": account_type, "balances": balances}
+        await self.sim_admin("POST", "/_sim/fund", body)
+
     async def add_tenant(self, name: str, *, hf: bool = True, **spec: Any) -> Tenant:
         now = datetime.now(UTC)
         async with self.services.db.write() as session:

@@ -29,9 +29,7 @@ async def _accepted(stack: Stack, oid: str) -> int:
 async def test_batches_place_each_order_through_the_gateway(tmp_path: Path) -> None:
     async with gateway_stack(tmp_path) as stack:
         tenant = await stack.add_tenant("bots")
-        fund = {"uid": tenant.sim_account["uid"], "accountType": "futures",
-                "balances": {"USDT": "50000"}}  # fmt: skip
-        await stack.sim_admin("POST", "/_sim/fund", fund)
+        await stack.fund(tenant, "futures", {"USDT": "50000"})
         creds = await issue(stack, tenant, Scope.READ, Scope.TRADE_SPOT, Scope.TRADE_FUTURES)
         async with (
             facade_url(stack) as url,

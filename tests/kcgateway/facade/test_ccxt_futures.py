@@ -18,9 +18,7 @@ SYMBOL = "BTC/USDT:USDT"
 async def test_ccxt_kucoinfutures_trades_through_the_facade(tmp_path: Path) -> None:
     async with gateway_stack(tmp_path) as stack:
         tenant = await stack.add_tenant("bots")
-        fund = {"uid": tenant.sim_account["uid"], "accountType": "futures",
-                "balances": {"USDT": "50000"}}  # fmt: skip
-        await stack.sim_admin("POST", "/_sim/fund", fund)
+        await stack.fund(tenant, "futures", {"USDT": "50000"})
         creds = await issue(stack, tenant, Scope.READ, Scope.TRADE_FUTURES)
         spot_only = await issue(stack, tenant, Scope.READ, Scope.TRADE_SPOT)
         async with facade_url(stack) as spot, facade_url(stack, futures=True) as futures:

@@ -55,9 +55,7 @@ async def _until(ex: Any, seen: list[tuple[str, str]], last: tuple[str, str]) ->
 async def test_ccxt_pro_kucoinfutures_watches_orders_position_and_wallet(tmp_path: Path) -> None:
     async with gateway_stack(tmp_path) as stack:
         tenant = await stack.add_tenant("bots")
-        fund = {"uid": tenant.sim_account["uid"], "accountType": "futures",
-                "balances": {"USDT": "50000"}}  # fmt: skip
-        await stack.sim_admin("POST", "/_sim/fund", fund)
+        await stack.fund(tenant, "futures", {"USDT": "50000"})
         creds = await issue(stack, tenant, Scope.READ, Scope.TRADE_FUTURES)
         assert stack.services.events is not None
         logging.getLogger("ccxt.base.exchange").setLevel(logging.INFO)  # the bot's own log

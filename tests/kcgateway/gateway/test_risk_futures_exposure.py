@@ -36,9 +36,7 @@ MARKET_BUY = {"type": "market", "price": None, "size": 2}
 
 async def _funded(stack: Stack) -> Tenant:
     tenant = await stack.add_tenant("t1")
-    fund = {"uid": tenant.sim_account["uid"], "accountType": "futures",
-            "balances": {"USDT": "500000"}}  # fmt: skip
-    await stack.sim_admin("POST", "/_sim/fund", fund)
+    await stack.fund(tenant, "futures", {"USDT": "500000"})
     return tenant
 
 

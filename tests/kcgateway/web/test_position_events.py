@@ -27,9 +27,7 @@ async def _positions(stack: Stack, key: str, want: int) -> list[dict[str, Any]]:
 async def test_opening_and_closing_a_futures_position_are_two_events(tmp_path: Path) -> None:
     async with gateway_stack(tmp_path) as stack:
         tenant = await stack.add_tenant("t1")
-        fund = {"uid": tenant.sim_account["uid"], "accountType": "futures",
-                "balances": {"USDT": "500000"}}  # fmt: skip
-        await stack.sim_admin("POST", "/_sim/fund", fund)
+        await stack.fund(tenant, "futures", {"USDT": "500000"})
         other = await stack.add_tenant("t2")
         h = auth(tenant.admin_key)
         buy = futures_body("main", type="market", price=None, size=2)
